@@ -1,0 +1,256 @@
+# -*- test-case-name: tests.test_logfollow -*-
+"""
+Follow a growing log file by (device, inode, offset), through rotation, truncation and deletion.
+
+This is file following only: it hands out complete lines as bytes and knows
+nothing of their format.  The method is pygtail's: remember which file was
+open and how far it was read; when the path names another file (a rename
+rotation, or delete and recreate), finish the old file first, then read the
+new one from its start; when the file shrinks (copytruncate), start again at 0.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import BinaryIO
+
+__all__ = ["OVERLONG", "LogFollower"]
+
+OVERLONG = None
+"""Stands in the list of lines for a line longer than the follower's C{max_line}."""
+
+Line = bytes | None
+
+
+@dataclass
+class _OpenLog:
+    """One open log file and how far it has been read."""
+
+    file: BinaryIO
+    ident: tuple[int, int]
+    offset: int = 0
+    partial: bytes = b""
+    discard_first: bool = False
+    overlong: bool = False
+    idle_since: float | None = None
+
+    def close(self) -> None:
+        """Close the file."""
+        self.file.close()
+
+
+class LogFollower:
+    """
+    Read what was appended to one log path since the last read, as complete lines.
+
+    @ivar path: the path followed, as given.
+    @ivar state: C{"ok"}, C{"missing"} or C{"unreadable"}.
+    @ivar reason: one line on why the state is not C{"ok"}, else C{""}.
+    @ivar rotations: how many times the path came to name another file.
+    @ivar truncations: how many times the file shrank under the reader.
+    """
+
+    _BLOCK = 64 * 1024
+    _READ_BACK_LIMIT = 32 * 1024 * 1024
+    _MAX_RETIRED = 4
+
+    def __init__(
+        self,
+        path: str,
+        read_back: int = 0,
+        max_line: int = 64 * 1024,
+        linger: float = 30.0,
+        now: Callable[[], float] = time.monotonic,
+    ) -> None:
+        """
+        @param path: the log file to follow.
+        @param read_back: at the first open, how many complete lines to read
+            back from the end of the file (the rest of it is skipped); a file
+            that only appears later is read from its start.
+        @param max_line: a line longer than this many bytes is not kept; it is
+            handed out as L{OVERLONG} once its end is seen.
+        @param linger: seconds a rotated-away file is still read after it last
+            grew, for writers that keep appending to it for a while.
+        @param now: the clock for C{linger}.
+        """
+        self.path = path
+        self.state = "missing"
+        self.reason = "not opened yet"
+        self.rotations = 0
+        self.truncations = 0
+        self._read_back = read_back
+        self._max_line = max_line
+        self._linger = linger
+        self._now = now
+        self._current: _OpenLog | None = None
+        self._retired: list[_OpenLog] = []
+        self._at_start = True
+
+    def close(self) -> None:
+        """Close every file this follower holds open."""
+        for log in self._retired:
+            log.close()
+        self._retired = []
+        if self._current is not None:
+            self._current.close()
+            self._current = None
+
+    def read(self, budget: int = 1 << 20) -> tuple[list[Line], bool]:
+        """
+        Read complete lines appended since the last call, up to about C{budget} bytes.
+
+        @param budget: the most bytes to read in this call, so that a large
+            backlog is read in slices that never block the caller for long.
+        @return: the lines (without line endings; L{OVERLONG} for each line
+            that was too long) and whether more is already waiting.
+        """
+        lines: list[Line] = []
+        try:
+            return self._read(lines, budget)
+        finally:
+            self._at_start = False
+
+    def _read(self, lines: list[Line], budget: int) -> tuple[list[Line], bool]:
+        """Do L{read}'s work, collecting into C{lines}."""
+        budget = self._drain_retired(lines, budget)
+        if budget <= 0:
+            return lines, True
+        try:
+            info = os.stat(self.path)
+        except FileNotFoundError:
+            self._retire_current()
+            self._set_state("missing", "not found")
+            return lines, False
+        except OSError as error:
+            self._set_state("unreadable", error.strerror or str(error))
+            return lines, False
+        if stat.S_ISDIR(info.st_mode):
+            self._set_state("unreadable", "is a directory")
+            return lines, False
+        current = self._current
+        if current is not None and current.ident != (info.st_dev, info.st_ino):
+            self.rotations += 1
+            self._retire_current()
+            budget = self._drain_retired(lines, budget)
+            if budget <= 0:
+                return lines, True
+        if self._current is None and not self._open(lines):
+            return lines, False
+        assert self._current is not None
+        more = self._read_from(self._current, lines, budget)
+        return lines, more
+
+    def _set_state(self, state: str, reason: str) -> None:
+        """Record the path's state and the reason for it."""
+        self.state = state
+        self.reason = reason
+
+    def _open(self, lines: list[Line]) -> bool:
+        """Open the path; at the very first open, read back the last lines. Return success."""
+        try:
+            handle = open(self.path, "rb")  # kept open while followed
+        except FileNotFoundError:
+            self._set_state("missing", "not found")
+            return False
+        except OSError as error:
+            self._set_state("unreadable", error.strerror or str(error))
+            return False
+        info = os.fstat(handle.fileno())
+        if stat.S_ISDIR(info.st_mode):
+            handle.close()
+            self._set_state("unreadable", "is a directory")
+            return False
+        log = _OpenLog(handle, (info.st_dev, info.st_ino))
+        if self._at_start:
+            self._read_back_lines(log, info.st_size, lines)
+        self._current = log
+        self._set_state("ok", "")
+        return True
+
+    def _read_back_lines(self, log: _OpenLog, size: int, lines: list[Line]) -> None:
+        """Start C{log} near its end, handing out only its last C{read_back} complete lines."""
+        wanted = self._read_back
+        limit = min(max(wanted, 1) * self._max_line, self._READ_BACK_LIMIT)
+        start = size
+        newlines = 0
+        while start > 0 and newlines <= wanted and size - start < limit:
+            step = min(self._BLOCK, start)
+            start -= step
+            newlines += os.pread(log.file.fileno(), step, start).count(b"\n")
+        log.offset = start
+        log.discard_first = start > 0  # reading starts inside a line: drop its end
+        kept: deque[Line] = deque(maxlen=wanted)
+        while log.offset < size:
+            found: list[Line] = []
+            self._read_from(log, found, min(self._BLOCK * 16, size - log.offset))
+            kept.extend(found)
+        lines.extend(kept)
+
+    def _retire_current(self) -> None:
+        """Keep the current file open to finish it: the path now names another file, or none."""
+        if self._current is not None:
+            self._retired.append(self._current)
+            self._current = None
+            while len(self._retired) > self._MAX_RETIRED:
+                self._retired.pop(0).close()
+
+    def _drain_retired(self, lines: list[Line], budget: int) -> int:
+        """Read what is left in rotated-away files, oldest first; return the budget left."""
+        for log in list(self._retired):
+            before = log.offset
+            more = self._read_from(log, lines, budget)
+            budget -= log.offset - before
+            if more:
+                return 0
+            now = self._now()
+            if log.offset != before or log.idle_since is None:
+                log.idle_since = now
+            elif now - log.idle_since >= self._linger:
+                self._retired.remove(log)
+                log.close()
+        return budget
+
+    def _read_from(self, log: _OpenLog, lines: list[Line], budget: int) -> bool:
+        """Read up to C{budget} bytes from C{log} into C{lines}; return whether more waits."""
+        fileno = log.file.fileno()
+        size = os.fstat(fileno).st_size
+        if size < log.offset:
+            self.truncations += 1
+            log.offset = 0
+            log.partial = b""
+            log.overlong = log.discard_first = False
+        want = min(budget, size - log.offset)
+        if want <= 0:
+            return False
+        data = os.pread(fileno, want, log.offset)
+        log.offset += len(data)
+        self._split(log, data, lines)
+        return log.offset < size
+
+    def _split(self, log: _OpenLog, data: bytes, lines: list[Line]) -> None:
+        """Cut C{data} into lines after C{log}'s pending partial line; keep the new partial."""
+        pieces = data.split(b"\n")
+        tail = pieces.pop()
+        for index, piece in enumerate(pieces):
+            if index == 0:
+                piece = log.partial + piece
+                if log.discard_first:
+                    log.discard_first = False
+                    continue
+                if log.overlong:
+                    log.overlong = False
+                    lines.append(OVERLONG)
+                    continue
+            if len(piece) > self._max_line:
+                lines.append(OVERLONG)
+            else:
+                lines.append(piece[:-1] if piece.endswith(b"\r") else piece)
+        log.partial = tail if pieces else log.partial + tail
+        if len(log.partial) > self._max_line:
+            log.partial = b""
+            log.overlong = not log.discard_first

@@ -1,0 +1,112 @@
+# -*- test-case-name: tests.test_refreshers -*-
+"""
+The article's standalone refresher: rewrite a static snapshot page of the latest referrer hits.
+
+Run it beside any web server (Apache, nginx or twistd)::
+
+    python lib/logmaker.py --log /var/log/apache2/access.log --out www/weblog.html
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from collections.abc import Sequence
+
+from persist import Records
+from selection import MAX_LIMIT, Selection
+from webloglib import snapshot_page
+
+__all__ = ["Refresher", "main", "write_atomically"]
+
+
+def write_atomically(path: str, text: str) -> None:
+    """
+    Replace the file at C{path} with C{text}: readers see the old page or the new, never half.
+
+    @param path: the file to write.
+    @param text: its new content.
+    """
+    temporary = f"{path}.tmp"
+    with open(temporary, "w", encoding="utf-8") as page:
+        page.write(text)
+    os.replace(temporary, path)
+
+
+class Refresher:
+    """Writes the snapshot page of one Records object."""
+
+    def __init__(self, records: Records, out: str, limit: int = 35) -> None:
+        """
+        @param records: the hits to show.
+        @param out: the page to rewrite.
+        @param limit: how many hits the page shows.
+        """
+        self.records = records
+        self.out = out
+        self.selection = Selection(limit=limit)
+
+    def refresh(self) -> int:
+        """Rewrite the page from the hits read so far; return how many it shows."""
+        hits = self.selection.select(self.records.newest())
+        write_atomically(self.out, snapshot_page(hits))
+        return len(hits)
+
+
+def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
+    """Parse the command line."""
+    parser = argparse.ArgumentParser(
+        prog="logmaker.py",
+        description="Rewrite a static page of the latest status-200 hits with a referrer, "
+                    "every few seconds (the article's logmaker.py).",
+    )
+    parser.add_argument("--log", default=os.environ.get("WEBLOG_LOG") or "var/access.log",
+                        help="the access log to follow (default: $WEBLOG_LOG, else %(default)s)")
+    parser.add_argument("--out", default="www/weblog.html",
+                        help="the page to rewrite atomically (default: %(default)s)")
+    parser.add_argument("--interval", type=float, default=5.0,
+                        help="seconds between rewrites (default: %(default)s)")
+    parser.add_argument("--limit", type=int, default=35,
+                        help=f"rows on the page, 1 to {MAX_LIMIT} (default: %(default)s)")
+    parser.add_argument("--once", action="store_true", help="write the page once and exit")
+    arguments = parser.parse_args(argv)
+    if not 1 <= arguments.limit <= MAX_LIMIT:
+        parser.error(f"--limit must be from 1 to {MAX_LIMIT}, got {arguments.limit}")
+    if arguments.interval <= 0:
+        parser.error(f"--interval must be positive, got {arguments.interval}")
+    out_dir = os.path.dirname(arguments.out) or "."
+    if not os.path.isdir(out_dir):
+        parser.error(f"--out: no such directory: {out_dir}")
+    return arguments
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the refresher until interrupted (or once, with C{--once})."""
+    arguments = _arguments(argv)
+    try:
+        records = Records(arguments.log)
+    except ValueError as error:
+        print(f"logmaker.py: {error}", file=sys.stderr)
+        return 2
+    refresher = Refresher(records, arguments.out, arguments.limit)
+    try:
+        while True:
+            records.catchUp()
+            refresher.refresh()
+            if arguments.once:
+                break
+            time.sleep(arguments.interval)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        records.stop()
+    status = records.status()
+    if status["state"] != "ok":
+        print(f"logmaker.py: waiting for {status['path']}: {status['reason']}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,137 @@
+# -*- test-case-name: tests.test_selection -*-
+"""
+Which kept hits a weblog page shows: its query parameters, validated, and the filter they make.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from itertools import islice
+from urllib.parse import urlencode
+
+from webloglib import Hit
+
+__all__ = ["BadQuery", "Selection", "parse_query"]
+
+MAX_LIMIT = 1000
+MAX_Q = 200
+_STATUS = re.compile(r"(?:[1-5]\d\d|[1-5]xx|all)\Z")
+
+
+class BadQuery(ValueError):
+    """
+    A query parameter that is not valid; its message is the one-line reason sent with a 400.
+
+    @ivar name: the parameter's name.
+    """
+
+    def __init__(self, name: str, reason: str) -> None:
+        super().__init__(f"{name}: {reason}")
+        self.name = name
+
+
+@dataclass(frozen=True)
+class Selection:
+    """
+    A filter over hits, made from a page's query parameters.
+
+    @ivar limit: the most hits to show.
+    @ivar status: C{"200"}-style exact status, C{"2xx"}-style class, or C{"all"}.
+    @ivar referrer: C{"required"} to show only hits with a referrer, or C{"any"}.
+    @ivar q: a substring that the resource or the referrer must contain; C{""} for any.
+    """
+
+    limit: int = 35
+    status: str = "200"
+    referrer: str = "required"
+    q: str = ""
+
+    def matches(self, hit: Hit) -> bool:
+        """Return whether C{hit} passes this filter (the limit aside)."""
+        if self.referrer == "required" and hit.referrer is None:
+            return False
+        status = self.status
+        if status != "all":
+            if hit.status is None:
+                return False
+            if status.endswith("xx"):
+                if hit.status // 100 != int(status[0]):
+                    return False
+            elif hit.status != int(status):
+                return False
+        if self.q and self.q not in hit.resource and self.q not in (hit.referrer or ""):
+            return False
+        return True
+
+    def select(self, hits: Iterable[Hit]) -> list[Hit]:
+        """Return the first C{limit} of C{hits} that match, in their order."""
+        matching: Iterator[Hit] = (hit for hit in hits if self.matches(hit))
+        return list(islice(matching, self.limit))
+
+    def query(self) -> str:
+        """Return the query string that makes this selection, defaults left out."""
+        default = Selection()
+        pairs = [
+            (name, str(getattr(self, name)))
+            for name in ("limit", "status", "referrer", "q")
+            if getattr(self, name) != getattr(default, name)
+        ]
+        return urlencode(pairs)
+
+
+def _one(args: Mapping[bytes, Sequence[bytes]], name: str) -> str | None:
+    """Return the single value of parameter C{name}, or None when absent."""
+    values = args.get(name.encode("ascii"))
+    if not values:
+        return None
+    if len(values) > 1:
+        raise BadQuery(name, "given more than once")
+    try:
+        return values[0].decode("utf-8")
+    except UnicodeDecodeError:
+        raise BadQuery(name, "is not valid UTF-8") from None
+
+
+def _shown(value: str) -> str:
+    """Quote a bad value for an error message, cut short."""
+    return repr(value if len(value) <= 20 else value[:20] + "...")
+
+
+def parse_query(args: Mapping[bytes, Sequence[bytes]]) -> Selection:
+    """
+    Validate a request's query parameters into a L{Selection}.
+
+    @param args: the request's C{args}: parameter names to lists of values.
+    @return: the selection.
+    @raise BadQuery: for an unknown, repeated or invalid parameter.
+    """
+    for name in args:
+        if name not in (b"limit", b"status", b"referrer", b"q"):
+            raise BadQuery(name.decode("utf-8", "replace")[:40], "unknown parameter")
+    default = Selection()
+    limit = _one(args, "limit")
+    if limit is not None and not (
+        limit.isascii() and limit.isdigit() and len(limit) <= 4 and 1 <= int(limit) <= MAX_LIMIT
+    ):
+        raise BadQuery(
+            "limit", f"must be a whole number from 1 to {MAX_LIMIT}, got {_shown(limit)}"
+        )
+    status = _one(args, "status")
+    if status is not None and not _STATUS.match(status):
+        raise BadQuery(
+            "status", f"must be a status like 200, a class like 2xx, or all, got {_shown(status)}"
+        )
+    referrer = _one(args, "referrer")
+    if referrer is not None and referrer not in ("required", "any"):
+        raise BadQuery("referrer", f"must be required or any, got {_shown(referrer)}")
+    q = _one(args, "q")
+    if q is not None and len(q) > MAX_Q:
+        raise BadQuery("q", f"must be at most {MAX_Q} characters, got {len(q)}")
+    return Selection(
+        limit=default.limit if limit is None else int(limit),
+        status=status or default.status,
+        referrer=referrer or default.referrer,
+        q=q or "",
+    )
