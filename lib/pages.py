@@ -227,6 +227,7 @@ class WeblogPage(Resource):
         self.records.getNew()
         hits = selection.select(self.records.newest())
         element = WeblogElement(self.records, selection, hits, _base_path(request), self.heading)
+        request.setHeader(b"content-type", b"text/html; charset=utf-8")
         renderElement(request, element)
         return NOT_DONE_YET
 

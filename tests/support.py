@@ -1,0 +1,116 @@
+# -*- test-case-name: tests.test_pages -*-
+"""Helpers for the end-to-end tests: a copy of www/ served by a real Site on 127.0.0.1."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+from unittest import mock
+
+from twisted.internet import defer, reactor
+from twisted.python.filepath import FilePath
+from twisted.trial import unittest
+from twisted.web import script, server, static
+from twisted.web.client import Agent, HTTPConnectionPool, readBody
+from twisted.web.http_headers import Headers
+
+from persist import ICounter, IRecords
+
+REPO = FilePath(os.path.abspath(__file__)).parent().parent()
+SHARED_DATA = REPO.parent().child("shared").child("data")
+
+COMBINED = (
+    '{client} - - [{time}] "{request}" {status} {size} "{referrer}" "{agent}"\n'
+)
+
+
+def apache_escape(text: str) -> str:
+    """Escape a field as Apache writes it: backslash before quotes and backslashes."""
+    return text.replace("\\", "\\\\").replace('"', '\\"')
+
+
+def combined(
+    resource: str = "/index.html",
+    referrer: str = "http://example.com/",
+    status: int = 200,
+    client: str = "203.0.113.7",
+    time: str = "17/May/2015:10:05:03 +0000",
+    agent: str = "Mozilla/5.0",
+    method: str = "GET",
+) -> str:
+    """One Apache combined line, its quoted fields escaped as Apache escapes them."""
+    return COMBINED.format(
+        client=client, time=time, request=apache_escape(f"{method} {resource} HTTP/1.1"),
+        status=status, size=123, referrer=apache_escape(referrer), agent=apache_escape(agent),
+    )
+
+
+def shared_file(*segments: str) -> FilePath:
+    """A file under ../shared/data, or skip the test with the reason when it is absent."""
+    path = SHARED_DATA.descendant(list(segments))
+    if not path.exists():
+        raise unittest.SkipTest(
+            f"{path.path} is absent: ../shared/data ships with the development setup, "
+            "not with a clone"
+        )
+    return path
+
+
+class SiteCase(unittest.TestCase):
+    """A TestCase that serves a copy of www/ and fetches pages from it over HTTP."""
+
+    def setUp(self) -> None:
+        self.base = FilePath(self.mktemp())
+        self.base.makedirs()
+        self.www = self.base.child("www")
+        REPO.child("www").copyTo(self.www)
+        self.log = self.base.child("access.log")
+        self.state = self.base.child("state")
+        patcher = mock.patch.dict(
+            os.environ,
+            {"WEBLOG_LOG": self.log.path, "WEBLOG_STATE": self.state.path, "WEBLOG_KEEP": "1000"},
+        )
+        patcher.start()
+        self.addCleanup(patcher.stop)
+        self.pool = HTTPConnectionPool(reactor, persistent=False)
+        self.agent = Agent(reactor, pool=self.pool)
+        self.root: static.File | None = None
+        self.port: Any = None
+
+    def serve(self) -> static.File:
+        """Serve the www copy as `twistd web --path` does; return the root resource."""
+        root = static.File(self.www.path)
+        root.processors = {".rpy": script.ResourceScript}
+        site: Any = server.Site(root)  # Twisted's hints do not see Site as a ServerFactory
+        port = reactor.listenTCP(0, site, interface="127.0.0.1")
+        self.root, self.port = root, port
+        self.addCleanup(self.stopServing)
+        return root
+
+    def stopServing(self) -> defer.Deferred[None]:
+        """Stop the shared objects (as reactor shutdown would) and the listening port."""
+        root, port = self.root, self.port
+        if root is None:
+            return defer.succeed(None)
+        self.root = self.port = None
+        records = root.registry.getComponent(IRecords)
+        if records is not None:
+            records.stop()
+        counter = root.registry.getComponent(ICounter)
+        if counter is not None:
+            counter.stop()
+        return defer.maybeDeferred(port.stopListening)
+
+    def writeLog(self, *lines: str | bytes) -> None:
+        """Append lines to the followed log."""
+        with open(self.log.path, "ab") as log:
+            for line in lines:
+                log.write(line.encode("utf-8") if isinstance(line, str) else line)
+
+    @defer.inlineCallbacks
+    def get(self, path: str, headers: dict[bytes, list[bytes]] | None = None):
+        """GET a path from the served site; return (code, headers, body)."""
+        url = f"http://127.0.0.1:{self.port.getHost().port}{path}".encode("ascii")
+        response = yield self.agent.request(b"GET", url, Headers(headers or {}))
+        body = yield readBody(response)
+        return response.code, response.headers, body

@@ -1,0 +1,281 @@
+# -*- test-case-name: tests.test_pages -*-
+"""End-to-end tests: the www/ pages served by a real twisted.web Site and fetched over HTTP."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from twisted.internet import defer
+from twisted.web.client import ResponseNeverReceived
+
+from persist import IRecords
+from tests.support import SiteCase, combined
+
+XSS = '"><script>alert(1)</script>'
+
+
+class WeblogPageTests(SiteCase):
+    """/weblog.rpy: the latest hits as HTML."""
+
+    @defer.inlineCallbacks
+    def test_latestReferrerHitsNewestFirst(self):
+        """Only status-200 hits with a referrer show, newest (last written) first."""
+        self.writeLog(
+            combined("/first", "http://a.example/"),
+            combined("/no-referrer", "-"),
+            combined("/not-found", "http://b.example/", status=404),
+            combined("/second", "http://c.example/", time="17/May/2015:09:00:00 +0000"),
+        )
+        self.serve()
+        code, headers, body = yield self.get("/weblog.rpy")
+        self.assertEqual(code, 200)
+        self.assertEqual(headers.getRawHeaders(b"content-type"), [b"text/html; charset=utf-8"])
+        page = body.decode("utf-8")
+        resources = re.findall(r'<td class="resource">([^<]*)</td>', page)
+        self.assertEqual(resources, ["/second", "/first"])
+        self.assertEqual(re.findall(r'<tr class="(row\d)">', page), ["row0", "row1"])
+        self.assertIn("4 lines read, 0 malformed", page)
+
+    @defer.inlineCallbacks
+    def test_defaultLimitIs35(self):
+        """Without a limit, the page shows the article's 35 rows."""
+        self.writeLog(*[combined(f"/page{number}") for number in range(50)])
+        self.serve()
+        _, _, body = yield self.get("/weblog.rpy")
+        resources = re.findall(r'<td class="resource">([^<]*)</td>', body.decode())
+        self.assertEqual(len(resources), 35)
+        self.assertEqual(resources[0], "/page49")
+
+    @defer.inlineCallbacks
+    def test_appendedLineShowsOnNextRequest(self):
+        """A line appended after the first request shows on the next one."""
+        self.writeLog(combined("/before"))
+        self.serve()
+        yield self.get("/weblog.rpy")
+        self.writeLog(combined("/after", "http://later.example/"))
+        _, _, body = yield self.get("/weblog.rpy")
+        self.assertEqual(
+            re.findall(r'<td class="resource">([^<]*)</td>', body.decode()), ["/after", "/before"]
+        )
+
+    @defer.inlineCallbacks
+    def test_hostileLineIsInert(self):
+        """A script in the referrer, request and user-agent is escaped text in the page."""
+        self.writeLog(combined(f"/x{XSS}", f"http://evil.example/{XSS}", agent=XSS))
+        self.serve()
+        _, _, body = yield self.get("/weblog.rpy?limit=5")
+        page = body.decode()
+        self.assertNotIn("<script>", page)
+        self.assertIn("&lt;script&gt;alert(1)&lt;/script&gt;", page)
+        self.assertIn('href="http://evil.example/&quot;&gt;&lt;script&gt;', page)
+
+    @defer.inlineCallbacks
+    def test_onlyHttpReferrersAreLinks(self):
+        """A javascript: referrer is text, never a link; http(s) ones are nofollow links."""
+        self.writeLog(
+            combined("/a", "javascript:alert(document.cookie)"),
+            combined("/b", "https://ok.example/"),
+        )
+        self.serve()
+        _, _, body = yield self.get("/weblog.rpy")
+        page = body.decode()
+        self.assertNotIn('href="javascript:', page)
+        self.assertIn("<td class=\"referrer\">javascript:alert(document.cookie)</td>", page)
+        self.assertIn(
+            '<a href="https://ok.example/" rel="noopener noreferrer nofollow">', page
+        )
+
+    @defer.inlineCallbacks
+    def test_securityHeaders(self):
+        """The page sends a script-from-self CSP, nosniff and no-referrer."""
+        self.serve()
+        _, headers, _ = yield self.get("/weblog.rpy")
+        csp = headers.getRawHeaders(b"content-security-policy")[0]
+        self.assertIn(b"script-src 'self'", csp)
+        self.assertNotIn(b"unsafe-inline", csp)
+        self.assertEqual(headers.getRawHeaders(b"x-content-type-options"), [b"nosniff"])
+        self.assertEqual(headers.getRawHeaders(b"referrer-policy"), [b"no-referrer"])
+
+    @defer.inlineCallbacks
+    def test_missingLogIsAState(self):
+        """A log that does not exist yet is shown as waiting, and followed once it appears."""
+        self.serve()
+        code, _, body = yield self.get("/weblog.rpy")
+        self.assertEqual(code, 200)
+        self.assertIn(f"waiting for {self.log.path}: not found", body.decode())
+        self.writeLog(combined("/appeared"))
+        _, _, body = yield self.get("/weblog.rpy")
+        self.assertIn('<td class="resource">/appeared</td>', body.decode())
+        self.assertNotIn("waiting for", body.decode())
+
+    @defer.inlineCallbacks
+    def test_badQueryIs400WithReason(self):
+        """An invalid parameter gets 400 and a one-line plain-text reason."""
+        self.serve()
+        for query, reason in [
+            ("limit=0", b"limit: must be a whole number from 1 to 1000, got '0'\n"),
+            ("limit=-5", b"limit: must be a whole number from 1 to 1000, got '-5'\n"),
+            ("limit=" + "9" * 5000, b"limit: must be a whole number from 1 to 1000, got '99999"),
+            ("status=abc", b"status: must be a status like 200, a class like 2xx, or all"),
+            ("referrer=no", b"referrer: must be required or any, got 'no'\n"),
+            ("limit=1&limit=2", b"limit: given more than once\n"),
+            ("q=" + "a" * 201, b"q: must be at most 200 characters, got 201\n"),
+            ("bogus=1", b"bogus: unknown parameter\n"),
+            ("q=%ff", b"q: is not valid UTF-8\n"),
+        ]:
+            for page in ("/weblog.rpy", "/weblog.rpy/json"):
+                code, headers, body = yield self.get(f"{page}?{query}")
+                self.assertEqual(code, 400, query)
+                self.assertEqual(
+                    headers.getRawHeaders(b"content-type"), [b"text/plain; charset=utf-8"]
+                )
+                self.assertTrue(body.startswith(reason), (query, body))
+                self.assertEqual(body.count(b"\n"), 1, body)
+                self.assertLess(len(body), 120)
+
+    @defer.inlineCallbacks
+    def test_overlongQueryRefusedByTwisted(self):
+        """A query over Twisted's 16 KiB request-line limit never reaches the page."""
+        self.serve()
+        try:
+            code, _, _ = yield self.get("/weblog.rpy?q=" + "a" * 17000)
+        except ResponseNeverReceived:
+            return
+        self.assertGreaterEqual(code, 400)
+
+    @defer.inlineCallbacks
+    def test_filters(self):
+        """status, referrer and q select among the kept hits."""
+        self.writeLog(
+            combined("/a", "-"),
+            combined("/b", "http://x.example/", status=404),
+            combined("/c", "http://needle.example/", status=301),
+        )
+        self.serve()
+        cases = {
+            "status=all&referrer=any": ["/c", "/b", "/a"],
+            "status=4xx": ["/b"],
+            "status=301": ["/c"],
+            "status=all&q=needle": ["/c"],
+            "status=all&referrer=any&q=/a": ["/a"],
+            "status=all&limit=1": ["/c"],
+        }
+        for query, expected in cases.items():
+            _, _, body = yield self.get(f"/weblog.rpy?{query}")
+            self.assertEqual(
+                re.findall(r'<td class="resource">([^<]*)</td>', body.decode()), expected, query
+            )
+
+
+class JsonPageTests(SiteCase):
+    """/weblog.rpy/json: the same selection as JSON."""
+
+    @defer.inlineCallbacks
+    def test_shape(self):
+        """The JSON has the log's state and counts and the selected hits, newest first."""
+        self.writeLog(combined("/one"), "garbage\n", combined("/two", "-"))
+        self.serve()
+        code, headers, body = yield self.get("/weblog.rpy/json?referrer=any")
+        self.assertEqual(code, 200)
+        self.assertEqual(
+            headers.getRawHeaders(b"content-type"), [b"application/json; charset=utf-8"]
+        )
+        document = json.loads(body)
+        log = document["log"]
+        self.assertEqual(
+            (log["path"], log["state"], log["lines"], log["malformed"], log["rotations"]),
+            (self.log.path, "ok", 3, 1, 0),
+        )
+        self.assertEqual(
+            document["hits"][1],
+            {
+                "time": "2015-05-17T10:05:03+00:00", "client": "203.0.113.7", "method": "GET",
+                "resource": "/one", "protocol": "HTTP/1.1", "status": 200, "bytes": 123,
+                "referrer": "http://example.com/", "agent": "Mozilla/5.0", "vhost": None,
+            },
+        )
+        self.assertEqual([hit["resource"] for hit in document["hits"]], ["/two", "/one"])
+        self.assertIsNone(document["hits"][0]["referrer"])
+
+    @defer.inlineCallbacks
+    def test_hostileLineIsInert(self):
+        """A script in every field comes back as the same text, with no raw < > or & in the body."""
+        self.writeLog(combined(f"/x{XSS}&", f"http://evil.example/{XSS}", agent=XSS))
+        self.serve()
+        _, _, body = yield self.get("/weblog.rpy/json")
+        for char in b"<>&":
+            self.assertNotIn(bytes([char]), body)
+        hit = json.loads(body)["hits"][0]
+        self.assertEqual(hit["resource"], f"/x{XSS}&")
+        self.assertEqual(hit["referrer"], f"http://evil.example/{XSS}")
+        self.assertEqual(hit["agent"], XSS)
+
+
+class DynamicPageTests(SiteCase):
+    """/dynamic.rpy: the article's page with a view count kept across restarts."""
+
+    @defer.inlineCallbacks
+    def test_countsAcrossRestart(self):
+        """Each view counts; a stopped and restarted site goes on from the saved count."""
+        self.serve()
+        for expected in (1, 2):
+            code, _, body = yield self.get("/dynamic.rpy")
+            self.assertEqual(code, 200)
+            self.assertIn(f'<span id="views">{expected}</span>', body.decode())
+            self.assertIn("Dynamic Page served by Twisted Matrix", body.decode())
+        yield self.stopServing()
+        self.serve()
+        _, _, body = yield self.get("/dynamic.rpy")
+        self.assertIn('<span id="views">3</span>', body.decode())
+
+
+class SiteTests(SiteCase):
+    """The site as a whole: the index, what is not served, and editing .rpy files live."""
+
+    @defer.inlineCallbacks
+    def test_indexLinksEveryPage(self):
+        """/ links the weblog page, its JSON, the dynamic page and the snapshot."""
+        self.serve()
+        code, _, body = yield self.get("/")
+        self.assertEqual(code, 200)
+        links = set(re.findall(r'href="([^"?]*)', body.decode()))
+        self.assertTrue(
+            {"/weblog.rpy", "/weblog.rpy/json", "/dynamic.rpy", "/weblog.html"} <= links, links
+        )
+
+    @defer.inlineCallbacks
+    def test_noSourceServed(self):
+        """Paths out of www/ in any encoding are 404, and lib/ is not reachable."""
+        self.serve()
+        for path in ("/../lib/persist.py", "/%2e%2e/lib/persist.py", "/lib/persist.py",
+                     "/..%2flib%2fpersist.py", "/weblog.rpy/../../lib/persist.py",
+                     "/%2e%2e%2f%2e%2e%2fetc%2fpasswd"):
+            code, _, body = yield self.get(path)
+            self.assertEqual(code, 404, path)
+            self.assertNotIn(b"import", body)
+
+    @defer.inlineCallbacks
+    def test_unknownChildIs404(self):
+        """An unknown child of weblog.rpy is a 404 page, not a traceback."""
+        self.serve()
+        code, _, body = yield self.get("/weblog.rpy/nope")
+        self.assertEqual(code, 404)
+        self.assertNotIn(b"Traceback", body)
+
+    @defer.inlineCallbacks
+    def test_liveEditKeepsRecords(self):
+        """An edit to weblog.rpy shows on the next request; the same Records (place, hits) stays."""
+        self.writeLog(combined("/kept"))
+        root = self.serve()
+        _, _, body = yield self.get("/weblog.rpy")
+        self.assertIn("<h1>Latest hits</h1>", body.decode())
+        records = root.registry.getComponent(IRecords)
+        before = (records.lines, list(records.hits), records.status()["path"])
+        rpy = self.www.child("weblog.rpy")
+        rpy.setContent(rpy.getContent() + b'resource.heading = "Edited while serving"\n')
+        _, _, body = yield self.get("/weblog.rpy")
+        self.assertIn("<h1>Edited while serving</h1>", body.decode())
+        self.assertIn('<td class="resource">/kept</td>', body.decode())
+        self.assertIs(root.registry.getComponent(IRecords), records)
+        self.assertEqual((records.lines, list(records.hits), records.status()["path"]), before)

@@ -1,0 +1,154 @@
+# -*- test-case-name: tests.test_refreshers -*-
+"""The article's two refreshers: logmaker.py (standalone) and tlogmaker.py (inside twistd)."""
+
+from __future__ import annotations
+
+import io
+import os
+from contextlib import redirect_stderr, redirect_stdout
+from unittest import mock
+
+from twisted.internet.task import Clock
+from twisted.python.filepath import FilePath
+from twisted.trial import unittest
+from twisted.web import script, static
+from twisted.web.test.requesthelper import DummyRequest
+
+import logmaker
+import tlogmaker
+from persist import IRecords
+from tests.support import REPO, combined
+
+XSS = '"><script>alert(1)</script>'
+
+
+class LogmakerTests(unittest.TestCase):
+    """lib/logmaker.py, the standalone refresher."""
+
+    def setUp(self) -> None:
+        self.base = FilePath(self.mktemp())
+        self.base.makedirs()
+        self.log = self.base.child("access.log")
+        self.out = self.base.child("weblog.html")
+
+    def test_onceWritesSnapshot(self):
+        """--once writes the referrer hits, newest first and escaped, leaving no temp file."""
+        self.log.setContent(
+            (combined("/old", "http://a.example/") + combined("/plain", "-")
+             + combined(f"/new{XSS}", f"http://b.example/{XSS}")).encode()
+        )
+        status = logmaker.main(["--log", self.log.path, "--out", self.out.path, "--once"])
+        self.assertEqual(status, 0)
+        page = self.out.getContent().decode()
+        self.assertLess(page.index("/new"), page.index("/old"))
+        self.assertNotIn("/plain", page)
+        self.assertNotIn("<script>", page)
+        self.assertIn("http://b.example/&quot;&gt;&lt;script&gt;", page)
+        self.assertEqual(sorted(child.basename() for child in self.base.children()),
+                         ["access.log", "weblog.html"])
+
+    def test_limit(self):
+        """--limit bounds the rows of the page."""
+        self.log.setContent("".join(combined(f"/p{n}") for n in range(10)).encode())
+        logmaker.main(["--log", self.log.path, "--out", self.out.path, "--once", "--limit", "3"])
+        self.assertEqual(self.out.getContent().count(b"<tr style"), 3)
+
+    def test_missingLogSaysSo(self):
+        """A missing log writes an empty page and says what it waits for on stderr."""
+        errors = io.StringIO()
+        with redirect_stderr(errors):
+            status = logmaker.main(["--log", self.log.path, "--out", self.out.path, "--once"])
+        self.assertEqual(status, 0)
+        self.assertEqual(
+            errors.getvalue(), f"logmaker.py: waiting for {self.log.path}: not found\n"
+        )
+        self.assertEqual(self.out.getContent().count(b"<tr style"), 0)
+
+    def test_help(self):
+        """--help explains the options and exits 0."""
+        output = io.StringIO()
+        with redirect_stdout(output), self.assertRaises(SystemExit) as exited:
+            logmaker.main(["--help"])
+        self.assertEqual(exited.exception.code, 0)
+        for option in ("--log", "--out", "--interval", "--limit", "--once"):
+            self.assertIn(option, output.getvalue())
+
+    def test_badOptions(self):
+        """A bad --limit, --interval or --out directory is a usage error naming the option."""
+        for argv, word in [(["--limit", "0"], "--limit"), (["--interval", "0"], "--interval"),
+                           (["--out", "/nonexistent/dir/x.html"], "--out")]:
+            errors = io.StringIO()
+            with redirect_stderr(errors), self.assertRaises(SystemExit) as exited:
+                logmaker.main(argv)
+            self.assertEqual(exited.exception.code, 2)
+            self.assertIn(word, errors.getvalue().splitlines()[-1])
+
+    def test_writeAtomically(self):
+        """write_atomically replaces the file whole and leaves no temporary file."""
+        self.out.setContent(b"old")
+        logmaker.write_atomically(self.out.path, "new page")
+        self.assertEqual(self.out.getContent(), b"new page")
+        self.assertFalse(self.base.child("weblog.html.tmp").exists())
+
+
+class TlogmakerTests(unittest.TestCase):
+    """lib/tlogmaker.py, the refresher inside twistd as a resource script."""
+
+    def setUp(self) -> None:
+        self.base = FilePath(self.mktemp())
+        self.base.makedirs()
+        self.www = self.base.child("www")
+        self.www.makedirs()
+        self.www.child("index.html").setContent(b"<p>home</p>")
+        self.log = self.base.child("access.log")
+        self.log.setContent(combined("/first", "http://a.example/").encode())
+        patcher = mock.patch.dict(os.environ, {"WEBLOG_LOG": self.log.path})
+        patcher.start()
+        self.addCleanup(patcher.stop)
+
+    def stopShared(self, registry: static.Registry) -> None:
+        """Stop the loop and Records that serve() started."""
+        registry.getComponent(tlogmaker.IRefresher).stop()
+        registry.getComponent(IRecords).stop()
+
+    def test_startsOnceAndRefreshes(self):
+        """serve() starts one loop per registry, writes at once, and again every 5 s."""
+        clock = Clock()
+        registry = static.Registry()
+        self.addCleanup(self.stopShared, registry)
+        root = tlogmaker.serve(registry, self.www.path, clock=clock)
+        loop = registry.getComponent(tlogmaker.IRefresher)
+        snapshot = self.www.child("weblog.html")
+        self.assertIn(b"/first", snapshot.getContent())
+        tlogmaker.serve(registry, self.www.path, clock=clock)
+        self.assertIs(registry.getComponent(tlogmaker.IRefresher), loop)
+        self.assertIs(root.registry, registry)
+        with open(self.log.path, "a") as log:
+            log.write(combined("/second", "http://b.example/"))
+        clock.advance(1)  # Records reads the new line
+        self.assertNotIn(b"/second", snapshot.getContent())
+        clock.advance(4)  # the refresher's 5 s
+        self.assertIn(b"/second", snapshot.getContent())
+
+    def test_resourceScriptRunsOncePerRequestButStartsOnce(self):
+        """Executed by twistd on every request, the script starts the refresher only once."""
+        # A copy beside the test's www/, so the snapshot is not written into the repo's www/.
+        copy = self.base.descendant(["lib", "tlogmaker.py"])
+        copy.parent().makedirs()
+        REPO.descendant(["lib", "tlogmaker.py"]).copyTo(copy)
+        path = copy.path
+        wrapper = script.ResourceScriptWrapper(path)
+        self.addCleanup(self.stopShared, wrapper.registry)
+        first = script.ResourceScript(path, wrapper.registry)
+        loop = wrapper.registry.getComponent(tlogmaker.IRefresher)
+        self.assertTrue(loop.running)
+        second = script.ResourceScript(path, wrapper.registry)
+        self.assertIsNot(first, second)
+        self.assertIs(wrapper.registry.getComponent(tlogmaker.IRefresher), loop)
+        self.assertIsInstance(second, static.File)
+        self.assertEqual(second.path, self.www.path)
+        self.assertIn(b"/first", self.www.child("weblog.html").getContent())
+        self.assertIn(".rpy", second.processors)
+        # the wrapper, as twistd's root, answers a request with the served www/
+        request = DummyRequest([b""])
+        self.assertIsInstance(wrapper.getChildWithDefault(b"index.html", request), static.File)
