@@ -8,7 +8,6 @@ these; everything here is importable, so trial tests reach it directly.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from typing import Any
 
@@ -18,7 +17,7 @@ from twisted.web.template import Element, Tag, renderElement, tags
 
 from persist import ICounter, IRecords
 from selection import BadQuery, Selection, parse_query
-from webloglib import Hit
+from webloglib import Hit, json_text
 
 __all__ = ["DynamicPage", "JsonPage", "WeblogPage", "security_headers"]
 
@@ -180,9 +179,7 @@ def hits_json(records: IRecords, selection: Selection, hits: Iterable[Hit]) -> b
                   "referrer": selection.referrer, "q": selection.q},
         "hits": [hit.to_json() for hit in hits],
     }
-    text = json.dumps(document, separators=(",", ":"))
-    # Safe even if someone pastes it into HTML: no raw <, > or & survive.
-    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026").encode()
+    return json_text(document).encode()
 
 
 class JsonPage(Resource):

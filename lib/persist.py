@@ -29,7 +29,9 @@ from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 from zope.interface import Attribute, Interface, implementer
 
+from aggregates import Aggregates
 from logfollow import OVERLONG, LogFollower
+from selection import is_own
 from webloglib import Hit, LogLineError, parse_line
 
 __all__ = ["Counter", "ICounter", "IRecords", "Records", "env_int"]
@@ -190,11 +192,12 @@ class Counter:
 @implementer(IRecords)
 class Records:
     """
-    The hits of one access log: a bounded ring of the latest, and counts of what was read.
+    The hits of one or more access logs: a bounded ring of the latest, aggregates, and counts.
 
     At start it reads back only as many lines as the ring keeps; after that it
-    reads only what was appended, in slices of at most C{slice_bytes}, either
-    when a page calls L{getNew} or every C{interval} seconds once L{start}ed.
+    reads only what was appended, in slices of at most C{slice_bytes}: when a
+    page calls L{getNew}, every C{interval} seconds once L{start}ed, and at
+    once when inotify reports a change to a log's directory.
     """
 
     def __init__(
@@ -206,7 +209,8 @@ class Records:
         slice_bytes: int = 256 * 1024,
     ) -> None:
         """
-        @param path: the log to follow; default C{$WEBLOG_LOG}, else C{var/access.log}.
+        @param path: the log to follow, or several separated by C{:}; default
+            C{$WEBLOG_LOG}, else C{var/access.log}.
         @param keep: how many recent hits to keep; default C{$WEBLOG_KEEP}, else 10000.
         @param clock: drives the polling loop; default the global reactor.
         @param interval: seconds between polls once started.
@@ -216,25 +220,34 @@ class Records:
         self.path = path or os.environ.get("WEBLOG_LOG") or "var/access.log"
         self.keep = keep if keep is not None else env_int("WEBLOG_KEEP", 10000, 1, 1_000_000)
         self.hits: deque[Hit] = deque(maxlen=self.keep)
+        self.hit_count = 0
         self.lines = 0
         self.malformed = 0
-        self._follower = LogFollower(self.path, read_back=self.keep)
+        self.aggregates = Aggregates()
+        paths = [part for part in self.path.split(":") if part]
+        self._followers = [LogFollower(part, read_back=self.keep) for part in paths]
+        self._sources = len(paths) > 1
         self._clock = clock
         self._interval = interval
         self._slice = slice_bytes
         self._loop: LoopingCall | None = None
         self._backlog: IDelayedCall | None = None
+        self._wakeup: IDelayedCall | None = None
+        self._notifier: Any = None
         self._listeners: list[Callable[[list[Hit]], None]] = []
 
     def poll(self) -> bool:
         """
-        Read and parse one slice of what was appended.
+        Read and parse one slice of what was appended to each log.
 
         @return: whether more is already waiting.
         """
-        lines, more = self._follower.read(self._slice)
-        if lines:
-            self._ingest(lines)
+        more = False
+        for follower in self._followers:
+            lines, waiting = follower.read(self._slice)
+            more = more or waiting
+            if lines:
+                self._ingest(lines, follower.path if self._sources else None)
         return more
 
     def catchUp(self) -> None:
@@ -242,22 +255,25 @@ class Records:
         while self.poll():
             pass
 
-    def _ingest(self, lines: list[bytes | None]) -> None:
-        """Parse C{lines}, keep their hits and tell the listeners."""
+    def _ingest(self, lines: list[bytes | None], source: str | None) -> None:
+        """Parse C{lines}, keep their hits, count them and tell the listeners."""
         fresh: list[Hit] = []
         for line in lines:
             if line is OVERLONG:
                 self.malformed += 1
                 continue
             try:
-                fresh.append(parse_line(line))
+                fresh.append(parse_line(line, source))
             except LogLineError:
                 self.malformed += 1
         self.lines += len(lines)
+        if not fresh:
+            return
         self.hits.extend(fresh)
-        if fresh:
-            for listener in list(self._listeners):
-                listener(fresh)
+        self.hit_count += len(fresh)
+        self.aggregates.add(hit for hit in fresh if not is_own(hit))
+        for listener in list(self._listeners):
+            listener(fresh)
 
     def getNew(self) -> list[Hit]:
         """Read one slice of what was appended; return the kept hits, newest first."""
@@ -268,19 +284,44 @@ class Records:
         """Iterate over the kept hits, newest (most recently written) first."""
         return reversed(self.hits)
 
+    def since(self, last_id: int) -> list[tuple[int, Hit]]:
+        """
+        The kept hits after the one numbered C{last_id}, oldest first, with their numbers.
+
+        Hits are numbered from 1 in the order they were read; the newest is L{hit_count}.
+        """
+        wanted = min(self.hit_count - last_id, len(self.hits))
+        if wanted <= 0:
+            return []
+        first = self.hit_count - wanted + 1
+        kept = list(self.hits)[-wanted:]
+        return list(zip(range(first, self.hit_count + 1), kept, strict=True))
+
     def status(self) -> dict[str, Any]:
-        """Return the log's path, state and counts, as in the JSON C{log} object."""
-        follower = self._follower
-        return {
+        """Return the logs' path, state and counts, as in the JSON C{log} object."""
+        trouble = [follower for follower in self._followers if follower.state != "ok"]
+        if not trouble:
+            state, reason = "ok", ""
+        elif len(self._followers) == 1:
+            state, reason = trouble[0].state, trouble[0].reason
+        else:
+            state, reason = trouble[0].state, f"{trouble[0].path}: {trouble[0].reason}"
+        status: dict[str, Any] = {
             "path": self.path,
-            "state": follower.state,
-            "reason": follower.reason,
+            "state": state,
+            "reason": reason,
             "lines": self.lines,
             "malformed": self.malformed,
-            "rotations": follower.rotations,
-            "truncations": follower.truncations,
+            "rotations": sum(follower.rotations for follower in self._followers),
+            "truncations": sum(follower.truncations for follower in self._followers),
             "kept": len(self.hits),
         }
+        if self._sources:
+            status["files"] = [
+                {"path": follower.path, "state": follower.state, "reason": follower.reason}
+                for follower in self._followers
+            ]
+        return status
 
     def listen(self, listener: Callable[[list[Hit]], None]) -> Callable[[], None]:
         """
@@ -297,26 +338,74 @@ class Records:
         return unlisten
 
     def start(self) -> None:
-        """Poll the log every C{interval} seconds, reading a backlog in back-to-back slices."""
+        """Poll every C{interval} seconds and on inotify events; read a backlog in slices."""
         if self._loop is not None:
             return
         clock = self._clock or _default_reactor()
         self._loop = LoopingCall(self._tick)
         self._loop.clock = clock
         self._loop.start(self._interval, now=True)
+        if self._clock is None:
+            self._watch()
+
+    def _watch(self) -> None:
+        """Ask inotify, where the platform has it, to wake the reader when a log changes."""
+        try:
+            from twisted.internet import inotify
+            from twisted.python.filepath import FilePath
+
+            notifier = inotify.INotify()
+            notifier.startReading()
+        except Exception as error:  # no inotify here: the poll alone follows the logs
+            _log.info("following by polling only: {error}", error=error)
+            return
+        names = {os.path.basename(follower.path).encode() for follower in self._followers}
+
+        def changed(_: Any, path: FilePath[bytes], mask: int) -> None:
+            if path.basename() in names:
+                self.wake()
+
+        for directory in {os.path.dirname(os.path.abspath(f.path)) for f in self._followers}:
+            try:
+                notifier.watch(FilePath(directory.encode()), callbacks=[changed])
+            except Exception as error:
+                _log.info("cannot watch {directory}: {error}", directory=directory, error=error)
+        self._notifier = notifier
+
+    def wake(self) -> None:
+        """Poll soon: something was written to a log."""
+        if self._wakeup is None and self._loop is not None:
+            self._wakeup = self._loop.clock.callLater(0.01, self._woken)
+
+    def _woken(self) -> None:
+        """Poll, now that a log changed."""
+        self._wakeup = None
+        self._tick()
 
     def _tick(self) -> None:
         """Poll once; if a backlog waits, come back at once, letting the reactor run between."""
+        if self._backlog is not None and self._backlog.active():
+            return
         self._backlog = None
         if self.poll() and self._loop is not None:
-            self._backlog = self._loop.clock.callLater(0, self._tick)
+            self._backlog = self._loop.clock.callLater(0, self._continue)
+
+    def _continue(self) -> None:
+        """Read the next slice of a backlog."""
+        self._backlog = None
+        self._tick()
 
     def stop(self) -> None:
-        """Stop polling and close the log."""
+        """Stop polling and watching, and close the logs."""
         if self._loop is not None:
             self._loop.stop()
             self._loop = None
-        if self._backlog is not None:
-            self._backlog.cancel()
-            self._backlog = None
-        self._follower.close()
+        for call in (self._backlog, self._wakeup):
+            if call is not None and call.active():
+                call.cancel()
+        self._backlog = self._wakeup = None
+        if self._notifier is not None:
+            self._notifier.loseConnection()
+            self._notifier = None
+        for follower in self._followers:
+            follower.close()

@@ -8,16 +8,38 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from itertools import islice
 from urllib.parse import urlencode
 
+from crawleruseragents import is_crawler
+
 from webloglib import Hit
 
-__all__ = ["BadQuery", "Selection", "parse_query"]
+__all__ = ["BadQuery", "Selection", "is_bot", "is_own", "parse_query"]
 
+OWN_PATHS = ("/weblog.rpy", "/weblog.css", "/weblog.js")
+"""weblog's own page loads, JSON polls and event streams: hidden unless C{own=show}."""
+
+PARAMETERS = ("limit", "status", "referrer", "q", "bots", "own")
 MAX_LIMIT = 1000
 MAX_Q = 200
 _STATUS = re.compile(r"(?:[1-5]\d\d|[1-5]xx|all)\Z")
+
+
+def is_own(hit: Hit) -> bool:
+    """Whether C{hit} is a request for one of weblog's own pages (the monitor watching itself)."""
+    return hit.resource.startswith(OWN_PATHS)
+
+
+@lru_cache(maxsize=8192)
+def is_bot(agent: str | None) -> bool:
+    """
+    Whether a user-agent is a crawler's, by the crawler-user-agents list.
+
+    @param agent: the user-agent as parsed; None (no user-agent) counts as a bot.
+    """
+    return agent is None or is_crawler(agent)
 
 
 class BadQuery(ValueError):
@@ -41,16 +63,22 @@ class Selection:
     @ivar status: C{"200"}-style exact status, C{"2xx"}-style class, or C{"all"}.
     @ivar referrer: C{"required"} to show only hits with a referrer, or C{"any"}.
     @ivar q: a substring that the resource or the referrer must contain; C{""} for any.
+    @ivar bots: C{"include"}, or C{"exclude"} to hide crawlers (and hits without a user-agent).
+    @ivar own: C{"hide"} to hide weblog's own page loads and streams, or C{"show"}.
     """
 
     limit: int = 35
     status: str = "200"
     referrer: str = "required"
     q: str = ""
+    bots: str = "include"
+    own: str = "hide"
 
     def matches(self, hit: Hit) -> bool:
         """Return whether C{hit} passes this filter (the limit aside)."""
         if self.referrer == "required" and hit.referrer is None:
+            return False
+        if self.own == "hide" and is_own(hit):
             return False
         status = self.status
         if status != "all":
@@ -62,6 +90,8 @@ class Selection:
             elif hit.status != int(status):
                 return False
         if self.q and self.q not in hit.resource and self.q not in (hit.referrer or ""):
+            return False
+        if self.bots == "exclude" and is_bot(hit.agent):
             return False
         return True
 
@@ -75,7 +105,7 @@ class Selection:
         default = Selection()
         pairs = [
             (name, str(getattr(self, name)))
-            for name in ("limit", "status", "referrer", "q")
+            for name in PARAMETERS
             if getattr(self, name) != getattr(default, name)
         ]
         return urlencode(pairs)
@@ -108,7 +138,7 @@ def parse_query(args: Mapping[bytes, Sequence[bytes]]) -> Selection:
     @raise BadQuery: for an unknown, repeated or invalid parameter.
     """
     for name in args:
-        if name not in (b"limit", b"status", b"referrer", b"q"):
+        if name.decode("utf-8", "replace") not in PARAMETERS:
             raise BadQuery(name.decode("utf-8", "replace")[:40], "unknown parameter")
     default = Selection()
     limit = _one(args, "limit")
@@ -129,9 +159,17 @@ def parse_query(args: Mapping[bytes, Sequence[bytes]]) -> Selection:
     q = _one(args, "q")
     if q is not None and len(q) > MAX_Q:
         raise BadQuery("q", f"must be at most {MAX_Q} characters, got {len(q)}")
+    bots = _one(args, "bots")
+    if bots is not None and bots not in ("include", "exclude"):
+        raise BadQuery("bots", f"must be include or exclude, got {_shown(bots)}")
+    own = _one(args, "own")
+    if own is not None and own not in ("hide", "show"):
+        raise BadQuery("own", f"must be hide or show, got {_shown(own)}")
     return Selection(
         limit=default.limit if limit is None else int(limit),
         status=status or default.status,
         referrer=referrer or default.referrer,
         q=q or "",
+        bots=bots or default.bots,
+        own=own or default.own,
     )

@@ -12,6 +12,7 @@ is never HTML-safe; whoever writes it into HTML must escape it.
 from __future__ import annotations
 
 import html
+import json
 import re
 from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta, timezone
@@ -26,6 +27,7 @@ __all__ = [
     "TOP",
     "Hit",
     "LogLineError",
+    "json_text",
     "log_fields",
     "parse_line",
     "parse_lines",
@@ -60,6 +62,7 @@ _MONTHS = {
     )
 }
 _REQUEST = re.compile(r"([^ ]+) (.+?)(?: (HTTP/[0-9.]+))?\Z", re.DOTALL)
+_LONE_SURROGATE = re.compile("[\ud800-\udc7f\udd00-\udfff]")
 _ESCAPE = re.compile(rb"\\(x[0-9A-Fa-f]{2}|.)", re.DOTALL)
 _SIMPLE_ESCAPES = {
     b'"': b'"',
@@ -108,6 +111,7 @@ class Hit(NamedTuple):
     referrer: str | None
     agent: str | None
     vhost: str | None = None
+    source: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """
@@ -126,7 +130,19 @@ class Hit(NamedTuple):
             "referrer": self.referrer,
             "agent": self.agent,
             "vhost": self.vhost,
+            "source": self.source,
         }
+
+
+def json_text(value: Any) -> str:
+    """
+    Encode C{value} as compact JSON with no raw C{<}, C{>} or C{&}, safe even inside HTML.
+
+    @param value: JSON-ready data, such as L{Hit.to_json}'s.
+    @return: one line of JSON.
+    """
+    text = json.dumps(value, separators=(",", ":"))
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
 def log_fields(line: str) -> list[str]:
@@ -153,7 +169,7 @@ def _parse_time(text: str) -> datetime:
     if month.title() not in _MONTHS:
         raise ValueError(f"unknown month {month!r}")
     offset = timedelta(hours=int(zone_h), minutes=int(zone_m))
-    if offset >= timedelta(hours=24):
+    if int(zone_m) >= 60 or offset >= timedelta(hours=24):
         raise ValueError(f"time zone offset out of range: {sign}{zone_h}{zone_m}")
     zone = timezone(-offset if sign == "-" else offset)
     return datetime(
@@ -193,6 +209,8 @@ def clean(text: str) -> str:
     @return: printable text; still to be escaped for HTML.
     """
     if "\\" in text or not text.isprintable():
+        # Surrogates other than surrogateescape's own cannot be encoded: show them first.
+        text = _LONE_SURROGATE.sub(lambda found: _visible(found.group()), text)
         raw = text.encode("utf-8", "surrogateescape")
         raw = _ESCAPE.sub(_unescape, raw)
         decoded = raw.decode("utf-8", "surrogateescape")
@@ -209,7 +227,7 @@ def _optional(text: str | None) -> str | None:
     return clean(text)
 
 
-def parse_line(line: str | bytes) -> Hit:
+def parse_line(line: str | bytes, source: str | None = None) -> Hit:
     """
     Parse one access-log line in any recognised format.
 
@@ -220,6 +238,7 @@ def parse_line(line: str | bytes) -> Hit:
 
     @param line: the line, with or without its line ending; bytes are decoded
         as UTF-8, keeping undecodable bytes as visible escapes.
+    @param source: the log the line came from, kept on the hit.
     @return: the hit.
     @raise LogLineError: if the line is in no recognised format.
     """
@@ -252,6 +271,7 @@ def parse_line(line: str | bytes) -> Hit:
         referrer=_optional(referrer_text),
         agent=_optional(agent_text),
         vhost=None if vhost is None else clean(vhost),
+        source=source,
     )
 
 

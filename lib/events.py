@@ -1,0 +1,207 @@
+# -*- test-case-name: tests.test_events -*-
+"""
+Server-Sent Events for C{/weblog.rpy/events}: one shared hub per Records fans new hits out.
+
+Each stream gets one write per batch of new hits (a burst is coalesced), a
+heartbeat comment while idle, and on reconnection with C{Last-Event-ID} the
+kept hits it missed.  Streams are capped in number, and a client that does
+not read is dropped once its unsent data passes a bound, so memory stays
+bounded whatever the clients do.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from weakref import WeakKeyDictionary
+
+from twisted.internet.interfaces import IPushProducer, IReactorTime
+from twisted.internet.task import LoopingCall
+from twisted.logger import Logger
+from twisted.web.server import NOT_DONE_YET, Request
+from zope.interface import implementer
+
+from persist import Records, env_int
+from selection import Selection
+from webloglib import Hit, json_text
+
+__all__ = ["EventHub", "hub_for"]
+
+_log = Logger()
+_hubs: WeakKeyDictionary[Records, EventHub] = WeakKeyDictionary()
+
+
+def hub_for(records: Records, clock: IReactorTime | None = None) -> EventHub:
+    """
+    The one hub of C{records}, made at first use.
+
+    @param records: the hits to stream.
+    @param clock: the reactor for heartbeats; default the global one.
+    """
+    hub = _hubs.get(records)
+    if hub is None:
+        hub = _hubs[records] = EventHub(records, clock)
+    return hub
+
+
+def hit_event(event_id: int, hit: Hit) -> bytes:
+    """One C{hit} event, its data the hit as one line of JSON."""
+    return b"id: %d\nevent: hit\ndata: %s\n\n" % (event_id, json_text(hit.to_json()).encode())
+
+
+@implementer(IPushProducer)
+class EventStream:
+    """One client's event stream; drops the client when its unsent data grows past a bound."""
+
+    def __init__(self, hub: EventHub, request: Request, selection: Selection) -> None:
+        self.hub = hub
+        self.request = request
+        self.selection = selection
+        self.paused = False
+        self.unsent = 0
+        self.closed = False
+
+    def send(self, data: bytes) -> None:
+        """Write C{data}, unless the client stopped reading long ago: then drop it."""
+        if self.closed:
+            return
+        if self.paused:
+            self.unsent += len(data)
+            if self.unsent > self.hub.max_unsent:
+                _log.info("dropping an event stream whose client does not read")
+                self.close()
+                transport: Any = self.request.transport
+                if transport is not None:
+                    transport.abortConnection()
+                return
+        self.request.write(data)
+
+    def close(self) -> None:
+        """Forget this stream."""
+        if not self.closed:
+            self.closed = True
+            self.hub.remove(self)
+
+    def pauseProducing(self) -> None:
+        """The transport's buffer is full: count what is written until it drains."""
+        self.paused = True
+
+    def resumeProducing(self) -> None:
+        """The transport drained."""
+        self.paused = False
+        self.unsent = 0
+
+    def stopProducing(self) -> None:
+        """The connection is gone."""
+        self.close()
+
+
+class EventHub:
+    """Fans the new hits of one Records out to every connected event stream."""
+
+    def __init__(self, records: Records, clock: IReactorTime | None = None) -> None:
+        """
+        @param records: the hits to stream.
+        @param clock: the reactor for heartbeats; default the global one.
+        @raise ValueError: if C{$WEBLOG_MAX_STREAMS} is not a number from 1 to 100000.
+        """
+        self.records = records
+        self.clock = clock
+        self.max_streams = env_int("WEBLOG_MAX_STREAMS", 256, 1, 100_000)
+        self.max_unsent = 1 << 20
+        self.heartbeat_seconds = 15.0
+        self.stats_seconds = 5.0
+        self.streams: list[EventStream] = []
+        self._unlisten: Any = None
+        self._heartbeat: LoopingCall | None = None
+        self._stats_total = -1
+        self._ticks = 0
+
+    def open(self, request: Request, selection: Selection) -> bytes | int:
+        """
+        Start an event stream for C{request}, or refuse it with 503 when too many are open.
+
+        @return: C{NOT_DONE_YET}, or the body of the refusal.
+        """
+        if len(self.streams) >= self.max_streams:
+            request.setResponseCode(503)
+            request.setHeader(b"content-type", b"text/plain; charset=utf-8")
+            request.setHeader(b"retry-after", b"10")
+            return f"too many event streams open (at most {self.max_streams})\n".encode()
+        request.setHeader(b"content-type", b"text/event-stream; charset=utf-8")
+        request.setHeader(b"x-accel-buffering", b"no")
+        stream = EventStream(self, request, selection)
+        self.streams.append(stream)
+        request.registerProducer(stream, True)
+        request.notifyFinish().addBoth(lambda _: stream.close())
+        if self._unlisten is None:
+            self._unlisten = self.records.listen(self._new_hits)
+            self._start_heartbeat()
+        replay = b"retry: 2000\n\n" + self._missed(request, selection)
+        stream.send(replay)
+        return NOT_DONE_YET
+
+    def _missed(self, request: Request, selection: Selection) -> bytes:
+        """The kept hits after the client's C{Last-Event-ID}, oldest first."""
+        header = request.getHeader(b"last-event-id")
+        if header is None:
+            return b""
+        try:
+            last = int(header.strip())
+        except ValueError:
+            return b""
+        missed = [(event_id, hit) for event_id, hit in self.records.since(last)
+                  if selection.matches(hit)]
+        return b"".join(hit_event(event_id, hit) for event_id, hit in missed[-selection.limit:])
+
+    def remove(self, stream: EventStream) -> None:
+        """Forget a stream; stop listening and beating when none is left."""
+        if stream in self.streams:
+            self.streams.remove(stream)
+        if not self.streams:
+            if self._unlisten is not None:
+                self._unlisten()
+                self._unlisten = None
+            if self._heartbeat is not None and self._heartbeat.running:
+                self._heartbeat.stop()
+            self._heartbeat = None
+
+    def _new_hits(self, hits: list[Hit]) -> None:
+        """Send each stream, in one write, the new hits that match its selection."""
+        first = self.records.hit_count - len(hits) + 1
+        encoded: dict[int, bytes] = {}
+        for stream in list(self.streams):
+            chunks = []
+            for offset, hit in enumerate(hits):
+                if stream.selection.matches(hit):
+                    event = encoded.get(offset)
+                    if event is None:
+                        event = encoded[offset] = hit_event(first + offset, hit)
+                    chunks.append(event)
+            if chunks:
+                stream.send(b"".join(chunks))
+
+    def _start_heartbeat(self) -> None:
+        """Every second: aggregates when they changed (at most every 5 s), a comment when idle."""
+        clock = self.clock
+        if clock is None:
+            from twisted.internet import reactor
+
+            clock = reactor
+        self._heartbeat = LoopingCall(self._beat)
+        self._heartbeat.clock = clock
+        self._heartbeat.start(1.0, now=False)
+
+    def _beat(self) -> None:
+        """Send the aggregates if they changed, and a heartbeat comment every 15 s."""
+        self._ticks += 1
+        if self._ticks % int(self.stats_seconds) == 0:
+            total = self.records.aggregates.total
+            if total != self._stats_total:
+                self._stats_total = total
+                data = json_text(self.records.aggregates.to_json()).encode()
+                for stream in list(self.streams):
+                    stream.send(b"event: stats\ndata: %s\n\n" % data)
+        if self._ticks % int(self.heartbeat_seconds) == 0:
+            for stream in list(self.streams):
+                stream.send(b": heartbeat\n\n")
+
