@@ -20,17 +20,17 @@ from twisted.logger import Logger
 from twisted.web.server import NOT_DONE_YET, Request
 from zope.interface import implementer
 
-from persist import Records, env_int
+from persist import IRecords, env_int
 from selection import Selection
 from webloglib import Hit, json_text
 
 __all__ = ["EventHub", "hub_for"]
 
 _log = Logger()
-_hubs: WeakKeyDictionary[Records, EventHub] = WeakKeyDictionary()
+_hubs: WeakKeyDictionary[IRecords, EventHub] = WeakKeyDictionary()
 
 
-def hub_for(records: Records, clock: IReactorTime | None = None) -> EventHub:
+def hub_for(records: IRecords, clock: IReactorTime | None = None) -> EventHub:
     """
     The one hub of C{records}, made at first use.
 
@@ -98,7 +98,7 @@ class EventStream:
 class EventHub:
     """Fans the new hits of one Records out to every connected event stream."""
 
-    def __init__(self, records: Records, clock: IReactorTime | None = None) -> None:
+    def __init__(self, records: IRecords, clock: IReactorTime | None = None) -> None:
         """
         @param records: the hits to stream.
         @param clock: the reactor for heartbeats; default the global one.
@@ -116,10 +116,12 @@ class EventHub:
         self._stats_total = -1
         self._ticks = 0
 
-    def open(self, request: Request, selection: Selection) -> bytes | int:
+    def open(self, request: Request, selection: Selection, since: int | None = None) -> bytes | int:
         """
         Start an event stream for C{request}, or refuse it with 503 when too many are open.
 
+        @param since: the id of the last hit the client has (the C{since} parameter); its
+            C{Last-Event-ID} header, sent when an EventSource reconnects, wins over it.
         @return: C{NOT_DONE_YET}, or the body of the refusal.
         """
         if len(self.streams) >= self.max_streams:
@@ -136,18 +138,16 @@ class EventHub:
         if self._unlisten is None:
             self._unlisten = self.records.listen(self._new_hits)
             self._start_heartbeat()
-        replay = b"retry: 2000\n\n" + self._missed(request, selection)
-        stream.send(replay)
+        stream.send(b"retry: 2000\n\n" + self._missed(request, selection, since))
         return NOT_DONE_YET
 
-    def _missed(self, request: Request, selection: Selection) -> bytes:
-        """The kept hits after the client's C{Last-Event-ID}, oldest first."""
+    def _missed(self, request: Request, selection: Selection, since: int | None) -> bytes:
+        """The kept hits after the client's C{Last-Event-ID} (or C{since}), oldest first."""
         header = request.getHeader(b"last-event-id")
-        if header is None:
-            return b""
-        try:
+        last = since
+        if header is not None and header.strip().isdigit() and len(header) <= 18:
             last = int(header.strip())
-        except ValueError:
+        if last is None:
             return b""
         missed = [(event_id, hit) for event_id, hit in self.records.since(last)
                   if selection.matches(hit)]
@@ -198,7 +198,9 @@ class EventHub:
             total = self.records.aggregates.total
             if total != self._stats_total:
                 self._stats_total = total
-                data = json_text(self.records.aggregates.to_json()).encode()
+                stats = self.records.aggregates.to_json()
+                stats["log"] = self.records.status()
+                data = json_text(stats).encode()
                 for stream in list(self.streams):
                     stream.send(b"event: stats\ndata: %s\n\n" % data)
         if self._ticks % int(self.heartbeat_seconds) == 0:

@@ -15,11 +15,13 @@ from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET, Request
 from twisted.web.template import Element, Tag, renderElement, tags
 
+from chart import per_minute_svg
+from events import hub_for
 from persist import ICounter, IRecords
 from selection import BadQuery, Selection, parse_query
 from webloglib import Hit, json_text
 
-__all__ = ["DynamicPage", "JsonPage", "WeblogPage", "security_headers"]
+__all__ = ["DynamicPage", "EventsPage", "JsonPage", "WeblogPage", "security_headers"]
 
 CONTENT_SECURITY_POLICY = (
     b"default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
@@ -73,17 +75,33 @@ def hit_row(hit: Hit, odd: int) -> Tag:
     """One table row for a hit; the template quotes every string in it."""
     return tags.tr(
         tags.td(tags.time(hit.time.strftime("%Y-%m-%d %H:%M:%S %z"),
-                          datetime=hit.time.isoformat())),
-        tags.td(hit.client),
+                          datetime=hit.time.isoformat()), class_="time"),
+        tags.td(hit.client, class_="client"),
         tags.td(_referrer_cell(hit.referrer), class_="referrer"),
         tags.td(hit.resource, class_="resource"),
-        tags.td(str(hit.status) if hit.status is not None else "-"),
+        tags.td(str(hit.status) if hit.status is not None else "-", class_="status"),
         class_=f"row{odd}",
     )
 
 
+def _top_list(title: str, name: str, items: list[tuple[str, int]]) -> Tag:
+    """One top list: a heading and an ordered list of counts and keys."""
+    return tags.section(
+        tags.h2(title),
+        tags.ol([tags.li(tags.span(str(count), class_="count"), " ", tags.span(key, class_="key"))
+                 for key, count in items], id=f"top-{name}"),
+        class_="top",
+    )
+
+
+def log_summary(status: dict[str, Any]) -> str:
+    """The log's counts in words, as the page shows them."""
+    return (f"{status['lines']} lines read, {status['malformed']} malformed, "
+            f"{status['rotations']} rotations")
+
+
 class WeblogElement(Element):
-    """The latest hits as an HTML page, with the log's state and a filter form."""
+    """The latest hits as an HTML page: the log's state, filters, live rows, aggregates."""
 
     loader = None
 
@@ -100,48 +118,72 @@ class WeblogElement(Element):
         """Build the whole page."""
         status = self.records.status()
         query = self.selection.query()
-        json_url = f"{self.base}/json" + (f"?{query}" if query else "")
+        suffix = f"?{query}" if query else ""
+        aggregates = self.records.aggregates
+        top = aggregates.to_json()["top"]
         return tags.html(
             tags.head(
                 tags.meta(charset="utf-8"),
-                tags.meta(content=str(REFRESH_SECONDS), **{"http-equiv": "refresh"}),
+                tags.noscript(tags.meta(content=str(REFRESH_SECONDS), **{"http-equiv": "refresh"})),
                 tags.meta(name="viewport", content="width=device-width, initial-scale=1"),
                 tags.title(f"weblog: {self.heading}"),
                 tags.link(rel="stylesheet", href="/weblog.css"),
+                tags.script(src="/weblog.js", defer="defer"),
             ),
             tags.body(
-                tags.h1(self.heading),
+                tags.header(
+                    tags.h1(self.heading),
+                    tags.span("static", id="live", class_="live-off",
+                              title="live updates need JavaScript"),
+                ),
                 self._log_state(status),
                 self._form(),
-                tags.table(
-                    tags.thead(tags.tr(
-                        tags.th("Time"), tags.th("Client"), tags.th("Referrer"),
-                        tags.th("Resource"), tags.th("Status"),
-                    )),
-                    tags.tbody([hit_row(hit, odd % 2) for odd, hit in enumerate(self.hits)],
-                               id="hits"),
+                tags.div(
+                    Tag("main")(
+                        tags.table(
+                            tags.thead(tags.tr(
+                                tags.th("Time"), tags.th("Client"), tags.th("Referrer"),
+                                tags.th("Resource"), tags.th("Status"),
+                            )),
+                            tags.tbody([hit_row(hit, odd % 2) for odd, hit in enumerate(self.hits)],
+                                       id="hits", **{"data-limit": str(self.selection.limit)}),
+                        ),
+                        tags.p(
+                            f"{len(self.hits)} shown of {status['kept']} kept hits. ",
+                            tags.a("This view as JSON", href=f"{self.base}/json{suffix}"),
+                            " \u00b7 ",
+                            tags.a("live events", href=f"{self.base}/events{suffix}"),
+                            " \u00b7 ", tags.a("Home", href="/"),
+                            class_="footer",
+                        ),
+                    ),
+                    tags.aside(
+                        tags.section(tags.h2("Hits per minute (log time)"),
+                                     per_minute_svg(aggregates.per_minute()), class_="chart"),
+                        _top_list("Top referring sites", "sites", top["sites"]),
+                        _top_list("Top referrers", "referrers", top["referrers"]),
+                        _top_list("Top resources", "resources", top["resources"]),
+                        _top_list("Status codes", "statuses", top["statuses"]),
+                        tags.p("Counted over every hit read since start, weblog's own pages "
+                               "excluded.", class_="footer"),
+                    ),
+                    class_="columns",
                 ),
-                tags.p(
-                    f"{len(self.hits)} shown of {status['kept']} kept hits; "
-                    f"refreshed every {REFRESH_SECONDS} s. ",
-                    tags.a("This view as JSON", href=json_url), " \u00b7 ",
-                    tags.a("Home", href="/"),
-                    class_="footer",
-                ),
+                **{"data-events": f"{self.base}/events{suffix}",
+                   "data-last-id": str(self.records.hit_count)},
             ),
             lang="en",
         )
 
     def _log_state(self, status: dict[str, Any]) -> Tag:
         """The log's path, state and counts; a waiting notice when it cannot be read."""
-        counts = (f"{status['lines']} lines read, {status['malformed']} malformed, "
-                  f"{status['rotations']} rotations")
         if status["state"] == "ok":
-            return tags.p("Following ", tags.code(status["path"]), ": ", counts, ".",
+            return tags.p("Following ", tags.code(status["path"]), ": ",
+                          tags.span(log_summary(status), id="log-counts"), ".",
                           class_="log state-ok", id="log")
         return tags.p(
             tags.strong(f"waiting for {status['path']}: {status['reason']}"),
-            f" ({counts}).",
+            " (", tags.span(log_summary(status), id="log-counts"), ").",
             class_=f"log state-{status['state']}", id="log",
         )
 
@@ -149,23 +191,21 @@ class WeblogElement(Element):
         """The filter form; submitting it makes a bookmarkable URL."""
         selection = self.selection
 
-        def option(value: str, current: str) -> Tag:
-            chosen = {"selected": "selected"} if value == current else {}
-            return tags.option(value, value=value, **chosen)
+        def choice(name: str, label: str, values: tuple[str, ...]) -> Tag:
+            current = getattr(selection, name)
+            options = [tags.option(value, value=value,
+                                   **({"selected": "selected"} if value == current else {}))
+                       for value in values]
+            return tags.label(label, " ", tags.select(*options, name=name))
 
         return tags.form(
             tags.label("Status ", tags.input(name="status", value=selection.status, size="4")),
-            " ",
-            tags.label("Referrer ", tags.select(
-                option("required", selection.referrer), option("any", selection.referrer),
-                name="referrer",
-            )),
-            " ",
+            choice("referrer", "Referrer", ("required", "any")),
+            choice("bots", "Bots", ("include", "exclude")),
+            choice("own", "weblog's own hits", ("hide", "show")),
             tags.label("Contains ", tags.input(name="q", value=selection.q, type="search")),
-            " ",
             tags.label("Rows ", tags.input(name="limit", value=str(selection.limit),
                                            type="number", min="1", max="1000")),
-            " ",
             tags.button("Show", type="submit"),
             method="get", action=self.base,
         )
@@ -201,14 +241,50 @@ class JsonPage(Resource):
         return hits_json(self.records, selection, selection.select(self.records.newest()))
 
 
+class EventsPage(Resource):
+    """C{/weblog.rpy/events}: Server-Sent Events, one C{hit} event per new matching hit."""
+
+    isLeaf = True
+
+    def __init__(self, records: IRecords) -> None:
+        super().__init__()
+        self.records = records
+
+    def render_GET(self, request: Request) -> bytes | int:
+        """Open a stream, or answer 400 for a bad query and 503 when too many are open."""
+        args = dict(request.args or {})
+        since = args.pop(b"since", None)
+        security_headers(request)
+        try:
+            selection = parse_query(args)
+            last = _since(since)
+        except BadQuery as error:
+            return bad_request(request, error)
+        self.records.getNew()
+        return hub_for(self.records).open(request, selection, last)
+
+
+def _since(values: list[bytes] | None) -> int | None:
+    """The C{since} parameter of an event stream: the id of the last hit the client has."""
+    if not values:
+        return None
+    if len(values) > 1:
+        raise BadQuery("since", "given more than once")
+    text = values[0].decode("ascii", "replace")
+    if not (text.isascii() and text.isdigit() and len(text) <= 18):
+        raise BadQuery("since", f"must be a hit id, a whole number, got {text[:20]!r}")
+    return int(text)
+
+
 class WeblogPage(Resource):
-    """C{/weblog.rpy}: the latest hits, newest first, with C{json} as a child."""
+    """C{/weblog.rpy}: the latest hits, newest first, with C{json} and C{events} as children."""
 
     def __init__(self, records: IRecords, heading: str = "Latest hits") -> None:
         super().__init__()
         self.records = records
         self.heading = heading
         self.putChild(b"json", JsonPage(records))
+        self.putChild(b"events", EventsPage(records))
 
     def getChild(self, path: bytes, request: Request) -> Resource:
         """The page itself for a trailing slash; a 404 resource for anything unknown."""

@@ -82,9 +82,17 @@ class ICounter(Interface):
 class IRecords(Interface):
     """The hits of one access log, followed as it grows."""
 
-    path = Attribute("The path of the log followed.")
+    path = Attribute("The path of the log followed (several separated by ':').")
     lines = Attribute("Complete lines read since start, including those read back at start.")
     malformed = Attribute("How many of those lines could not be parsed.")
+    hit_count = Attribute("How many hits were read since start; the newest hit's id.")
+    aggregates = Attribute("The Aggregates over every hit read, weblog's own pages excluded.")
+
+    def since(last_id: int) -> list[tuple[int, Hit]]:
+        """The kept hits after the one numbered C{last_id}, oldest first, with their ids."""
+
+    def listen(listener: Callable[[list[Hit]], None]) -> Callable[[], None]:
+        """Call C{listener} with each batch of new hits; return a function that stops it."""
 
     def getNew() -> list[Hit]:
         """Read what was appended to the log; return the kept hits, newest first."""
