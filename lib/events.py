@@ -114,7 +114,7 @@ class EventHub:
         self._unlisten: Any = None
         self._heartbeat: LoopingCall | None = None
         self._stats_total = -1
-        self._ticks = 0
+        self._last_stats = self._last_beat = 0.0
 
     def open(self, request: Request, selection: Selection, since: int | None = None) -> bytes | int:
         """
@@ -189,12 +189,15 @@ class EventHub:
             clock = reactor
         self._heartbeat = LoopingCall(self._beat)
         self._heartbeat.clock = clock
+        self._last_stats = self._last_beat = clock.seconds()
         self._heartbeat.start(1.0, now=False)
 
     def _beat(self) -> None:
         """Send the aggregates if they changed, and a heartbeat comment every 15 s."""
-        self._ticks += 1
-        if self._ticks % int(self.stats_seconds) == 0:
+        assert self._heartbeat is not None
+        now = self._heartbeat.clock.seconds()
+        if now - self._last_stats >= self.stats_seconds:
+            self._last_stats = now
             total = self.records.aggregates.total
             if total != self._stats_total:
                 self._stats_total = total
@@ -203,7 +206,8 @@ class EventHub:
                 data = json_text(stats).encode()
                 for stream in list(self.streams):
                     stream.send(b"event: stats\ndata: %s\n\n" % data)
-        if self._ticks % int(self.heartbeat_seconds) == 0:
+        if now - self._last_beat >= self.heartbeat_seconds:
+            self._last_beat = now
             for stream in list(self.streams):
                 stream.send(b": heartbeat\n\n")
 

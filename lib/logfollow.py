@@ -37,6 +37,7 @@ class _OpenLog:
     partial: bytes = b""
     discard_first: bool = False
     overlong: bool = False
+    seen_mtime: int = 0
     idle_since: float | None = None
 
     def close(self) -> None:
@@ -89,6 +90,7 @@ class LogFollower:
         self._now = now
         self._current: _OpenLog | None = None
         self._retired: list[_OpenLog] = []
+        self._finished: deque[tuple[int, int]] = deque(maxlen=16)
         self._at_start = True
 
     def close(self) -> None:
@@ -125,7 +127,8 @@ class LogFollower:
         except FileNotFoundError:
             self._retire_current()
             self._set_state("missing", "not found")
-            return lines, False
+            budget = self._drain_retired(lines, budget)
+            return lines, budget <= 0
         except OSError as error:
             self._set_state("unreadable", error.strerror or str(error))
             return lines, False
@@ -135,7 +138,10 @@ class LogFollower:
         current = self._current
         if current is not None and current.ident != (info.st_dev, info.st_ino):
             self.rotations += 1
+            missed = self._missed_rotations(current, (info.st_dev, info.st_ino))
             self._retire_current()
+            self._retired.extend(missed)
+            self.rotations += len(missed)
             budget = self._drain_retired(lines, budget)
             if budget <= 0:
                 return lines, True
@@ -183,7 +189,8 @@ class LogFollower:
             start -= step
             newlines += os.pread(log.file.fileno(), step, start).count(b"\n")
         log.offset = start
-        log.discard_first = start > 0  # reading starts inside a line: drop its end
+        # Reading starts inside a line unless the byte before is a newline: drop that line's end.
+        log.discard_first = start > 0 and os.pread(log.file.fileno(), 1, start - 1) != b"\n"
         kept: deque[Line] = deque(maxlen=wanted)
         while log.offset < size:
             found: list[Line] = []
@@ -191,13 +198,38 @@ class LogFollower:
             kept.extend(found)
         lines.extend(kept)
 
+    def _missed_rotations(self, left: _OpenLog, new: tuple[int, int]) -> list[_OpenLog]:
+        """
+        Files rotated in and out again between two reads (at C{path.1} ... C{path.5}), oldest first.
+
+        A candidate counts only if it is none of the files already held or
+        finished, and it was written after the file being left was last read.
+        """
+        known = {left.ident, new, *self._finished, *(log.ident for log in self._retired)}
+        found: list[tuple[int, _OpenLog]] = []
+        for number in range(1, 6):
+            try:
+                handle = open(f"{self.path}.{number}", "rb")  # kept open until read
+            except OSError:
+                continue
+            info = os.fstat(handle.fileno())
+            ident = (info.st_dev, info.st_ino)
+            if (not stat.S_ISREG(info.st_mode) or ident in known
+                    or info.st_mtime_ns <= left.seen_mtime):
+                handle.close()
+                continue
+            found.append((info.st_mtime_ns, _OpenLog(handle, ident)))
+        return [log for _, log in sorted(found, key=lambda pair: pair[0])]
+
     def _retire_current(self) -> None:
         """Keep the current file open to finish it: the path now names another file, or none."""
         if self._current is not None:
             self._retired.append(self._current)
             self._current = None
             while len(self._retired) > self._MAX_RETIRED:
-                self._retired.pop(0).close()
+                oldest = self._retired.pop(0)
+                self._finished.append(oldest.ident)
+                oldest.close()
 
     def _drain_retired(self, lines: list[Line], budget: int) -> int:
         """Read what is left in rotated-away files, oldest first; return the budget left."""
@@ -212,13 +244,16 @@ class LogFollower:
                 log.idle_since = now
             elif now - log.idle_since >= self._linger:
                 self._retired.remove(log)
+                self._finished.append(log.ident)
                 log.close()
         return budget
 
     def _read_from(self, log: _OpenLog, lines: list[Line], budget: int) -> bool:
         """Read up to C{budget} bytes from C{log} into C{lines}; return whether more waits."""
         fileno = log.file.fileno()
-        size = os.fstat(fileno).st_size
+        info = os.fstat(fileno)
+        size = info.st_size
+        log.seen_mtime = info.st_mtime_ns
         if size < log.offset:
             self.truncations += 1
             log.offset = 0
@@ -246,11 +281,10 @@ class LogFollower:
                     log.overlong = False
                     lines.append(OVERLONG)
                     continue
-            if len(piece) > self._max_line:
-                lines.append(OVERLONG)
-            else:
-                lines.append(piece[:-1] if piece.endswith(b"\r") else piece)
+            if piece.endswith(b"\r"):
+                piece = piece[:-1]
+            lines.append(OVERLONG if len(piece) > self._max_line else piece)
         log.partial = tail if pieces else log.partial + tail
-        if len(log.partial) > self._max_line:
+        if len(log.partial) > self._max_line + 1:  # + 1: room for a CR before the newline
             log.partial = b""
             log.overlong = not log.discard_first

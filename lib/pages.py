@@ -128,6 +128,7 @@ class WeblogElement(Element):
                 tags.meta(name="viewport", content="width=device-width, initial-scale=1"),
                 tags.title(f"weblog: {self.heading}"),
                 tags.link(rel="stylesheet", href="/weblog.css"),
+                tags.link(rel="icon", href="/favicon.svg", type="image/svg+xml"),
                 tags.script(src="/weblog.js", defer="defer"),
             ),
             tags.body(
@@ -307,7 +308,8 @@ class WeblogPage(Resource):
 
 DYNAMIC_PAGE = """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>Dynamic Page</title>
-<link rel="stylesheet" href="/weblog.css"></head>
+<link rel="stylesheet" href="/weblog.css">
+<link rel="icon" href="/favicon.svg" type="image/svg+xml"></head>
 <body>
   <p>Dynamic Page served by Twisted Matrix</p>
   <p>This page has been viewed <span id="views">{views}</span> times.</p>

@@ -1,0 +1,144 @@
+# -*- test-case-name: tests.test_browser -*-
+"""Real-browser tests: headless Chromium watches /weblog.rpy go live as lines are appended."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from typing import Any
+
+from twisted.trial import unittest
+
+from tests.support import TwistdServer, combined
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMIUM_FLAGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+PAYLOAD = '"><img src=x onerror="window.pwned=1"><script>window.pwned=2</script>'
+
+
+def _sync_playwright() -> Any:
+    """Playwright's sync API, or skip (never in CI) when it or Chromium is missing."""
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        sync_playwright = None  # type: ignore[assignment]
+    if CHROMIUM is None or sync_playwright is None:
+        reason = "headless Chromium tests need Debian's chromium and the playwright package"
+        if os.environ.get("CI"):
+            raise AssertionError(f"{reason}; CI must install them (.ci/run does)")
+        raise unittest.SkipTest(reason)
+    return sync_playwright
+
+
+class LivePageTests(unittest.TestCase):
+    """The page in a real browser, served by a real twistd in another process."""
+
+    def setUp(self) -> None:
+        sync_playwright = _sync_playwright()
+        self.server = TwistdServer(self, env={"WEBLOG_LOG": "var/watched.log"})
+        self.log = self.server.base.descendant(["var", "watched.log"])
+        self.log.setContent(combined("/before", "http://earlier.example/").encode())
+        self.server.start()
+        self.playwright = sync_playwright().start()
+        self.addCleanup(self.playwright.stop)
+        self.browser = self.playwright.chromium.launch(
+            executable_path=CHROMIUM, args=CHROMIUM_FLAGS, headless=True
+        )
+        self.addCleanup(self.browser.close)
+        # CSP off in the test browser, so that escaping alone is shown to keep payloads inert
+        # (the pages also send a script-src 'self' policy: test_pages checks that header).
+        self.context = self.browser.new_context(bypass_csp=True)
+        self.page = self.context.new_page()
+        self.dialogs: list[str] = []
+        self.page.on("dialog", self.dialogOpened)
+        self.errors: list[str] = []
+        self.page.on("console", self.consoleMessage)
+
+    def dialogOpened(self, dialog: Any) -> None:
+        """Note and dismiss an alert: a payload that ran would open one."""
+        self.dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    def consoleMessage(self, message: Any) -> None:
+        """Note errors the page logs."""
+        if message.type == "error":
+            self.errors.append(message.text)
+
+    def append(self, line: str) -> None:
+        """Append a line to the watched log, as a web server would."""
+        with open(self.log.path, "a", encoding="utf-8") as log:
+            log.write(line)
+
+    def openLive(self, path: str = "/weblog.rpy") -> None:
+        """Open the page and wait until its event stream is live."""
+        self.page.goto(self.server.url(path))
+        self.page.wait_for_function(
+            "document.getElementById('live').textContent === 'live'", timeout=10000
+        )
+        self.page.evaluate("window.notReloaded = true")
+
+    def resources(self) -> list[str]:
+        """The resource column, top to bottom."""
+        return list(self.page.eval_on_selector_all(
+            "#hits td.resource", "cells => cells.map(cell => cell.textContent)"
+        ))
+
+    def test_appendedLineAppearsWithoutReload(self):
+        """A matching line appended to the log shows at the top of the table, no reload."""
+        self.openLive()
+        self.assertEqual(self.resources(), ["/before"])
+        appended = time.monotonic()
+        self.append(combined("/fresh", "http://now.example/"))
+        self.page.wait_for_function(
+            "document.querySelector('#hits td.resource').textContent === '/fresh'",
+            timeout=5000,
+        )
+        elapsed = time.monotonic() - appended
+        self.assertEqual(self.resources(), ["/fresh", "/before"])
+        self.assertTrue(self.page.evaluate("window.notReloaded === true"))
+        classes = self.page.eval_on_selector_all("#hits tr", "rows => rows.map(r => r.className)")
+        self.assertEqual(classes, ["row0", "row1"])
+        link = self.page.get_attribute("#hits tr:first-child td.referrer a", "href")
+        self.assertEqual(link, "http://now.example/")
+        age = self.page.text_content("#hits tr:first-child td.time .age")
+        self.assertTrue(age and age.endswith("ago"), age)
+        self.assertEqual(self.errors, [])
+        # Not a timing test: the bound is generous; bench/ measures the latency.
+        self.assertLess(elapsed, 5.0)
+
+    def test_nonMatchingLineIsNotShown(self):
+        """A 404 hit does not show on the default (status 200) view, but does with status=all."""
+        self.openLive("/weblog.rpy?status=all")
+        self.append(combined("/missing", "http://x.example/", status=404))
+        self.page.wait_for_function(
+            "document.querySelector('#hits td.resource').textContent === '/missing'",
+            timeout=5000,
+        )
+        other = self.context.new_page()
+        other.goto(self.server.url("/weblog.rpy"))
+        cells = other.eval_on_selector_all("#hits td.resource", "c => c.map(x => x.textContent)")
+        self.assertEqual(cells, ["/before"])
+
+    def test_hostileLineRunsNothing(self):
+        """Script and attribute-breaking payloads in every field stay text and run nothing."""
+        self.openLive()
+        self.append(combined(f"/x{PAYLOAD}", f"http://evil.example/{PAYLOAD}",
+                             agent=PAYLOAD))
+        self.append(combined("/js", "javascript:window.pwned=3"))
+        self.page.wait_for_function(
+            "document.querySelector('#hits td.resource').textContent === '/js'", timeout=5000
+        )
+        self.assertEqual(self.resources(), ["/js", f"/x{PAYLOAD}", "/before"])
+        self.assertIsNone(self.page.evaluate("window.pwned"))
+        self.assertEqual(self.dialogs, [])
+        self.assertEqual(self.page.eval_on_selector_all("#hits img, #hits script", "n => n.length"),
+                         0)
+        self.assertIsNone(self.page.query_selector("#hits tr:first-child td.referrer a"))
+        # Reloading renders the same rows on the server: still inert.
+        self.page.reload()
+        self.assertEqual(self.resources(), ["/js", f"/x{PAYLOAD}", "/before"])
+        self.assertIsNone(self.page.evaluate("window.pwned"))

@@ -1,0 +1,274 @@
+# -*- test-case-name: tests.test_events -*-
+"""Server-Sent Events at /weblog.rpy/events: the hub, its streams, and the page over HTTP."""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+from unittest import mock
+
+from twisted.internet import defer, protocol, reactor
+from twisted.internet.task import Clock, deferLater
+from twisted.trial import unittest
+from twisted.web.client import Agent, HTTPConnectionPool
+from twisted.web.http_headers import Headers
+
+from events import EventHub, hub_for
+from persist import IRecords, Records
+from selection import Selection
+from tests.support import SiteCase, combined
+
+
+class FakeTransport:
+    """Records whether the connection was aborted."""
+
+    aborted = False
+
+    def abortConnection(self) -> None:
+        self.aborted = True
+
+
+class FakeRequest:
+    """The parts of a Request an event stream uses."""
+
+    def __init__(self, headers: dict[bytes, bytes] | None = None) -> None:
+        self.written: list[bytes] = []
+        self.code = 200
+        self.headers: dict[bytes, bytes] = {}
+        self.requestHeaders = headers or {}
+        self.producer: Any = None
+        self.finished: defer.Deferred[None] = defer.Deferred()
+        self.transport = FakeTransport()
+
+    def setResponseCode(self, code: int) -> None:
+        self.code = code
+
+    def setHeader(self, name: bytes, value: bytes) -> None:
+        self.headers[name] = value
+
+    def getHeader(self, name: bytes) -> bytes | None:
+        return self.requestHeaders.get(name)
+
+    def registerProducer(self, producer: Any, streaming: bool) -> None:
+        self.producer = producer
+
+    def notifyFinish(self) -> defer.Deferred[None]:
+        return self.finished
+
+    def write(self, data: bytes) -> None:
+        self.written.append(data)
+
+    def events(self) -> list[dict[str, str]]:
+        """The events written so far, each as its fields."""
+        found = []
+        for block in b"".join(self.written).decode().split("\n\n"):
+            fields = dict(line.split(": ", 1) for line in block.splitlines() if ": " in line
+                          and not line.startswith(":"))
+            if "event" in fields:
+                found.append(fields)
+        return found
+
+
+class HubTests(unittest.TestCase):
+    """EventHub: fan-out, replay, caps, heartbeats and slow clients, with a Clock."""
+
+    def setUp(self) -> None:
+        self.log = self.mktemp()
+        self.clock = Clock()
+        self.records = Records(self.log, keep=100, clock=self.clock)
+        self.hub = EventHub(self.records, self.clock)
+
+    def append(self, *lines: str) -> None:
+        """Append lines to the log and let Records read them."""
+        with open(self.log, "a") as log:
+            log.writelines(lines)
+        self.records.poll()
+
+    def open(self, selection: Selection | None = None, since: int | None = None,
+             headers: dict[bytes, bytes] | None = None) -> FakeRequest:
+        request = FakeRequest(headers)
+        self.hub.open(request, selection or Selection(), since)  # type: ignore[arg-type]
+        self.addCleanup(self.finish, request)
+        return request
+
+    def finish(self, request: FakeRequest) -> None:
+        """End a stream, as a client going away does, unless it ended already."""
+        if not request.finished.called:
+            request.finished.callback(None)
+
+    def test_matchingHitsOnly(self):
+        """A stream gets a hit event, with an id and the hit's JSON, only for matching hits."""
+        request = self.open()
+        self.assertEqual(request.headers[b"content-type"], b"text/event-stream; charset=utf-8")
+        self.append(combined("/yes"), combined("/no", status=404), combined("/also"))
+        events = request.events()
+        self.assertEqual([event["id"] for event in events], ["1", "3"])
+        self.assertEqual([json.loads(event["data"])["resource"] for event in events],
+                         ["/yes", "/also"])
+        self.assertEqual({event["event"] for event in events}, {"hit"})
+
+    def test_burstIsOneWrite(self):
+        """A burst of hits read in one poll reaches each client in one write."""
+        request = self.open()
+        before = len(request.written)
+        self.append(*[combined(f"/burst{n}") for n in range(50)])
+        self.assertEqual(len(request.written), before + 1)
+        self.assertEqual(len(request.events()), 50)
+
+    def test_replayAfterLastEventId(self):
+        """A client reconnecting with Last-Event-ID gets the kept hits it missed, in order."""
+        self.append(*[combined(f"/h{n}") for n in range(1, 6)])
+        request = self.open(headers={b"last-event-id": b"3"})
+        self.assertEqual([event["id"] for event in request.events()], ["4", "5"])
+        since = self.open(since=4)
+        self.assertEqual([event["id"] for event in since.events()], ["5"])
+        header_wins = self.open(since=0, headers={b"last-event-id": b"4"})
+        self.assertEqual([event["id"] for event in header_wins.events()], ["5"])
+
+    def test_capRefusesWith503(self):
+        """Past WEBLOG_MAX_STREAMS open streams, a new one gets 503 and a reason."""
+        with mock.patch.dict(os.environ, {"WEBLOG_MAX_STREAMS": "2"}):
+            hub = EventHub(self.records, self.clock)
+        requests = [FakeRequest() for _ in range(3)]
+        results = [hub.open(request, Selection()) for request in requests]  # type: ignore[arg-type]
+        self.assertEqual([request.code for request in requests], [200, 200, 503])
+        self.assertEqual(results[2], b"too many event streams open (at most 2)\n")
+        for request in requests[:2]:
+            request.finished.callback(None)
+        self.assertEqual(hub.streams, [])
+
+    def test_finishedStreamIsForgotten(self):
+        """A client that goes away is removed, and the hub stops listening and beating."""
+        request = self.open()
+        self.assertEqual(len(self.hub.streams), 1)
+        request.finished.errback(Exception("connection lost"))
+        self.assertEqual(self.hub.streams, [])
+        self.assertEqual(self.records._listeners, [])
+        self.assertEqual(self.clock.getDelayedCalls(), [])
+
+    def test_heartbeatAndStats(self):
+        """An idle stream gets a heartbeat comment every 15 s; aggregates every 5 s if changed."""
+        request = self.open()
+        self.append(combined("/counted"))
+        self.clock.advance(5)
+        stats = [event for event in request.events() if event["event"] == "stats"]
+        self.assertEqual(len(stats), 1)
+        data = json.loads(stats[0]["data"])
+        self.assertEqual(data["top"]["resources"], [["/counted", 1]])
+        self.assertEqual(data["log"]["lines"], 1)
+        self.clock.advance(5)  # nothing changed: no new stats
+        self.assertEqual(len([e for e in request.events() if e["event"] == "stats"]), 1)
+        self.assertNotIn(b": heartbeat\n\n", request.written)
+        self.clock.advance(5)
+        self.assertIn(b": heartbeat\n\n", request.written)
+
+    def test_slowClientDropped(self):
+        """A client that stops reading is dropped once its unsent data passes the bound."""
+        request = self.open()
+        self.hub.max_unsent = 1000
+        request.producer.pauseProducing()
+        self.append(*[combined(f"/slow{n}") for n in range(3)])
+        self.assertFalse(request.transport.aborted)
+        self.append(*[combined(f"/slow{n}") for n in range(20)])
+        self.assertTrue(request.transport.aborted)
+        self.assertEqual(self.hub.streams, [])
+
+    def test_resumeResetsUnsent(self):
+        """A client that catches up is not dropped for what it already read."""
+        request = self.open()
+        self.hub.max_unsent = 1000
+        for _ in range(5):
+            request.producer.pauseProducing()
+            self.append(*[combined(f"/ok{n}") for n in range(3)])
+            request.producer.resumeProducing()
+        self.assertFalse(request.transport.aborted)
+        self.assertEqual(len(self.hub.streams), 1)
+
+    def test_oneHubPerRecords(self):
+        """hub_for gives the same hub for the same Records."""
+        self.assertIs(hub_for(self.records, self.clock), hub_for(self.records, self.clock))
+
+
+class Collect(protocol.Protocol):
+    """Collects a streamed response body; fires `waiting` when `wanted` text arrives."""
+
+    def __init__(self) -> None:
+        self.data = b""
+        self.wanted: bytes | None = None
+        self.waiting: defer.Deferred[bytes] | None = None
+        self.done: defer.Deferred[None] = defer.Deferred()
+
+    def dataReceived(self, data: bytes) -> None:
+        self.data += data
+        if self.wanted is not None and self.wanted in self.data and self.waiting is not None:
+            waiting, self.waiting = self.waiting, None
+            waiting.callback(self.data)
+
+    def connectionLost(self, reason: Any = None) -> None:
+        self.done.callback(None)
+
+    def waitFor(self, text: bytes, timeout: float = 5.0) -> defer.Deferred[bytes]:
+        """A Deferred that fires when `text` has arrived, or fails after `timeout` seconds."""
+        if text in self.data:
+            return defer.succeed(self.data)
+        self.wanted = text
+        self.waiting = defer.Deferred()
+        return self.waiting.addTimeout(timeout, reactor)
+
+
+class EventsPageTests(SiteCase):
+    """/weblog.rpy/events over HTTP from a real Site."""
+
+    @defer.inlineCallbacks
+    def openStream(self, query: str = ""):
+        """Open an event stream; return the response and its collecting protocol."""
+        url = f"http://127.0.0.1:{self.port.getHost().port}/weblog.rpy/events{query}"
+        agent = Agent(reactor, pool=HTTPConnectionPool(reactor, persistent=False))
+        response = yield agent.request(b"GET", url.encode(), Headers({}))
+        collector = Collect()
+        response.deliverBody(collector)
+        self.addCleanup(lambda: collector.done)
+        self.addCleanup(response._transport.stopProducing)
+        return response, collector
+
+    @defer.inlineCallbacks
+    def test_appendedHitArrivesLive(self):
+        """A line appended to the log reaches a connected client as a hit event."""
+        self.writeLog(combined("/old"))
+        self.serve()
+        response, collector = yield self.openStream()
+        self.assertEqual(response.code, 200)
+        self.assertEqual(response.headers.getRawHeaders(b"content-type"),
+                         [b"text/event-stream; charset=utf-8"])
+        yield collector.waitFor(b"retry: 2000\n\n")
+        self.writeLog(combined("/fresh", "http://live.example/"))
+        data = yield collector.waitFor(b"/fresh")
+        self.assertNotIn(b"/old", data)
+        self.assertIn(b"id: 2\nevent: hit\ndata: {", data)
+
+    @defer.inlineCallbacks
+    def test_badQueryIs400(self):
+        """Bad parameters, since included, get 400 with a reason, like the other pages."""
+        self.serve()
+        for query, reason in [("?limit=0", b"limit: "), ("?since=x", b"since: must be a hit id"),
+                              ("?since=1&since=2", b"since: given more than once")]:
+            code, _, body = yield self.get(f"/weblog.rpy/events{query}")
+            self.assertEqual(code, 400)
+            self.assertTrue(body.startswith(reason), body)
+
+    @defer.inlineCallbacks
+    def test_disconnectForgetsStream(self):
+        """A client that disconnects is forgotten by the hub."""
+        root = self.serve()
+        response, collector = yield self.openStream()
+        yield collector.waitFor(b"retry:")
+        records = root.registry.getComponent(IRecords)
+        self.assertEqual(len(hub_for(records).streams), 1)
+        response._transport.stopProducing()
+        yield collector.done
+        for _ in range(50):
+            if not hub_for(records).streams:
+                break
+            yield deferLater(reactor, 0.02, lambda: None)
+        self.assertEqual(hub_for(records).streams, [])

@@ -1,0 +1,668 @@
+# -*- test-case-name: tests.test_persist -*-
+"""Tests for L{persist}: the persistent L{Counter}, the followed L{Records}, and L{env_int}."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from typing import Any
+from unittest import mock
+
+from twisted.internet.task import Clock
+from twisted.logger import ILogObserver, LogLevel, formatEvent, globalLogPublisher
+from twisted.trial import unittest
+from zope.interface import implementer
+from zope.interface.verify import verifyObject
+
+from persist import Counter, ICounter, IRecords, Records, env_int
+from webloglib import Hit
+
+
+def setEnvironment(testCase: unittest.TestCase, **values: str | None) -> None:
+    """Set (or, for C{None}, unset) environment variables until C{testCase} cleans up."""
+    patcher = mock.patch.dict(os.environ)
+    patcher.start()
+    testCase.addCleanup(patcher.stop)
+    for name, value in values.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+
+
+def combined(number: int, status: int = 200, length: int | None = None) -> bytes:
+    """
+    Return a real-looking Apache combined line (no line ending) for a request of C{/page/number}.
+
+    @param length: if given, pad the user-agent so that the line is exactly this many bytes.
+    """
+    line = (
+        b'83.149.9.%d - - [17/May/2015:10:%02d:%02d +0000] "GET /page/%d HTTP/1.1" %d %d '
+        b'"http://semicomplete.com/from/%d" "Mozilla/5.0 (X11; Linux x86_64)'
+        % (number % 256, number // 60 % 60, number % 60, number, status, 1000 + number, number)
+    )
+    if length is not None:
+        padding = length - len(line) - 2
+        assert padding >= 0, f"a line of {length} bytes is too short"
+        line += b" " + b"x" * padding
+    return line + b'"'
+
+
+def combinedLog(numbers: range, length: int | None = None) -> bytes:
+    """Return the lines of L{combined} for C{numbers}, each ended by a newline."""
+    return b"".join(combined(number, length=length) + b"\n" for number in numbers)
+
+
+def resources(hits: list[Hit]) -> list[str]:
+    """Return the resource of each hit."""
+    return [hit.resource for hit in hits]
+
+
+def pages(numbers: range) -> list[str]:
+    """Return the resources of L{combined} lines for C{numbers}."""
+    return [f"/page/{number}" for number in numbers]
+
+
+class EnvIntTests(unittest.TestCase):
+    """L{env_int} reads a bounded whole number from the environment."""
+
+    def test_unsetOrEmpty(self) -> None:
+        """An unset, empty or blank variable gives the default."""
+        setEnvironment(self, WEBLOG_TEST=None)
+        self.assertEqual(env_int("WEBLOG_TEST", 7, 1, 10), 7)
+        for blank in ("", "   "):
+            os.environ["WEBLOG_TEST"] = blank
+            self.assertEqual(env_int("WEBLOG_TEST", 7, 1, 10), 7)
+
+    def test_value(self) -> None:
+        """A whole number within bounds, bounds included and blanks around it ignored, is read."""
+        setEnvironment(self)
+        for text, value in (("1", 1), ("10", 10), (" 5 ", 5)):
+            os.environ["WEBLOG_TEST"] = text
+            self.assertEqual(env_int("WEBLOG_TEST", 7, 1, 10), value)
+
+    def test_notANumber(self) -> None:
+        """A value that is not a whole number is a ValueError naming the variable, in one line."""
+        setEnvironment(self)
+        for text in ("many", "1.5", "0x10"):
+            os.environ["WEBLOG_TEST"] = text
+            error = self.assertRaises(ValueError, env_int, "WEBLOG_TEST", 7, 1, 10)
+            self.assertEqual(str(error), f"WEBLOG_TEST must be a whole number, got {text!r}")
+
+    def test_outOfRange(self) -> None:
+        """A whole number out of bounds is a ValueError naming the variable and the bounds."""
+        setEnvironment(self)
+        for text in ("0", "11", "-3"):
+            os.environ["WEBLOG_TEST"] = text
+            error = self.assertRaises(ValueError, env_int, "WEBLOG_TEST", 7, 1, 10)
+            self.assertEqual(str(error), f"WEBLOG_TEST must be from 1 to 10, got {int(text)}")
+            self.assertNotIn("\n", str(error))
+
+
+class FakeReactor:
+    """Records the system event triggers added and removed, as L{IReactorCore} would run them."""
+
+    def __init__(self) -> None:
+        self.triggers: dict[int, tuple[str, str, Callable[[], None]]] = {}
+        self.removed: list[int] = []
+
+    def addSystemEventTrigger(
+        self, phase: str, eventType: str, callable: Callable[[], None]
+    ) -> int:
+        """Remember the trigger; return its id."""
+        identifier = len(self.triggers) + 1
+        self.triggers[identifier] = (phase, eventType, callable)
+        return identifier
+
+    def removeSystemEventTrigger(self, identifier: int) -> None:
+        """Forget the trigger."""
+        del self.triggers[identifier]
+        self.removed.append(identifier)
+
+
+@implementer(ILogObserver)
+class EventCollector:
+    """A log observer that keeps every event it sees."""
+
+    def __init__(self) -> None:
+        self.events: list[dict[str, Any]] = []
+
+    def __call__(self, event: dict[str, Any]) -> None:
+        """Keep C{event}."""
+        self.events.append(event)
+
+
+class CounterTests(unittest.TestCase):
+    """L{Counter} counts views and keeps the count in C{counter.json} across restarts."""
+
+    def setUp(self) -> None:
+        self.directory = self.mktemp()
+        os.makedirs(self.directory)
+        self.path = os.path.join(self.directory, "counter.json")
+        self.clock = Clock()
+
+    def counter(self, delay: float = 1.0) -> Counter:
+        """Make a counter on the test's directory and clock."""
+        return Counter(self.directory, clock=self.clock, delay=delay)
+
+    def saved(self) -> Any:
+        """Return the state file's parsed content."""
+        with open(self.path) as state:
+            return json.load(state)
+
+    def test_provides(self) -> None:
+        """A Counter provides ICounter."""
+        counter = self.counter()
+        self.assertTrue(ICounter.providedBy(counter))
+        self.assertTrue(verifyObject(ICounter, counter))
+
+    def test_startsAtZero(self) -> None:
+        """Without a state file the count is 0, and no file is written for it."""
+        counter = self.counter()
+        self.assertEqual(counter.getValue(), 0)
+        self.assertEqual(counter.path, self.path)
+        self.assertEqual(os.listdir(self.directory), [])
+        self.assertEqual(self.clock.getDelayedCalls(), [])
+
+    def test_increment(self) -> None:
+        """Each increment adds one."""
+        counter = self.counter()
+        counter.increment()
+        counter.increment()
+        counter.increment()
+        self.assertEqual(counter.getValue(), 3)
+
+    def test_writtenAfterDelay(self) -> None:
+        """An increment is written once C{delay} seconds have passed, not before."""
+        counter = self.counter(delay=1.0)
+        counter.increment()
+        self.clock.advance(0.5)
+        self.assertFalse(os.path.exists(self.path))
+        counter.increment()
+        self.clock.advance(0.5)
+        self.assertEqual(self.saved(), {"value": 2})
+        self.assertEqual(self.clock.getDelayedCalls(), [])
+        counter.increment()
+        self.clock.advance(0.9)
+        self.assertEqual(self.saved(), {"value": 2})
+        self.clock.advance(0.1)
+        self.assertEqual(self.saved(), {"value": 3})
+
+    def test_oneWritePending(self) -> None:
+        """Many increments within the delay schedule a single write."""
+        counter = self.counter()
+        for _ in range(5):
+            counter.increment()
+        self.assertEqual(len(self.clock.getDelayedCalls()), 1)
+
+    def test_saveNow(self) -> None:
+        """save() writes at once and cancels the pending write."""
+        counter = self.counter()
+        counter.increment()
+        counter.save()
+        self.assertEqual(self.saved(), {"value": 1})
+        self.assertEqual(self.clock.getDelayedCalls(), [])
+
+    def test_atomic(self) -> None:
+        """The write leaves only the state file: no temporary file behind."""
+        counter = self.counter()
+        counter.increment()
+        counter.save()
+        counter.increment()
+        self.clock.advance(1)
+        self.assertEqual(os.listdir(self.directory), ["counter.json"])
+
+    def test_createsDirectory(self) -> None:
+        """A state directory that does not exist yet is created by the first write."""
+        directory = os.path.join(self.directory, "deeper", "state")
+        counter = Counter(directory, clock=self.clock)
+        counter.increment()
+        counter.save()
+        self.assertEqual(os.listdir(directory), ["counter.json"])
+
+    def test_survivesRestart(self) -> None:
+        """A new Counter on the same directory starts from the saved value."""
+        counter = self.counter()
+        for _ in range(4):
+            counter.increment()
+        self.clock.advance(1)
+        again = self.counter()
+        self.assertEqual(again.getValue(), 4)
+        again.increment()
+        again.save()
+        self.assertEqual(self.counter().getValue(), 5)
+
+    def assertCorrupt(self, content: bytes) -> None:
+        """
+        A state file holding C{content} is set aside with its content, an error naming it is
+        logged, and the count starts at 0.
+        """
+        with open(self.path, "wb") as state:
+            state.write(content)
+        events = EventCollector()
+        globalLogPublisher.addObserver(events)
+        self.addCleanup(globalLogPublisher.removeObserver, events)
+        counter = self.counter()
+        self.assertEqual(counter.getValue(), 0)
+        names = os.listdir(self.directory)
+        self.assertEqual(len(names), 1)
+        self.assertTrue(names[0].startswith("counter.json.corrupt-"), names)
+        with open(os.path.join(self.directory, names[0]), "rb") as aside:
+            self.assertEqual(aside.read(), content)
+        errors = [event for event in events.events if event.get("log_level") == LogLevel.error]
+        self.assertEqual(len(errors), 1)
+        self.assertIn(self.path, formatEvent(errors[0]))
+        self.assertIn(names[0], formatEvent(errors[0]))
+        counter.increment()
+        counter.save()
+        self.assertEqual(self.saved(), {"value": 1})
+
+    def test_corruptGarbage(self) -> None:
+        """A state file that is not JSON is set aside and the count starts at 0."""
+        self.assertCorrupt(b"garbage")
+
+    def test_corruptTruncated(self) -> None:
+        """A truncated JSON state file is set aside and the count starts at 0."""
+        self.assertCorrupt(b'{"value": 1')
+
+    def test_corruptNegative(self) -> None:
+        """A negative count is set aside and the count starts at 0."""
+        self.assertCorrupt(b'{"value": -1}')
+
+    def test_corruptNotInteger(self) -> None:
+        """A count that is a string, a fraction or a boolean is set aside."""
+        self.assertCorrupt(b'{"value": "3"}')
+
+    def test_corruptFraction(self) -> None:
+        """A count that is a fraction is set aside."""
+        self.assertCorrupt(b'{"value": 1.5}')
+
+    def test_corruptBoolean(self) -> None:
+        """A count that is a boolean is set aside."""
+        self.assertCorrupt(b'{"value": true}')
+
+    def test_corruptNoValue(self) -> None:
+        """JSON without a value, or not an object, is set aside."""
+        self.assertCorrupt(b'{"count": 3}')
+
+    def test_corruptNotObject(self) -> None:
+        """A JSON array is set aside."""
+        self.assertCorrupt(b"[3]")
+
+    def test_corruptNotUtf8(self) -> None:
+        """Bytes that are not text are set aside."""
+        self.assertCorrupt(b"\xff\xfe\x00garbage")
+
+    def test_startSavesAtShutdown(self) -> None:
+        """start() adds a before-shutdown trigger that saves the count."""
+        reactor = FakeReactor()
+        counter = self.counter()
+        counter.start(reactor)  # type: ignore[arg-type]
+        self.assertEqual(list(reactor.triggers), [1])
+        phase, eventType, trigger = reactor.triggers[1]
+        self.assertEqual((phase, eventType), ("before", "shutdown"))
+        counter.increment()
+        trigger()
+        self.assertEqual(self.saved(), {"value": 1})
+        self.assertEqual(self.clock.getDelayedCalls(), [])
+
+    def test_stop(self) -> None:
+        """stop() saves at once and removes the shutdown trigger."""
+        reactor = FakeReactor()
+        counter = self.counter()
+        counter.start(reactor)  # type: ignore[arg-type]
+        counter.increment()
+        counter.stop()
+        self.assertEqual(reactor.triggers, {})
+        self.assertEqual(reactor.removed, [1])
+        self.assertEqual(self.saved(), {"value": 1})
+        self.assertEqual(self.clock.getDelayedCalls(), [])
+
+    def test_stateFromEnvironment(self) -> None:
+        """Without a directory, the state file is in C{$WEBLOG_STATE}."""
+        setEnvironment(self, WEBLOG_STATE=self.directory)
+        with open(self.path, "w") as state:
+            json.dump({"value": 41}, state)
+        counter = Counter(clock=self.clock)
+        self.assertEqual(counter.path, self.path)
+        self.assertEqual(counter.getValue(), 41)
+
+    def test_stateDefault(self) -> None:
+        """Without a directory or C{$WEBLOG_STATE}, the state file is C{var/counter.json}."""
+        setEnvironment(self, WEBLOG_STATE=None)
+        self.assertEqual(Counter(clock=self.clock).path, os.path.join("var", "counter.json"))
+
+
+class _RecordsTestCase(unittest.TestCase):
+    """Helpers: a log path in a fresh directory, and Records stopped at cleanup."""
+
+    def setUp(self) -> None:
+        self.directory = self.mktemp()
+        os.makedirs(self.directory)
+        self.path = os.path.join(self.directory, "access.log")
+        self.clock = Clock()
+
+    def append(self, data: bytes) -> None:
+        """Append C{data} to the log."""
+        with open(self.path, "ab") as log:
+            log.write(data)
+
+    def records(self, keep: int = 100, path: str | None = None, **kwargs: Any) -> Records:
+        """Make Records following the log (or C{path}) on the test's clock, stopped at cleanup."""
+        records = Records(path or self.path, keep=keep, clock=self.clock, **kwargs)
+        self.addCleanup(records.stop)
+        return records
+
+
+class RecordsTests(_RecordsTestCase):
+    """L{Records} keeps the latest hits of the log and counts what it read."""
+
+    def test_provides(self) -> None:
+        """Records provides IRecords."""
+        records = self.records()
+        self.assertTrue(IRecords.providedBy(records))
+        self.assertTrue(verifyObject(IRecords, records))
+
+    def test_newestFirst(self) -> None:
+        """getNew() returns the hits newest (last written) first."""
+        self.append(combinedLog(range(5)))
+        records = self.records()
+        self.assertEqual(resources(records.getNew()), pages(range(4, -1, -1)))
+        self.assertEqual(resources(list(records.newest())), pages(range(4, -1, -1)))
+        self.assertEqual((records.lines, records.malformed), (5, 0))
+
+    def test_hitFields(self) -> None:
+        """A combined line becomes a hit with its fields."""
+        self.append(combined(3) + b"\n")
+        [hit] = self.records().getNew()
+        self.assertEqual(
+            (hit.client, hit.method, hit.resource, hit.protocol, hit.status, hit.bytes),
+            ("83.149.9.3", "GET", "/page/3", "HTTP/1.1", 200, 1003),
+        )
+        self.assertEqual(
+            (hit.referrer, hit.agent),
+            ("http://semicomplete.com/from/3", "Mozilla/5.0 (X11; Linux x86_64)"),
+        )
+        self.assertEqual(hit.time.isoformat(), "2015-05-17T10:00:03+00:00")
+
+    def test_malformed(self) -> None:
+        """A line that does not parse is counted as malformed and as a line, and not kept."""
+        self.append(combinedLog(range(2)) + b"garbage\n" + combinedLog(range(2, 3)))
+        records = self.records()
+        self.assertEqual(resources(records.getNew()), pages(range(2, -1, -1)))
+        self.assertEqual((records.lines, records.malformed), (4, 1))
+
+    def test_overlongMalformed(self) -> None:
+        """A line longer than the follower's longest line counts as malformed."""
+        self.append(b"")
+        records = self.records()
+        records.getNew()
+        self.append(combined(1) + b"\n" + combined(2, length=70_000) + b"\n" + combined(3) + b"\n")
+        self.assertEqual(resources(records.getNew()), ["/page/3", "/page/1"])
+        self.assertEqual((records.lines, records.malformed), (3, 1))
+
+    def test_keepBound(self) -> None:
+        """
+        Only the newest C{keep} hits are kept, and at start only that many lines are read back
+        (and counted as lines).
+        """
+        self.append(combinedLog(range(20)))
+        records = self.records(keep=5)
+        self.assertEqual(resources(records.getNew()), pages(range(19, 14, -1)))
+        self.assertEqual((records.lines, records.malformed), (5, 0))
+        self.append(combinedLog(range(20, 23)))
+        self.assertEqual(resources(records.getNew()), pages(range(22, 17, -1)))
+        self.assertEqual((records.lines, records.malformed), (8, 0))
+
+    def test_appended(self) -> None:
+        """Lines appended to the log appear on the next getNew(), once."""
+        self.append(combinedLog(range(2)))
+        records = self.records()
+        records.getNew()
+        self.append(combinedLog(range(2, 4)))
+        self.assertEqual(resources(records.getNew()), pages(range(3, -1, -1)))
+        self.assertEqual(resources(records.getNew()), pages(range(3, -1, -1)))
+        self.assertEqual(records.lines, 4)
+
+    def test_newestDoesNotRead(self) -> None:
+        """newest() iterates over the kept hits without reading the log."""
+        self.append(combinedLog(range(2)))
+        records = self.records()
+        records.getNew()
+        self.append(combinedLog(range(2, 4)))
+        self.assertEqual(resources(list(records.newest())), pages(range(1, -1, -1)))
+
+    def test_status(self) -> None:
+        """status() gives the log's path, state and counts."""
+        self.append(combinedLog(range(3)) + b"garbage\n")
+        records = self.records(keep=10)
+        records.getNew()
+        self.assertEqual(
+            records.status(),
+            {
+                "path": self.path,
+                "state": "ok",
+                "reason": "",
+                "lines": 4,
+                "malformed": 1,
+                "rotations": 0,
+                "truncations": 0,
+                "kept": 3,
+            },
+        )
+
+    def test_rotation(self) -> None:
+        """A rename rotation is followed: the old file's rest, then the new file, counted."""
+        self.append(combinedLog(range(2)))
+        records = self.records()
+        records.getNew()
+        self.append(combinedLog(range(2, 3)))
+        os.rename(self.path, self.path + ".1")
+        self.append(combinedLog(range(3, 5)))
+        self.assertEqual(resources(records.getNew()), pages(range(4, -1, -1)))
+        self.assertEqual((records.lines, records.status()["rotations"]), (5, 1))
+
+    def test_missingLog(self) -> None:
+        """A missing log is a state, not an error; when it appears it is followed from its start."""
+        records = self.records(keep=3)
+        self.assertEqual(records.getNew(), [])
+        status = records.status()
+        self.assertEqual((status["state"], status["reason"]), ("missing", "not found"))
+        self.append(combinedLog(range(5)))
+        self.assertEqual(resources(records.getNew()), pages(range(4, 1, -1)))
+        self.assertEqual((records.lines, records.status()["state"]), (5, "ok"))
+
+    def test_listen(self) -> None:
+        """A listener gets each batch of new hits until it unsubscribes."""
+        self.append(combinedLog(range(2)))
+        records = self.records()
+        batches: list[list[str]] = []
+        unlisten = records.listen(lambda hits: batches.append(resources(hits)))
+        records.getNew()
+        self.append(combinedLog(range(2, 3)) + b"garbage\n")
+        records.getNew()
+        records.getNew()
+        self.assertEqual(batches, [pages(range(2)), pages(range(2, 3))])
+        unlisten()
+        self.append(combinedLog(range(3, 4)))
+        records.getNew()
+        self.assertEqual(batches, [pages(range(2)), pages(range(2, 3))])
+        unlisten()
+
+    def test_since(self) -> None:
+        """Hits are numbered from 1 as read; since() gives the kept ones after a number."""
+        self.append(combinedLog(range(5)))
+        records = self.records(keep=3)
+        records.getNew()
+        self.assertEqual(records.hit_count, 3)
+        self.append(combinedLog(range(5, 7)))
+        records.getNew()
+        self.assertEqual(records.hit_count, 5)
+        numbered = records.since(0)
+        self.assertEqual([number for number, _ in numbered], [3, 4, 5])
+        self.assertEqual(resources([hit for _, hit in numbered]), pages(range(4, 7)))
+        self.assertEqual(
+            [(number, hit.resource) for number, hit in records.since(4)], [(5, "/page/6")]
+        )
+        self.assertEqual(records.since(5), [])
+
+    def test_severalLogs(self) -> None:
+        """Several paths joined by ':' are all followed; a missing one is named in the status."""
+        other = os.path.join(self.directory, "other.log")
+        self.append(combinedLog(range(2)))
+        records = self.records(path=f"{self.path}:{other}")
+        self.assertEqual(resources(records.getNew()), pages(range(1, -1, -1)))
+        status = records.status()
+        self.assertEqual((status["state"], status["reason"]), ("missing", f"{other}: not found"))
+        self.assertEqual(
+            status["files"],
+            [
+                {"path": self.path, "state": "ok", "reason": ""},
+                {"path": other, "state": "missing", "reason": "not found"},
+            ],
+        )
+        with open(other, "ab") as log:
+            log.write(combinedLog(range(2, 3)))
+        self.assertEqual(
+            [(hit.resource, hit.source) for hit in records.getNew()],
+            [("/page/2", other), ("/page/1", self.path), ("/page/0", self.path)],
+        )
+        self.assertEqual((records.status()["state"], records.lines), ("ok", 3))
+
+    def test_pathFromEnvironment(self) -> None:
+        """Without a path, the log is C{$WEBLOG_LOG}, else C{var/access.log}."""
+        setEnvironment(self, WEBLOG_LOG=self.path, WEBLOG_KEEP=None)
+        self.assertEqual(Records(clock=self.clock).path, self.path)
+        os.environ.pop("WEBLOG_LOG")
+        self.assertEqual(Records(clock=self.clock).path, os.path.join("var", "access.log"))
+
+    def test_keepFromEnvironment(self) -> None:
+        """Without keep, it is C{$WEBLOG_KEEP}, else 10000."""
+        setEnvironment(self, WEBLOG_KEEP="3")
+        self.append(combinedLog(range(5)))
+        records = Records(self.path, clock=self.clock)
+        self.addCleanup(records.stop)
+        self.assertEqual(records.keep, 3)
+        self.assertEqual(resources(records.getNew()), pages(range(4, 1, -1)))
+        os.environ.pop("WEBLOG_KEEP")
+        self.assertEqual(Records(self.path, clock=self.clock).keep, 10000)
+
+    def test_badKeepFromEnvironment(self) -> None:
+        """A bad C{$WEBLOG_KEEP} is a ValueError naming it; an explicit keep is not affected."""
+        setEnvironment(self)
+        for text in ("lots", "0", "1000001"):
+            os.environ["WEBLOG_KEEP"] = text
+            error = self.assertRaises(ValueError, Records, self.path, clock=self.clock)
+            self.assertTrue(str(error).startswith("WEBLOG_KEEP must be "), str(error))
+            self.assertEqual(Records(self.path, keep=2, clock=self.clock).keep, 2)
+
+
+class RecordsLoopTests(_RecordsTestCase):
+    """Once started, L{Records} polls the log on its clock, reading a backlog in slices."""
+
+    def test_polls(self) -> None:
+        """After start(), appended lines are read every interval without any getNew()."""
+        self.append(combinedLog(range(2)))
+        records = self.records(interval=1.0)
+        records.start()
+        self.assertEqual(resources(list(records.newest())), pages(range(1, -1, -1)))
+        self.append(combinedLog(range(2, 4)))
+        self.clock.advance(0.5)
+        self.assertEqual(records.lines, 2)
+        self.clock.advance(0.5)
+        self.assertEqual(resources(list(records.newest())), pages(range(3, -1, -1)))
+        self.assertEqual(records.lines, 4)
+
+    def test_wake(self) -> None:
+        """wake() polls soon after, without waiting for the interval; repeated, it polls once."""
+        self.append(b"")
+        records = self.records(interval=60.0)
+        records.start()
+        batches: list[list[str]] = []
+        records.listen(lambda hits: batches.append(resources(hits)))
+        self.append(combinedLog(range(2)))
+        records.wake()
+        records.wake()
+        self.assertEqual(batches, [])
+        self.clock.advance(0.01)
+        self.assertEqual(batches, [pages(range(2))])
+        self.assertEqual([call.getTime() for call in self.clock.getDelayedCalls()], [60.0])
+
+    def test_wakeStopped(self) -> None:
+        """wake() before start() or after stop() schedules nothing."""
+        records = self.records()
+        records.wake()
+        self.assertEqual(self.clock.getDelayedCalls(), [])
+        records.start()
+        records.stop()
+        records.wake()
+        self.assertEqual(self.clock.getDelayedCalls(), [])
+
+    def test_startTwice(self) -> None:
+        """A second start() does not start a second loop."""
+        records = self.records()
+        records.start()
+        records.start()
+        self.assertEqual(len(self.clock.getDelayedCalls()), 1)
+
+    def test_backlogInSlices(self) -> None:
+        """
+        A backlog larger than slice_bytes is read one bounded slice per call (here 2000 bytes,
+        10 lines of 200 bytes), the rest in calls scheduled at once on the clock; every line once.
+        """
+        self.append(b"")
+        records = self.records(keep=1000, interval=1.0, slice_bytes=2000)
+        records.getNew()
+        batches: list[list[str]] = []
+        records.listen(lambda hits: batches.append(resources(hits)))
+        self.append(combinedLog(range(35), length=199))
+        records.start()
+        self.assertEqual(batches, [pages(range(10))])
+        self.assertEqual(sorted(call.getTime() for call in self.clock.getDelayedCalls()), [0, 1])
+        self.clock.advance(0)
+        self.assertEqual(
+            batches,
+            [pages(range(10)), pages(range(10, 20)), pages(range(20, 30)), pages(range(30, 35))],
+        )
+        self.assertEqual(records.lines, 35)
+        self.assertEqual([call.getTime() for call in self.clock.getDelayedCalls()], [1])
+
+    def test_stop(self) -> None:
+        """stop() leaves no call on the clock, even with a backlog waiting, and polls no more."""
+        self.append(b"")
+        records = self.records(keep=1000, interval=1.0, slice_bytes=2000)
+        records.getNew()
+        self.append(combinedLog(range(35), length=199))
+        records.start()
+        self.assertEqual(records.lines, 10)
+        records.stop()
+        self.assertEqual(self.clock.getDelayedCalls(), [])
+        self.clock.advance(10)
+        self.assertEqual(records.lines, 10)
+
+    def test_stopDuringBacklog(self) -> None:
+        """
+        stop() while a backlog is read, after the interval's poll came during it, reads no more.
+
+        The poll at the interval comes while the next slice of the backlog is scheduled, and
+        must not start a second chain of slices that stop() would not cancel; a listener stops
+        the Records at the third slice, as any other event might between two slices.
+        """
+        self.append(b"")
+        records = self.records(keep=1000, interval=1.0, slice_bytes=2000)
+        records.getNew()
+        self.append(combinedLog(range(35), length=199))
+        batches: list[list[str]] = []
+
+        def listener(hits: list[Hit]) -> None:
+            batches.append(resources(hits))
+            if len(batches) == 3:
+                records.stop()
+
+        records.listen(listener)
+        records.start()
+        self.clock.advance(1)
+        self.assertEqual(batches, [pages(range(10)), pages(range(10, 20)), pages(range(20, 30))])
+        self.assertEqual(records.lines, 30)
+        self.assertEqual(self.clock.getDelayedCalls(), [])
