@@ -25,9 +25,13 @@ setup() {
 }
 
 check_env() {
-    # Fail fast, with the reason, on settings the pages would otherwise reject.
-    "$VENV/bin/python" -c 'import persist; persist.env_int("WEBLOG_KEEP", 10000, 1, 1000000)' \
-        2>/dev/null || { "$VENV/bin/python" -c 'import persist; persist.env_int("WEBLOG_KEEP", 10000, 1, 1000000)' 2>&1 | tail -1 | sed 's/^ValueError: /run.sh: /' >&2; exit 2; }
+    # Fail fast, with the reason, on settings the pages would otherwise show as misconfigured.
+    local problem
+    problem=$("$VENV/bin/python" -c 'import persist; print(persist.config_problem())')
+    if [ -n "$problem" ]; then
+        echo "run.sh: $problem" >&2
+        exit 2
+    fi
 }
 
 serve() {

@@ -182,8 +182,12 @@ class WeblogElement(Element):
             return tags.p("Following ", tags.code(status["path"]), ": ",
                           tags.span(log_summary(status), id="log-counts"), ".",
                           class_="log state-ok", id="log")
+        if status["state"] == "misconfigured":
+            notice = f"cannot follow {status['path']}: {status['reason']}"
+        else:
+            notice = f"waiting for {status['path']}: {status['reason']}"
         return tags.p(
-            tags.strong(f"waiting for {status['path']}: {status['reason']}"),
+            tags.strong(notice),
             " (", tags.span(log_summary(status), id="log-counts"), ").",
             class_=f"log state-{status['state']}", id="log",
         )
@@ -213,12 +217,14 @@ class WeblogElement(Element):
 
 
 def hits_json(records: IRecords, selection: Selection, hits: Iterable[Hit]) -> bytes:
-    """The JSON document for a selection: the log's state and the selected hits."""
+    """The JSON document for a selection: the log's state, the hits, and the aggregates."""
     document = {
         "log": records.status(),
         "query": {"limit": selection.limit, "status": selection.status,
-                  "referrer": selection.referrer, "q": selection.q},
+                  "referrer": selection.referrer, "q": selection.q, "bots": selection.bots,
+                  "own": selection.own},
         "hits": [hit.to_json() for hit in hits],
+        **records.aggregates.to_json(),
     }
     return json_text(document).encode()
 

@@ -31,10 +31,11 @@ from zope.interface import Attribute, Interface, implementer
 
 from aggregates import Aggregates
 from logfollow import OVERLONG, LogFollower
+from logformat import compile_format
 from selection import is_own
 from webloglib import Hit, LogLineError, parse_line
 
-__all__ = ["Counter", "ICounter", "IRecords", "Records", "env_int"]
+__all__ = ["Counter", "ICounter", "IRecords", "Records", "config_problem", "env_int", "settings"]
 
 _log = Logger()
 
@@ -60,6 +61,33 @@ def env_int(name: str, default: int, low: int, high: int) -> int:
     if not low <= value <= high:
         raise ValueError(f"{name} must be from {low} to {high}, got {value}")
     return value
+
+
+def settings(
+    keep: int | None = None, format: str | None = None
+) -> tuple[int, Callable[[bytes, str | None], Hit]]:
+    """
+    How many hits to keep and how to parse lines: as given, else from the environment.
+
+    @param keep: the ring's size; default C{$WEBLOG_KEEP}, else 10000.
+    @param format: an Apache C{LogFormat}; default C{$WEBLOG_FORMAT}, else auto-detection.
+    @raise ValueError: with a one-line reason for a bad C{WEBLOG_KEEP} or format.
+    """
+    if keep is None:
+        keep = env_int("WEBLOG_KEEP", 10000, 1, 1_000_000)
+    if format is None:
+        format = os.environ.get("WEBLOG_FORMAT", "")
+    return keep, compile_format(format) if format else parse_line
+
+
+def config_problem() -> str:
+    """The first problem with weblog's environment variables, in one line, or C{""}."""
+    try:
+        settings()
+        env_int("WEBLOG_MAX_STREAMS", 256, 1, 100_000)
+    except ValueError as error:
+        return str(error)
+    return ""
 
 
 def _default_reactor() -> Any:
@@ -215,6 +243,7 @@ class Records:
         clock: IReactorTime | None = None,
         interval: float = 1.0,
         slice_bytes: int = 256 * 1024,
+        format: str | None = None,
     ) -> None:
         """
         @param path: the log to follow, or several separated by C{:}; default
@@ -223,16 +252,28 @@ class Records:
         @param clock: drives the polling loop; default the global reactor.
         @param interval: seconds between polls once started.
         @param slice_bytes: the most bytes read in one slice of work.
-        @raise ValueError: if C{$WEBLOG_KEEP} is not a whole number from 1 to 1000000.
+        @param format: an Apache C{LogFormat} string for logs auto-detection cannot
+            read; default C{$WEBLOG_FORMAT}, else auto-detection.
+
+        A bad C{$WEBLOG_KEEP} or format is not raised: the logs are then not
+        followed, and L{status} says C{"misconfigured"} with the reason.
         """
         self.path = path or os.environ.get("WEBLOG_LOG") or "var/access.log"
-        self.keep = keep if keep is not None else env_int("WEBLOG_KEEP", 10000, 1, 1_000_000)
+        self.problem = ""
+        self._parse: Callable[[bytes, str | None], Hit] = parse_line
+        try:
+            self.keep, self._parse = settings(keep, format)
+        except ValueError as error:
+            self.problem = str(error)
+            self.keep = keep or 10000
+            _log.error("weblog cannot follow {path}: {problem}", path=self.path,
+                       problem=self.problem)
         self.hits: deque[Hit] = deque(maxlen=self.keep)
         self.hit_count = 0
         self.lines = 0
         self.malformed = 0
         self.aggregates = Aggregates()
-        paths = [part for part in self.path.split(":") if part]
+        paths = [part for part in self.path.split(":") if part and not self.problem]
         self._followers = [LogFollower(part, read_back=self.keep) for part in paths]
         self._sources = len(paths) > 1
         self._clock = clock
@@ -271,7 +312,7 @@ class Records:
                 self.malformed += 1
                 continue
             try:
-                fresh.append(parse_line(line, source))
+                fresh.append(self._parse(line, source))
             except LogLineError:
                 self.malformed += 1
         self.lines += len(lines)
@@ -308,7 +349,9 @@ class Records:
     def status(self) -> dict[str, Any]:
         """Return the logs' path, state and counts, as in the JSON C{log} object."""
         trouble = [follower for follower in self._followers if follower.state != "ok"]
-        if not trouble:
+        if self.problem:
+            state, reason = "misconfigured", self.problem
+        elif not trouble:
             state, reason = "ok", ""
         elif len(self._followers) == 1:
             state, reason = trouble[0].state, trouble[0].reason

@@ -30,6 +30,7 @@ __all__ = [
     "json_text",
     "log_fields",
     "parse_line",
+    "parse_time",
     "parse_lines",
     "snapshot_page",
 ]
@@ -160,8 +161,12 @@ def log_fields(line: str) -> list[str]:
 
 
 @lru_cache(maxsize=4096)
-def _parse_time(text: str) -> datetime:
-    """Parse a C{[day/Mon/year:hh:mm:ss +zzzz]} timestamp's inner text into an aware datetime."""
+def parse_time(text: str) -> datetime:
+    """
+    Parse a log timestamp's inner text (C{day/Mon/year:hh:mm:ss +zzzz}) into an aware datetime.
+
+    @raise ValueError: if it is not such a timestamp.
+    """
     found = _TIME.match(text)
     if found is None:
         raise ValueError(f"not a log timestamp: {text!r}")
@@ -249,7 +254,7 @@ def parse_line(line: str | bytes, source: str | None = None) -> Hit:
     (vhost, client_text, ident_text, user_text, when, request_text, status_text, size_text,
      referrer_text, agent_text) = found.groups()
     try:
-        time = _parse_time(when)
+        time = parse_time(when)
     except ValueError as error:
         raise LogLineError(line, str(error)) from None
     request_clean = clean(request_text)

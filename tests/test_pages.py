@@ -213,6 +213,38 @@ class JsonPageTests(SiteCase):
         self.assertEqual(hit["agent"], XSS)
 
 
+    @defer.inlineCallbacks
+    def test_aggregates(self):
+        """The JSON carries top lists and hits per minute, weblog's own pages left out."""
+        self.writeLog(
+            combined("/a", "http://one.example/x", time="17/May/2015:10:05:03 +0000"),
+            combined("/a", "http://one.example/y", time="17/May/2015:10:06:59 +0000"),
+            combined("/b", "-", status=404, time="17/May/2015:10:06:00 +0000"),
+            combined("/weblog.rpy/json", "-", time="17/May/2015:10:06:00 +0000"),
+        )
+        self.serve()
+        _, _, body = yield self.get("/weblog.rpy/json")
+        document = json.loads(body)
+        self.assertEqual(document["top"]["sites"], [["one.example", 2]])
+        self.assertEqual(document["top"]["resources"], [["/a", 2], ["/b", 1]])
+        self.assertEqual(document["top"]["statuses"], [["200", 2], ["404", 1]])
+        self.assertEqual(document["total"], 3)
+        self.assertEqual(len(document["per_minute"]), 60)
+        self.assertEqual(document["per_minute"][-2:],
+                         [["2015-05-17T10:05:00+00:00", 1], ["2015-05-17T10:06:00+00:00", 2]])
+
+    @defer.inlineCallbacks
+    def test_ownHitsHiddenUnlessAsked(self):
+        """weblog's own page loads are hidden by default and shown with own=show."""
+        self.writeLog(combined("/weblog.rpy", "http://127.0.0.1/"), combined("/real"))
+        self.serve()
+        _, _, body = yield self.get("/weblog.rpy/json")
+        self.assertEqual([hit["resource"] for hit in json.loads(body)["hits"]], ["/real"])
+        _, _, body = yield self.get("/weblog.rpy/json?own=show")
+        self.assertEqual([hit["resource"] for hit in json.loads(body)["hits"]],
+                         ["/real", "/weblog.rpy"])
+
+
 class DynamicPageTests(SiteCase):
     """/dynamic.rpy: the article's page with a view count kept across restarts."""
 

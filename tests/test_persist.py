@@ -549,13 +549,19 @@ class RecordsTests(_RecordsTestCase):
         self.assertEqual(Records(self.path, clock=self.clock).keep, 10000)
 
     def test_badKeepFromEnvironment(self) -> None:
-        """A bad C{$WEBLOG_KEEP} is a ValueError naming it; an explicit keep is not affected."""
+        """A bad C{$WEBLOG_KEEP} is a misconfigured state naming it; an explicit keep is not."""
         setEnvironment(self)
+        self.append(combinedLog(range(2)))
         for text in ("lots", "0", "1000001"):
             os.environ["WEBLOG_KEEP"] = text
-            error = self.assertRaises(ValueError, Records, self.path, clock=self.clock)
-            self.assertTrue(str(error).startswith("WEBLOG_KEEP must be "), str(error))
+            records = Records(self.path, clock=self.clock)
+            status = records.status()
+            self.assertEqual(status["state"], "misconfigured")
+            self.assertTrue(status["reason"].startswith("WEBLOG_KEEP must be "), status)
+            self.assertEqual(records.getNew(), [])
+            self.assertEqual(records.lines, 0)
             self.assertEqual(Records(self.path, keep=2, clock=self.clock).keep, 2)
+        self.flushLoggedErrors()
 
 
 class RecordsLoopTests(_RecordsTestCase):
