@@ -9,14 +9,19 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from functools import lru_cache
+from heapq import nlargest
 from typing import Any
 from urllib.parse import urlsplit
 
-from webloglib import Hit
+from webloglib import Hit, referrer_of, resource_of
 
-__all__ = ["Aggregates", "referring_site"]
+__all__ = ["Aggregates", "Scanned", "referring_site"]
 
 MINUTES = 60
+
+Scanned = tuple[int, bytes, str, bytes | None]
+"""A line as L{webloglib.scan_line} sees it: minute, request, status text, referrer."""
 
 
 def referring_site(referrer: str) -> str | None:
@@ -33,56 +38,77 @@ def referring_site(referrer: str) -> str | None:
     return host or None
 
 
-class _BoundedCounter(Counter[str]):
-    """A Counter that, past C{cap} keys, keeps only its most common half (then approximate)."""
+_site = lru_cache(maxsize=8192)(referring_site)
 
-    def __init__(self, cap: int) -> None:
-        super().__init__()
-        self.cap = cap
-        self.pruned = False
 
-    def add(self, key: str) -> None:
-        """Count one C{key}; prune when too many distinct keys are held."""
-        self[key] += 1
-        if len(self) > self.cap:
-            kept = self.most_common(self.cap // 2)
-            self.clear()
-            self.update(dict(kept))
-            self.pruned = True
+class _Key(str):
+    """A key that is already as a hit shows it (from a hit, not a raw line)."""
+
+
+def _shown(key: bytes | str, show: Any) -> str:
+    """A counted key as a hit shows it: raw keys through C{show}, shown keys as they are."""
+    return key if isinstance(key, _Key) else str(show(key))
 
 
 class Aggregates:
     """
-    Counts over every hit added, in memory bounded by C{cap} keys per top list.
+    Counts over every hit added, in memory bounded by C{cap} keys per list.
 
-    Top lists are exact until a list holds C{cap} distinct keys; past that it
-    keeps its most common half, so rare keys are forgotten and counts of
-    the leaders may be low by what was forgotten (reported as C{approximate}).
-    Hits per minute follow log time: the last 60 minutes up to the newest
-    minute seen, whatever order the lines come in.
+    Resources and referrers are counted by the request and referrer as
+    logged, and turned into what a hit shows only when the top lists are
+    read, which keeps counting cheap.  A list is exact until it holds C{cap}
+    distinct keys; past that it keeps its most common half, so rare keys
+    are forgotten and the leaders' counts may be low by what was forgotten
+    (reported as C{approximate}).  Hits per minute follow log time: the last
+    60 minutes up to the newest minute seen, whatever order lines come in.
     """
 
     def __init__(self, cap: int = 5000) -> None:
-        self.sites = _BoundedCounter(cap)
-        self.referrers = _BoundedCounter(cap)
-        self.resources = _BoundedCounter(cap)
-        self.statuses: Counter[str] = Counter()
+        self.cap = cap
+        self.requests: dict[bytes | str, int] = {}
+        self.referrers: dict[bytes | str, int] = {}
+        self.statuses: dict[str, int] = {}
         self.minutes: dict[int, int] = {}
         self.newest_minute: int | None = None
         self.total = 0
+        self.approximate = False
 
     def add(self, hits: Iterable[Hit]) -> None:
-        """Count C{hits}."""
-        for hit in hits:
-            self.total += 1
-            self.resources.add(hit.resource)
-            self.statuses["-" if hit.status is None else str(hit.status)] += 1
-            if hit.referrer is not None:
-                self.referrers.add(hit.referrer)
-                site = referring_site(hit.referrer)
-                if site is not None:
-                    self.sites.add(site)
-            self._count_minute(int(hit.time.timestamp()) // 60)
+        """Count C{hits} (from any parser)."""
+        self.count(
+            (int(hit.time.timestamp()) // 60, _Key(hit.resource),
+             "-" if hit.status is None else str(hit.status),
+             None if hit.referrer is None else _Key(hit.referrer))
+            for hit in hits
+        )
+
+    def count(self, scanned: Iterable[tuple[int, bytes | str, str, bytes | str | None]]) -> None:
+        """
+        Count hits as L{webloglib.scan_line} sees them (or L{add} passes them).
+
+        @param scanned: (minute, request or resource, status text, referrer or None).
+        """
+        requests, referrers, statuses, minutes = (
+            self.requests, self.referrers, self.statuses, self.minutes)
+        get_request, get_referrer = requests.get, referrers.get
+        counted = 0
+        for minute, request, status, referrer in scanned:
+            counted += 1
+            requests[request] = get_request(request, 0) + 1
+            if referrer is not None and referrer != b"-" and referrer != "-":
+                referrers[referrer] = get_referrer(referrer, 0) + 1
+            statuses[status] = statuses.get(status, 0) + 1
+            if minute == self.newest_minute:
+                minutes[minute] += 1
+            else:
+                self._count_minute(minute)
+        self.total += counted
+        for table in (requests, referrers):
+            if len(table) > self.cap:
+                kept = nlargest(self.cap // 2, table.items(), key=lambda item: item[1])
+                table.clear()
+                table.update(kept)
+                self.approximate = True
 
     def _count_minute(self, minute: int) -> None:
         """Count one hit in its minute, keeping only the last hour of minutes."""
@@ -93,6 +119,27 @@ class Aggregates:
                 del self.minutes[old]
         if minute > newest - MINUTES:
             self.minutes[minute] = self.minutes.get(minute, 0) + 1
+
+    def top(self, top: int = 10) -> dict[str, Any]:
+        """The top lists: sites, referrers, resources (each most common first), statuses."""
+        resources: Counter[str] = Counter()
+        for request, count in self.requests.items():
+            resources[_shown(request, resource_of)] += count
+        referrers: Counter[str] = Counter()
+        for referrer, count in self.referrers.items():
+            referrers[_shown(referrer, referrer_of)] += count
+        sites: Counter[str] = Counter()
+        for referrer, count in referrers.items():
+            site = _site(referrer)
+            if site is not None:
+                sites[site] += count
+        return {
+            "sites": sites.most_common(top),
+            "referrers": referrers.most_common(top),
+            "resources": resources.most_common(top),
+            "statuses": sorted(self.statuses.items()),
+            "approximate": self.approximate,
+        }
 
     def per_minute(self) -> list[tuple[datetime, int]]:
         """The last 60 minutes of log time, oldest first, as (minute start in UTC, hits)."""
@@ -105,15 +152,9 @@ class Aggregates:
         ]
 
     def to_json(self, top: int = 10) -> dict[str, Any]:
-        """The aggregates as JSON-ready values: C{top} lists and C{per_minute}."""
+        """The aggregates as JSON-ready values: C{top} lists, C{per_minute} and C{total}."""
         return {
-            "top": {
-                "sites": self.sites.most_common(top),
-                "referrers": self.referrers.most_common(top),
-                "resources": self.resources.most_common(top),
-                "statuses": sorted(self.statuses.items()),
-                "approximate": self.sites.pruned or self.referrers.pruned or self.resources.pruned,
-            },
+            "top": self.top(top),
             "per_minute": [[start.isoformat(), count] for start, count in self.per_minute()],
             "total": self.total,
         }

@@ -165,9 +165,9 @@ class EventHub:
                 self._heartbeat.stop()
             self._heartbeat = None
 
-    def _new_hits(self, hits: list[Hit]) -> None:
+    def _new_hits(self, hits: list[Hit], last_id: int) -> None:
         """Send each stream, in one write, the new hits that match its selection."""
-        first = self.records.hit_count - len(hits) + 1
+        first = last_id - len(hits) + 1
         encoded: dict[int, bytes] = {}
         for stream in list(self.streams):
             chunks = []

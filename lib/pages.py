@@ -171,7 +171,7 @@ class WeblogElement(Element):
                     class_="columns",
                 ),
                 **{"data-events": f"{self.base}/events{suffix}",
-                   "data-last-id": str(self.records.hit_count)},
+                   "data-last-id": str(self.records.last_id)},
             ),
             lang="en",
         )

@@ -32,8 +32,14 @@ from zope.interface import Attribute, Interface, implementer
 from aggregates import Aggregates
 from logfollow import OVERLONG, LogFollower
 from logformat import compile_format
-from selection import is_own
-from webloglib import Hit, LogLineError, parse_line
+from selection import OWN_PATHS, is_own
+from webloglib import (
+    Hit,
+    LogLineError,
+    parse_line,
+    resource_of,
+    scan_line,
+)
 
 __all__ = ["Counter", "ICounter", "IRecords", "Records", "config_problem", "env_int", "settings"]
 
@@ -113,14 +119,15 @@ class IRecords(Interface):
     path = Attribute("The path of the log followed (several separated by ':').")
     lines = Attribute("Complete lines read since start, including those read back at start.")
     malformed = Attribute("How many of those lines could not be parsed.")
-    hit_count = Attribute("How many hits were read since start; the newest hit's id.")
+    hit_count = Attribute("How many hits were read since start (valid lines).")
+    last_id = Attribute("The id of the newest kept hit; hits are numbered from 1 as read.")
     aggregates = Attribute("The Aggregates over every hit read, weblog's own pages excluded.")
 
     def since(last_id: int) -> list[tuple[int, Hit]]:
         """The kept hits after the one numbered C{last_id}, oldest first, with their ids."""
 
-    def listen(listener: Callable[[list[Hit]], None]) -> Callable[[], None]:
-        """Call C{listener} with each batch of new hits; return a function that stops it."""
+    def listen(listener: Callable[[list[Hit], int], None]) -> Callable[[], None]:
+        """Call C{listener} with each batch of new hits and the id of its last; return a stopper."""
 
     def getNew() -> list[Hit]:
         """Read what was appended to the log; return the kept hits, newest first."""
@@ -283,13 +290,19 @@ class Records:
         self._backlog: IDelayedCall | None = None
         self._wakeup: IDelayedCall | None = None
         self._notifier: Any = None
-        self._listeners: list[Callable[[list[Hit]], None]] = []
+        self._listeners: list[Callable[[list[Hit], int], None]] = []
+        # Lines read and counted, waiting to become hits; only the ring's worth is worth keeping.
+        self._pending: deque[tuple[bytes | Hit, str | None]] = deque(maxlen=self.keep)
 
     def poll(self) -> bool:
         """
-        Read and parse one slice of what was appended to each log.
+        Read one slice of what was appended to each log, and make hits of what was read.
 
-        @return: whether more is already waiting.
+        Each line is checked and counted in the aggregates as it is read; it
+        becomes a hit (the costlier part) only once no backlog waits, and then
+        only if the ring would keep it, a bounded number per call.
+
+        @return: whether more work is already waiting.
         """
         more = False
         for follower in self._followers:
@@ -297,7 +310,9 @@ class Records:
             more = more or waiting
             if lines:
                 self._ingest(lines, follower.path if self._sources else None)
-        return more
+        if not more and self._pending:
+            self._make_hits()
+        return more or bool(self._pending)
 
     def catchUp(self) -> None:
         """Read everything appended so far (for scripts, not for the reactor thread)."""
@@ -305,24 +320,52 @@ class Records:
             pass
 
     def _ingest(self, lines: list[bytes | None], source: str | None) -> None:
-        """Parse C{lines}, keep their hits, count them and tell the listeners."""
-        fresh: list[Hit] = []
-        for line in lines:
-            if line is OVERLONG:
-                self.malformed += 1
-                continue
-            try:
-                fresh.append(self._parse(line, source))
-            except LogLineError:
-                self.malformed += 1
+        """Check and count C{lines}; queue the valid ones to become hits."""
+        pending = self._pending
+        valid = 0
+        if self._parse is not parse_line:
+            for line in lines:
+                try:
+                    hit = self._parse(line, source) if line is not OVERLONG else None
+                except LogLineError:
+                    hit = None
+                if hit is not None:
+                    valid += 1
+                    if not is_own(hit):
+                        self.aggregates.add((hit,))
+                    pending.append((hit, source))
+        else:
+            counted = []
+            for line in lines:
+                if line is OVERLONG:
+                    continue
+                try:
+                    scanned = scan_line(line)
+                except LogLineError:
+                    continue
+                valid += 1
+                pending.append((line, source))
+                request = scanned[1]
+                if "/weblog." in request if isinstance(request, str) else b"/weblog." in request:
+                    if resource_of(request).startswith(OWN_PATHS):
+                        continue  # weblog's own page loads are not the site's traffic
+                counted.append(scanned)
+            self.aggregates.count(counted)
         self.lines += len(lines)
-        if not fresh:
-            return
+        self.malformed += len(lines) - valid
+        self.hit_count += valid
+
+    def _make_hits(self, most: int = 2000) -> None:
+        """Turn up to C{most} queued lines into hits for the ring, and tell the listeners."""
+        fresh: list[Hit] = []
+        pending = self._pending
+        while pending and len(fresh) < most:
+            line, source = pending.popleft()
+            fresh.append(line if isinstance(line, Hit) else parse_line(line, source))
         self.hits.extend(fresh)
-        self.hit_count += len(fresh)
-        self.aggregates.add(hit for hit in fresh if not is_own(hit))
-        for listener in list(self._listeners):
-            listener(fresh)
+        if fresh:
+            for listener in list(self._listeners):
+                listener(fresh, self.hit_count - len(pending))
 
     def getNew(self) -> list[Hit]:
         """Read one slice of what was appended; return the kept hits, newest first."""
@@ -337,14 +380,19 @@ class Records:
         """
         The kept hits after the one numbered C{last_id}, oldest first, with their numbers.
 
-        Hits are numbered from 1 in the order they were read; the newest is L{hit_count}.
+        Hits are numbered from 1 in the order they were read; the newest kept is L{last_id}.
         """
-        wanted = min(self.hit_count - last_id, len(self.hits))
+        newest = self.last_id
+        wanted = min(newest - last_id, len(self.hits))
         if wanted <= 0:
             return []
-        first = self.hit_count - wanted + 1
         kept = list(self.hits)[-wanted:]
-        return list(zip(range(first, self.hit_count + 1), kept, strict=True))
+        return list(zip(range(newest - wanted + 1, newest + 1), kept, strict=True))
+
+    @property
+    def last_id(self) -> int:
+        """The id of the newest kept hit (0 when none): hits still to be made come after it."""
+        return self.hit_count - len(self._pending)
 
     def status(self) -> dict[str, Any]:
         """Return the logs' path, state and counts, as in the JSON C{log} object."""
@@ -374,9 +422,9 @@ class Records:
             ]
         return status
 
-    def listen(self, listener: Callable[[list[Hit]], None]) -> Callable[[], None]:
+    def listen(self, listener: Callable[[list[Hit], int], None]) -> Callable[[], None]:
         """
-        Call C{listener} with each batch of new hits.
+        Call C{listener} with each batch of new hits and the id of the batch's last hit.
 
         @return: a function that stops the calls.
         """

@@ -29,8 +29,15 @@ __all__ = [
     "LogLineError",
     "json_text",
     "log_fields",
+    "minute_of",
+    "hit_from_fields",
+    "parse_fields",
     "parse_line",
     "parse_time",
+    "referrer_of",
+    "resource_of",
+    "scan_line",
+    "split_request",
     "parse_lines",
     "snapshot_page",
 ]
@@ -53,9 +60,11 @@ _LINE = re.compile(
     + " "
     + _QUOTED.replace("(", "(?P<agent>", 1)
     + r"(?: .*)?)?[\r\n]*\Z",
-    re.DOTALL,
+    re.DOTALL | re.ASCII,  # fields are separated by ASCII spaces; digits are ASCII digits
 )
-_TIME = re.compile(r"(\d{1,2})/([A-Za-z]{3})/(\d{4}):(\d\d):(\d\d):(\d\d) ([+-])(\d\d):?(\d\d)\Z")
+_TIME = re.compile(
+    r"(\d{1,2})/([A-Za-z]{3})/(\d{4}):(\d\d):(\d\d):(\d\d) ([+-])(\d\d):?(\d\d)\Z", re.ASCII
+)
 _MONTHS = {
     name: number
     for number, name in enumerate(
@@ -160,13 +169,52 @@ def log_fields(line: str) -> list[str]:
     return _FIELDS.findall(line)
 
 
-@lru_cache(maxsize=4096)
 def parse_time(text: str) -> datetime:
     """
     Parse a log timestamp's inner text (C{day/Mon/year:hh:mm:ss +zzzz}) into an aware datetime.
 
     @raise ValueError: if it is not such a timestamp.
     """
+    if len(text) == 26 and text[17] == ":" and text[20] == " ":
+        second = text[18:20]
+        if second.isascii() and second.isdigit() and int(second) < 60:
+            try:
+                return _minute_start(text[:17], text[21:]).replace(second=int(second))
+            except ValueError:
+                pass  # the full parse below says what is wrong with the original text
+    return _parse_time_text(text)
+
+
+def minute_of(text: str) -> int:
+    """
+    The minute (since the epoch) of a log timestamp's inner text.
+
+    @raise ValueError: if it is not a log timestamp.
+    """
+    if len(text) == 26 and text[17] == ":" and text[20] == " ":
+        second = text[18:20]
+        if second.isascii() and second.isdigit() and int(second) < 60:
+            try:
+                return _minute_number(text[:17], text[21:])
+            except ValueError:
+                pass
+    return int(parse_time(text).timestamp()) // 60
+
+
+@lru_cache(maxsize=4096)
+def _minute_start(head: str, zone: str) -> datetime:
+    """The start of the minute C{day/Mon/year:hh:mm} in C{zone}, cached: logs repeat minutes."""
+    return _parse_time_text(f"{head}:00 {zone}")
+
+
+@lru_cache(maxsize=4096)
+def _minute_number(head: str, zone: str) -> int:
+    """The epoch minute of C{day/Mon/year:hh:mm} in C{zone}, cached."""
+    return int(_minute_start(head, zone).timestamp()) // 60
+
+
+def _parse_time_text(text: str) -> datetime:
+    """Parse a timestamp's inner text with the full pattern."""
     found = _TIME.match(text)
     if found is None:
         raise ValueError(f"not a log timestamp: {text!r}")
@@ -232,6 +280,152 @@ def _optional(text: str | None) -> str | None:
     return clean(text)
 
 
+Fields = tuple[str | None, str, str, str, str, str, str, str, str | None, str | None]
+"""A line's fields as logged: vhost, client, ident, user, time, request, status, bytes,
+referrer, agent."""
+
+
+def parse_fields(line: str | bytes) -> Fields:
+    """
+    Find a line's fields, as logged, in any recognised format, and check its time.
+
+    @param line: the line; bytes are decoded as UTF-8 with C{surrogateescape}.
+    @return: the raw fields, for L{hit_from_fields}.
+    @raise LogLineError: if the line is in no recognised format or its time is invalid.
+    """
+    text = line.decode("utf-8", "surrogateescape") if isinstance(line, bytes) else line
+    found = _LINE.match(text)
+    if found is None:
+        raise LogLineError(line, "not an access-log line")
+    vhost, client, ident, user, when, request, status, size, referrer, agent = found.groups()
+    fields = (vhost, client.strip('"'), ident, user, when, request, status, size, referrer, agent)
+    try:
+        parse_time(fields[4])
+    except ValueError as error:
+        raise LogLineError(line, str(error)) from None
+    return fields
+
+
+_PLAIN = re.compile(
+    rb'[^\s"]++ \S++ \S++ \[((\d\d/[A-Za-z]{3}/\d{4}:\d\d:\d\d):[0-5]\d ([+-]\d{4}))\] '
+    rb'"([^"\\]*+)" (\d{3}|-) (?:\d++|-)(?: "([^"\\]*+)" "[^"\\]*+")?\Z'
+)
+_MINUTES: dict[bytes, int] = {}
+"""Epoch minutes of time stamps' C{day/Mon/year:hh:mm} and zone, for L{scan_line}."""
+
+
+def scan_line(line: bytes) -> tuple[int, bytes | str, str, bytes | str | None]:
+    """
+    Check a line and find only what the aggregates count, without building a hit.
+
+    Plain combined and common lines (no escapes, nothing after the
+    user-agent) take a fast path, one match of a simpler pattern; any other
+    line goes through L{parse_fields}.  Both accept exactly the lines
+    L{parse_line} accepts.
+
+    @return: the hit's minute since the epoch, the request, the status text and
+        the referrer (None when absent), the last three as logged (bytes or text).
+    @raise LogLineError: as L{parse_line} would.
+    """
+    found = _PLAIN.match(line)
+    if found is None:
+        fields = parse_fields(line)
+        return minute_of(fields[4]), fields[5], fields[6], fields[8]
+    when, head, zone, request, status, referrer = found.groups()
+    key = head + zone
+    minute = _MINUTES.get(key)
+    if minute is None:
+        try:
+            minute = minute_of(when.decode("ascii"))
+        except ValueError as error:
+            raise LogLineError(line, str(error)) from None
+        if len(_MINUTES) >= 4096:
+            _MINUTES.clear()
+        _MINUTES[key] = minute
+    return minute, request, status.decode("ascii"), referrer
+
+
+class _Memo:
+    """Remember a function's results for short keys, in bounded memory (forgets all when full)."""
+
+    def __init__(self, function: Any, entries: int = 20000, longest: int = 300) -> None:
+        self.function = function
+        self.entries = entries
+        self.longest = longest
+        self.results: dict[Any, Any] = {}
+
+    def __call__(self, key: Any) -> Any:
+        result = self.results.get(key)
+        if result is None:
+            result = self.function(key)
+            if len(key) <= self.longest:
+                if len(self.results) >= self.entries:
+                    self.results.clear()
+                self.results[key] = result
+        return result
+
+
+def _as_text(raw: bytes | str) -> str:
+    """A field as logged, decoded if it is bytes."""
+    return raw.decode("utf-8", "surrogateescape") if isinstance(raw, bytes) else raw
+
+
+resource_of = _Memo(lambda request: split_request(clean(_as_text(request)))[1])
+"""The resource a request (as logged, bytes or text) names, as a hit would show it."""
+
+_clean_text = _Memo(lambda raw: clean(_as_text(raw)))
+
+
+def referrer_of(referrer: bytes | str | None) -> str | None:
+    """A referrer as logged (bytes or text) as a hit would show it: None for C{-} or absent."""
+    if referrer is None or referrer in ("-", b"-"):
+        return None
+    return str(_clean_text(referrer))
+
+
+def split_request(request: str) -> tuple[str | None, str, str | None]:
+    """
+    Split a cleaned request line into method, resource and protocol.
+
+    @return: C{(None, request, None)} when it is not C{METHOD resource [HTTP/x]}.
+    """
+    words = request.split(" ")
+    if len(words) == 3 and words[0] and words[1] and words[2].startswith("HTTP/") \
+            and words[2][5:] and not words[2][5:].strip("0123456789."):
+        return words[0], words[1], words[2]
+    parts = _REQUEST.match(request)
+    if parts is None:
+        return None, request, None
+    method, resource, protocol = parts.groups()
+    return method, resource, protocol
+
+
+def hit_from_fields(fields: Fields, source: str | None = None) -> Hit:
+    """
+    Build a hit from a line's fields: escapes undone, text made visible and bounded.
+
+    @param fields: from L{parse_fields}.
+    @param source: the log the line came from, kept on the hit.
+    """
+    vhost, client, ident, user, when, request, status, size, referrer, agent = fields
+    method, resource, protocol = split_request(clean(request))
+    return Hit(
+        client=clean(client),
+        ident=clean(ident),
+        user=clean(user),
+        time=parse_time(when),
+        method=method,
+        resource=resource,
+        protocol=protocol,
+        status=None if status == "-" else int(status),
+        bytes=None if size == "-" else int(size),
+        referrer=_optional(referrer),
+        agent=_optional(agent),
+        vhost=None if vhost is None else clean(vhost),
+        source=source,
+    )
+
+
 def parse_line(line: str | bytes, source: str | None = None) -> Hit:
     """
     Parse one access-log line in any recognised format.
@@ -247,37 +441,7 @@ def parse_line(line: str | bytes, source: str | None = None) -> Hit:
     @return: the hit.
     @raise LogLineError: if the line is in no recognised format.
     """
-    text = line.decode("utf-8", "surrogateescape") if isinstance(line, bytes) else line
-    found = _LINE.match(text)
-    if found is None:
-        raise LogLineError(line, "not an access-log line")
-    (vhost, client_text, ident_text, user_text, when, request_text, status_text, size_text,
-     referrer_text, agent_text) = found.groups()
-    try:
-        time = parse_time(when)
-    except ValueError as error:
-        raise LogLineError(line, str(error)) from None
-    request_clean = clean(request_text)
-    parts = _REQUEST.match(request_clean)
-    if parts is None:
-        method, resource, protocol = None, request_clean, None
-    else:
-        method, resource, protocol = parts.groups()
-    return Hit(
-        client=clean(client_text.strip('"')),
-        ident=clean(ident_text),
-        user=clean(user_text),
-        time=time,
-        method=method,
-        resource=resource,
-        protocol=protocol,
-        status=None if status_text == "-" else int(status_text),
-        bytes=None if size_text == "-" else int(size_text),
-        referrer=_optional(referrer_text),
-        agent=_optional(agent_text),
-        vhost=None if vhost is None else clean(vhost),
-        source=source,
-    )
+    return hit_from_fields(parse_fields(line), source)
 
 
 def parse_lines(lines: Iterable[str | bytes], ignore_invalid: bool = False) -> Iterator[Hit]:

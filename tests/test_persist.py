@@ -478,7 +478,7 @@ class RecordsTests(_RecordsTestCase):
         self.append(combinedLog(range(2)))
         records = self.records()
         batches: list[list[str]] = []
-        unlisten = records.listen(lambda hits: batches.append(resources(hits)))
+        unlisten = records.listen(lambda hits, last: batches.append(resources(hits)))
         records.getNew()
         self.append(combinedLog(range(2, 3)) + b"garbage\n")
         records.getNew()
@@ -586,7 +586,7 @@ class RecordsLoopTests(_RecordsTestCase):
         records = self.records(interval=60.0)
         records.start()
         batches: list[list[str]] = []
-        records.listen(lambda hits: batches.append(resources(hits)))
+        records.listen(lambda hits, last: batches.append(resources(hits)))
         self.append(combinedLog(range(2)))
         records.wake()
         records.wake()
@@ -615,23 +615,23 @@ class RecordsLoopTests(_RecordsTestCase):
     def test_backlogInSlices(self) -> None:
         """
         A backlog larger than slice_bytes is read one bounded slice per call (here 2000 bytes,
-        10 lines of 200 bytes), the rest in calls scheduled at once on the clock; every line once.
+        10 lines of 200 bytes), the rest in calls scheduled at once on the clock; every line
+        once, and the hits are made (and listeners told) once the backlog is read.
         """
         self.append(b"")
         records = self.records(keep=1000, interval=1.0, slice_bytes=2000)
         records.getNew()
-        batches: list[list[str]] = []
-        records.listen(lambda hits: batches.append(resources(hits)))
+        batches: list[tuple[list[str], int]] = []
+        records.listen(lambda hits, last: batches.append((resources(hits), last)))
         self.append(combinedLog(range(35), length=199))
         records.start()
-        self.assertEqual(batches, [pages(range(10))])
+        self.assertEqual(records.lines, 10)
+        self.assertEqual(batches, [])
         self.assertEqual(sorted(call.getTime() for call in self.clock.getDelayedCalls()), [0, 1])
         self.clock.advance(0)
-        self.assertEqual(
-            batches,
-            [pages(range(10)), pages(range(10, 20)), pages(range(20, 30)), pages(range(30, 35))],
-        )
+        self.assertEqual(batches, [(pages(range(35)), 35)])
         self.assertEqual(records.lines, 35)
+        self.assertEqual(records.last_id, 35)
         self.assertEqual([call.getTime() for call in self.clock.getDelayedCalls()], [1])
 
     def test_stop(self) -> None:
@@ -649,11 +649,10 @@ class RecordsLoopTests(_RecordsTestCase):
 
     def test_stopDuringBacklog(self) -> None:
         """
-        stop() while a backlog is read, after the interval's poll came during it, reads no more.
+        stop() from a listener, while the interval's poll is due, leaves nothing scheduled.
 
-        The poll at the interval comes while the next slice of the backlog is scheduled, and
-        must not start a second chain of slices that stop() would not cancel; a listener stops
-        the Records at the third slice, as any other event might between two slices.
+        The poll at the interval comes while slices of a backlog are scheduled, and must not
+        start a second chain that stop() would not cancel.
         """
         self.append(b"")
         records = self.records(keep=1000, interval=1.0, slice_bytes=2000)
@@ -661,14 +660,16 @@ class RecordsLoopTests(_RecordsTestCase):
         self.append(combinedLog(range(35), length=199))
         batches: list[list[str]] = []
 
-        def listener(hits: list[Hit]) -> None:
+        def listener(hits: list[Hit], last: int) -> None:
             batches.append(resources(hits))
-            if len(batches) == 3:
-                records.stop()
+            records.stop()
 
         records.listen(listener)
         records.start()
         self.clock.advance(1)
-        self.assertEqual(batches, [pages(range(10)), pages(range(10, 20)), pages(range(20, 30))])
-        self.assertEqual(records.lines, 30)
+        self.assertEqual(batches, [pages(range(35))])
+        self.assertEqual(records.lines, 35)
         self.assertEqual(self.clock.getDelayedCalls(), [])
+        self.append(combinedLog(range(35, 40), length=199))
+        self.clock.advance(5)
+        self.assertEqual(records.lines, 35)
