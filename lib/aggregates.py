@@ -72,6 +72,7 @@ class Aggregates:
         self.newest_minute: int | None = None
         self.total = 0
         self.approximate = False
+        self._top: tuple[tuple[int, int], dict[str, Any]] | None = None
 
     def add(self, hits: Iterable[Hit]) -> None:
         """Count C{hits} (from any parser)."""
@@ -122,6 +123,8 @@ class Aggregates:
 
     def top(self, top: int = 10) -> dict[str, Any]:
         """The top lists: sites, referrers, resources (each most common first), statuses."""
+        if self._top is not None and self._top[0] == (self.total, top):
+            return self._top[1]
         resources: Counter[str] = Counter()
         for request, count in self.requests.items():
             resources[_shown(request, resource_of)] += count
@@ -133,13 +136,15 @@ class Aggregates:
             site = _site(referrer)
             if site is not None:
                 sites[site] += count
-        return {
+        lists = {
             "sites": sites.most_common(top),
             "referrers": referrers.most_common(top),
             "resources": resources.most_common(top),
             "statuses": sorted(self.statuses.items()),
             "approximate": self.approximate,
         }
+        self._top = ((self.total, top), lists)
+        return lists
 
     def per_minute(self) -> list[tuple[datetime, int]]:
         """The last 60 minutes of log time, oldest first, as (minute start in UTC, hits)."""

@@ -8,12 +8,14 @@ these; everything here is importable, so trial tests reach it directly.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from twisted.web.resource import Resource
-from twisted.web.server import NOT_DONE_YET, Request
-from twisted.web.template import Element, Tag, renderElement, tags
+from twisted.web.server import Request
+from twisted.web.template import Element, Tag, flattenString, tags
 
 from chart import per_minute_svg
 from events import hub_for
@@ -216,6 +218,25 @@ class WeblogElement(Element):
         )
 
 
+_rendered: WeakKeyDictionary[IRecords, OrderedDict[tuple[Any, ...], bytes]] = WeakKeyDictionary()
+
+
+def _cached(records: IRecords, key: tuple[Any, ...], render: Callable[[], bytes]) -> bytes:
+    """
+    A rendered answer, kept until the records change (a page is rendered once per change).
+
+    @param key: what else the answer depends on (the kind of page, the selection).
+    """
+    pages = _rendered.setdefault(records, OrderedDict())
+    full = (*key, records.last_id, repr(records.status()))
+    body = pages.get(full)
+    if body is None:
+        body = pages[full] = render()
+        while len(pages) > 32:
+            pages.popitem(last=False)
+    return body
+
+
 def hits_json(records: IRecords, selection: Selection, hits: Iterable[Hit]) -> bytes:
     """The JSON document for a selection: the log's state, the hits, and the aggregates."""
     document = {
@@ -243,9 +264,10 @@ class JsonPage(Resource):
         selection = _selection(request)
         if isinstance(selection, bytes):
             return selection
-        self.records.getNew()
+        self.records.poll()
         request.setHeader(b"content-type", b"application/json; charset=utf-8")
-        return hits_json(self.records, selection, selection.select(self.records.newest()))
+        return _cached(self.records, ("json", selection), lambda: hits_json(
+            self.records, selection, selection.select(self.records.newest())))
 
 
 class EventsPage(Resource):
@@ -267,7 +289,7 @@ class EventsPage(Resource):
             last = _since(since)
         except BadQuery as error:
             return bad_request(request, error)
-        self.records.getNew()
+        self.records.poll()
         return hub_for(self.records).open(request, selection, last)
 
 
@@ -304,12 +326,21 @@ class WeblogPage(Resource):
         selection = _selection(request)
         if isinstance(selection, bytes):
             return selection
-        self.records.getNew()
-        hits = selection.select(self.records.newest())
-        element = WeblogElement(self.records, selection, hits, _base_path(request), self.heading)
+        self.records.poll()
+        base = _base_path(request)
         request.setHeader(b"content-type", b"text/html; charset=utf-8")
-        renderElement(request, element)
-        return NOT_DONE_YET
+        return _cached(self.records, ("html", selection, base, self.heading),
+                       lambda: self._render(selection, base))
+
+    def _render(self, selection: Selection, base: str) -> bytes:
+        """The whole page for C{selection}, as bytes."""
+        hits = selection.select(self.records.newest())
+        element = WeblogElement(self.records, selection, hits, base, self.heading)
+        rendered: list[bytes] = []
+        flattenString(None, element).addCallback(rendered.append)
+        if not rendered:  # the page has nothing asynchronous, so this cannot happen
+            raise RuntimeError("the weblog page did not render synchronously")
+        return b"<!DOCTYPE html>\n" + rendered[0]
 
 
 DYNAMIC_PAGE = """<!DOCTYPE html>

@@ -129,6 +129,9 @@ class IRecords(Interface):
     def listen(listener: Callable[[list[Hit], int], None]) -> Callable[[], None]:
         """Call C{listener} with each batch of new hits and the id of its last; return a stopper."""
 
+    def poll() -> bool:
+        """Read one slice of what was appended; return whether more work waits."""
+
     def getNew() -> list[Hit]:
         """Read what was appended to the log; return the kept hits, newest first."""
 
