@@ -14,7 +14,7 @@ from heapq import nlargest
 from typing import Any
 from urllib.parse import urlsplit
 
-from webloglib import Hit, referrer_of, resource_of
+from webloglib import Hit, Memo, referrer_of, resource_of
 
 __all__ = ["Aggregates", "Scanned", "referring_site"]
 
@@ -50,6 +50,10 @@ def _shown(key: bytes | str, show: Any) -> str:
     return key if isinstance(key, _Key) else str(show(key))
 
 
+_site_of = Memo(lambda referrer: _site(_shown(referrer, referrer_of)))
+"""The referring site of a referrer as counted (raw or shown)."""
+
+
 class Aggregates:
     """
     Counts over every hit added, in memory bounded by C{cap} keys per list.
@@ -57,16 +61,18 @@ class Aggregates:
     Resources and referrers are counted by the request and referrer as
     logged, and turned into what a hit shows only when the top lists are
     read, which keeps counting cheap.  A list is exact until it holds C{cap}
-    distinct keys; past that it keeps its most common half, so rare keys
-    are forgotten and the leaders' counts may be low by what was forgotten
-    (reported as C{approximate}).  Hits per minute follow log time: the last
-    60 minutes up to the newest minute seen, whatever order lines come in.
+    distinct keys; past that it keeps its most common half less the count
+    of the first key left out (see L{_prune}), so rare keys are forgotten and
+    counts may be low, never high (reported as C{approximate}).  Hits per
+    minute follow log time: the last 60 minutes up to the newest minute seen,
+    whatever order lines come in.
     """
 
     def __init__(self, cap: int = 5000) -> None:
         self.cap = cap
         self.requests: dict[bytes | str, int] = {}
         self.referrers: dict[bytes | str, int] = {}
+        self.sites: dict[str, int] = {}
         self.statuses: dict[str, int] = {}
         self.minutes: dict[int, int] = {}
         self.newest_minute: int | None = None
@@ -83,33 +89,48 @@ class Aggregates:
             for hit in hits
         )
 
-    def count(self, scanned: Iterable[tuple[int, bytes | str, str, bytes | str | None]]) -> None:
+    def count(self, scanned: Iterable[tuple[int, bytes | str, str, bytes | str | None]]
+              ) -> None:
         """
         Count hits as L{webloglib.scan_line} sees them (or L{add} passes them).
 
         @param scanned: (minute, request or resource, status text, referrer or None).
         """
-        requests, referrers, statuses, minutes = (
-            self.requests, self.referrers, self.statuses, self.minutes)
-        get_request, get_referrer = requests.get, referrers.get
+        requests, referrers, sites, statuses, minutes = (
+            self.requests, self.referrers, self.sites, self.statuses, self.minutes)
+        get_request, get_referrer, get_site = requests.get, referrers.get, sites.get
         counted = 0
         for minute, request, status, referrer in scanned:
             counted += 1
             requests[request] = get_request(request, 0) + 1
             if referrer is not None and referrer != b"-" and referrer != "-":
                 referrers[referrer] = get_referrer(referrer, 0) + 1
+                site = _site_of(referrer)
+                if site is not None:
+                    sites[site] = get_site(site, 0) + 1
             statuses[status] = statuses.get(status, 0) + 1
             if minute == self.newest_minute:
                 minutes[minute] += 1
             else:
                 self._count_minute(minute)
         self.total += counted
-        for table in (requests, referrers):
+        for table in (requests, referrers, sites):
             if len(table) > self.cap:
-                kept = nlargest(self.cap // 2, table.items(), key=lambda item: item[1])
-                table.clear()
-                table.update(kept)
-                self.approximate = True
+                self._prune(table)
+
+    def _prune(self, table: dict[Any, int]) -> None:
+        """
+        Keep the most common half of C{table}, less the count of the first key left out.
+
+        This is Misra and Gries's frequent-items step, done in a batch: every kept
+        count drops by the same floor, so a newcomer that outgrows the established
+        keys can still get in, and no count is ever more than the truth.
+        """
+        kept = nlargest(self.cap // 2 + 1, table.items(), key=lambda item: item[1])
+        floor = kept[-1][1]
+        table.clear()
+        table.update((key, count - floor) for key, count in kept[:-1] if count > floor)
+        self.approximate = True
 
     def _count_minute(self, minute: int) -> None:
         """Count one hit in its minute, keeping only the last hour of minutes."""
@@ -131,11 +152,7 @@ class Aggregates:
         referrers: Counter[str] = Counter()
         for referrer, count in self.referrers.items():
             referrers[_shown(referrer, referrer_of)] += count
-        sites: Counter[str] = Counter()
-        for referrer, count in referrers.items():
-            site = _site(referrer)
-            if site is not None:
-                sites[site] += count
+        sites = Counter(self.sites)
         lists = {
             "sites": sites.most_common(top),
             "referrers": referrers.most_common(top),

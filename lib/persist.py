@@ -32,7 +32,7 @@ from zope.interface import Attribute, Interface, implementer
 from aggregates import Aggregates
 from logfollow import OVERLONG, LogFollower
 from logformat import compile_format
-from selection import OWN_PATHS, is_own
+from selection import is_own, is_own_resource
 from webloglib import (
     Hit,
     LogLineError,
@@ -350,7 +350,7 @@ class Records:
                 pending.append((line, source))
                 request = scanned[1]
                 if "/weblog." in request if isinstance(request, str) else b"/weblog." in request:
-                    if resource_of(request).startswith(OWN_PATHS):
+                    if is_own_resource(resource_of(request)):
                         continue  # weblog's own page loads are not the site's traffic
                 counted.append(scanned)
             self.aggregates.count(counted)

@@ -16,20 +16,25 @@ from crawleruseragents import is_crawler
 
 from webloglib import Hit
 
-__all__ = ["BadQuery", "Selection", "is_bot", "is_own", "parse_query"]
+__all__ = ["BadQuery", "Selection", "is_bot", "is_own", "is_own_resource", "parse_query"]
 
-OWN_PATHS = ("/weblog.rpy", "/weblog.css", "/weblog.js")
-"""weblog's own page loads, JSON polls and event streams: hidden unless C{own=show}."""
+# weblog's own page loads, JSON polls and event streams: hidden unless own=show.
+_OWN = re.compile(r"/weblog\.(?:rpy(?:[/?#]|\Z)|(?:css|js)(?:[?#]|\Z))")
 
 PARAMETERS = ("limit", "status", "referrer", "q", "bots", "own")
 MAX_LIMIT = 1000
 MAX_Q = 200
-_STATUS = re.compile(r"(?:[1-5]\d\d|[1-5]xx|all)\Z")
+_STATUS = re.compile(r"(?:[1-5]\d\d|[1-5]xx|all)\Z", re.ASCII)
 
 
 def is_own(hit: Hit) -> bool:
     """Whether C{hit} is a request for one of weblog's own pages (the monitor watching itself)."""
-    return hit.resource.startswith(OWN_PATHS)
+    return is_own_resource(hit.resource)
+
+
+def is_own_resource(resource: str) -> bool:
+    """Whether C{resource} is weblog's own: C{/weblog.rpy...}, C{/weblog.css} or C{/weblog.js}."""
+    return _OWN.match(resource) is not None
 
 
 @lru_cache(maxsize=8192)

@@ -23,6 +23,7 @@ __all__ = [
     "COLOR",
     "END",
     "MAX_FIELD",
+    "Memo",
     "ROW",
     "TOP",
     "Hit",
@@ -345,7 +346,7 @@ def scan_line(line: bytes) -> tuple[int, bytes | str, str, bytes | str | None]:
     return minute, request, status.decode("ascii"), referrer
 
 
-class _Memo:
+class Memo:
     """Remember a function's results for short keys, in bounded memory (forgets all when full)."""
 
     def __init__(self, function: Any, entries: int = 20000, longest: int = 300) -> None:
@@ -370,10 +371,10 @@ def _as_text(raw: bytes | str) -> str:
     return raw.decode("utf-8", "surrogateescape") if isinstance(raw, bytes) else raw
 
 
-resource_of = _Memo(lambda request: split_request(clean(_as_text(request)))[1])
+resource_of = Memo(lambda request: split_request(clean(_as_text(request)))[1])
 """The resource a request (as logged, bytes or text) names, as a hit would show it."""
 
-_clean_text = _Memo(lambda raw: clean(_as_text(raw)))
+_clean_text = Memo(lambda raw: clean(_as_text(raw)))
 
 
 def referrer_of(referrer: bytes | str | None) -> str | None:
