@@ -88,9 +88,13 @@ def settings(
 
 def config_problem() -> str:
     """The first problem with weblog's environment variables, in one line, or C{""}."""
+    from auth import read_htpasswd
+
     try:
         settings()
         env_int("WEBLOG_MAX_STREAMS", 256, 1, 100_000)
+        if os.environ.get("WEBLOG_HTPASSWD"):
+            read_htpasswd(os.environ["WEBLOG_HTPASSWD"])
     except ValueError as error:
         return str(error)
     return ""

@@ -306,7 +306,7 @@ class SiteTests(SiteCase):
         records = root.registry.getComponent(IRecords)
         before = (records.lines, list(records.hits), records.status()["path"])
         rpy = self.www.child("weblog.rpy")
-        rpy.setContent(rpy.getContent() + b'resource.heading = "Edited while serving"\n')
+        rpy.setContent(rpy.getContent() + b'page.heading = "Edited while serving"\n')
         _, _, body = yield self.get("/weblog.rpy")
         self.assertIn("<h1>Edited while serving</h1>", body.decode())
         self.assertIn('<td class="resource">/kept</td>', body.decode())

@@ -1,6 +1,8 @@
-# weblog.rpy: the latest hits of the followed access log (HTML, and JSON at weblog.rpy/json).
-# twisted.web runs this file again on every request; the Records object lives in the
-# site registry, so it (and its place in the log) outlives each run and each edit.
+# weblog.rpy: the latest hits of the followed access log (HTML; JSON at weblog.rpy/json,
+# live events at weblog.rpy/events). twisted.web runs this file again on every request;
+# the Records object lives in the site registry, so it (and its place in the log)
+# outlives each run and each edit.
+from auth import protect
 from pages import WeblogPage
 from persist import IRecords, Records
 
@@ -10,4 +12,5 @@ if records is None:
     records.start()
     registry.setComponent(IRecords, records)
 
-resource = WeblogPage(records)
+page = WeblogPage(records)
+resource = protect(page)  # HTTP Basic authentication when WEBLOG_HTPASSWD names a file

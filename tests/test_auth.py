@@ -1,0 +1,148 @@
+# -*- test-case-name: tests.test_auth -*-
+"""Optional HTTP Basic authentication for the weblog pages, from an htpasswd file."""
+
+from __future__ import annotations
+
+import base64
+import os
+from unittest import mock
+
+import bcrypt
+from twisted.internet import defer
+from twisted.trial import unittest
+
+import auth
+from auth import HtpasswdError, protect, read_htpasswd
+from persist import config_problem
+from tests.support import SiteCase, combined
+
+
+def htpasswd_entry(user: str, password: str) -> bytes:
+    """An entry as `htpasswd -B` writes it ($2y$), with a cheap cost for tests."""
+    hashed = bcrypt.hashpw(password.encode(), bcrypt.gensalt(4)).replace(b"$2b$", b"$2y$", 1)
+    return user.encode() + b":" + hashed + b"\n"
+
+
+def basic(user: str, password: str) -> dict[bytes, list[bytes]]:
+    """An Authorization header for Basic credentials."""
+    token = base64.b64encode(f"{user}:{password}".encode())
+    return {b"authorization": [b"Basic " + token]}
+
+
+class ReadHtpasswdTests(unittest.TestCase):
+    """read_htpasswd: bcrypt entries only, clear errors otherwise."""
+
+    def setUp(self) -> None:
+        self.path = self.mktemp()
+
+    def test_bcryptEntries(self):
+        """$2y$ and $2b$ entries are read; comments, blank lines and other kinds are left out."""
+        with open(self.path, "wb") as file:
+            file.write(b"# users\n\n" + htpasswd_entry("alice", "a")
+                       + b"bob:{SHA}W6ph5Mm5Pz8GgiULbPgzG37mj9g=\n"
+                       + b"carol:$apr1$abc$defghijklmnopqrstuv.\n"
+                       + htpasswd_entry("dave", "d").replace(b"$2y$", b"$2b$"))
+        self.assertEqual(sorted(read_htpasswd(self.path)), [b"alice", b"dave"])
+
+    def test_noBcryptEntry(self):
+        """A file without a bcrypt entry is an error that says how to write one."""
+        with open(self.path, "wb") as file:
+            file.write(b"bob:{SHA}W6ph5Mm5Pz8GgiULbPgzG37mj9g=\n")
+        error = self.assertRaises(HtpasswdError, read_htpasswd, self.path)
+        self.assertEqual(
+            str(error), f"WEBLOG_HTPASSWD {self.path}: no bcrypt entry (write it with htpasswd -B)"
+        )
+
+    def test_missingFile(self):
+        """A missing file is an error naming it and why."""
+        error = self.assertRaises(HtpasswdError, read_htpasswd, self.path)
+        self.assertEqual(str(error), f"WEBLOG_HTPASSWD {self.path}: No such file or directory")
+
+    def test_configProblem(self):
+        """run.sh's check reports a bad WEBLOG_HTPASSWD in one line, and nothing for a good one."""
+        with mock.patch.dict(os.environ, {"WEBLOG_HTPASSWD": self.path}):
+            self.assertEqual(config_problem(),
+                             f"WEBLOG_HTPASSWD {self.path}: No such file or directory")
+            with open(self.path, "wb") as file:
+                file.write(htpasswd_entry("alice", "a"))
+            self.assertEqual(config_problem(), "")
+
+    def test_noFileNoGuard(self):
+        """Without WEBLOG_HTPASSWD the page is served as it is."""
+        page = object()
+        with mock.patch.dict(os.environ, {"WEBLOG_HTPASSWD": ""}):
+            self.assertIs(protect(page), page)  # type: ignore[arg-type]
+
+
+class GuardedSiteTests(SiteCase):
+    """The weblog pages behind Basic authentication, over HTTP from a real Site."""
+
+    def setUp(self) -> None:
+        super().setUp()
+        self.htpasswd = self.base.child("htpasswd")
+        self.htpasswd.setContent(htpasswd_entry("alice", "s3cret pass"))
+        patcher = mock.patch.dict(os.environ, {"WEBLOG_HTPASSWD": self.htpasswd.path})
+        patcher.start()
+        self.addCleanup(patcher.stop)
+        self.addCleanup(auth._checkers.clear)
+        self.writeLog(combined("/guarded", "http://ref.example/"))
+        self.serve()
+
+    @defer.inlineCallbacks
+    def test_everyWeblogUrlAsksForCredentials(self):
+        """HTML, JSON and events answer 401 with a Basic challenge, without credentials."""
+        for path in ("/weblog.rpy", "/weblog.rpy/json", "/weblog.rpy/events", "/weblog.rpy?x=1"):
+            code, headers, body = yield self.get(path)
+            self.assertEqual(code, 401, path)
+            self.assertEqual(headers.getRawHeaders(b"www-authenticate"), [b'basic realm="weblog"'])
+            self.assertNotIn(b"/guarded", body)
+
+    @defer.inlineCallbacks
+    def test_wrongCredentials(self):
+        """A wrong password, an unknown user or a malformed header get 401."""
+        for headers in (basic("alice", "wrong"), basic("mallory", "s3cret pass"),
+                        {b"authorization": [b"Basic !!!not-base64"]},
+                        {b"authorization": [b"Bearer abc"]}):
+            code, _, body = yield self.get("/weblog.rpy/json", headers)
+            self.assertEqual(code, 401, headers)
+            self.assertNotIn(b"/guarded", body)
+
+    @defer.inlineCallbacks
+    def test_rightCredentials(self):
+        """The right user and password see the page, its JSON and its event stream."""
+        code, _, body = yield self.get("/weblog.rpy", basic("alice", "s3cret pass"))
+        self.assertEqual(code, 200)
+        self.assertIn(b'<td class="resource">/guarded</td>', body)
+        code, _, body = yield self.get("/weblog.rpy/json", basic("alice", "s3cret pass"))
+        self.assertEqual(code, 200)
+        self.assertIn(b'"resource":"/guarded"', body)
+        code, _, body = yield self.get("/weblog.rpy/json?limit=0", basic("alice", "s3cret pass"))
+        self.assertEqual((code, body[:7]), (400, b"limit: "))
+
+    @defer.inlineCallbacks
+    def test_otherPagesOpen(self):
+        """The index, the dynamic page and static files need no credentials."""
+        for path in ("/", "/dynamic.rpy", "/weblog.css", "/weblog.js"):
+            code, _, _ = yield self.get(path)
+            self.assertEqual(code, 200, path)
+
+    @defer.inlineCallbacks
+    def test_checkedOnceThenRemembered(self):
+        """A password is checked with bcrypt once, then remembered until the file changes."""
+        calls: list[bytes] = []
+        real = auth._check
+
+        def counting(password: bytes, hashed: bytes) -> bool:
+            calls.append(password)
+            return real(password, hashed)
+
+        self.patch(auth, "_check", counting)
+        for _ in range(3):
+            code, _, _ = yield self.get("/weblog.rpy/json", basic("alice", "s3cret pass"))
+            self.assertEqual(code, 200)
+        self.assertEqual(len(calls), 1)
+        self.htpasswd.setContent(htpasswd_entry("alice", "new pass") + b"# changed\n")
+        code, _, _ = yield self.get("/weblog.rpy/json", basic("alice", "s3cret pass"))
+        self.assertEqual(code, 401)
+        code, _, _ = yield self.get("/weblog.rpy/json", basic("alice", "new pass"))
+        self.assertEqual(code, 200)
