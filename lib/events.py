@@ -5,8 +5,9 @@ Server-Sent Events for C{/weblog.rpy/events}: one shared hub per Records fans ne
 Each stream gets one write per batch of new hits (a burst is coalesced), a
 heartbeat comment while idle, and on reconnection with C{Last-Event-ID} the
 kept hits it missed.  Streams are capped in number, and a client that does
-not read is dropped once its unsent data passes a bound, so memory stays
-bounded whatever the clients do.
+not keep up is dropped once what waits unsent for it would pass 1 MiB, and
+the clients most behind are dropped while what waits for all of them passes
+64 MiB, so memory stays bounded whatever the clients do.
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ def hit_event(event_id: int, hit: Hit) -> bytes:
 
 @implementer(IPushProducer)
 class EventStream:
-    """One client's event stream; drops the client when its unsent data grows past a bound."""
+    """One client's event stream, which knows how much of what it was sent still waits."""
 
     def __init__(self, hub: EventHub, request: Request, selection: Selection) -> None:
         self.hub = hub
@@ -60,20 +61,38 @@ class EventStream:
         self.unsent = 0
         self.closed = False
 
-    def send(self, data: bytes) -> None:
-        """Write C{data}, unless the client stopped reading long ago: then drop it."""
+    def waiting(self) -> int:
+        """
+        How many bytes written to this stream are not sent yet.
+
+        Read from the TCP transport's buffer where it is one; otherwise what
+        was written since the transport last asked us to pause.
+        """
+        transport: Any = self.request.transport
+        try:
+            return int(len(transport.dataBuffer) - transport.offset + transport._tempDataLen)
+        except (AttributeError, TypeError):
+            return self.unsent
+
+    def send(self, data: bytes) -> bool:
+        """Write C{data}, or drop the client if it would wait past the bound; say which."""
         if self.closed:
-            return
+            return False
+        if self.waiting() + len(data) > self.hub.max_unsent:
+            self.drop()
+            return False
         if self.paused:
             self.unsent += len(data)
-            if self.unsent > self.hub.max_unsent:
-                _log.info("dropping an event stream whose client does not read")
-                self.close()
-                transport: Any = self.request.transport
-                if transport is not None:
-                    transport.abortConnection()
-                return
         self.request.write(data)
+        return True
+
+    def drop(self) -> None:
+        """Close the connection of a client that does not keep up."""
+        _log.info("dropping an event stream whose client does not keep up")
+        self.close()
+        transport: Any = self.request.transport
+        if transport is not None:
+            transport.abortConnection()
 
     def close(self) -> None:
         """Forget this stream."""
@@ -108,6 +127,7 @@ class EventHub:
         self.clock = clock
         self.max_streams = env_int("WEBLOG_MAX_STREAMS", 256, 1, 100_000)
         self.max_unsent = 1 << 20
+        self.max_unsent_total = 64 << 20
         self.heartbeat_seconds = 15.0
         self.stats_seconds = 5.0
         self.streams: list[EventStream] = []
@@ -166,19 +186,40 @@ class EventHub:
             self._heartbeat = None
 
     def _new_hits(self, hits: list[Hit], last_id: int) -> None:
-        """Send each stream, in one write, the new hits that match its selection."""
+        """
+        Send each stream, in one write, the new hits that match its selection.
+
+        Streams with the same selection share one bytes object, so a burst
+        costs memory once per selection, not once per client.
+        """
         first = last_id - len(hits) + 1
         encoded: dict[int, bytes] = {}
+        joined: dict[Selection, bytes] = {}
         for stream in list(self.streams):
-            chunks = []
-            for offset, hit in enumerate(hits):
-                if stream.selection.matches(hit):
-                    event = encoded.get(offset)
-                    if event is None:
-                        event = encoded[offset] = hit_event(first + offset, hit)
-                    chunks.append(event)
-            if chunks:
-                stream.send(b"".join(chunks))
+            data = joined.get(stream.selection)
+            if data is None:
+                chunks = []
+                for offset, hit in enumerate(hits):
+                    if stream.selection.matches(hit):
+                        event = encoded.get(offset)
+                        if event is None:
+                            event = encoded[offset] = hit_event(first + offset, hit)
+                        chunks.append(event)
+                data = joined[stream.selection] = b"".join(chunks)
+            if data:
+                stream.send(data)
+        self._shed()
+
+    def _shed(self) -> None:
+        """While what waits for all streams passes the bound, drop the most behind."""
+        waiting = sorted(((stream.waiting(), index, stream)
+                          for index, stream in enumerate(self.streams)), reverse=True)
+        total = sum(amount for amount, _, _ in waiting)
+        for amount, _, stream in waiting:
+            if total <= self.max_unsent_total:
+                break
+            stream.drop()
+            total -= amount
 
     def _start_heartbeat(self) -> None:
         """Every second: aggregates when they changed (at most every 5 s), a comment when idle."""

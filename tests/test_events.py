@@ -185,6 +185,18 @@ class HubTests(unittest.TestCase):
         self.assertFalse(request.transport.aborted)
         self.assertEqual(len(self.hub.streams), 1)
 
+    def test_mostBehindShedFirst(self):
+        """Past the bound on what waits for all streams, the streams most behind are dropped."""
+        requests = [self.open() for _ in range(3)]
+        for waiting, request in zip((5000, 100, 3000), requests, strict=True):
+            request.transport.dataBuffer = b"x" * waiting  # type: ignore[attr-defined]
+            request.transport.offset = 0  # type: ignore[attr-defined]
+            request.transport._tempDataLen = 0  # type: ignore[attr-defined]
+        self.hub.max_unsent_total = 4000
+        self.append(combined("/shed"))
+        self.assertEqual([request.transport.aborted for request in requests], [True, False, False])
+        self.assertEqual([stream.request for stream in self.hub.streams], requests[1:])
+
     def test_oneHubPerRecords(self):
         """hub_for gives the same hub for the same Records."""
         self.assertIs(hub_for(self.records, self.clock), hub_for(self.records, self.clock))

@@ -52,3 +52,24 @@ class TwistdTests(unittest.TestCase):
         self.assertEqual(saved, {"value": 3})
         self.start()
         self.assertIn('<span id="views">4</span>', self.fetch("/dynamic.rpy"))
+
+    def test_killedServerLosesAtMostTheLastSecond(self):
+        """SIGKILL during a burst of views loses at most the views of the last second."""
+        self.start()
+        served: list[tuple[float, int]] = []
+        deadline = time.monotonic() + 3.0
+        while time.monotonic() < deadline:
+            page = self.fetch("/dynamic.rpy")
+            views = int(page.split('<span id="views">')[1].split("<")[0])
+            served.append((time.monotonic(), views))
+        assert self.server.process is not None
+        self.server.process.kill()
+        killed = time.monotonic()
+        self.server.process.wait(10)
+        last_views = served[-1][1]
+        older = [views for at, views in served if at <= killed - 1.0]
+        saved = json.loads(self.base.descendant(["var", "counter.json"]).getContent())["value"]
+        self.assertLessEqual(saved, last_views)
+        self.assertGreaterEqual(saved, older[-1])
+        self.start()
+        self.assertIn(f'<span id="views">{saved + 1}</span>', self.fetch("/dynamic.rpy"))
