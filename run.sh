@@ -3,6 +3,7 @@
 #   ./run.sh          set up .venv if needed, then serve www/ on http://127.0.0.1:$PORT
 #   ./run.sh test     set up, then ruff, mypy and trial; the last line is "N passed, N failed"
 #   ./run.sh bench    set up, then run the benchmarks under bench/
+#   ./run.sh soak     set up, then 10 minutes of load and log rotations (bench/soak.py --help)
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -85,6 +86,7 @@ case "$command" in
     serve) setup; serve ;;
     test) setup; run_tests "$@" ;;
     bench) setup; run_bench "$@" ;;
-    -h|--help|help) sed -n '2,5p' "$0" | sed 's/^# \{0,1\}//' ;;
-    *) echo "run.sh: unknown command '$command' (use: ./run.sh, ./run.sh test, ./run.sh bench)" >&2; exit 2 ;;
+    soak) setup; "$VENV/bin/python" bench/soak.py "$@" ;;
+    -h|--help|help) sed -n '2,6p' "$0" | sed 's/^# \{0,1\}//' ;;
+    *) echo "run.sh: unknown command '$command' (use: ./run.sh, ./run.sh test, ./run.sh bench, ./run.sh soak)" >&2; exit 2 ;;
 esac

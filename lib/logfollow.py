@@ -38,6 +38,7 @@ class _OpenLog:
     discard_first: bool = False
     overlong: bool = False
     seen_mtime: int = 0
+    finished: bool = False
     idle_since: float | None = None
 
     def close(self) -> None:
@@ -240,12 +241,13 @@ class LogFollower:
             if more:
                 return 0
             now = self._now()
-            if log.offset != before or log.idle_since is None:
-                log.idle_since = now
-            elif now - log.idle_since >= self._linger:
+            if log.finished or (log.idle_since is not None and log.offset == before
+                                and now - log.idle_since >= self._linger):
                 self._retired.remove(log)
                 self._finished.append(log.ident)
                 log.close()
+            elif log.offset != before or log.idle_since is None:
+                log.idle_since = now
         return budget
 
     def _read_from(self, log: _OpenLog, lines: list[Line], budget: int) -> bool:
@@ -255,6 +257,11 @@ class LogFollower:
         size = info.st_size
         log.seen_mtime = info.st_mtime_ns
         if size < log.offset:
+            if log is not self._current:
+                # A rotated-away file that shrinks was reused for other content (say, a
+                # copytruncate's copy written over it): what it had was read; stop there.
+                log.finished = True
+                return False
             self.truncations += 1
             log.offset = 0
             log.partial = b""

@@ -48,9 +48,18 @@ def _field(name: str | None, quoted: bool, letter: str) -> str:
         body = r"\[[^\]]*\]"
     elif quoted:
         body = _QUOTED_BODY
+    elif letter == "q":
+        body = r"\S*"  # Apache writes an empty query string as nothing
     else:
         body = r"\S+"
     return f"(?P<{name}>{body})" if name else f"(?:{body})"
+
+
+def _check_literal(format: str, start: int, end: int) -> None:
+    """Refuse a C{%} in literal text: a directive C{_DIRECTIVE} could not read."""
+    where = format.find("%", start, end)
+    if where != -1:
+        raise FormatError(format, f"bad directive near {format[where:where + 10]!r}")
 
 
 def compile_format(format: str) -> Callable[[str | bytes, str | None], Hit]:
@@ -68,6 +77,7 @@ def compile_format(format: str) -> Callable[[str | bytes, str | None], Hit]:
     used: set[str] = set()
     position = 0
     for found in _DIRECTIVE.finditer(format):
+        _check_literal(format, position, found.start())
         parts.append(re.escape(format[position:found.start()]))
         position = found.end()
         _, _, argument, letter = found.groups()
@@ -87,15 +97,13 @@ def compile_format(format: str) -> Callable[[str | bytes, str | None], Hit]:
             used.add(name)
         quoted = found.start() > 0 and format[found.start() - 1] == '"'
         parts.append(_field(name, quoted, letter))
-    rest = format[position:]
-    if "%" in rest:
-        raise FormatError(format, f"bad directive near {rest[rest.index('%'):][:10]!r}")
-    parts.append(re.escape(rest))
+    _check_literal(format, position, len(format))
+    parts.append(re.escape(format[position:]))
     if "time" not in used:
         raise FormatError(format, "needs %t for the time")
     if "request" not in used and "path" not in used:
         raise FormatError(format, "needs %r (or %U) for the request")
-    pattern = re.compile("".join(parts) + r"[\r\n]*\Z", re.DOTALL)
+    pattern = re.compile("".join(parts) + r"[\r\n]*\Z", re.DOTALL | re.ASCII)
 
     def parse(line: str | bytes, source: str | None = None) -> Hit:
         text = line.decode("utf-8", "surrogateescape") if isinstance(line, bytes) else line
@@ -116,7 +124,7 @@ def _number(value: str | None, line: Any, what: str) -> int | None:
     """A status or byte count, None for C{-} or absent."""
     if value is None or value == "-":
         return None
-    if not value.isdigit() or len(value) > 18:
+    if not (value.isascii() and value.isdigit()) or len(value) > 18:
         raise LogLineError(line, f"{what} is not a number")
     return int(value)
 

@@ -299,6 +299,8 @@ def parse_fields(line: str | bytes) -> Fields:
     if found is None:
         raise LogLineError(line, "not an access-log line")
     vhost, client, ident, user, when, request, status, size, referrer, agent = found.groups()
+    if len(size) > 18:
+        raise LogLineError(line, "bytes is not a number")
     fields = (vhost, client.strip('"'), ident, user, when, request, status, size, referrer, agent)
     try:
         parse_time(fields[4])
@@ -309,7 +311,7 @@ def parse_fields(line: str | bytes) -> Fields:
 
 _PLAIN = re.compile(
     rb'[^\s"]++ \S++ \S++ \[((\d\d/[A-Za-z]{3}/\d{4}:\d\d:\d\d):[0-5]\d ([+-]\d{4}))\] '
-    rb'"([^"\\]*+)" (\d{3}|-) (?:\d++|-)(?: "([^"\\]*+)" "[^"\\]*+")?\Z'
+    rb'"([^"\\]*+)" (\d{3}|-) (?:\d{1,18}+|-)(?: "([^"\\]*+)" "[^"\\]*+")?\Z'
 )
 _MINUTES: dict[bytes, int] = {}
 """Epoch minutes of time stamps' C{day/Mon/year:hh:mm} and zone, for L{scan_line}."""

@@ -1,0 +1,440 @@
+# -*- test-case-name: tests.test_logformat -*-
+"""Tests for L{logformat}: Apache C{LogFormat} strings compiled into line parsers."""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+from unittest import mock
+
+from twisted.internet.task import Clock
+from twisted.trial import unittest
+
+import persist
+from logformat import FormatError, compile_format
+from persist import Records
+from webloglib import Hit, LogLineError, parse_line
+
+COMBINED = '%h %l %u %t "%r" %>s %b "%{Referer}i" "%{User-Agent}i"'
+COMMON = '%h %l %u %t "%r" %>s %b'
+VHOST_COMBINED = '%v:%p %h %l %u %t "%r" %>s %O "%{Referer}i" "%{User-Agent}i"'
+CUSTOM = '%t %h "%r" %>s %b %D "%{User-agent}i" "%{Referer}i"'
+SPLIT_REQUEST = '%h %l %u %t "%m %U%q %H" %>s %b'
+
+TIME = "[17/May/2015:10:05:03 +0000]"
+WHEN = datetime(2015, 5, 17, 10, 5, 3, tzinfo=UTC)
+
+# Combined lines as Apache, nginx and Twisted write them, each parsed by webloglib.parse_line.
+COMBINED_LINES = [
+    '127.0.0.1 - frank [10/Oct/2000:13:55:36 -0700] "GET /apache_pb.gif HTTP/1.0" 200 2326 '
+    '"http://www.example.com/start.html" "Mozilla/4.08 [en] (Win98; I ;Nav)"',
+    '83.149.9.216 - - [17/May/2015:10:05:03 +0000] '
+    '"GET /presentations/logstash-monitorama-2013/images/kibana-search.png HTTP/1.1" '
+    '200 203023 "http://semicomplete.com/presentations/logstash-monitorama-2013/" '
+    '"Mozilla/5.0 (Macintosh; Intel Mac OS X 10_9_1) AppleWebKit/537.36"',
+    f'1.2.3.4 - - {TIME} "GET /a HTTP/1.1" 200 5 "http://x/a\\"b\\\\c" "agent \\"q\\""',
+    f'1.2.3.4 - - {TIME} "GET /caf\\xc3\\xa9 HTTP/1.1" 200 5 "http://x/\\xe9t\\xc3\\xa9" '
+    '"Navigateur \\xc3\\xa9 \\x22quoted\\x22"',
+    f'"203.0.113.7" - - {TIME} "POST /form?q=1 HTTP/1.0" 302 - "-" "-"',
+    f'2001:db8::1 - - {TIME} "GET /a b HTTP/1.1" 404 0 "-" "curl/8.0"\r\n',
+    f'1.2.3.4 - - {TIME} "-" 408 - "-" "-"\n',
+    f'1.2.3.4 ident user {TIME} "GET <script> HTTP/2.0" - 12 "ref" "\\t\\x01"',
+]
+
+
+def hit(**fields: Any) -> Hit:
+    """A hit for C{/} from 1.2.3.4 at L{WHEN}, with the given fields replaced."""
+    base = Hit(
+        client="1.2.3.4", ident="-", user="-", time=WHEN, method="GET", resource="/",
+        protocol="HTTP/1.1", status=200, bytes=5, referrer=None, agent=None,
+    )
+    return base._replace(**fields)
+
+
+def setEnvironment(testCase: unittest.TestCase, **values: str | None) -> None:
+    """Set (or, for C{None}, unset) environment variables until C{testCase} cleans up."""
+    patcher = mock.patch.dict(os.environ)
+    patcher.start()
+    testCase.addCleanup(patcher.stop)
+    for name, value in values.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+
+
+class CombinedFormatTests(unittest.TestCase):
+    """Apache's combined C{LogFormat} parses lines exactly as auto-detection does."""
+
+    def test_sameHitsAsParseLine(self):
+        """Each combined line gives the very hit that L{parse_line} gives."""
+        parse = compile_format(COMBINED)
+        for line in COMBINED_LINES:
+            self.assertEqual(parse(line, None), parse_line(line), line)
+
+    def test_sameHitsForBytes(self):
+        """Lines given as bytes give the same hits as L{parse_line} gives for them."""
+        parse = compile_format(COMBINED)
+        for line in COMBINED_LINES:
+            raw = line.encode("utf-8")
+            self.assertEqual(parse(raw, None), parse_line(raw), line)
+
+    def test_escapedQuotesInReferrer(self):
+        """Apache's C{\\"} and C{\\\\} in the referrer come back as a quote and a backslash."""
+        self.assertEqual(compile_format(COMBINED)(COMBINED_LINES[2], None).referrer,
+                         'http://x/a"b\\c')
+
+    def test_hexEscapes(self):
+        """C{\\xhh} escapes are undone and decoded as UTF-8; a lone Latin-1 byte stays visible."""
+        parsed = compile_format(COMBINED)(COMBINED_LINES[3], None)
+        self.assertEqual(
+            (parsed.resource, parsed.referrer, parsed.agent),
+            ("/café", "http://x/\\xe9té", 'Navigateur é "quoted"'),
+        )
+
+    def test_nonAsciiSpaceInsideField(self):
+        """A raw no-break space inside a field is part of it, as for L{parse_line}."""
+        line = f'1.2.3.4 - fr\u00a0nk {TIME} "GET / HTTP/1.1" 200 5 "-" "-"'
+        self.assertEqual(compile_format(COMBINED)(line, None), parse_line(line))
+
+
+class OtherFormatTests(unittest.TestCase):
+    """Common, vhost_combined and custom formats fill the hit's fields."""
+
+    def test_common(self):
+        """A common line has every field but the referrer and user-agent."""
+        line = f'1.2.3.4 - frank {TIME} "GET /index.html HTTP/1.0" 200 2326'
+        self.assertEqual(
+            compile_format(COMMON)(line, None),
+            hit(user="frank", resource="/index.html", protocol="HTTP/1.0", bytes=2326),
+        )
+
+    def test_vhostCombined(self):
+        """A vhost_combined line's C{%v} is the vhost, its port ignored; C{%O} is the bytes."""
+        line = f'example.com:443 1.2.3.4 - - {TIME} "GET / HTTP/1.1" 200 5 "http://r/" "agent"'
+        self.assertEqual(
+            compile_format(VHOST_COMBINED)(line, None),
+            hit(referrer="http://r/", agent="agent", vhost="example.com"),
+        )
+
+    def test_reorderedCustom(self):
+        """Fields in another order, headers named in any case, and C{%D} ignored."""
+        line = f'{TIME} 1.2.3.4 "HEAD /x HTTP/1.1" 304 - 1234 "the agent" "http://r/"'
+        self.assertEqual(
+            compile_format(CUSTOM)(line, None),
+            hit(method="HEAD", resource="/x", status=304, bytes=None, referrer="http://r/",
+                agent="the agent"),
+        )
+
+    def test_lowerCaseHeaderNames(self):
+        """C{%{referer}i} and C{%{user-agent}i} are the referrer and user-agent."""
+        parse = compile_format('%h %t "%r" "%{referer}i" "%{user-agent}i"')
+        self.assertEqual(
+            parse(f'1.2.3.4 {TIME} "GET / HTTP/1.1" "http://r/" "agent"', None),
+            hit(status=None, bytes=None, referrer="http://r/", agent="agent"),
+        )
+
+    def test_otherHeaderIgnored(self):
+        """A request header that is not the referrer or user-agent is matched and ignored."""
+        parse = compile_format('%h %t "%r" "%{Host}i"')
+        self.assertEqual(
+            parse(f'1.2.3.4 {TIME} "GET / HTTP/1.1" "example.com"', None),
+            hit(status=None, bytes=None),
+        )
+
+    def test_methodPathQueryProtocol(self):
+        """With C{%m %U%q %H} instead of C{%r}, the resource is the path and the query."""
+        line = f'1.2.3.4 - - {TIME} "POST /search?q=1&r=2 HTTP/1.1" 201 5'
+        self.assertEqual(
+            compile_format(SPLIT_REQUEST)(line, None),
+            hit(method="POST", resource="/search?q=1&r=2", status=201),
+        )
+
+    def test_methodPathEmptyQuery(self):
+        """With C{%m %U%q %H}, a request for C{/} (C{%q} empty, as Apache writes it) parses."""
+        line = f'1.2.3.4 - - {TIME} "GET / HTTP/1.1" 200 5'
+        self.assertEqual(compile_format(SPLIT_REQUEST)(line, None), hit())
+
+    def test_pathWithoutMethod(self):
+        """With only C{%U}, the method and protocol are None."""
+        parse = compile_format("%h %t %U %s %B")
+        self.assertEqual(
+            parse(f"1.2.3.4 {TIME} /x 200 5", None),
+            hit(method=None, resource="/x", protocol=None),
+        )
+
+    def test_percentLiteral(self):
+        """C{%%} is a literal percent sign that the line must have."""
+        parse = compile_format(COMMON + " 100%%")
+        line = f'1.2.3.4 - - {TIME} "GET / HTTP/1.1" 200 5 100%'
+        self.assertEqual(parse(line, None), hit())
+        error = self.assertRaises(LogLineError, parse, line[:-1], None)
+        self.assertEqual(error.reason, "does not match WEBLOG_FORMAT")
+
+    def test_dashStatusAndBytes(self):
+        """C{-} for the status or the bytes is None."""
+        line = f'1.2.3.4 - - {TIME} "GET / HTTP/1.1" - -'
+        self.assertEqual(compile_format(COMMON)(line, None), hit(status=None, bytes=None))
+
+    def test_requestNotSplit(self):
+        """A C{%r} that is not C{METHOD resource [protocol]} is all resource."""
+        line = f'1.2.3.4 - - {TIME} "-" 400 5'
+        self.assertEqual(
+            compile_format(COMMON)(line, None),
+            hit(method=None, resource="-", protocol=None, status=400),
+        )
+
+    def test_timeZone(self):
+        """The time keeps its offset."""
+        line = '1.2.3.4 - - [10/Oct/2000:13:55:36 -0700] "GET / HTTP/1.1" 200 5'
+        parsed = compile_format(COMMON)(line, None)
+        self.assertEqual(
+            parsed.time, datetime(2000, 10, 10, 13, 55, 36, tzinfo=timezone(-timedelta(hours=7)))
+        )
+        self.assertEqual(parsed.time.utcoffset(), -timedelta(hours=7))
+
+    def test_source(self):
+        """The source argument is kept on the hit."""
+        line = f'1.2.3.4 - - {TIME} "GET / HTTP/1.1" 200 5'
+        self.assertEqual(compile_format(COMMON)(line, "site-a.log"), hit(source="site-a.log"))
+
+    def test_lineEndings(self):
+        """A line's LF or CRLF ending is not part of the last field."""
+        parse = compile_format(COMBINED)
+        base = f'1.2.3.4 - - {TIME} "GET / HTTP/1.1" 200 5 "-" "agent"'
+        for ending in ("\n", "\r\n"):
+            self.assertEqual(parse(base + ending, None), hit(agent="agent"))
+
+
+class BadLineTests(unittest.TestCase):
+    """A line the format does not describe is a L{LogLineError}."""
+
+    def test_doesNotMatch(self):
+        """A line of another shape raises LogLineError with the reason and the line."""
+        parse = compile_format(COMBINED)
+        for line in ("", "garbage", f'1.2.3.4 - - {TIME} "GET / HTTP/1.1" 200 5', b"\xff\xfe"):
+            error = self.assertRaises(LogLineError, parse, line, None)
+            self.assertEqual(error.reason, "does not match WEBLOG_FORMAT")
+            self.assertIs(error.line, line)
+
+    def test_badTime(self):
+        """A timestamp that is not a valid time raises LogLineError saying why."""
+        parse = compile_format(COMMON)
+        for when, reason in (
+            ("17/Foo/2015:10:05:03 +0000", "unknown month 'Foo'"),
+            ("32/May/2015:10:05:03 +0000", "day is out of range for month"),
+            ("yesterday", "not a log timestamp: 'yesterday'"),
+        ):
+            line = f'1.2.3.4 - - [{when}] "GET / HTTP/1.1" 200 5'
+            error = self.assertRaises(LogLineError, parse, line, None)
+            self.assertEqual((error.reason, error.line), (reason, line))
+
+    def test_numberTooLong(self):
+        """A status or byte count of more than 18 digits is not a number."""
+        parse = compile_format(COMMON)
+        error = self.assertRaises(
+            LogLineError, parse, f'1.2.3.4 - - {TIME} "GET / HTTP/1.1" 200 {"9" * 19}', None
+        )
+        self.assertEqual(error.reason, "bytes is not a number")
+
+    def test_superscriptDigit(self):
+        """A byte count of a superscript digit (C{str.isdigit} but not C{int}) is not a number."""
+        line = f'1.2.3.4 - - {TIME} "GET / HTTP/1.1" 200 \u00b2'
+        error = self.assertRaises(LogLineError, compile_format(COMMON), line, None)
+        self.assertEqual(error.reason, "bytes is not a number")
+
+    def test_nonAsciiDigits(self):
+        """A status of Arabic-Indic digits is not a number, as for L{parse_line}."""
+        line = f'1.2.3.4 - - {TIME} "GET / HTTP/1.1" \u0661\u0662\u0663 5'
+        self.assertRaises(LogLineError, parse_line, line)
+        error = self.assertRaises(LogLineError, compile_format(COMMON), line, None)
+        self.assertEqual(error.reason, "status is not a number")
+
+
+class FormatErrorTests(unittest.TestCase):
+    """A format string that cannot be used is a one-line L{FormatError}."""
+
+    def assertFormatError(self, format: str, message: str) -> FormatError:
+        """Assert that compiling C{format} raises a FormatError with exactly C{message}."""
+        error = self.assertRaises(FormatError, compile_format, format)
+        self.assertEqual(str(error), message)
+        self.assertEqual(error.format, format)
+        self.assertNotIn("\n", str(error))
+        return error
+
+    def test_isValueError(self):
+        """FormatError is a ValueError."""
+        self.assertTrue(issubclass(FormatError, ValueError))
+
+    def test_empty(self):
+        """An empty or blank format is refused."""
+        self.assertFormatError("", "WEBLOG_FORMAT '': is empty")
+        self.assertFormatError("   ", "WEBLOG_FORMAT '   ': is empty")
+
+    def test_unknownDirective(self):
+        """An unknown directive is named."""
+        self.assertFormatError(
+            '%h %Z %t "%r"', "WEBLOG_FORMAT '%h %Z %t \"%r\"': unknown directive %Z"
+        )
+
+    def test_noTime(self):
+        """A format without %t is refused."""
+        self.assertFormatError(
+            '%h "%r" %>s', "WEBLOG_FORMAT '%h \"%r\" %>s': needs %t for the time"
+        )
+
+    def test_noRequest(self):
+        """A format without %r or %U is refused."""
+        self.assertFormatError(
+            "%h %t %m %H %>s", "WEBLOG_FORMAT '%h %t %m %H %>s': needs %r (or %U) for the request"
+        )
+
+    def test_timeWithFormat(self):
+        """C{%{...}t} is refused: only plain %t is supported."""
+        self.assertFormatError(
+            '%h %{%d/%b}t "%r"',
+            "WEBLOG_FORMAT '%h %{%d/%b}t \"%r\"': only plain %t is supported for the time",
+        )
+
+    def test_trailingPercent(self):
+        """A lone C{%} at the end is a bad directive."""
+        self.assertFormatError(
+            '%h %t "%r" %', "WEBLOG_FORMAT '%h %t \"%r\" %': bad directive near '%'"
+        )
+
+    def test_lonePercentInside(self):
+        """A lone C{%} before other directives is a bad directive too, as at the end."""
+        self.assertFormatError(
+            '%h % %t "%r"', "WEBLOG_FORMAT '%h % %t \"%r\"': bad directive near '% %t \"%r\"'"
+        )
+
+    def test_longFormatCut(self):
+        """The message quotes at most 60 characters of the format, in one line."""
+        format = "%h\n" + "x" * 100
+        self.assertFormatError(format, f"WEBLOG_FORMAT {format[:60]!r}: needs %t for the time")
+
+
+class _LogCase(unittest.TestCase):
+    """A log path in a fresh directory, and Records stopped at cleanup."""
+
+    def setUp(self) -> None:
+        directory = self.mktemp()
+        os.makedirs(directory)
+        self.path = os.path.join(directory, "access.log")
+        self.clock = Clock()
+
+    def append(self, *lines: str) -> None:
+        """Append C{lines}, each ended by a newline, to the log."""
+        with open(self.path, "ab") as log:
+            for line in lines:
+                log.write(line.encode("utf-8") + b"\n")
+
+    def records(self, format: str | None = None) -> Records:
+        """A Records on the log keeping 10 hits, in C{format} if given, stopped at cleanup."""
+        records = Records(self.path, keep=10, clock=self.clock, format=format)
+        self.addCleanup(records.stop)
+        return records
+
+
+class RecordsFormatTests(_LogCase):
+    """L{Records} parses its log with a custom format, or says why it cannot."""
+
+    def test_customFormat(self):
+        """Lines in the given format become hits, newest first."""
+        self.append(f'{TIME} 1.2.3.4 "GET /a HTTP/1.1" 200 5 7 "agent" "-"',
+                    "not a line",
+                    f'{TIME} 1.2.3.5 "GET /b HTTP/1.1" 404 - 9 "-" "http://r/"')
+        records = self.records(format=CUSTOM)
+        self.assertEqual(
+            records.getNew(),
+            [hit(client="1.2.3.5", resource="/b", status=404, bytes=None, referrer="http://r/"),
+             hit(resource="/a", agent="agent")],
+        )
+        self.assertEqual((records.lines, records.malformed), (3, 1))
+        self.assertEqual(records.status()["state"], "ok")
+
+    def test_combinedLineNotInFormat(self):
+        """With a custom format, a combined line that does not match it is malformed."""
+        self.append(COMBINED_LINES[0])
+        records = self.records(format=CUSTOM)
+        self.assertEqual(records.getNew(), [])
+        self.assertEqual((records.lines, records.malformed), (1, 1))
+
+    def test_nonAsciiDigitsMalformed(self):
+        """A line whose byte count is a superscript digit is counted malformed, not raised."""
+        self.append(f'1.2.3.4 - - {TIME} "GET / HTTP/1.1" 200 \u00b2',
+                    f'1.2.3.4 - - {TIME} "GET / HTTP/1.1" 200 5')
+        records = self.records(format=COMMON)
+        self.assertEqual(records.getNew(), [hit()])
+        self.assertEqual((records.lines, records.malformed), (2, 1))
+
+    def test_badFormat(self):
+        """A bad format: misconfigured with the FormatError's message, and nothing is read."""
+        self.append(COMBINED_LINES[0])
+        records = self.records(format="%Z")
+        status = records.status()
+        self.assertEqual(
+            (status["state"], status["reason"]),
+            ("misconfigured", "WEBLOG_FORMAT '%Z': unknown directive %Z"),
+        )
+        self.assertEqual(records.getNew(), [])
+        self.assertEqual(records.lines, 0)
+        self.flushLoggedErrors()
+
+
+class EnvironmentTests(_LogCase):
+    """C{$WEBLOG_FORMAT} chooses the format, and L{persist.config_problem} checks it."""
+
+    def test_formatFromEnvironment(self):
+        """Without a format argument, Records uses C{$WEBLOG_FORMAT}."""
+        setEnvironment(self, WEBLOG_FORMAT=CUSTOM)
+        self.append(f'{TIME} 1.2.3.4 "GET / HTTP/1.1" 200 5 7 "agent" "-"')
+        self.assertEqual(self.records().getNew(), [hit(agent="agent")])
+
+    def test_argumentOverridesEnvironment(self):
+        """A format argument wins over C{$WEBLOG_FORMAT}."""
+        setEnvironment(self, WEBLOG_FORMAT=CUSTOM)
+        self.append(f'1.2.3.4 - - {TIME} "GET / HTTP/1.1" 200 5')
+        self.assertEqual(self.records(format=COMMON).getNew(), [hit()])
+
+    def test_autoDetectionWithoutFormat(self):
+        """Without C{$WEBLOG_FORMAT} (or with it empty), lines are auto-detected."""
+        for value in (None, ""):
+            setEnvironment(self, WEBLOG_FORMAT=value)
+            self.append(f'1.2.3.4 - - {TIME} "GET / HTTP/1.1" 200 5')
+            self.assertEqual(self.records().getNew()[0], hit())
+
+    def test_badFormatFromEnvironment(self):
+        """A bad C{$WEBLOG_FORMAT} makes Records misconfigured with its message."""
+        setEnvironment(self, WEBLOG_FORMAT='%h "%r"')
+        status = self.records().status()
+        self.assertEqual(
+            (status["state"], status["reason"]),
+            ("misconfigured", "WEBLOG_FORMAT '%h \"%r\"': needs %t for the time"),
+        )
+        self.flushLoggedErrors()
+
+    def test_configGood(self):
+        """Unset or good settings are no problem."""
+        setEnvironment(self, WEBLOG_FORMAT=None, WEBLOG_KEEP=None, WEBLOG_MAX_STREAMS=None)
+        self.assertEqual(persist.config_problem(), "")
+        setEnvironment(self, WEBLOG_FORMAT=COMBINED, WEBLOG_KEEP="100", WEBLOG_MAX_STREAMS="10")
+        self.assertEqual(persist.config_problem(), "")
+
+    def test_configBadFormat(self):
+        """A bad C{$WEBLOG_FORMAT} is the problem, in one line."""
+        setEnvironment(self, WEBLOG_FORMAT="%h %t %Z", WEBLOG_KEEP=None, WEBLOG_MAX_STREAMS=None)
+        self.assertEqual(persist.config_problem(), "WEBLOG_FORMAT '%h %t %Z': unknown directive %Z")
+
+    def test_configBadKeep(self):
+        """A C{$WEBLOG_KEEP} that is not a number is the problem."""
+        setEnvironment(self, WEBLOG_FORMAT=None, WEBLOG_KEEP="lots", WEBLOG_MAX_STREAMS=None)
+        self.assertEqual(persist.config_problem(), "WEBLOG_KEEP must be a whole number, got 'lots'")
+
+    def test_configBadMaxStreams(self):
+        """A C{$WEBLOG_MAX_STREAMS} out of range is the problem."""
+        setEnvironment(self, WEBLOG_FORMAT=None, WEBLOG_KEEP=None, WEBLOG_MAX_STREAMS="0")
+        self.assertEqual(
+            persist.config_problem(), "WEBLOG_MAX_STREAMS must be from 1 to 100000, got 0"
+        )
