@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import os
+import shutil
 import time
 from collections.abc import Callable
 
@@ -250,6 +251,25 @@ class RotationTests(_LogTestCase):
         self.assertEqual(follower.truncations, 0)
         self.assertEqual(follower.state, "ok")
         self.assertEqual(follower.read(), ([], False))
+
+    def test_rotatedFileOverwrittenIsNotReadAgain(self) -> None:
+        """
+        A rotated-away file that is then overwritten in place (a copy written over C{.1})
+        is finished, not read again from its start as if it were the followed log.
+        """
+        old = self.writer()
+        old.write(joined(numbered(4, name=b"old")))
+        follower = self.follower()
+        follower.read()
+        os.rename(self.path, self.path + ".1")
+        new = self.writer()
+        new.write(joined(numbered(2, name=b"new")))
+        self.assertEqual(follower.read(), (numbered(2, name=b"new"), False))
+        shutil.copyfile(self.path, self.path + ".1")  # .1 shrinks: same file, other content
+        new.write(joined(numbered(1, name=b"new", first=2)))
+        self.assertEqual(follower.read(), (numbered(1, name=b"new", first=2), False))
+        self.assertEqual(follower.read(), ([], False))
+        self.assertEqual(follower.truncations, 0)
 
     def test_renameRotationSlicesExactlyOnce(self) -> None:
         """All slices read across a rename are every line of both files exactly once, in order."""
