@@ -39,6 +39,7 @@ class _OpenLog:
     overlong: bool = False
     seen_mtime: int = 0
     finished: bool = False
+    mark: bytes = b""
     idle_since: float | None = None
 
     def close(self) -> None:
@@ -134,8 +135,10 @@ class LogFollower:
             self._set_state("unreadable", error.strerror or str(error))
             return lines, False
         if stat.S_ISDIR(info.st_mode):
+            self._retire_current()
             self._set_state("unreadable", "is a directory")
-            return lines, False
+            budget = self._drain_retired(lines, budget)
+            return lines, budget <= 0
         current = self._current
         if current is not None and current.ident != (info.st_dev, info.st_ino):
             self.rotations += 1
@@ -256,7 +259,7 @@ class LogFollower:
         info = os.fstat(fileno)
         size = info.st_size
         log.seen_mtime = info.st_mtime_ns
-        if size < log.offset:
+        if size < log.offset or self._rewritten(log, size):
             if log is not self._current:
                 # A rotated-away file that shrinks was reused for other content (say, a
                 # copytruncate's copy written over it): what it had was read; stop there.
@@ -264,15 +267,28 @@ class LogFollower:
                 return False
             self.truncations += 1
             log.offset = 0
-            log.partial = b""
+            log.partial = log.mark = b""
             log.overlong = log.discard_first = False
         want = min(budget, size - log.offset)
         if want <= 0:
             return False
         data = os.pread(fileno, want, log.offset)
         log.offset += len(data)
+        log.mark = (log.mark + data[-64:])[-64:]
         self._split(log, data, lines)
         return log.offset < size
+
+    @staticmethod
+    def _rewritten(log: _OpenLog, size: int) -> bool:
+        """
+        Whether a file that grew no longer ends, where we stopped, with what we last read.
+
+        That is a copytruncate whose new content already outgrew the old before this read.
+        """
+        if not log.mark or size <= log.offset:
+            return False
+        start = log.offset - len(log.mark)
+        return os.pread(log.file.fileno(), len(log.mark), start) != log.mark
 
     def _split(self, log: _OpenLog, data: bytes, lines: list[Line]) -> None:
         """Cut C{data} into lines after C{log}'s pending partial line; keep the new partial."""

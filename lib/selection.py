@@ -143,8 +143,10 @@ def parse_query(args: Mapping[bytes, Sequence[bytes]]) -> Selection:
     @raise BadQuery: for an unknown, repeated or invalid parameter.
     """
     for name in args:
-        if name.decode("utf-8", "replace") not in PARAMETERS:
-            raise BadQuery(name.decode("utf-8", "replace")[:40], "unknown parameter")
+        text = name.decode("utf-8", "replace")
+        if text not in PARAMETERS:
+            shown = "".join(char if char.isprintable() else repr(char)[1:-1] for char in text)
+            raise BadQuery(shown[:40], "unknown parameter")
     default = Selection()
     limit = _one(args, "limit")
     if limit is not None and not (

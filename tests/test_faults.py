@@ -1,0 +1,515 @@
+# -*- test-case-name: tests.test_faults -*-
+"""The fault matrix of Records: rotation, truncation, deletion, damage and odd bytes."""
+
+from __future__ import annotations
+
+import builtins
+import io
+import json
+import os
+import shutil
+from typing import Any
+from unittest import mock
+
+from twisted.internet import defer
+from twisted.internet.task import Clock
+from twisted.trial import unittest
+
+from persist import Records
+from tests.support import SiteCase, combined
+
+
+def lines(*resources: str) -> bytes:
+    """One Apache combined line per resource, as bytes, each ended by a newline."""
+    return b"".join(combined(resource).encode() for resource in resources)
+
+
+def named(name: str, count: int, first: int = 0) -> list[str]:
+    """C{count} distinct resources C{/name0}, C{/name1}, ... numbered from C{first}."""
+    return [f"/{name}{number}" for number in range(first, first + count)]
+
+
+class _RecordsCase(unittest.TestCase):
+    """A log path in a fresh directory, Records on a Clock, writers, and exact-count checks."""
+
+    def setUp(self) -> None:
+        self.directory = self.mktemp()
+        os.makedirs(self.directory)
+        self.path = os.path.join(self.directory, "a.log")
+        self.clock = Clock()
+
+    def records(self, path: str | None = None, keep: int = 1000) -> Records:
+        """Records following the log (or C{path}) on the test's clock, stopped at cleanup."""
+        records = Records(path or self.path, keep=keep, clock=self.clock)
+        for follower in records._followers:
+            follower._now = self.clock.seconds  # the follower's linger runs on the test's clock
+        self.addCleanup(records.stop)
+        return records
+
+    def writer(self, path: str | None = None) -> io.FileIO:
+        """Open the log (or C{path}) for unbuffered appending, as a server holds its log open."""
+        handle = open(path or self.path, "ab", buffering=0)
+        self.addCleanup(handle.close)
+        return handle
+
+    def append(self, data: bytes, path: str | None = None) -> None:
+        """Append C{data} to the log (or C{path}), opening and closing it."""
+        with open(path or self.path, "ab") as log:
+            log.write(data)
+
+    def assertCounted(self, records: Records, resources: list[str], malformed: int = 0) -> None:
+        """
+        Every line was counted once: C{resources} (in file order) are the valid lines and the
+        kept hits, newest first, and C{malformed} more lines did not parse.
+        """
+        self.assertEqual(
+            (records.lines, records.malformed, records.hit_count),
+            (len(resources) + malformed, malformed, len(resources)),
+        )
+        self.assertEqual([hit.resource for hit in records.newest()], resources[::-1])
+
+
+class RenameRotationTests(_RecordsCase):
+    """Rotation by rename while the writer keeps appending to the renamed file."""
+
+    def test_writerKeepsAppendingToRenamedFile(self):
+        """Lines the old writer appends after the switch are read within linger, each once."""
+        old = self.writer()
+        old.write(lines(*named("old", 2)))
+        records = self.records()
+        records.poll()
+        self.assertCounted(records, named("old", 2))
+        os.rename(self.path, self.path + ".1")
+        new = self.writer()
+        new.write(lines("/new0"))
+        old.write(lines("/old2"))
+        records.poll()
+        self.assertCounted(records, [*named("old", 3), "/new0"])
+        self.clock.advance(20)
+        old.write(lines("/old3"))
+        new.write(lines("/new1"))
+        records.poll()
+        self.clock.advance(29)
+        old.write(lines("/old4"))
+        records.poll()
+        expected = [*named("old", 3), "/new0", "/old3", "/new1", "/old4"]
+        self.assertCounted(records, expected)
+        self.assertEqual(records.status()["rotations"], 1)
+        self.assertEqual(records.status()["truncations"], 0)
+        self.assertEqual(records.poll(), False)
+        self.assertCounted(records, expected)
+
+    def test_renamedFileLetGoAfterLinger(self):
+        """Once the renamed file has not grown for linger seconds it is closed and not read."""
+        old = self.writer()
+        records = self.records()
+        records.poll()
+        os.rename(self.path, self.path + ".1")
+        self.append(lines("/new0"))
+        records.poll()
+        self.clock.advance(30)
+        records.poll()
+        self.assertEqual(records._followers[0]._retired, [])
+        old.write(lines("/too-late"))
+        records.poll()
+        self.assertCounted(records, ["/new0"])
+
+    def test_rotationWithPartialLinePending(self):
+        """A line half-written before the rename is finished in the old file and read whole."""
+        old = self.writer()
+        records = self.records()
+        records.poll()
+        whole = combined("/split").encode()
+        old.write(lines("/before") + whole[:25])
+        records.poll()
+        self.assertCounted(records, ["/before"])
+        os.rename(self.path, self.path + ".1")
+        new = self.writer()
+        new.write(lines("/new0"))
+        records.poll()
+        self.assertCounted(records, ["/before", "/new0"])
+        old.write(whole[25:])
+        new.write(lines("/new1"))
+        records.poll()
+        self.assertCounted(records, ["/before", "/new0", "/split", "/new1"])
+        self.assertEqual(records.status()["rotations"], 1)
+
+
+class CopyTruncateTests(_RecordsCase):
+    """copytruncate: the log is copied aside, truncated to 0 in place, and written again."""
+
+    def copytruncate(self) -> None:
+        """Copy the log to C{.1} and truncate it in place, as logrotate's copytruncate does."""
+        shutil.copyfile(self.path, self.path + ".1")
+        os.truncate(self.path, 0)
+
+    def test_readBeforeTruncationCountOnce(self):
+        """Lines read before the truncation are not read again from the copy or the file."""
+        writer = self.writer()
+        writer.write(lines(*named("old", 3)))
+        records = self.records()
+        records.poll()
+        writer.write(lines(*named("old", 2, 3)))
+        records.poll()
+        self.copytruncate()
+        records.poll()
+        self.assertCounted(records, named("old", 5))
+        writer.write(lines("/new0"))
+        records.poll()
+        self.assertCounted(records, [*named("old", 5), "/new0"])
+        status = records.status()
+        self.assertEqual((status["truncations"], status["rotations"]), (1, 0))
+        self.assertEqual((status["state"], status["reason"]), ("ok", ""))
+
+    def test_shorterContentBeforeNextPoll(self):
+        """New lines written before the next poll, shorter than what was read, are all read."""
+        writer = self.writer()
+        writer.write(lines(*named("old", 5)))
+        records = self.records()
+        records.poll()
+        self.copytruncate()
+        writer.write(lines(*named("new", 2)))
+        records.poll()
+        self.assertCounted(records, [*named("old", 5), *named("new", 2)])
+        self.assertEqual(records.status()["truncations"], 1)
+
+    def test_longerContentBeforeNextPoll(self):
+        """
+        New lines written before the next poll that outgrow what was read before the truncation
+        are all read from the file's start, and the truncation is counted.
+        """
+        writer = self.writer()
+        writer.write(lines("/old0", "/old1"))
+        records = self.records()
+        records.poll()
+        self.copytruncate()
+        writer.write(lines("/n0", "/longer-new-1", "/n2", "/longer-new-3", "/n4"))
+        records.poll()
+        self.assertCounted(
+            records, ["/old0", "/old1", "/n0", "/longer-new-1", "/n2", "/longer-new-3", "/n4"]
+        )
+        self.assertEqual(records.status()["truncations"], 1)
+
+
+class DeleteRecreateTests(_RecordsCase):
+    """The log deleted, then created again."""
+
+    def test_deleteThenRecreate(self):
+        """The state is missing/not found in between; the rest and the new file are read once."""
+        writer = self.writer()
+        writer.write(lines(*named("old", 2)))
+        records = self.records()
+        records.poll()
+        writer.write(lines("/old2"))
+        os.remove(self.path)
+        records.poll()
+        status = records.status()
+        self.assertEqual((status["state"], status["reason"]), ("missing", "not found"))
+        self.assertCounted(records, named("old", 3))
+        records.poll()
+        self.assertEqual(records.status()["state"], "missing")
+        self.append(lines(*named("new", 2)))
+        records.poll()
+        status = records.status()
+        self.assertEqual((status["state"], status["reason"]), ("ok", ""))
+        self.assertCounted(records, [*named("old", 3), *named("new", 2)])
+
+
+class TwoRotationsTests(_RecordsCase):
+    """Two rotations between polls: a.log -> a.log.1 -> a.log.2, and a new a.log."""
+
+    def test_allThreeFilesOnceInOrder(self):
+        """The first file's rest, the middle file and the new file are each read once, in order."""
+        self.append(lines(*named("first", 2)))
+        records = self.records()
+        records.poll()
+        self.append(lines(*named("first", 2, 2)))
+        os.rename(self.path, self.path + ".1")
+        self.append(lines(*named("second", 3)))
+        os.rename(self.path + ".1", self.path + ".2")
+        os.rename(self.path, self.path + ".1")
+        self.append(lines(*named("third", 3)))
+        records.catchUp()
+        self.assertCounted(
+            records, [*named("first", 4), *named("second", 3), *named("third", 3)]
+        )
+        self.assertEqual(records.status()["rotations"], 2)
+        records.poll()
+        self.assertEqual(records.lines, 10)
+
+
+class MissingAtStartTests(_RecordsCase):
+    """A log missing when Records starts."""
+
+    def test_appearsLaterReadFromStart(self):
+        """A log that appears later is read from its start, not read back from its end."""
+        records = self.records(keep=2)
+        records.poll()
+        status = records.status()
+        self.assertEqual((status["state"], status["reason"]), ("missing", "not found"))
+        self.assertEqual((records.lines, records.malformed), (0, 0))
+        self.append(lines(*named("late", 5)) + b"garbage\n")
+        records.poll()
+        self.assertEqual((records.lines, records.malformed, records.hit_count), (6, 1, 5))
+        self.assertEqual([hit.resource for hit in records.newest()], ["/late4", "/late3"])
+        self.assertEqual(records.status()["state"], "ok")
+
+
+class UnreadableTests(_RecordsCase):
+    """The path becomes something that cannot be read."""
+
+    def test_replacedByDirectory(self):
+        """
+        A directory at the path is unreadable, "is a directory", without a crash; the lines
+        written to the file before it went away are read at once, as for a deletion.
+        """
+        writer = self.writer()
+        writer.write(lines("/old0"))
+        records = self.records()
+        records.poll()
+        writer.write(lines("/old1"))
+        os.remove(self.path)
+        os.mkdir(self.path)
+        self.assertEqual(records.poll(), False)
+        status = records.status()
+        self.assertEqual((status["state"], status["reason"]), ("unreadable", "is a directory"))
+        self.assertCounted(records, ["/old0", "/old1"])
+        os.rmdir(self.path)
+        self.append(lines("/new0"))
+        records.poll()
+        self.assertEqual(records.status()["state"], "ok")
+        self.assertCounted(records, ["/old0", "/old1", "/new0"])
+
+    def test_directoryAtStart(self):
+        """A directory at the path from the start is unreadable, and nothing is counted."""
+        os.mkdir(self.path)
+        records = self.records()
+        self.assertEqual(records.poll(), False)
+        status = records.status()
+        self.assertEqual((status["state"], status["reason"]), ("unreadable", "is a directory"))
+        self.assertCounted(records, [])
+
+    def refuseOpening(self, path: str) -> Any:
+        """Patch C{open} to refuse C{path} with EACCES, as for a file without read permission."""
+        realOpen = builtins.open
+
+        def guardedOpen(file: Any, *args: Any, **kwargs: Any) -> Any:
+            if file == path:
+                raise PermissionError(13, "Permission denied")
+            return realOpen(file, *args, **kwargs)
+
+        return mock.patch("builtins.open", guardedOpen)
+
+    def test_newFileWithoutPermissionAfterRotation(self):
+        """
+        A new file that cannot be opened after a rotation is unreadable, "Permission denied";
+        the old file's rest is read, and the new file from its start once it can be opened.
+        """
+        writer = self.writer()
+        writer.write(lines("/old0"))
+        records = self.records()
+        records.poll()
+        writer.write(lines("/old1"))
+        os.rename(self.path, self.path + ".1")
+        self.append(lines("/new0"))
+        with self.refuseOpening(self.path):
+            records.poll()
+            records.poll()
+        status = records.status()
+        self.assertEqual((status["state"], status["reason"]), ("unreadable", "Permission denied"))
+        self.assertCounted(records, ["/old0", "/old1"])
+        self.append(lines("/new1"))
+        records.poll()
+        self.assertEqual(records.status()["state"], "ok")
+        self.assertCounted(records, ["/old0", "/old1", "/new0", "/new1"])
+        self.assertEqual(records.status()["rotations"], 1)
+
+    def test_newFileChmod000AfterRotation(self):
+        """With real permissions (not root): a mode-000 new file is unreadable, then followed."""
+        if os.geteuid() == 0:
+            raise unittest.SkipTest(
+                "running as root, which reads any file whatever its mode; "
+                "test_newFileWithoutPermissionAfterRotation covers this by patching open"
+            )
+        writer = self.writer()
+        writer.write(lines("/old0"))
+        records = self.records()
+        records.poll()
+        writer.write(lines("/old1"))
+        os.rename(self.path, self.path + ".1")
+        self.append(lines("/new0"))
+        os.chmod(self.path, 0)
+        self.addCleanup(os.chmod, self.path, 0o644)
+        records.poll()
+        status = records.status()
+        self.assertEqual((status["state"], status["reason"]), ("unreadable", "Permission denied"))
+        self.assertCounted(records, ["/old0", "/old1"])
+        os.chmod(self.path, 0o644)
+        records.poll()
+        self.assertEqual(records.status()["state"], "ok")
+        self.assertCounted(records, ["/old0", "/old1", "/new0"])
+
+
+class SymlinkTests(_RecordsCase):
+    """A symlinked log whose target changes."""
+
+    def test_targetChangeIsRotation(self):
+        """Repointing the link is a rotation: the rest of a.log, then b.log from its start."""
+        link = os.path.join(self.directory, "current.log")
+        target_b = os.path.join(self.directory, "b.log")
+        self.append(lines(*named("a", 2)))
+        os.symlink("a.log", link)
+        records = self.records(path=link)
+        records.poll()
+        self.assertCounted(records, named("a", 2))
+        self.append(lines("/a2"))
+        self.append(lines(*named("b", 2)), path=target_b)
+        os.symlink("b.log", link + ".new")
+        os.replace(link + ".new", link)
+        records.poll()
+        self.assertCounted(records, [*named("a", 3), *named("b", 2)])
+        self.assertEqual(records.status()["rotations"], 1)
+        self.append(lines("/b2"), path=target_b)
+        records.poll()
+        self.assertCounted(records, [*named("a", 3), *named("b", 3)])
+        self.assertEqual(records.status()["state"], "ok")
+
+
+class OverlongLineTests(_RecordsCase):
+    """A 10 MB line, written in 1 MB pieces with polls between."""
+
+    def test_tenMegabyteLine(self):
+        """It is one malformed line, the pending partial stays within max_line, and later lines
+        parse normally."""
+        writer = self.writer()
+        writer.write(lines("/before"))
+        records = self.records()
+        records.poll()
+        follower = records._followers[0]
+        writer.write(b'203.0.113.7 - - [17/May/2015:10:05:03 +0000] "GET /')
+        for _ in range(10):
+            writer.write(b"x" * (1 << 20))
+            records.catchUp()
+            self.assertCounted(records, ["/before"])
+            assert follower._current is not None
+            self.assertLessEqual(len(follower._current.partial), follower._max_line)
+        writer.write(b' HTTP/1.1" 200 1 "-" "-"\n' + lines("/after0", "/after1"))
+        records.catchUp()
+        self.assertCounted(records, ["/before", "/after0", "/after1"], malformed=1)
+        assert follower._current is not None
+        self.assertEqual(follower._current.partial, b"")
+
+
+class OddBytesTests(_RecordsCase):
+    """NUL bytes, bytes that are not UTF-8, and CRLF line endings."""
+
+    def test_nulAndInvalidUtf8(self):
+        """NUL and non-UTF-8 bytes show as visible escapes; a NUL mid-request still parses."""
+        records = self.records()
+        records.poll()
+        self.append(
+            combined("/nul\x00mid").encode()
+            + combined("/bad", "http://x.example/\udcff", agent="A\udcc3(").encode(
+                "utf-8", "surrogateescape")
+            + b"\x00\x00\x00\x00\n"
+            + combined("/agent", agent="nul\x00agent").encode()
+            + b"\xff\xfe garbage\n"
+        )
+        records.poll()
+        self.assertCounted(records, ["/nul\\x00mid", "/bad", "/agent"], malformed=2)
+        agent, bad, nul = records.newest()
+        self.assertEqual(bad.referrer, "http://x.example/\\xff")
+        self.assertEqual(bad.agent, "A\\xc3(")
+        self.assertEqual(agent.agent, "nul\\x00agent")
+        self.assertEqual((nul.method, nul.protocol, nul.status), ("GET", "HTTP/1.1", 200))
+
+    def test_crlfEndings(self):
+        """CRLF ends a line, also when split across polls; no CR is left in any field."""
+        records = self.records()
+        records.poll()
+        crlf = lines("/crlf0", "/crlf1").replace(b"\n", b"\r\n")
+        self.append(crlf + lines("/lf") + combined("/split").encode()[:-1] + b"\r")
+        records.poll()
+        self.assertCounted(records, ["/crlf0", "/crlf1", "/lf"])
+        self.append(b"\n")
+        records.poll()
+        self.assertCounted(records, ["/crlf0", "/crlf1", "/lf", "/split"])
+        self.assertEqual({hit.agent for hit in records.newest()}, {"Mozilla/5.0"})
+
+
+class OutOfOrderTests(_RecordsCase):
+    """Timestamps that do not follow file order."""
+
+    def test_fileOrderAndOwnMinutes(self):
+        """Hits keep file order, newest written first; each counts in its own minute."""
+        times = [
+            ("/a", "17/May/2015:10:05:03 +0000"),
+            ("/b", "17/May/2015:10:02:00 +0000"),
+            ("/c", "17/May/2015:10:07:59 +0000"),
+            ("/d", "17/May/2015:10:02:30 +0000"),
+            ("/e", "17/May/2015:11:04:00 +0100"),
+        ]
+        self.append(b"".join(combined(resource, time=when).encode() for resource, when in times))
+        records = self.records()
+        records.poll()
+        self.assertCounted(records, ["/a", "/b", "/c", "/d", "/e"])
+        self.assertEqual(
+            [hit.time.isoformat() for hit in records.newest()],
+            ["2015-05-17T11:04:00+01:00", "2015-05-17T10:02:30+00:00",
+             "2015-05-17T10:07:59+00:00", "2015-05-17T10:02:00+00:00",
+             "2015-05-17T10:05:03+00:00"],
+        )
+        minutes = records.aggregates.per_minute()
+        self.assertEqual(len(minutes), 60)
+        self.assertEqual(minutes[-1][0].isoformat(), "2015-05-17T10:07:00+00:00")
+        self.assertEqual(
+            {start.strftime("%H:%M"): count for start, count in minutes if count},
+            {"10:02": 2, "10:04": 1, "10:05": 1, "10:07": 1},
+        )
+
+
+class JsonFaultTests(SiteCase):
+    """Faults seen through /weblog.rpy/json."""
+
+    @defer.inlineCallbacks
+    def getLog(self):
+        """The JSON log object and the hits' resources, newest first."""
+        code, _, body = yield self.get("/weblog.rpy/json?status=all&referrer=any&limit=1000")
+        self.assertEqual(code, 200)
+        document = json.loads(body)
+        return document["log"], [hit["resource"] for hit in document["hits"]]
+
+    @defer.inlineCallbacks
+    def test_renameRotationBetweenRequests(self):
+        """A rename rotation between two requests: log.lines and log.rotations are exact."""
+        self.writeLog(lines("/old0", "/old1"))
+        self.serve()
+        log, resources = yield self.getLog()
+        self.assertEqual((log["lines"], log["malformed"], log["rotations"]), (2, 0, 0))
+        self.assertEqual(resources, ["/old1", "/old0"])
+        self.writeLog(lines("/old2"), b"garbage\n")
+        os.rename(self.log.path, self.log.path + ".1")
+        self.writeLog(lines("/new0", "/new1"))
+        log, resources = yield self.getLog()
+        self.assertEqual(
+            (log["state"], log["lines"], log["malformed"], log["rotations"], log["truncations"]),
+            ("ok", 6, 1, 1, 0),
+        )
+        self.assertEqual(resources, ["/new1", "/new0", "/old2", "/old1", "/old0"])
+
+    @defer.inlineCallbacks
+    def test_copytruncateBetweenRequests(self):
+        """A copytruncate between two requests: read lines are not repeated, truncation counted."""
+        self.writeLog(lines(*named("old", 4)))
+        self.serve()
+        log, _ = yield self.getLog()
+        self.assertEqual(log["lines"], 4)
+        shutil.copyfile(self.log.path, self.log.path + ".1")
+        os.truncate(self.log.path, 0)
+        self.writeLog(lines("/new0"))
+        log, resources = yield self.getLog()
+        self.assertEqual(
+            (log["state"], log["lines"], log["malformed"], log["rotations"], log["truncations"]),
+            ("ok", 5, 0, 0, 1),
+        )
+        self.assertEqual(resources, ["/new0", "/old3", "/old2", "/old1", "/old0"])

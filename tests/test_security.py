@@ -1,0 +1,649 @@
+# -*- test-case-name: tests.test_security -*-
+"""The security suite: hostile log text, bad queries, traversal, tracebacks and headers."""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+import re
+from html.parser import HTMLParser
+from typing import Any
+
+from twisted.internet import defer, protocol, reactor
+from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
+from twisted.internet.task import Clock
+from twisted.trial import unittest
+from twisted.web.client import Agent, HTTPConnectionPool
+from twisted.web.http_headers import Headers
+
+from events import EventHub
+from persist import Records
+from selection import Selection
+from tests.support import REPO, SiteCase
+from tests.test_events import Collect, FakeRequest
+
+# (the text as the client sent it, the text weblog shows: control and format characters,
+# and the server's escapes of them, become visible backslash escapes)
+PAYLOADS: list[tuple[str, str]] = [
+    ("<script>alert(1)</script>", "<script>alert(1)</script>"),
+    ("<ScRiPt>alert(1)</sCrIpT>", "<ScRiPt>alert(1)</sCrIpT>"),
+    ('"><img src=x onerror=alert(1)>', '"><img src=x onerror=alert(1)>'),
+    ("'><svg onload=alert(1)>", "'><svg onload=alert(1)>"),
+    ("javascript:alert(1)", "javascript:alert(1)"),
+    ("JaVaScRiPt:alert(1)", "JaVaScRiPt:alert(1)"),
+    (" javascript:alert(1)", " javascript:alert(1)"),
+    ("\tjavascript:alert(1)", "\\x09javascript:alert(1)"),
+    ("java\tscript:alert(1)", "java\\x09script:alert(1)"),
+    ("javascript\n:alert(1)", "javascript\\x0a:alert(1)"),
+    ("\x00javascript:alert(1)", "\\x00javascript:alert(1)"),
+    ("data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==",
+     "data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg=="),
+    ("&lt;script&gt;alert(1)&lt;/script&gt;", "&lt;script&gt;alert(1)&lt;/script&gt;"),
+    ("&#60;script&#62;alert(1)&#60;/script&#62;", "&#60;script&#62;alert(1)&#60;/script&#62;"),
+    ("%3Cscript%3Ealert(1)%3C/script%3E", "%3Cscript%3Ealert(1)%3C/script%3E"),
+    ("\uff1cscript\uff1ealert(1)\uff1c/script\uff1e",
+     "\uff1cscript\uff1ealert(1)\uff1c/script\uff1e"),
+    ("a\u2028b\u2029c", "a\\u2028b\\u2029c"),
+    ("x\u0085y", "x\\x85y"),
+    ("\u202egnp.exe", "\\u202egnp.exe"),
+    ("</script><script>alert(1)</script>", "</script><script>alert(1)</script>"),
+    ("{{7*7}}${7*7}", "{{7*7}}${7*7}"),
+    ('<a href="javascript:alert(1)">x</a>', '<a href="javascript:alert(1)">x</a>'),
+    ('http://x.example/"><script>alert(1)</script>', 'http://x.example/"><script>alert(1)</script>'),
+    ("https://x.example/?a=1&b=<b>'\"", "https://x.example/?a=1&b=<b>'\""),
+    ("http://x.example/ onmouseover=alert(1) x=", "http://x.example/ onmouseover=alert(1) x="),
+]
+
+FIELDS = ("client", "user", "resource", "referrer", "agent")
+SHOWN_IN_HTML = {"client": "client", "resource": "resource", "referrer": "referrer"}
+SHOWN_IN_JSON = ("client", "resource", "referrer", "agent")
+ALL = "status=all&referrer=any&limit=1000"
+
+
+def logged(text: str) -> str:
+    """A field as Apache logs it: quotes and backslashes escaped, control characters as \\xhh."""
+    text = text.replace("\\", "\\\\").replace('"', '\\"')
+    return re.sub(r"[\x00-\x1f\x7f]", lambda found: f"\\x{ord(found.group()):02x}", text)
+
+
+def representable(field: str, text: str) -> bool:
+    """Whether C{text} can stand in C{field} of a combined line (no space in a bare field)."""
+    if field in ("client", "user"):
+        return not re.search(r'[\s"]', logged(text), re.ASCII) and not text.startswith("-")
+    return True
+
+
+def hostile_lines() -> list[tuple[str, str, dict[str, str]]]:
+    """
+    One combined line per payload and field it fits in: (field, line, shown fields).
+
+    The other fields hold harmless values; shown fields are what a hit shows for the line.
+    """
+    found = []
+    for number, (text, shown) in enumerate(PAYLOADS):
+        for field in FIELDS:
+            if not representable(field, text):
+                continue
+            values = {"client": "203.0.113.7", "user": "-", "resource": f"/ok{number}{field}",
+                      "referrer": "http://ok.example/", "agent": "Mozilla/5.0"}
+            values[field] = text
+            request = logged(f"GET {values['resource']} HTTP/1.1")
+            line = (
+                f"{logged(values['client'])} - {logged(values['user'])} "
+                f'[17/May/2015:10:05:03 +0000] "{request}" 200 123 '
+                f'"{logged(values["referrer"])}" "{logged(values["agent"])}"\n'
+            )
+            expected = {name: values[name] for name in FIELDS}
+            expected[field] = shown
+            found.append((field, line, expected))
+    return found
+
+
+class PageParser(HTMLParser):
+    """Collects every element with its attributes, and the cells of the hits table."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.elements: list[tuple[str, dict[str, str]]] = []
+        self.rows: list[dict[str, str]] = []
+        self.keys: list[str] = []
+        self._inHits = False
+        self._cell: str | None = None
+        self._key = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        attributes = {name: value or "" for name, value in attrs}
+        self.elements.append((tag, attributes))
+        if tag == "tbody" and attributes.get("id") == "hits":
+            self._inHits = True
+        elif self._inHits and tag == "tr":
+            self.rows.append({})
+        elif self._inHits and tag == "td":
+            self._cell = attributes.get("class", "")
+            self.rows[-1][self._cell] = ""
+        elif tag == "span" and attributes.get("class") == "key":
+            self._key = True
+            self.keys.append("")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "tbody":
+            self._inHits = False
+        elif tag == "td":
+            self._cell = None
+        elif tag == "span":
+            self._key = False
+
+    def handle_data(self, data: str) -> None:
+        if self._cell is not None:
+            self.rows[-1][self._cell] += data
+        if self._key:
+            self.keys[-1] += data
+
+
+def parse_page(body: bytes) -> PageParser:
+    """Parse an HTML page."""
+    parser = PageParser()
+    parser.feed(body.decode("utf-8"))
+    parser.close()
+    return parser
+
+
+PAGE_TAGS = {
+    "html", "head", "meta", "noscript", "title", "link", "script", "body", "header", "h1",
+    "span", "p", "code", "strong", "form", "label", "input", "select", "option", "button",
+    "div", "main", "table", "thead", "tbody", "tr", "th", "td", "time", "a", "aside",
+    "section", "h2", "ol", "li", "svg", "rect", "text",
+}
+"""Every element the weblog page itself is made of."""
+
+
+def as_browser_sees(url: str) -> str:
+    """A URL as a browser reads it: tabs and newlines removed, leading controls and spaces cut."""
+    return re.sub(r"[\t\n\r]", "", url).lstrip("".join(map(chr, range(0x21))))
+
+
+class RawClient(protocol.Protocol):
+    """Sends bytes as they are, and collects the whole answer until the server closes."""
+
+    def __init__(self, request: bytes) -> None:
+        self.request = request
+        self.data = b""
+        self.done: defer.Deferred[bytes] = defer.Deferred()
+
+    def connectionMade(self) -> None:
+        assert self.transport is not None
+        self.transport.write(self.request)
+
+    def dataReceived(self, data: bytes) -> None:
+        self.data += data
+
+    def connectionLost(self, reason: Any = None) -> None:
+        self.done.callback(self.data)
+
+
+def parse_response(data: bytes) -> tuple[int, dict[bytes, bytes], bytes]:
+    """An HTTP/1.1 answer as (code, headers lower-cased, body), a chunked body decoded."""
+    if not data:
+        return 0, {}, b""  # closed without an answer
+    head, _, body = data.partition(b"\r\n\r\n")
+    status, *fields = head.split(b"\r\n")
+    headers = {}
+    for field in fields:
+        name, _, value = field.partition(b":")
+        headers[name.strip().lower()] = value.strip()
+    if headers.get(b"transfer-encoding") == b"chunked":
+        decoded = b""
+        while body:
+            size, _, rest = body.partition(b"\r\n")
+            length = int(size.split(b";")[0], 16)
+            if length == 0:
+                break
+            decoded += rest[:length]
+            body = rest[length + 2:]
+        body = decoded
+    return int(status.split(b" ")[1]), headers, body
+
+
+class _SecurityCase(SiteCase):
+    """SiteCase with raw requests and the checks every answer must pass."""
+
+    @defer.inlineCallbacks
+    def raw(self, request: bytes):
+        """Send C{request} exactly as given; return (code, headers, body) of the answer."""
+        endpoint = TCP4ClientEndpoint(reactor, "127.0.0.1", self.port.getHost().port)
+        client = RawClient(request)
+        yield connectProtocol(endpoint, client)
+        data = yield client.done.addTimeout(10, reactor)
+        return parse_response(data)
+
+    def rawGet(self, target: bytes, method: bytes = b"GET", extra: bytes = b"",
+               content: bytes = b""):
+        """Send one request for C{target}, asking the server to close afterwards."""
+        length = b"Content-Length: %d\r\n" % len(content) if content else b""
+        return self.raw(method + b" " + target + b" HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                        + extra + length + b"Connection: close\r\n\r\n" + content)
+
+    def assertNoTraceback(self, body: bytes, what: object = None) -> None:
+        """The body shows no Python traceback."""
+        self.assertNotIn(b"Traceback", body, what)
+        self.assertNotIn(b'File "', body, what)
+
+    def assertSecurityHeaders(self, headers: Headers, what: object = None) -> None:
+        """A script-from-self CSP without unsafe-inline, nosniff and no-referrer."""
+        [csp] = headers.getRawHeaders(b"content-security-policy") or [b""]
+        self.assertIn(b"script-src 'self'", csp, what)
+        self.assertNotIn(b"unsafe-inline", csp, what)
+        self.assertEqual(headers.getRawHeaders(b"x-content-type-options"), [b"nosniff"], what)
+        self.assertEqual(headers.getRawHeaders(b"referrer-policy"), [b"no-referrer"], what)
+
+
+class HostileLogTests(_SecurityCase):
+    """Every payload, in every field that comes from the log, stays inert on every URL."""
+
+    def setUp(self) -> None:
+        super().setUp()
+        self.lines = hostile_lines()
+        self.writeLog(*[line for _, line, _ in self.lines])
+
+    def test_everyFieldCanHoldSomePayload(self):
+        """The table is exercised: each field holds several payloads, the bare fields fewer."""
+        fields = [field for field, _, _ in self.lines]
+        self.assertEqual(
+            {field: fields.count(field) for field in FIELDS},
+            {"client": 18, "user": 18, "resource": 25, "referrer": 25, "agent": 25},
+        )
+
+    @defer.inlineCallbacks
+    def test_html(self):
+        """
+        The page has no script but its own, no on* attribute, no link that is not http(s),
+        and every payload shows as escaped text in its cell.
+        """
+        self.serve()
+        code, _, body = yield self.get(f"/weblog.rpy?{ALL}")
+        self.assertEqual(code, 200)
+        self.assertIn(f"{len(self.lines)} lines read, 0 malformed".encode(), body)
+        self.assertEqual([tag.lower() for tag in re.findall(rb"<\s*(script|img|svg|iframe)",
+                                                            body, re.I)], [b"script", b"svg"])
+        page = parse_page(body)
+        tags = {tag for tag, _ in page.elements}
+        self.assertEqual(tags - PAGE_TAGS, set())
+        scripts = [attributes for tag, attributes in page.elements if tag == "script"]
+        self.assertEqual(scripts, [{"src": "/weblog.js", "defer": "defer"}])
+        for tag, attributes in page.elements:
+            for name, value in attributes.items():
+                self.assertFalse(name.startswith("on"), (tag, name, value))
+                self.assertFalse(as_browser_sees(value).lower().startswith(
+                    ("javascript:", "vbscript:", "data:")), (tag, name, value))
+        own = {"/", "/weblog.rpy/json?limit=1000&status=all&referrer=any",
+               "/weblog.rpy/events?limit=1000&status=all&referrer=any"}
+        for tag, attributes in page.elements:
+            if tag == "a" and attributes["href"] not in own:
+                href = attributes["href"]
+                self.assertEqual(as_browser_sees(href), href)
+                self.assertTrue(href.lower().startswith(("http://", "https://")), href)
+                self.assertEqual(attributes["rel"], "noopener noreferrer nofollow")
+        self.assertEqual(len(page.rows), len(self.lines))
+        for row, (field, _, expected) in zip(page.rows, reversed(self.lines), strict=True):
+            for name, cell in SHOWN_IN_HTML.items():
+                self.assertEqual(row[cell], expected[name], (field, expected))
+                self.assertIn(html.escape(expected[name], quote=False).encode(), body)
+        self.assertIn("<script>alert(1)</script>", page.keys)
+        self.assertIn('"><img src=x onerror=alert(1)>', page.keys)
+
+    @defer.inlineCallbacks
+    def test_json(self):
+        """No raw <, > or & in the body; json.loads gives back exactly what a hit shows."""
+        self.serve()
+        code, _, body = yield self.get(f"/weblog.rpy/json?{ALL}")
+        self.assertEqual(code, 200)
+        for char in (b"<", b">", b"&", "\u2028".encode(), "\u2029".encode()):
+            self.assertNotIn(char, body)
+        document = json.loads(body)
+        self.assertEqual((document["log"]["lines"], document["log"]["malformed"]),
+                         (len(self.lines), 0))
+        hits = document["hits"]
+        self.assertEqual(len(hits), len(self.lines))
+        for hit, (field, _, expected) in zip(hits, reversed(self.lines), strict=True):
+            self.assertEqual({name: hit[name] for name in SHOWN_IN_JSON},
+                             {name: expected[name] for name in SHOWN_IN_JSON}, field)
+        referrers = [key for key, _ in document["top"]["referrers"]]
+        self.assertIn("http://ok.example/", referrers)
+
+    @defer.inlineCallbacks
+    def test_events(self):
+        """Each replayed hit event is one data line that gives back exactly what a hit shows."""
+        self.serve()
+        url = f"http://127.0.0.1:{self.port.getHost().port}/weblog.rpy/events?{ALL}&since=0"
+        agent = Agent(reactor, pool=HTTPConnectionPool(reactor, persistent=False))
+        response = yield agent.request(b"GET", url.encode(), Headers({}))
+        collector = Collect()
+        response.deliverBody(collector)
+        self.addCleanup(lambda: collector.done)
+        self.addCleanup(response._transport.stopProducing)
+        last = len(self.lines)
+        data = yield collector.waitFor(b"id: %d\n" % last)
+        data = data[:data.index(b"\n\n", data.index(b"id: %d\n" % last)) + 2]
+        self.assertNotIn("\u2028".encode(), data)
+        blocks = data.split(b"\n\n")
+        self.assertEqual(blocks[0], b"retry: 2000")
+        self.assertEqual(blocks[-1], b"")
+        events = blocks[1:-1]
+        self.assertEqual(len(events), len(self.lines))
+        for number, (block, (field, _, expected)) in enumerate(
+                zip(events, self.lines, strict=True), 1):
+            fields = re.split(rb"\r\n|\r|\n", block)
+            self.assertEqual(fields[:2], [b"id: %d" % number, b"event: hit"], field)
+            self.assertEqual(len(fields), 3, (field, block))
+            self.assertTrue(fields[2].startswith(b"data: "))
+            hit = json.loads(fields[2][len(b"data: "):])
+            self.assertEqual({name: hit[name] for name in SHOWN_IN_JSON},
+                             {name: expected[name] for name in SHOWN_IN_JSON}, field)
+
+
+class HostileRecordsTests(unittest.TestCase):
+    """Records and the event hub, on a Clock: every field as a hit shows it, stats in one line."""
+
+    def setUp(self) -> None:
+        self.path = self.mktemp()
+        self.clock = Clock()
+        self.records = Records(self.path, keep=1000, clock=self.clock)
+        self.addCleanup(self.records.stop)
+        self.lines = hostile_lines()
+
+    def read(self) -> None:
+        """Write every hostile line to the log and read it."""
+        with open(self.path, "a") as log:
+            log.writelines(line for _, line, _ in self.lines)
+        self.records.poll()
+
+    def test_everyFieldShown(self):
+        """Each hit's client, user, resource, referrer and agent are exactly what clean() shows."""
+        self.read()
+        self.assertEqual((self.records.lines, self.records.malformed), (len(self.lines), 0))
+        hits = list(self.records.newest())[::-1]
+        for hit, (field, _, expected) in zip(hits, self.lines, strict=True):
+            self.assertEqual({name: getattr(hit, name) for name in FIELDS}, expected, field)
+
+    def test_statsEventOneLine(self):
+        """A stats event carrying the hostile top lists is one event with one data line."""
+        hub = EventHub(self.records, self.clock)
+        request = FakeRequest()
+        selection = Selection(limit=1000, status="all", referrer="any")
+        hub.open(request, selection)  # type: ignore[arg-type]
+        self.addCleanup(request.finished.callback, None)
+        self.read()
+        self.clock.advance(5)
+        written = b"".join(request.written)
+        self.assertNotIn(b"<", written)
+        self.assertNotIn("\u2028".encode(), written)
+        [stats] = [block for block in written.split(b"\n\n") if block.startswith(b"event: stats")]
+        fields = re.split(rb"\r\n|\r|\n", stats)
+        self.assertEqual(len(fields), 2)
+        self.assertTrue(fields[1].startswith(b"data: "))
+        data = json.loads(fields[1][len(b"data: "):])
+        self.assertEqual([key for key, _ in data["top"]["referrers"]],
+                         ["http://ok.example/"] + [shown for _, shown in PAYLOADS[:9]])
+        hits = [block for block in written.split(b"\n\n") if b"event: hit" in block]
+        self.assertEqual(len(hits), len(self.lines))
+        for block in hits:
+            self.assertEqual(len(re.split(rb"\r\n|\r|\n", block)), 3, block)
+
+
+BAD_QUERIES: list[tuple[str, bytes]] = [
+    ("limit=" + "9" * 10000,
+     b"limit: must be a whole number from 1 to 1000, got '99999999999999999999...'\n"),
+    ("q=" + "a" * 10000, b"q: must be at most 200 characters, got 10000\n"),
+    ("status=" + "5" * 10000, b"status: must be a status like 200, a class like 2xx, or all, "
+                              b"got '55555555555555555555...'\n"),
+    ("limit=-1", b"limit: must be a whole number from 1 to 1000, got '-1'\n"),
+    ("limit=abc", b"limit: must be a whole number from 1 to 1000, got 'abc'\n"),
+    ("limit=1.5", b"limit: must be a whole number from 1 to 1000, got '1.5'\n"),
+    ("limit=%EF%BC%91", "limit: must be a whole number from 1 to 1000, got '\uff11'\n".encode()),
+    ("limit=", b"limit: must be a whole number from 1 to 1000, got ''\n"),
+    ("status=-200", b"status: must be a status like 200, a class like 2xx, or all, got '-200'\n"),
+    ("referrer=none", b"referrer: must be required or any, got 'none'\n"),
+    ("bots=no", b"bots: must be include or exclude, got 'no'\n"),
+    ("own=no", b"own: must be hide or show, got 'no'\n"),
+    ("limit=5&limit=5", b"limit: given more than once\n"),
+    ("q=a&q=b", b"q: given more than once\n"),
+    ("own=hide&own=show", b"own: given more than once\n"),
+    ("a" * 10000 + "=1", b"a" * 40 + b": unknown parameter\n"),
+    ("foo=1", b"foo: unknown parameter\n"),
+    ("LIMIT=5", b"LIMIT: unknown parameter\n"),
+    ("limit=%00", b"limit: must be a whole number from 1 to 1000, got '\\x00'\n"),
+    ("status=%00", b"status: must be a status like 200, a class like 2xx, or all, got '\\x00'\n"),
+    ("referrer=any%00", b"referrer: must be required or any, got 'any\\x00'\n"),
+    ("q=%ff", b"q: is not valid UTF-8\n"),
+    ("limit=%ff", b"limit: is not valid UTF-8\n"),
+    ("%ff=1", "\ufffd: unknown parameter\n".encode()),
+]
+
+EVENTS_BAD_QUERIES: list[tuple[str, bytes]] = [
+    ("since=-1", b"since: must be a hit id, a whole number, got '-1'\n"),
+    ("since=abc", b"since: must be a hit id, a whole number, got 'abc'\n"),
+    ("since=%00", b"since: must be a hit id, a whole number, got '\\x00'\n"),
+    ("since=" + "9" * 30, b"since: must be a hit id, a whole number, got '" + b"9" * 20 + b"'\n"),
+    ("since=1&since=1", b"since: given more than once\n"),
+]
+
+URLS = ("/weblog.rpy", "/weblog.rpy/json", "/weblog.rpy/events")
+
+
+class BadQueryTests(_SecurityCase):
+    """Bad query parameters get 400 with a short one-line plain-text reason, on every URL."""
+
+    @defer.inlineCallbacks
+    def checkBadQuery(self, url: str, query: str, reason: bytes | None = None):
+        """GET C{url?query}; check the 400 answer; return its body."""
+        code, headers, body = yield self.get(f"{url}?{query}")
+        what = (url, query[:60], body)
+        self.assertEqual(code, 400, what)
+        self.assertEqual(headers.getRawHeaders(b"content-type"),
+                         [b"text/plain; charset=utf-8"], what)
+        self.assertSecurityHeaders(headers, what)
+        self.assertLess(len(body), 120, what)
+        self.assertTrue(body.endswith(b"\n"), what)
+        self.assertEqual(body.count(b"\n"), 1, what)
+        self.assertNotIn(b"\r", body, what)
+        self.assertTrue(body[:-1].decode("utf-8").isprintable(), what)
+        self.assertNoTraceback(body, what)
+        if reason is not None:
+            self.assertEqual(body, reason, what)
+        return body
+
+    @defer.inlineCallbacks
+    def test_badQueries(self):
+        """Huge, negative, non-numeric, repeated, long-named, unknown, NUL and %ff: 400."""
+        self.serve()
+        for url in URLS:
+            for query, reason in BAD_QUERIES:
+                yield self.checkBadQuery(url, query, reason)
+
+    @defer.inlineCallbacks
+    def test_badSince(self):
+        """The event stream's since parameter is checked the same way."""
+        self.serve()
+        for query, reason in EVENTS_BAD_QUERIES:
+            yield self.checkBadQuery("/weblog.rpy/events", query, reason)
+
+    @defer.inlineCallbacks
+    def test_controlCharactersInNames(self):
+        """
+        An unknown name holding NUL, a newline, CR LF or ESC is still answered in one printable
+        line: control characters in the reason are shown as escapes, never sent raw.
+        """
+        self.serve()
+        for url in URLS:
+            for query in ("a%00b=1", "x%0Ay=1", "%0D%0AInjected:%20yes=1", "%1B%5B2J=1"):
+                body = yield self.checkBadQuery(url, query)
+                self.assertTrue(body.endswith(b": unknown parameter\n"), body)
+
+
+TRAVERSALS: list[bytes] = [
+    b"/../lib/persist.py",
+    b"/%2e%2e/lib/persist.py",
+    b"/%2E%2E/lib/persist.py",
+    b"/%2e%2e%2flib%2fpersist.py",
+    b"/..%2f..%2fetc%2fpasswd",
+    b"/..%2flib%2fpersist.py",
+    b"/%252e%252e/lib/persist.py",
+    b"/..\\lib\\persist.py",
+    b"/..%5clib%5cpersist.py",
+    b"/.%2e/lib/persist.py",
+    b"//lib/persist.py",
+    b"/weblog.rpy/../../lib/persist.py",
+    b"/weblog.rpy/..%2f..%2flib%2fpersist.py",
+    b"/lib/",
+    b"/lib/persist.py",
+    b"/var/counter.json",
+    b"/.git/config",
+    b"/../../../../../../etc/passwd",
+]
+
+NUL_PATHS: list[bytes] = [b"/weblog.rpy%00.txt", b"/weblog.rpy%00", b"/%00", b"/lib%00/persist.py"]
+
+SECRETS = (b"import ", b"def ", b"class Records", b"424242", b"[core]", b"root:", b"registry")
+"""What the files a traversal aims at contain: Python source, the counter, git, passwd."""
+
+
+class TraversalTests(_SecurityCase):
+    """No path reaches lib/, var/, .git/ or any file outside www/."""
+
+    def setUp(self) -> None:
+        super().setUp()
+        # What a traversal out of the served www/ copy would find beside it.
+        lib = self.base.child("lib")
+        lib.makedirs()
+        REPO.child("lib").child("persist.py").copyTo(lib.child("persist.py"))
+        var = self.base.child("var")
+        var.makedirs()
+        var.child("counter.json").setContent(b'{"value": 424242}')
+        git = self.base.child(".git")
+        git.makedirs()
+        git.child("config").setContent(b"[core]\n\trepositoryformatversion = 0\n")
+
+    @defer.inlineCallbacks
+    def test_traversals(self):
+        """Every encoding gets 404, and no file contents or traceback."""
+        self.serve()
+        self.writeLog(b"")
+        for target in TRAVERSALS:
+            code, _, body = yield self.rawGet(target)
+            self.assertEqual(code, 404, (target, body[:200]))
+            for secret in SECRETS:
+                self.assertNotIn(secret, body, target)
+            self.assertNoTraceback(body, target)
+
+    @defer.inlineCallbacks
+    def test_nulInPathShowsNothing(self):
+        """A NUL byte in the path shows no file contents and no traceback, whatever the code."""
+        self.serve()
+        for target in NUL_PATHS:
+            code, _, body = yield self.rawGet(target)
+            self.assertIn(code, (400, 404, 500), target)
+            for secret in SECRETS:
+                self.assertNotIn(secret, body, target)
+            self.assertNoTraceback(body, target)
+        self.flushLoggedErrors(ValueError)
+
+    @defer.inlineCallbacks
+    def test_nulInPathIs404(self):
+        """A NUL byte in the path gets 404 like any other name that is not there."""
+        self.serve()
+        codes = []
+        for target in NUL_PATHS:
+            code, _, _ = yield self.rawGet(target)
+            codes.append(code)
+        self.flushLoggedErrors(ValueError)
+        self.assertEqual(codes, [404] * len(NUL_PATHS))
+
+    test_nulInPathIs404.todo = (  # type: ignore[attr-defined]
+        "twisted.web.static.File.getChild lets os.stat raise ValueError('embedded null byte'): "
+        "500 Processing Failed; the root of `twistd web --path` is Twisted's, not weblog's"
+    )
+
+    def test_noPythonUnderWww(self):
+        """No .py file (or compiled one) lives under www/: a static server would show it."""
+        found = [os.path.join(directory, name)
+                 for directory, _, names in os.walk(REPO.child("www").path)
+                 for name in names if name.lower().endswith((".py", ".pyc", ".pyo"))]
+        self.assertEqual(found, [])
+
+
+class OddRequestTests(_SecurityCase):
+    """Odd headers and methods never show a traceback."""
+
+    def setUp(self) -> None:
+        super().setUp()
+        self.writeLog(b"".join(
+            f'203.0.113.7 - - [17/May/2015:10:05:03 +0000] "GET /r{n} HTTP/1.1" 200 1 '
+            f'"http://a.example/" "Mozilla/5.0"\n'.encode() for n in range(3)))
+
+    @defer.inlineCallbacks
+    def test_malformedLastEventId(self):
+        """A malformed Last-Event-ID opens the stream as if none was sent."""
+        self.serve()
+        base = f"http://127.0.0.1:{self.port.getHost().port}/weblog.rpy/events"
+        for value in (b"abc", b"-1", b"9" * 40, b"1e5", b"\xff\xfe", b" 12 ", b"0x10",
+                      b"9" * 18, b"", b"1" * 5000):
+            agent = Agent(reactor, pool=HTTPConnectionPool(reactor, persistent=False))
+            response = yield agent.request(b"GET", base.encode(),
+                                           Headers({b"last-event-id": [value]}))
+            collector = Collect()
+            response.deliverBody(collector)
+            data = yield collector.waitFor(b"retry: 2000\n\n")
+            response._transport.stopProducing()
+            yield collector.done
+            self.assertEqual(response.code, 200, value)
+            self.assertEqual(data, b"retry: 2000\n\n", value)
+            self.assertNoTraceback(data, value)
+
+    @defer.inlineCallbacks
+    def test_hugeHeader(self):
+        """
+        An 8 KB header is served; Twisted drops a connection whose one header line passes
+        16 KiB without an answer, and answers a bare 400 when all headers pass 16 KiB.
+        """
+        self.serve()
+        code, _, body = yield self.rawGet(b"/weblog.rpy", extra=b"X-Big: " + b"a" * 8000 + b"\r\n")
+        self.assertEqual(code, 200)
+        self.assertIn(b"3 lines read, 0 malformed", body)
+        self.assertNoTraceback(body)
+        code, _, body = yield self.rawGet(b"/weblog.rpy",
+                                          extra=b"X-Big: " + b"a" * 20000 + b"\r\n")
+        self.assertEqual((code, body), (0, b""))
+        many = b"".join(b"X-Big-%d: %s\r\n" % (number, b"a" * 1000) for number in range(20))
+        code, _, body = yield self.rawGet(b"/weblog.rpy", extra=many)
+        self.assertEqual((code, body), (400, b""))
+
+    @defer.inlineCallbacks
+    def test_headAndPost(self):
+        """Twisted answers HEAD with 200 and no body, and POST with 405, without a traceback."""
+        self.serve()
+        for url in (b"/weblog.rpy", b"/weblog.rpy/json"):
+            code, headers, body = yield self.rawGet(url, method=b"HEAD")
+            self.assertEqual((code, body), (200, b""), url)
+            code, headers, body = yield self.rawGet(url, method=b"POST", content=b"a=1")
+            self.assertEqual(code, 405, url)
+            self.assertEqual(headers[b"allow"], b"HEAD, GET")
+            self.assertNoTraceback(body, url)
+        code, _, body = yield self.rawGet(b"/weblog.rpy/events", method=b"POST")
+        self.assertEqual(code, 405)
+        self.assertNoTraceback(body)
+
+
+class HeaderTests(_SecurityCase):
+    """The weblog pages and their 400 answers carry the security headers."""
+
+    @defer.inlineCallbacks
+    def test_securityHeaders(self):
+        """CSP with script-src 'self' and no unsafe-inline, nosniff, and no-referrer."""
+        self.serve()
+        for path in ("/weblog.rpy", "/weblog.rpy/json", "/weblog.rpy?limit=0",
+                     "/weblog.rpy/json?limit=0", "/weblog.rpy/events?limit=0",
+                     "/weblog.rpy/events?since=x"):
+            _, headers, body = yield self.get(path)
+            self.assertSecurityHeaders(headers, path)
+            self.assertNoTraceback(body, path)
