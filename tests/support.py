@@ -13,7 +13,7 @@ import urllib.request
 from typing import Any
 from unittest import mock
 
-from twisted.internet import defer, reactor
+from twisted.internet import defer, protocol, reactor
 from twisted.python.filepath import FilePath
 from twisted.trial import unittest
 from twisted.web import script, server, static
@@ -62,6 +62,45 @@ def shared_file(*segments: str) -> FilePath:
     return path
 
 
+class Collect(protocol.Protocol):
+    """Collects a streamed response body; fires `waiting` when `wanted` text arrives."""
+
+    def __init__(self) -> None:
+        self.data = b""
+        self.wanted: bytes | None = None
+        self.waiting: defer.Deferred[bytes] | None = None
+        self.done: defer.Deferred[None] = defer.Deferred()
+
+    def dataReceived(self, data: bytes) -> None:
+        self.data += data
+        if self.wanted is not None and self.wanted in self.data and self.waiting is not None:
+            waiting, self.waiting = self.waiting, None
+            waiting.callback(self.data)
+
+    def connectionLost(self, reason: Any = None) -> None:
+        self.done.callback(None)
+
+    def waitFor(self, text: bytes, timeout: float = 5.0) -> defer.Deferred[bytes]:
+        """A Deferred that fires when `text` has arrived, or fails after `timeout` seconds."""
+        if text in self.data:
+            return defer.succeed(self.data)
+        self.wanted = text
+        self.waiting = defer.Deferred()
+        return self.waiting.addTimeout(timeout, reactor)
+
+
+def setEnvironment(testCase: unittest.TestCase, **values: str | None) -> None:
+    """Set (or, for C{None}, unset) environment variables until C{testCase} cleans up."""
+    patcher = mock.patch.dict(os.environ)
+    patcher.start()
+    testCase.addCleanup(patcher.stop)
+    for name, value in values.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+
+
 class SiteCase(unittest.TestCase):
     """A TestCase that serves a copy of www/ and fetches pages from it over HTTP."""
 
@@ -106,6 +145,18 @@ class SiteCase(unittest.TestCase):
         if counter is not None:
             counter.stop()
         return defer.maybeDeferred(port.stopListening)
+
+    @defer.inlineCallbacks
+    def openStream(self, query: str = "", headers: dict[bytes, list[bytes]] | None = None):
+        """Open an event stream; return the response and its collecting protocol."""
+        url = f"http://127.0.0.1:{self.port.getHost().port}/weblog.rpy/events{query}"
+        agent = Agent(reactor, pool=HTTPConnectionPool(reactor, persistent=False))
+        response = yield agent.request(b"GET", url.encode(), Headers(headers or {}))
+        collector = Collect()
+        response.deliverBody(collector)
+        self.addCleanup(lambda: collector.done)
+        self.addCleanup(response._transport.stopProducing)
+        return response, collector
 
     def writeLog(self, *lines: str | bytes) -> None:
         """Append lines to the followed log."""

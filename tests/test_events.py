@@ -8,11 +8,9 @@ import os
 from typing import Any
 from unittest import mock
 
-from twisted.internet import defer, protocol, reactor
+from twisted.internet import defer, reactor
 from twisted.internet.task import Clock, deferLater
 from twisted.trial import unittest
-from twisted.web.client import Agent, HTTPConnectionPool
-from twisted.web.http_headers import Headers
 
 from events import EventHub, hub_for
 from persist import IRecords, Records
@@ -202,47 +200,8 @@ class HubTests(unittest.TestCase):
         self.assertIs(hub_for(self.records, self.clock), hub_for(self.records, self.clock))
 
 
-class Collect(protocol.Protocol):
-    """Collects a streamed response body; fires `waiting` when `wanted` text arrives."""
-
-    def __init__(self) -> None:
-        self.data = b""
-        self.wanted: bytes | None = None
-        self.waiting: defer.Deferred[bytes] | None = None
-        self.done: defer.Deferred[None] = defer.Deferred()
-
-    def dataReceived(self, data: bytes) -> None:
-        self.data += data
-        if self.wanted is not None and self.wanted in self.data and self.waiting is not None:
-            waiting, self.waiting = self.waiting, None
-            waiting.callback(self.data)
-
-    def connectionLost(self, reason: Any = None) -> None:
-        self.done.callback(None)
-
-    def waitFor(self, text: bytes, timeout: float = 5.0) -> defer.Deferred[bytes]:
-        """A Deferred that fires when `text` has arrived, or fails after `timeout` seconds."""
-        if text in self.data:
-            return defer.succeed(self.data)
-        self.wanted = text
-        self.waiting = defer.Deferred()
-        return self.waiting.addTimeout(timeout, reactor)
-
-
 class EventsPageTests(SiteCase):
     """/weblog.rpy/events over HTTP from a real Site."""
-
-    @defer.inlineCallbacks
-    def openStream(self, query: str = ""):
-        """Open an event stream; return the response and its collecting protocol."""
-        url = f"http://127.0.0.1:{self.port.getHost().port}/weblog.rpy/events{query}"
-        agent = Agent(reactor, pool=HTTPConnectionPool(reactor, persistent=False))
-        response = yield agent.request(b"GET", url.encode(), Headers({}))
-        collector = Collect()
-        response.deliverBody(collector)
-        self.addCleanup(lambda: collector.done)
-        self.addCleanup(response._transport.stopProducing)
-        return response, collector
 
     @defer.inlineCallbacks
     def test_appendedHitArrivesLive(self):

@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
-from unittest import mock
 
 from twisted.internet.task import Clock
 from twisted.trial import unittest
@@ -14,6 +13,7 @@ from twisted.trial import unittest
 import persist
 from logformat import FormatError, compile_format
 from persist import Records
+from tests.support import setEnvironment
 from webloglib import Hit, LogLineError, parse_line
 
 COMBINED = '%h %l %u %t "%r" %>s %b "%{Referer}i" "%{User-Agent}i"'
@@ -50,18 +50,6 @@ def hit(**fields: Any) -> Hit:
         protocol="HTTP/1.1", status=200, bytes=5, referrer=None, agent=None,
     )
     return base._replace(**fields)
-
-
-def setEnvironment(testCase: unittest.TestCase, **values: str | None) -> None:
-    """Set (or, for C{None}, unset) environment variables until C{testCase} cleans up."""
-    patcher = mock.patch.dict(os.environ)
-    patcher.start()
-    testCase.addCleanup(patcher.stop)
-    for name, value in values.items():
-        if value is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = value
 
 
 class CombinedFormatTests(unittest.TestCase):

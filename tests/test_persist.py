@@ -7,7 +7,6 @@ import json
 import os
 from collections.abc import Callable
 from typing import Any
-from unittest import mock
 
 from twisted.internet.task import Clock
 from twisted.logger import ILogObserver, LogLevel, formatEvent, globalLogPublisher
@@ -16,19 +15,8 @@ from zope.interface import implementer
 from zope.interface.verify import verifyObject
 
 from persist import Counter, ICounter, IRecords, Records, env_int
+from tests.support import setEnvironment
 from webloglib import Hit
-
-
-def setEnvironment(testCase: unittest.TestCase, **values: str | None) -> None:
-    """Set (or, for C{None}, unset) environment variables until C{testCase} cleans up."""
-    patcher = mock.patch.dict(os.environ)
-    patcher.start()
-    testCase.addCleanup(patcher.stop)
-    for name, value in values.items():
-        if value is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = value
 
 
 def combined(number: int, status: int = 200, length: int | None = None) -> bytes:

@@ -14,14 +14,13 @@ from twisted.internet import defer, protocol, reactor
 from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
 from twisted.internet.task import Clock
 from twisted.trial import unittest
-from twisted.web.client import Agent, HTTPConnectionPool
 from twisted.web.http_headers import Headers
 
 from events import EventHub
 from persist import Records
 from selection import Selection
 from tests.support import REPO, SiteCase
-from tests.test_events import Collect, FakeRequest
+from tests.test_events import FakeRequest
 
 # (the text as the client sent it, the text weblog shows: control and format characters,
 # and the server's escapes of them, become visible backslash escapes)
@@ -315,13 +314,7 @@ class HostileLogTests(_SecurityCase):
     def test_events(self):
         """Each replayed hit event is one data line that gives back exactly what a hit shows."""
         self.serve()
-        url = f"http://127.0.0.1:{self.port.getHost().port}/weblog.rpy/events?{ALL}&since=0"
-        agent = Agent(reactor, pool=HTTPConnectionPool(reactor, persistent=False))
-        response = yield agent.request(b"GET", url.encode(), Headers({}))
-        collector = Collect()
-        response.deliverBody(collector)
-        self.addCleanup(lambda: collector.done)
-        self.addCleanup(response._transport.stopProducing)
+        response, collector = yield self.openStream(f"?{ALL}&since=0")
         last = len(self.lines)
         data = yield collector.waitFor(b"id: %d\n" % last)
         data = data[:data.index(b"\n\n", data.index(b"id: %d\n" % last)) + 2]
@@ -585,14 +578,9 @@ class OddRequestTests(_SecurityCase):
     def test_malformedLastEventId(self):
         """A malformed Last-Event-ID opens the stream as if none was sent."""
         self.serve()
-        base = f"http://127.0.0.1:{self.port.getHost().port}/weblog.rpy/events"
         for value in (b"abc", b"-1", b"9" * 40, b"1e5", b"\xff\xfe", b" 12 ", b"0x10",
                       b"9" * 18, b"", b"1" * 5000):
-            agent = Agent(reactor, pool=HTTPConnectionPool(reactor, persistent=False))
-            response = yield agent.request(b"GET", base.encode(),
-                                           Headers({b"last-event-id": [value]}))
-            collector = Collect()
-            response.deliverBody(collector)
+            response, collector = yield self.openStream(headers={b"last-event-id": [value]})
             data = yield collector.waitFor(b"retry: 2000\n\n")
             response._transport.stopProducing()
             yield collector.done
