@@ -250,6 +250,9 @@ class Records:
     once when inotify reports a change to a log's directory.
     """
 
+    WAKE_GAP = 0.1
+    """The shortest time between two polls that inotify wake-ups cause."""
+
     def __init__(
         self,
         path: str | None = None,
@@ -296,6 +299,7 @@ class Records:
         self._loop: LoopingCall | None = None
         self._backlog: IDelayedCall | None = None
         self._wakeup: IDelayedCall | None = None
+        self._last_tick = float("-inf")
         self._notifier: Any = None
         self._listeners: list[Callable[[list[Hit], int], None]] = []
         # Lines read and counted, waiting to become hits; only the ring's worth is worth keeping.
@@ -479,9 +483,17 @@ class Records:
         self._notifier = notifier
 
     def wake(self) -> None:
-        """Poll soon: something was written to a log."""
+        """
+        Poll soon: something was written to a log.
+
+        Writes are coalesced: a poll comes 10 ms after the first write, and at
+        most every C{WAKE_GAP} seconds while writes keep coming, so a busy log
+        is read in batches (one write per event stream per batch).
+        """
         if self._wakeup is None and self._loop is not None:
-            self._wakeup = self._loop.clock.callLater(0.01, self._woken)
+            clock = self._loop.clock
+            delay = max(0.01, self._last_tick + self.WAKE_GAP - clock.seconds())
+            self._wakeup = clock.callLater(delay, self._woken)
 
     def _woken(self) -> None:
         """Poll, now that a log changed."""
@@ -493,6 +505,8 @@ class Records:
         if self._backlog is not None and self._backlog.active():
             return
         self._backlog = None
+        if self._loop is not None:
+            self._last_tick = self._loop.clock.seconds()
         if self.poll() and self._loop is not None:
             self._backlog = self._loop.clock.callLater(0, self._continue)
 

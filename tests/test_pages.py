@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 
 from twisted.internet import defer
@@ -108,6 +109,21 @@ class WeblogPageTests(SiteCase):
         _, _, body = yield self.get("/weblog.rpy")
         self.assertIn('<td class="resource">/appeared</td>', body.decode())
         self.assertNotIn("waiting for", body.decode())
+
+    @defer.inlineCallbacks
+    def test_misconfiguredIsAState(self):
+        """A bad WEBLOG_FORMAT is shown on the page and in the JSON, not raised."""
+        os.environ["WEBLOG_FORMAT"] = "%h %Z"
+        self.writeLog(combined("/never"))
+        self.serve()
+        code, _, body = yield self.get("/weblog.rpy")
+        self.assertEqual(code, 200)
+        self.assertIn(f"cannot follow {self.log.path}: WEBLOG_FORMAT '%h %Z': "
+                      "unknown directive %Z", body.decode())
+        _, _, body = yield self.get("/weblog.rpy/json")
+        log = json.loads(body)["log"]
+        self.assertEqual((log["state"], log["lines"]), ("misconfigured", 0))
+        self.flushLoggedErrors()
 
     @defer.inlineCallbacks
     def test_badQueryIs400WithReason(self):

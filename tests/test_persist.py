@@ -569,18 +569,27 @@ class RecordsLoopTests(_RecordsTestCase):
         self.assertEqual(records.lines, 4)
 
     def test_wake(self) -> None:
-        """wake() polls soon after, without waiting for the interval; repeated, it polls once."""
+        """
+        wake() polls 10 ms later, without waiting for the interval, but no sooner than
+        WAKE_GAP after the last poll; repeated, it polls once.
+        """
         self.append(b"")
         records = self.records(interval=60.0)
-        records.start()
+        records.start()  # polls at once, at time 0
         batches: list[list[str]] = []
         records.listen(lambda hits, last: batches.append(resources(hits)))
         self.append(combinedLog(range(2)))
         records.wake()
         records.wake()
-        self.assertEqual(batches, [])
-        self.clock.advance(0.01)
+        self.clock.advance(0.05)
+        self.assertEqual(batches, [])  # within WAKE_GAP of the poll at start
+        self.clock.advance(0.05)
         self.assertEqual(batches, [pages(range(2))])
+        self.clock.advance(5)
+        self.append(combinedLog(range(2, 3)))
+        records.wake()
+        self.clock.advance(0.01)  # long after the last poll: only the 10 ms delay
+        self.assertEqual(batches, [pages(range(2)), pages(range(2, 3))])
         self.assertEqual([call.getTime() for call in self.clock.getDelayedCalls()], [60.0])
 
     def test_wakeStopped(self) -> None:
