@@ -22,6 +22,7 @@ import os
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
+from itertools import islice
 from typing import Any
 
 from twisted.internet.interfaces import IDelayedCall, IReactorCore, IReactorTime
@@ -285,7 +286,10 @@ class Records:
             self.keep = keep or 10000
             _log.error("weblog cannot follow {path}: {problem}", path=self.path,
                        problem=self.problem)
-        self.hits: deque[Hit] = deque(maxlen=self.keep)
+        # The ring of kept hits, as read: a line (made a hit only when asked for) or a hit.
+        self._ring: deque[tuple[bytes | Hit, str | None]] = deque(maxlen=self.keep)
+        self._made: dict[int, Hit] = {}  # hits made from ring lines, by id
+        self._announced = 0  # the id of the last hit the listeners were told of
         self.hit_count = 0
         self.lines = 0
         self.malformed = 0
@@ -302,8 +306,6 @@ class Records:
         self._last_tick = float("-inf")
         self._notifier: Any = None
         self._listeners: list[Callable[[list[Hit], int], None]] = []
-        # Lines read and counted, waiting to become hits; only the ring's worth is worth keeping.
-        self._pending: deque[tuple[bytes | Hit, str | None]] = deque(maxlen=self.keep)
 
     def poll(self) -> bool:
         """
@@ -321,9 +323,9 @@ class Records:
             more = more or waiting
             if lines:
                 self._ingest(lines, follower.path if self._sources else None)
-        if not more and self._pending:
-            self._make_hits()
-        return more or bool(self._pending)
+        if not more and self._announced < self.hit_count:
+            self._announce()
+        return more
 
     def catchUp(self) -> None:
         """Read everything appended so far (for scripts, not for the reactor thread)."""
@@ -331,8 +333,8 @@ class Records:
             pass
 
     def _ingest(self, lines: list[bytes | None], source: str | None) -> None:
-        """Check and count C{lines}; queue the valid ones to become hits."""
-        pending = self._pending
+        """Check and count C{lines}; keep the valid ones in the ring, as lines."""
+        ring = self._ring
         valid = 0
         if self._parse is not parse_line:
             for line in lines:
@@ -344,7 +346,7 @@ class Records:
                     valid += 1
                     if not is_own(hit):
                         self.aggregates.add((hit,))
-                    pending.append((hit, source))
+                    ring.append((hit, source))
         else:
             counted = []
             for line in lines:
@@ -355,7 +357,7 @@ class Records:
                 except LogLineError:
                     continue
                 valid += 1
-                pending.append((line, source))
+                ring.append((line, source))
                 request = scanned[1]
                 if "/weblog." in request if isinstance(request, str) else b"/weblog." in request:
                     if is_own_resource(resource_of(request)):
@@ -365,45 +367,57 @@ class Records:
         self.lines += len(lines)
         self.malformed += len(lines) - valid
         self.hit_count += valid
+        if len(self._made) > 2 * self.keep:
+            oldest = self.hit_count - len(ring) + 1
+            self._made = {key: hit for key, hit in self._made.items() if key >= oldest}
 
-    def _make_hits(self, most: int = 2000) -> None:
-        """Turn up to C{most} queued lines into hits for the ring, and tell the listeners."""
-        fresh: list[Hit] = []
-        pending = self._pending
-        while pending and len(fresh) < most:
-            line, source = pending.popleft()
-            fresh.append(line if isinstance(line, Hit) else parse_line(line, source))
-        self.hits.extend(fresh)
-        if fresh:
+    def _hit(self, hit_id: int, entry: tuple[bytes | Hit, str | None]) -> Hit:
+        """The hit of a ring entry, made from its line at the first asking."""
+        line, source = entry
+        if isinstance(line, Hit):
+            return line
+        hit = self._made.get(hit_id)
+        if hit is None:
+            hit = self._made[hit_id] = parse_line(line, source)
+        return hit
+
+    def _announce(self) -> None:
+        """Tell the listeners of the kept hits read since they were last told."""
+        fresh = self.since(self._announced)
+        self._announced = self.hit_count
+        if fresh and self._listeners:
+            hits = [hit for _, hit in fresh]
             for listener in list(self._listeners):
-                listener(fresh, self.hit_count - len(pending))
+                listener(hits, self.hit_count)
 
     def getNew(self) -> list[Hit]:
         """Read one slice of what was appended; return the kept hits, newest first."""
         self.poll()
-        return list(reversed(self.hits))
+        return list(self.newest())
 
     def newest(self) -> Iterator[Hit]:
         """Iterate over the kept hits, newest (most recently written) first."""
-        return reversed(self.hits)
+        for offset, entry in enumerate(reversed(self._ring)):
+            yield self._hit(self.hit_count - offset, entry)
 
     def since(self, last_id: int) -> list[tuple[int, Hit]]:
         """
         The kept hits after the one numbered C{last_id}, oldest first, with their numbers.
 
-        Hits are numbered from 1 in the order they were read; the newest kept is L{last_id}.
+        Hits are numbered from 1 in the order they were read; the newest is L{last_id}.
         """
-        newest = self.last_id
-        wanted = min(newest - last_id, len(self.hits))
+        wanted = min(self.hit_count - last_id, len(self._ring))
         if wanted <= 0:
             return []
-        kept = list(self.hits)[-wanted:]
-        return list(zip(range(newest - wanted + 1, newest + 1), kept, strict=True))
+        first = self.hit_count - wanted + 1
+        entries = list(islice(reversed(self._ring), wanted))[::-1]
+        return [(first + offset, self._hit(first + offset, entry))
+                for offset, entry in enumerate(entries)]
 
     @property
     def last_id(self) -> int:
-        """The id of the newest kept hit (0 when none): hits still to be made come after it."""
-        return self.hit_count - len(self._pending)
+        """The id of the newest kept hit (0 when none)."""
+        return self.hit_count
 
     def status(self) -> dict[str, Any]:
         """Return the logs' path, state and counts, as in the JSON C{log} object."""
@@ -424,7 +438,7 @@ class Records:
             "malformed": self.malformed,
             "rotations": sum(follower.rotations for follower in self._followers),
             "truncations": sum(follower.truncations for follower in self._followers),
-            "kept": len(self.hits),
+            "kept": len(self._ring),
         }
         if self._sources:
             status["files"] = [
