@@ -31,6 +31,7 @@ from twisted.logger import Logger
 from zope.interface import Attribute, Interface, implementer
 
 from aggregates import Aggregates
+from auth import read_htpasswd
 from logfollow import OVERLONG, LogFollower
 from logformat import compile_format
 from selection import is_own, is_own_resource
@@ -89,8 +90,6 @@ def settings(
 
 def config_problem() -> str:
     """The first problem with weblog's environment variables, in one line, or C{""}."""
-    from auth import read_htpasswd
-
     try:
         settings()
         env_int("WEBLOG_MAX_STREAMS", 256, 1, 100_000)
@@ -182,6 +181,10 @@ class Counter:
                 data = state.read(4096)
         except FileNotFoundError:
             return 0
+        except OSError as error:
+            _log.error("cannot read the view count from {path}: {error}; counting from 0",
+                       path=self.path, error=error.strerror or error)
+            return 0
         try:
             value = json.loads(data)["value"]
             if type(value) is not int or value < 0:
@@ -225,19 +228,23 @@ class Counter:
         return self.value
 
     def save(self) -> None:
-        """Write the value now, atomically."""
+        """Write the value now, atomically; if that fails, log why and keep counting."""
         if self._pending is not None:
             if self._pending.active():
                 self._pending.cancel()
             self._pending = None
-        directory = os.path.dirname(self.path) or "."
-        os.makedirs(directory, exist_ok=True)
         temporary = f"{self.path}.tmp"
-        with open(temporary, "w") as state:
-            json.dump({"value": self.value}, state)
-            state.flush()
-            os.fsync(state.fileno())
-        os.replace(temporary, self.path)
+        try:
+            os.makedirs(os.path.dirname(self.path) or ".", exist_ok=True)
+            with open(temporary, "w") as state:
+                json.dump({"value": self.value}, state)
+                state.flush()
+                os.fsync(state.fileno())
+            os.replace(temporary, self.path)
+        except OSError as error:
+            # The count stays in memory; the next view or a clean stop tries again.
+            _log.error("cannot save the view count to {path}: {error}", path=self.path,
+                       error=error.strerror or error)
 
 
 @implementer(IRecords)

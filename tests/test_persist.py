@@ -670,3 +670,29 @@ class RecordsLoopTests(_RecordsTestCase):
         self.append(combinedLog(range(35, 40), length=199))
         self.clock.advance(5)
         self.assertEqual(records.lines, 35)
+
+
+class CounterSaveFailureTests(unittest.TestCase):
+    """A Counter whose state cannot be written keeps counting and says why."""
+
+    def test_unwritableStateIsLogged(self) -> None:
+        """With the state directory unusable, save() logs the reason and the count goes on."""
+        base = self.mktemp()
+        os.makedirs(base)
+        blocker = os.path.join(base, "not-a-dir")
+        with open(blocker, "w") as file:
+            file.write("a file where the state directory should be")
+        events = EventCollector()
+        globalLogPublisher.addObserver(events)
+        self.addCleanup(globalLogPublisher.removeObserver, events)
+        counter = Counter(blocker, clock=Clock())
+        counter.increment()
+        counter.save()
+        self.assertEqual(counter.getValue(), 1)
+        errors = [formatEvent(event) for event in events.events
+                  if event.get("log_level") == LogLevel.error]
+        self.assertEqual(len(errors), 2, errors)
+        self.assertTrue(errors[0].startswith("cannot read the view count from "), errors[0])
+        self.assertTrue(errors[1].startswith("cannot save the view count to "), errors[1])
+        counter.increment()
+        self.assertEqual(counter.getValue(), 2)
