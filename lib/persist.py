@@ -254,7 +254,7 @@ class Records:
 
     At start it reads back only as many lines as the ring keeps; after that it
     reads only what was appended, in slices of at most C{slice_bytes}: when a
-    page calls L{getNew}, every C{interval} seconds once L{start}ed, and at
+    page calls L{poll}, every C{interval} seconds once L{start}ed, and at
     once when inotify reports a change to a log's directory.
     """
 
