@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import os
 from datetime import UTC, datetime
 
@@ -90,6 +92,16 @@ def nearlyValidLines(draw: st.DrawFn) -> str:
     return (f'{client} {ident} {user} {when} "{request}" {status} {size} '
             f'"{referrer}" "{draw(agent)}"{ending}')
 
+
+
+def chunked(content: bytes, sizes: list[int]) -> Iterator[bytes]:
+    """Cut C{content} into pieces of the given sizes, going round the sizes."""
+    position = index = 0
+    while position < len(content):
+        size = sizes[index % len(sizes)]
+        yield content[position:position + size]
+        position += size
+        index += 1
 
 class ParseAnythingTests(unittest.TestCase):
     """L{parse_line} gives a safe hit or raises L{LogLineError}, whatever it is given."""
@@ -232,12 +244,8 @@ class RecordsChunkingTests(_FileCase):
         records = Records(path, keep=10000, clock=Clock())
         try:
             records.poll()
-            position = index = 0
-            while position < len(content):
-                size = sizes[index % len(sizes)]
-                self.append(path, content[position:position + size])
-                position += size
-                index += 1
+            for chunk in chunked(content, sizes):
+                self.append(path, chunk)
                 records.poll()
             records.catchUp()
             return list(records.newest()), records.lines, records.malformed, records.hit_count
@@ -300,12 +308,8 @@ class FollowerBudgetTests(_FileCase):
             self.assertEqual(follower.read(budget), ([], False))
             content = b"".join(line + b"\n" for line in lines)
             read: list[bytes | None] = []
-            position = index = 0
-            while position < len(content):
-                size = sizes[index % len(sizes)]
-                self.append(path, content[position:position + size])
-                position += size
-                index += 1
+            for chunk in chunked(content, sizes):
+                self.append(path, chunk)
                 for _ in range(len(content) + 2):
                     found, more = follower.read(budget)
                     read.extend(found)
