@@ -5,9 +5,9 @@ Server-Sent Events for C{/weblog.rpy/events}: one shared hub per Records fans ne
 Each stream gets one write per batch of new hits (a burst is coalesced), a
 heartbeat comment while idle, and on reconnection with C{Last-Event-ID} the
 kept hits it missed.  Streams are capped in number, and a client that does
-not keep up is dropped once what waits unsent for it would pass 1 MiB, and
-the clients most behind are dropped while what waits for all of them passes
-64 MiB, so memory stays bounded whatever the clients do.
+not keep up is dropped once what waits unsent for it would pass 256 KiB,
+and the clients most behind are dropped while what waits for all of them
+passes 16 MiB, so memory stays bounded whatever the clients do.
 """
 
 from __future__ import annotations
@@ -63,14 +63,15 @@ class EventStream:
 
     def waiting(self) -> int:
         """
-        How many bytes written to this stream are not sent yet.
+        How many bytes written to this stream wait in memory, not all sent yet.
 
-        Read from the TCP transport's buffer where it is one; otherwise what
-        was written since the transport last asked us to pause.
+        Read from the TCP transport's buffers where it has them (all of the
+        buffer being sent counts, since all of it is held until it is sent);
+        otherwise what was written since the transport last asked us to pause.
         """
         transport: Any = self.request.transport
         try:
-            return int(len(transport.dataBuffer) - transport.offset + transport._tempDataLen)
+            return int(len(transport.dataBuffer) + transport._tempDataLen)
         except (AttributeError, TypeError):
             return self.unsent
 
@@ -126,8 +127,10 @@ class EventHub:
         self.records = records
         self.clock = clock
         self.max_streams = env_int("WEBLOG_MAX_STREAMS", 256, 1, 100_000)
-        self.max_unsent = 1 << 20
-        self.max_unsent_total = 64 << 20
+        self.max_unsent = 256 << 10
+        """A stream is dropped once this many bytes would wait for it."""
+        self.max_unsent_total = 16 << 20
+        """The streams most behind are dropped while this many bytes wait for all."""
         self.heartbeat_seconds = 15.0
         self.stats_seconds = 5.0
         self.streams: list[EventStream] = []

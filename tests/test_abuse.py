@@ -9,6 +9,7 @@ import random
 import resource
 import time
 import urllib.request
+from typing import Any
 
 from twisted.internet import defer, protocol, reactor
 from twisted.internet.task import deferLater
@@ -18,6 +19,9 @@ from tests.support import TwistdServer, combined
 
 SECONDS = 60.0 if os.environ.get("CI") else 15.0
 """How long the abuse lasts: the issue's 60 s in CI, 15 s for a developer's run."""
+CROWD_RSS_KIB = 100 * 1024
+"""How much the server may grow under the crowd: a thousand connections and what waits
+unsent for them (at most 16 MiB, the hub's bound, but copied into each transport's buffer)."""
 
 
 def raise_file_limit(wanted: int = 8192) -> None:
@@ -89,7 +93,8 @@ class CrowdTests(unittest.TestCase):
     def test_crowdAndStalledClients(self):
         """RSS stays bounded, no descriptor leaks, stalled clients are dropped, pages answer."""
         raise_file_limit()
-        server = TwistdServer(self, env={"WEBLOG_LOG": "var/watched.log",
+        # A small ring, so that what the log's hits cost is not mistaken for what the crowd does.
+        server = TwistdServer(self, env={"WEBLOG_LOG": "var/watched.log", "WEBLOG_KEEP": "1000",
                                          "WEBLOG_MAX_STREAMS": "4000"})
         log = server.base.descendant(["var", "watched.log"])
         log.setContent(combined("/start").encode())
@@ -97,6 +102,7 @@ class CrowdTests(unittest.TestCase):
         assert server.process is not None
         pid = server.process.pid
         server.fetch("/weblog.rpy")
+        written = yield warmUp(server, log.path, 3 * 1000)
         baseline_fds = open_fds(pid)
         baseline_rss = rss_kib(pid)
         path = b"/weblog.rpy/events?status=all&referrer=any"
@@ -107,7 +113,6 @@ class CrowdTests(unittest.TestCase):
             stalled.append(factory)
         live: list[StreamFactory] = []
         connectors: dict[StreamFactory, object] = {}
-        written = 0
         slowest_page = 0.0
         peak_rss = baseline_rss
         started = time.monotonic()
@@ -125,8 +130,7 @@ class CrowdTests(unittest.TestCase):
                     live.remove(factory)
                 # the log grows: 200 hits per tick, with long referrers to fill stalled buffers
                 for _ in range(200):
-                    writer.write(combined(f"/load/{written}",
-                                          "http://ref.example/" + "x" * 1500))
+                    writer.write(long_line(written))
                     written += 1
                 writer.flush()
                 asked = time.monotonic()
@@ -157,9 +161,37 @@ class CrowdTests(unittest.TestCase):
                    if factory.client is not None and factory.client.lost.called]
         self.assertEqual(len(dropped), len(stalled), "stalled clients were not dropped")
         self.assertLessEqual(open_fds(pid), baseline_fds + 25)
-        self.assertLess(peak_rss - baseline_rss, 200 * 1024,
-                        f"RSS grew by {peak_rss - baseline_rss} KiB")
+        self.assertLess(peak_rss - baseline_rss, CROWD_RSS_KIB,
+                        f"RSS grew by {peak_rss - baseline_rss} KiB under the crowd")
         self.assertLess(slowest_page, 5.0)
+
+
+def long_line(number: int) -> str:
+    """A hit with a long referrer, so that the streams of clients that do not read fill fast."""
+    return combined(f"/load/{number}", "http://ref.example/" + "x" * 1500)
+
+
+@defer.inlineCallbacks
+def warmUp(server: TwistdServer, path: str, lines: int) -> Any:
+    """
+    Fill the server's ring of hits through one event stream; return how many lines were added.
+
+    What the kept hits cost then counts in the baseline, not in the crowd's share.
+    """
+    factory = StreamFactory(b"/weblog.rpy/events?status=all&referrer=any", read=True)
+    reactor.connectTCP("127.0.0.1", server.port, factory)
+    with open(path, "a") as writer:
+        for number in range(lines):
+            writer.write(long_line(number))
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        yield deferLater(reactor, 0.5, lambda: None)
+        page = yield deferToPage(server.url("/weblog.rpy/json?limit=1"))
+        if page["log"]["lines"] == lines + 1:
+            break
+    if factory.client is not None and factory.client.transport is not None:
+        factory.client.transport.loseConnection()
+    return lines
 
 
 def deferToPage(url: str) -> defer.Deferred[dict[str, object]]:
