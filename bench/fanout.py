@@ -93,16 +93,31 @@ class Stream:
         cut = buffer.rfind(b"\n\n") + 2
         if cut < 2:
             return True
-        parts = bytes(buffer[:cut]).split(MARK)
-        if len(parts) > 1:
-            stamps = [part[:part.find(b'"', 0, 24)] for part in parts[1:]]
-            self.events += len(stamps)
-            histogram = self.recorder.histogram
-            for stamp in dict.fromkeys(stamps):  # a batch of lines shares one stamp
-                latency = now - int(stamp) // 1000
-                histogram[latency] = histogram.get(latency, 0) + stamps.count(stamp)
+        self.count_events(buffer, cut, now)
         del buffer[:cut]
         return True
+
+    def count_events(self, buffer: bytearray, cut: int, now: int) -> None:
+        """
+        Note the latency of every hit event in C{buffer[:cut]}.
+
+        The lines of one batch share their write time and arrive next to each
+        other, so each run of equal stamps is counted at C speed (C{count}),
+        not event by event: reading a thousand streams must cost the client
+        less than serving them costs the server.
+        """
+        histogram = self.recorder.histogram
+        at = buffer.find(MARK, 0, cut)
+        while at >= 0:
+            start = at + len(MARK)
+            stamp = bytes(buffer[start:buffer.find(b'"', start, start + 24)])
+            key = MARK + stamp
+            last = buffer.rfind(key, at, cut)
+            times = buffer.count(key, at, last + len(key))
+            self.events += times
+            latency = now - int(stamp) // 1000
+            histogram[latency] = histogram.get(latency, 0) + times
+            at = buffer.find(MARK, last + len(key), cut)
 
 
 class Recorder:
