@@ -214,15 +214,39 @@ class EventHub:
         self._shed()
 
     def _shed(self) -> None:
-        """While what waits for all streams passes the bound, drop the most behind."""
-        waiting = sorted(((stream.waiting(), index, stream)
-                          for index, stream in enumerate(self.streams)), reverse=True)
-        total = sum(amount for amount, _, _ in waiting)
-        for amount, _, stream in waiting:
+        """
+        While what waits for all streams passes the bound, drop the streams most behind.
+
+        A batch written to many streams is one shared bytes object until each
+        transport copies it into its own buffer, so it counts once, and only
+        stops counting when the last stream holding it is dropped.
+        """
+        shared: dict[int, list[Any]] = {}  # id of a piece -> [its size, streams holding it]
+        held: list[tuple[int, int, list[int], EventStream]] = []
+        for stream in self.streams:
+            transport: Any = stream.request.transport
+            own = getattr(transport, "dataBuffer", None)
+            pieces = getattr(transport, "_tempDataBuffer", None)
+            if not isinstance(own, bytes) or not isinstance(pieces, list):
+                held.append((stream.unsent, stream.unsent, [], stream))
+                continue
+            for piece in pieces:
+                shared.setdefault(id(piece), [len(piece), 0])[1] += 1
+            held.append((stream.waiting(), len(own), [id(piece) for piece in pieces], stream))
+        total = sum(own for _, own, _, _ in held) + sum(size for size, _ in shared.values())
+        if total <= self.max_unsent_total:
+            return
+        held.sort(key=lambda entry: entry[0], reverse=True)
+        for _, own, pieces, stream in held:
             if total <= self.max_unsent_total:
                 break
             stream.drop()
-            total -= amount
+            total -= own
+            for key in pieces:
+                entry = shared[key]
+                entry[1] -= 1
+                if entry[1] == 0:
+                    total -= entry[0]
 
     def _start_heartbeat(self) -> None:
         """Every second: aggregates when they changed (at most every 5 s), a comment when idle."""

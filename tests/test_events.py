@@ -19,9 +19,16 @@ from tests.support import SiteCase, combined
 
 
 class FakeTransport:
-    """Records whether the connection was aborted."""
+    """Records whether the connection was aborted; holds what is written while it is stalled."""
 
     aborted = False
+    stalled = False
+
+    def __init__(self) -> None:
+        # what a TCP transport holds: a buffer being sent, and the pieces written since
+        self.dataBuffer = b""
+        self._tempDataBuffer: list[bytes] = []
+        self._tempDataLen = 0
 
     def abortConnection(self) -> None:
         self.aborted = True
@@ -56,6 +63,9 @@ class FakeRequest:
 
     def write(self, data: bytes) -> None:
         self.written.append(data)
+        if self.transport.stalled:
+            self.transport._tempDataBuffer.append(data)
+            self.transport._tempDataLen += len(data)
 
     def events(self) -> list[dict[str, str]]:
         """The events written so far, each as its fields."""
@@ -187,13 +197,34 @@ class HubTests(unittest.TestCase):
         """Past the bound on what waits for all streams, the streams most behind are dropped."""
         requests = [self.open() for _ in range(3)]
         for waiting, request in zip((5000, 100, 3000), requests, strict=True):
-            request.transport.dataBuffer = b"x" * waiting  # type: ignore[attr-defined]
-            request.transport.offset = 0  # type: ignore[attr-defined]
-            request.transport._tempDataLen = 0  # type: ignore[attr-defined]
+            request.transport.dataBuffer = b"x" * waiting
         self.hub.max_unsent_total = 4000
         self.append(combined("/shed"))
         self.assertEqual([request.transport.aborted for request in requests], [True, False, False])
         self.assertEqual([stream.request for stream in self.hub.streams], requests[1:])
+
+    def test_sharedBatchCountsOnce(self):
+        """A batch that many stalled streams hold is one object, counted once against the bound."""
+        requests = [self.open() for _ in range(50)]
+        for request in requests:
+            request.transport.stalled = True
+        batch = [combined(f"/shared{n}") for n in range(20)]
+        self.hub.max_unsent_total = 2 * len("".join(batch)) + 4000  # far less than 50 copies
+        self.append(*batch)
+        self.assertEqual(len(requests[0].transport._tempDataBuffer), 1)
+        self.assertEqual([request.transport.aborted for request in requests], [False] * 50)
+        self.assertEqual(len(self.hub.streams), 50)
+
+    def test_copiesCountEach(self):
+        """Once each transport has copied a batch into its own buffer, each copy counts."""
+        requests = [self.open() for _ in range(50)]
+        batch = "".join(combined(f"/copied{n}") for n in range(20))
+        for request in requests:
+            request.transport.dataBuffer = batch.encode()
+        self.hub.max_unsent_total = 10 * len(batch)
+        self.append(combined("/more"))
+        self.assertEqual(len(self.hub.streams), 10)
+        self.assertEqual(sum(request.transport.aborted for request in requests), 40)
 
     def test_oneHubPerRecords(self):
         """hub_for gives the same hub for the same Records."""
