@@ -107,7 +107,7 @@ class JsonPage(Resource):
         selection = _selection(request)
         if isinstance(selection, bytes):
             return selection
-        self.records.poll()
+        self.records.refresh()
         request.setHeader(b"content-type", b"application/json; charset=utf-8")
         return _cached(self.records, ("json", selection), lambda: hits_json(
             self.records, selection, selection.select(self.records.newest())))
@@ -132,7 +132,7 @@ class EventsPage(Resource):
             last = _since(since)
         except BadQuery as error:
             return bad_request(request, error)
-        self.records.poll()
+        self.records.refresh()
         return hub_for(self.records).open(request, selection, last)
 
 
@@ -169,7 +169,7 @@ class WeblogPage(Resource):
         selection = _selection(request)
         if isinstance(selection, bytes):
             return selection
-        self.records.poll()
+        self.records.refresh()
         base = _base_path(request)
         request.setHeader(b"content-type", b"text/html; charset=utf-8")
         return _cached(self.records, ("html", selection, base, self.heading),

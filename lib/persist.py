@@ -136,6 +136,9 @@ class IRecords(Interface):
     def poll() -> bool:
         """Read one slice of what was appended; return whether more work waits."""
 
+    def refresh() -> None:
+        """Before answering a request: poll, unless the log was polled a moment ago."""
+
     def getNew() -> list[Hit]:
         """Read what was appended to the log; return the kept hits, newest first."""
 
@@ -258,7 +261,7 @@ class Records:
     once when inotify reports a change to a log's directory.
     """
 
-    WAKE_GAP = 0.1
+    WAKE_GAP = 0.05
     """The shortest time between two polls that inotify wake-ups cause."""
 
     def __init__(
@@ -334,6 +337,21 @@ class Records:
             self._announce()
         return more
 
+    def refresh(self) -> None:
+        """
+        Before answering a request: poll, unless a poll ran less than C{WAKE_GAP} ago.
+
+        Once L{start}ed, Records polls by itself as the logs change, so a page
+        is never more than a moment stale; polling on every request as well
+        would only make a busy server re-read and re-render for each one.
+        """
+        if self._loop is not None:
+            now = self._loop.clock.seconds()
+            if now - self._last_tick < self.WAKE_GAP:
+                return
+            self._last_tick = now
+        self.poll()
+
     def catchUp(self) -> None:
         """Read everything appended so far (for scripts, not for the reactor thread)."""
         while self.poll():
@@ -390,9 +408,12 @@ class Records:
 
     def _announce(self) -> None:
         """Tell the listeners of the kept hits read since they were last told."""
+        if not self._listeners:
+            self._announced = self.hit_count
+            return
         fresh = self.since(self._announced)
         self._announced = self.hit_count
-        if fresh and self._listeners:
+        if fresh:
             hits = [hit for _, hit in fresh]
             for listener in list(self._listeners):
                 listener(hits, self.hit_count)

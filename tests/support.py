@@ -20,7 +20,7 @@ from twisted.web import script, server, static
 from twisted.web.client import Agent, HTTPConnectionPool, readBody
 from twisted.web.http_headers import Headers
 
-from persist import ICounter, IRecords
+from persist import ICounter, IRecords, Records
 
 REPO = FilePath(os.path.abspath(__file__)).parent().parent()
 SHARED_DATA = REPO.parent().child("shared").child("data")
@@ -163,6 +163,12 @@ class SiteCase(unittest.TestCase):
         with open(self.log.path, "ab") as log:
             for line in lines:
                 log.write(line.encode("utf-8") if isinstance(line, str) else line)
+
+    def afterWakeGap(self) -> defer.Deferred[None]:
+        """Wait until the next request polls the log again (pages poll at most every WAKE_GAP)."""
+        from twisted.internet.task import deferLater
+
+        return deferLater(reactor, Records.WAKE_GAP * 1.5, lambda: None)
 
     @defer.inlineCallbacks
     def get(self, path: str, headers: dict[bytes, list[bytes]] | None = None):

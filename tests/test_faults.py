@@ -490,6 +490,7 @@ class JsonFaultTests(SiteCase):
         self.writeLog(lines("/old2"), b"garbage\n")
         os.rename(self.log.path, self.log.path + ".1")
         self.writeLog(lines("/new0", "/new1"))
+        yield self.afterWakeGap()
         log, resources = yield self.getLog()
         self.assertEqual(
             (log["state"], log["lines"], log["malformed"], log["rotations"], log["truncations"]),
@@ -507,6 +508,7 @@ class JsonFaultTests(SiteCase):
         shutil.copyfile(self.log.path, self.log.path + ".1")
         os.truncate(self.log.path, 0)
         self.writeLog(lines("/new0"))
+        yield self.afterWakeGap()
         log, resources = yield self.getLog()
         self.assertEqual(
             (log["state"], log["lines"], log["malformed"], log["rotations"], log["truncations"]),

@@ -50,11 +50,12 @@ class WeblogPageTests(SiteCase):
 
     @defer.inlineCallbacks
     def test_appendedLineShowsOnNextRequest(self):
-        """A line appended after the first request shows on the next one."""
+        """A line appended after the first request shows on the next one, WAKE_GAP later."""
         self.writeLog(combined("/before"))
         self.serve()
         yield self.get("/weblog.rpy")
         self.writeLog(combined("/after", "http://later.example/"))
+        yield self.afterWakeGap()
         _, _, body = yield self.get("/weblog.rpy")
         self.assertEqual(
             re.findall(r'<td class="resource">([^<]*)</td>', body.decode()), ["/after", "/before"]
@@ -106,6 +107,7 @@ class WeblogPageTests(SiteCase):
         self.assertEqual(code, 200)
         self.assertIn(f"waiting for {self.log.path}: not found", body.decode())
         self.writeLog(combined("/appeared"))
+        yield self.afterWakeGap()
         _, _, body = yield self.get("/weblog.rpy")
         self.assertIn('<td class="resource">/appeared</td>', body.decode())
         self.assertNotIn("waiting for", body.decode())

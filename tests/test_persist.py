@@ -581,9 +581,9 @@ class RecordsLoopTests(_RecordsTestCase):
         self.append(combinedLog(range(2)))
         records.wake()
         records.wake()
-        self.clock.advance(0.05)
+        self.clock.advance(records.WAKE_GAP / 2)
         self.assertEqual(batches, [])  # within WAKE_GAP of the poll at start
-        self.clock.advance(0.05)
+        self.clock.advance(records.WAKE_GAP / 2)
         self.assertEqual(batches, [pages(range(2))])
         self.clock.advance(5)
         self.append(combinedLog(range(2, 3)))
@@ -591,6 +591,28 @@ class RecordsLoopTests(_RecordsTestCase):
         self.clock.advance(0.01)  # long after the last poll: only the 10 ms delay
         self.assertEqual(batches, [pages(range(2)), pages(range(2, 3))])
         self.assertEqual([call.getTime() for call in self.clock.getDelayedCalls()], [60.0])
+
+    def test_refreshRateLimitedOnceStarted(self) -> None:
+        """
+        refresh() (what pages call) polls unless a poll ran less than WAKE_GAP ago; before
+        start() it always polls, as the article's getNew() did.
+        """
+        self.append(b"")
+        records = self.records(interval=60.0)
+        self.append(combinedLog(range(1)))
+        records.refresh()
+        self.assertEqual(records.lines, 1)  # not started: every refresh polls
+        records.start()  # polls at once, at time 0
+        self.append(combinedLog(range(1, 2)))
+        self.clock.advance(records.WAKE_GAP / 2)
+        records.refresh()
+        self.assertEqual(records.lines, 1)  # polled a moment ago: the page may be that stale
+        self.clock.advance(records.WAKE_GAP / 2)
+        records.refresh()
+        self.assertEqual(records.lines, 2)
+        self.append(combinedLog(range(2, 3)))
+        records.refresh()
+        self.assertEqual(records.lines, 2)  # that refresh counts as the last poll
 
     def test_wakeStopped(self) -> None:
         """wake() before start() or after stop() schedules nothing."""
