@@ -290,23 +290,31 @@ class LogFollower:
         start = log.offset - len(log.mark)
         return os.pread(log.file.fileno(), len(log.mark), start) != log.mark
 
+    def _add(self, piece: bytes, lines: list[Line]) -> None:
+        """Add one line, without its CR, or OVERLONG in its place when it is too long."""
+        if piece.endswith(b"\r"):
+            piece = piece[:-1]
+        lines.append(OVERLONG if len(piece) > self._max_line else piece)
+
     def _split(self, log: _OpenLog, data: bytes, lines: list[Line]) -> None:
         """Cut C{data} into lines after C{log}'s pending partial line; keep the new partial."""
         pieces = data.split(b"\n")
         tail = pieces.pop()
-        for index, piece in enumerate(pieces):
-            if index == 0:
-                piece = log.partial + piece
-                if log.discard_first:
-                    log.discard_first = False
-                    continue
-                if log.overlong:
-                    log.overlong = False
-                    lines.append(OVERLONG)
-                    continue
-            if piece.endswith(b"\r"):
-                piece = piece[:-1]
-            lines.append(OVERLONG if len(piece) > self._max_line else piece)
+        if pieces:
+            first = log.partial + pieces[0]
+            if log.discard_first:
+                log.discard_first = False
+            elif log.overlong:
+                log.overlong = False
+                lines.append(OVERLONG)
+            else:
+                self._add(first, lines)
+            rest = pieces[1:]
+            if rest and data.find(b"\r") < 0 and max(map(len, rest)) <= self._max_line:
+                lines += rest  # the common case, without a step per line in Python
+            else:
+                for piece in rest:
+                    self._add(piece, lines)
         log.partial = tail if pieces else log.partial + tail
         if len(log.partial) > self._max_line + 1:  # + 1: room for a CR before the newline
             log.partial = b""

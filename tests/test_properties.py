@@ -141,6 +141,42 @@ class ParseAnythingTests(unittest.TestCase):
             self.assertEqual(parsed and parsed.bytes, int("7" * digits))
 
 
+class ScanAgreesTests(unittest.TestCase):
+    """
+    L{webloglib.scan_line} (the aggregates' fast path) accepts exactly the lines
+    L{parse_line} accepts, and finds the same minute, resource, status and referrer.
+    """
+
+    def assertAgree(self, line: bytes) -> None:
+        """scan_line and parse_line agree on C{line}."""
+        try:
+            hit = parse_line(line)
+        except LogLineError:
+            self.assertRaises(LogLineError, webloglib.scan_line, line)
+            return
+        minute, request, status, referrer = webloglib.scan_line(line)
+        self.assertEqual(minute, int(hit.time.timestamp()) // 60)
+        self.assertEqual(webloglib.resource_of(request), hit.resource)
+        self.assertEqual(status, "-" if hit.status is None else str(hit.status))
+        self.assertEqual(webloglib.referrer_of(referrer), hit.referrer)
+
+    @PROPERTY
+    @given(nearlyValidLines())
+    @example('1.2.3.4 a\\b - [17/May/2015:10:05:03 +0000] "GET / HTTP/1.1" 200 1 "-" "x"')
+    @example('1.2.3.4 - - [17/May/2015:10:05:03 +0000] "GET /\\" HTTP/1.1" 200 1 "-" "x"')
+    @example('1.2.3.4 - - [17/May/2015:10:05:03 +0000] "GET /weblog.rpy HTTP/1.1" 200 1')
+    @example('1.2.3.4 - - [17/May/2015:10:05:03 +0000] "GET /a\\" 200 1')  # unterminated
+    def test_nearlyValidLines(self, line: str) -> None:
+        """Damaged, hostile and escaped combined lines: the same verdict and the same fields."""
+        self.assertAgree(line.rstrip("\r\n").encode("utf-8", "surrogatepass"))
+
+    @PROPERTY
+    @given(st.binary(max_size=300))
+    def test_bytes(self, line: bytes) -> None:
+        """Arbitrary bytes: the same verdict, and the same fields when accepted."""
+        self.assertAgree(line)
+
+
 class LoggedRequest(DummyRequest):
     """A L{DummyRequest} with the attributes that C{combinedLogFormatter} reads."""
 
