@@ -63,11 +63,22 @@ class EventStream:
 
     def waiting(self) -> int:
         """
-        How many bytes written to this stream wait in memory, not all sent yet.
+        How many bytes written to this stream are not sent yet.
 
-        Read from the TCP transport's buffers where it has them (all of the
-        buffer being sent counts, since all of it is held until it is sent);
-        otherwise what was written since the transport last asked us to pause.
+        Read from the TCP transport's buffers where it has them; otherwise
+        what was written since the transport last asked us to pause.
+        """
+        transport: Any = self.request.transport
+        try:
+            return int(len(transport.dataBuffer) - transport.offset + transport._tempDataLen)
+        except (AttributeError, TypeError):
+            return self.unsent
+
+    def held(self) -> int:
+        """
+        How many bytes the transport holds for this stream, counting shared pieces in full.
+
+        The buffer being sent is held whole until all of it is sent.
         """
         transport: Any = self.request.transport
         try:
@@ -221,6 +232,8 @@ class EventHub:
         transport copies it into its own buffer, so it counts once, and only
         stops counting when the last stream holding it is dropped.
         """
+        if sum(stream.held() for stream in self.streams) <= self.max_unsent_total:
+            return  # even counting shared pieces once per stream, within the bound
         shared: dict[int, list[Any]] = {}  # id of a piece -> [its size, streams holding it]
         held: list[tuple[int, int, list[int], EventStream]] = []
         for stream in self.streams:
@@ -232,7 +245,7 @@ class EventHub:
                 continue
             for piece in pieces:
                 shared.setdefault(id(piece), [len(piece), 0])[1] += 1
-            held.append((stream.waiting(), len(own), [id(piece) for piece in pieces], stream))
+            held.append((stream.held(), len(own), [id(piece) for piece in pieces], stream))
         total = sum(own for _, own, _, _ in held) + sum(size for size, _ in shared.values())
         if total <= self.max_unsent_total:
             return

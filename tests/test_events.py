@@ -27,6 +27,7 @@ class FakeTransport:
     def __init__(self) -> None:
         # what a TCP transport holds: a buffer being sent, and the pieces written since
         self.dataBuffer = b""
+        self.offset = 0  # how much of dataBuffer was sent
         self._tempDataBuffer: list[bytes] = []
         self._tempDataLen = 0
 
@@ -176,6 +177,7 @@ class HubTests(unittest.TestCase):
         request = self.open()
         self.hub.max_unsent = 1000
         request.producer.pauseProducing()
+        request.transport.stalled = True
         self.append(*[combined(f"/slow{n}") for n in range(3)])
         self.assertFalse(request.transport.aborted)
         self.append(*[combined(f"/slow{n}") for n in range(20)])
@@ -214,6 +216,18 @@ class HubTests(unittest.TestCase):
         self.assertEqual(len(requests[0].transport._tempDataBuffer), 1)
         self.assertEqual([request.transport.aborted for request in requests], [False] * 50)
         self.assertEqual(len(self.hub.streams), 50)
+
+    def test_sentPartNotUnsent(self):
+        """What the transport already sent of its buffer does not count against the stream."""
+        request = self.open()
+        self.hub.max_unsent = 1000
+        request.transport.dataBuffer = b"x" * 5000
+        request.transport.offset = 4900
+        self.append(combined("/fine"))
+        self.assertFalse(request.transport.aborted)
+        request.transport.offset = 0
+        self.append(combined("/behind"))
+        self.assertTrue(request.transport.aborted)
 
     def test_copiesCountEach(self):
         """Once each transport has copied a batch into its own buffer, each copy counts."""
