@@ -14,11 +14,13 @@ from heapq import nlargest
 from typing import Any
 from urllib.parse import urlsplit
 
-from webloglib import Hit, Memo, referrer_of, resource_of
+from webloglib import MAX_FIELD, Hit, Memo, referrer_of, resource_of
 
 __all__ = ["Aggregates", "Scanned", "referring_site"]
 
 MINUTES = 60
+LONGEST_KEY = MAX_FIELD
+"""A request or referrer longer than this (as logged) is counted as shown, cut to MAX_FIELD."""
 
 Scanned = tuple[int, bytes, str, bytes | None]
 """A line as L{webloglib.scan_line} sees it: minute, request, status text, referrer."""
@@ -102,8 +104,12 @@ class Aggregates:
         counted = 0
         for minute, request, status, referrer in scanned:
             counted += 1
+            if len(request) > LONGEST_KEY:  # kept as shown, which is cut: bounded memory
+                request = _Key(resource_of(request))
             requests[request] = get_request(request, 0) + 1
             if referrer is not None and referrer != b"-" and referrer != "-":
+                if len(referrer) > LONGEST_KEY:
+                    referrer = _Key(referrer_of(referrer))
                 referrers[referrer] = get_referrer(referrer, 0) + 1
                 site = _site_of(referrer)
                 if site is not None:

@@ -250,19 +250,29 @@ class Counter:
                        error=error.strerror or error)
 
 
+def _size(entry: bytes | Hit) -> int:
+    """What a ring entry counts against the ring's bytes: a line's length, a hit's text."""
+    if isinstance(entry, bytes):
+        return len(entry)
+    return sum(len(field) for field in entry if isinstance(field, str))
+
+
 @implementer(IRecords)
 class Records:
     """
     The hits of one or more access logs: a bounded ring of the latest, aggregates, and counts.
 
-    At start it reads back only as many lines as the ring keeps; after that it
-    reads only what was appended, in slices of at most C{slice_bytes}: when a
-    page calls L{poll}, every C{interval} seconds once L{start}ed, and at
-    once when inotify reports a change to a log's directory.
+    The ring keeps the newest C{keep} hits, and no more than C{ring_bytes} of
+    their lines, so that a log of very long lines keeps fewer hits rather than
+    more memory.  At start it reads back only as many lines as the ring keeps;
+    after that it reads only what was appended, in slices of at most
+    C{slice_bytes}: every C{interval} seconds once L{start}ed, soon after
+    inotify reports a change to a log's directory, and when a page calls
+    L{refresh} (or the article's L{getNew}).
     """
 
     WAKE_GAP = 0.05
-    """The shortest time between two polls that inotify wake-ups cause."""
+    """The shortest time between two polls that inotify wake-ups or L{refresh} cause."""
 
     def __init__(
         self,
@@ -272,6 +282,7 @@ class Records:
         interval: float = 1.0,
         slice_bytes: int = 256 * 1024,
         format: str | None = None,
+        ring_bytes: int | None = None,
     ) -> None:
         """
         @param path: the log to follow, or several separated by C{:}; default
@@ -282,6 +293,8 @@ class Records:
         @param slice_bytes: the most bytes read in one slice of work.
         @param format: an Apache C{LogFormat} string for logs auto-detection cannot
             read; default C{$WEBLOG_FORMAT}, else auto-detection.
+        @param ring_bytes: the most bytes of lines the ring holds in all (it keeps
+            the newest line whatever its size); default C{keep} KiB, at least 32 MiB.
 
         A bad C{$WEBLOG_KEEP} or format is not raised: the logs are then not
         followed, and L{status} says C{"misconfigured"} with the reason.
@@ -296,8 +309,11 @@ class Records:
             self.keep = keep or 10000
             _log.error("weblog cannot follow {path}: {problem}", path=self.path,
                        problem=self.problem)
-        # The ring of kept hits, as read: a line (made a hit only when asked for) or a hit.
-        self._ring: deque[tuple[bytes | Hit, str | None]] = deque(maxlen=self.keep)
+        # The ring of kept hits, as read: a line (made a hit only when asked for) or a hit,
+        # its source, and how many bytes were put in the ring up to and with it.
+        self._ring: deque[tuple[bytes | Hit, str | None, int]] = deque(maxlen=self.keep)
+        self.ring_bytes = max(32 << 20, self.keep * 1024) if ring_bytes is None else ring_bytes
+        self._ring_total = 0  # bytes ever put in the ring
         self._made: dict[int, Hit] = {}  # hits made from ring lines, by id
         self._announced = 0  # the id of the last hit the listeners were told of
         self.hit_count = 0
@@ -361,6 +377,7 @@ class Records:
         """Check and count C{lines}; keep the valid ones in the ring, as lines."""
         ring = self._ring
         valid = 0
+        total = self._ring_total
         if self._parse is not parse_line:
             for line in lines:
                 try:
@@ -371,7 +388,8 @@ class Records:
                     valid += 1
                     if not is_own(hit):
                         self.aggregates.add((hit,))
-                    ring.append((hit, source))
+                    total += _size(hit)
+                    ring.append((hit, source, total))
         else:
             counted = []
             for line in lines:
@@ -382,7 +400,8 @@ class Records:
                 except LogLineError:
                     continue
                 valid += 1
-                ring.append((line, source))
+                total += len(line)
+                ring.append((line, source, total))
                 # find(), not `in`: `bytes in bytes` first tries the operand as an int, and
                 # raising and clearing that TypeError costs more than the search
                 if line.find(b"/weblog.") >= 0 and is_own_resource(resource_of(scanned[1])):
@@ -392,13 +411,17 @@ class Records:
         self.lines += len(lines)
         self.malformed += len(lines) - valid
         self.hit_count += valid
-        if len(self._made) > 2 * self.keep:
+        self._ring_total = total
+        # the deque drops what passes keep; drop what passes ring_bytes (long lines) here
+        while len(ring) > 1 and total - ring[0][2] + _size(ring[0][0]) > self.ring_bytes:
+            ring.popleft()
+        if len(self._made) > max(2 * len(ring), len(ring) + 1024):
             oldest = self.hit_count - len(ring) + 1
             self._made = {key: hit for key, hit in self._made.items() if key >= oldest}
 
-    def _hit(self, hit_id: int, entry: tuple[bytes | Hit, str | None]) -> Hit:
+    def _hit(self, hit_id: int, entry: tuple[bytes | Hit, str | None, int]) -> Hit:
         """The hit of a ring entry, made from its line at the first asking."""
-        line, source = entry
+        line, source, _ = entry
         if isinstance(line, Hit):
             return line
         hit = self._made.get(hit_id)

@@ -12,7 +12,7 @@ from twisted.web.template import flattenString
 
 from aggregates import MINUTES, Aggregates, referring_site
 from chart import HEIGHT, per_minute_svg
-from webloglib import Hit, parse_line, scan_line
+from webloglib import MAX_FIELD, Hit, parse_line, scan_line
 
 NEWEST = datetime(2015, 5, 17, 10, 5, tzinfo=UTC)
 """The minute most tests count up to."""
@@ -289,6 +289,27 @@ class CountTests(unittest.TestCase):
         self.assertEqual(top["sites"], [])
         self.assertEqual(top["resources"], [("/", 2)])
         self.assertEqual(top["statuses"], [("-", 1), ("200", 1)])
+
+
+class LongKeyTests(unittest.TestCase):
+    """Requests and referrers longer than MAX_FIELD are counted as shown, so lists stay small."""
+
+    LINE = (b'203.0.113.7 - - [17/May/2015:10:05:03 +0000] "GET /' + b"a" * 10_000
+            + b' HTTP/1.1" 200 123 "http://long.example/' + b"b" * 10_000 + b'" "Mozilla/5.0"')
+
+    def test_long_keys(self) -> None:
+        """Long keys are kept cut to MAX_FIELD, and count together with the same hit added."""
+        aggregates = Aggregates()
+        aggregates.count([scan_line(self.LINE), scan_line(self.LINE)])
+        aggregates.add([parse_line(self.LINE)])
+        for table in (aggregates.requests, aggregates.referrers):
+            self.assertEqual([len(key) <= MAX_FIELD for key in table], [True])
+        shown = parse_line(self.LINE)
+        top = aggregates.to_json()["top"]
+        self.assertEqual(top["resources"], [(shown.resource, 3)])
+        self.assertEqual(top["referrers"], [(shown.referrer, 3)])
+        self.assertEqual(top["sites"], [("long.example", 3)])
+        self.assertTrue(shown.referrer and shown.referrer.endswith("\u2026"))
 
 
 class PerMinuteTests(unittest.TestCase):

@@ -390,6 +390,44 @@ class RecordsTests(_RecordsTestCase):
         self.assertEqual(resources(records.getNew()), ["/page/3", "/page/1"])
         self.assertEqual((records.lines, records.malformed), (3, 1))
 
+    def test_ringBytesBound(self) -> None:
+        """
+        The ring holds at most ring_bytes of lines: a log of long lines keeps fewer hits, the
+        newest, with their ids; short lines fill it up to keep again.
+        """
+        self.append(b"")
+        records = self.records(keep=100, ring_bytes=50_000)
+        records.getNew()
+        self.append(combinedLog(range(30), length=10_000))
+        records.catchUp()
+        self.assertEqual(resources(records.getNew()), pages(range(29, 24, -1)))
+        self.assertEqual(records.status()["kept"], 5)
+        self.assertEqual([(hit_id, hit.resource) for hit_id, hit in records.since(28)],
+                         [(29, "/page/28"), (30, "/page/29")])
+        self.append(combinedLog(range(30, 130)))
+        records.catchUp()
+        self.assertEqual(resources(records.getNew()), pages(range(129, 29, -1)))
+        self.assertEqual(records.lines, 130)
+
+    def test_ringBytesBoundCustomFormat(self) -> None:
+        """With WEBLOG_FORMAT the ring keeps hits, and counts their text against ring_bytes."""
+        self.append(b"")
+        records = self.records(keep=100, ring_bytes=50_000,
+                               format='%h %l %u %t "%r" %>s %b "%{Referer}i" "%{User-Agent}i"')
+        records.getNew()
+        self.append(combinedLog(range(30), length=10_000))
+        records.catchUp()
+        kept = records.getNew()
+        self.assertEqual(records.lines, 30)
+        # each hit's agent is cut at MAX_FIELD characters: about 2,100 characters a hit
+        self.assertEqual(resources(kept), pages(range(29, 29 - len(kept), -1)))
+        self.assertTrue(15 < len(kept) < 30, len(kept))
+
+    def test_ringBytesDefault(self) -> None:
+        """By default the ring's lines may take WEBLOG_KEEP KiB in all, and at least 32 MiB."""
+        self.assertEqual(self.records(keep=10).ring_bytes, 32 << 20)
+        self.assertEqual(self.records(keep=100_000).ring_bytes, 100_000 * 1024)
+
     def test_keepBound(self) -> None:
         """
         Only the newest C{keep} hits are kept, and at start only that many lines are read back
