@@ -184,11 +184,13 @@ def warmUp(server: TwistdServer, path: str, lines: int) -> Any:
         for number in range(lines):
             writer.write(long_line(number))
     deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
+    while True:
         yield deferLater(reactor, 0.5, lambda: None)
         page = yield deferToPage(server.url("/weblog.rpy/json?limit=1"))
         if page["log"]["lines"] == lines + 1:
             break
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the warm-up was not read within 30 s: {page['log']}")
     if factory.client is not None and factory.client.transport is not None:
         factory.client.transport.loseConnection()
     return lines
