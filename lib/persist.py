@@ -271,7 +271,7 @@ class Records:
     L{refresh} (or the article's L{getNew}).
     """
 
-    WAKE_GAP = 0.05
+    WAKE_GAP = 0.1
     """The shortest time between two polls that inotify wake-ups or L{refresh} cause."""
 
     def __init__(
