@@ -15,13 +15,18 @@ from weakref import WeakKeyDictionary
 
 from twisted.web.resource import Resource
 from twisted.web.server import Request
+
+from auth import protect
 from events import hub_for
-from persist import ICounter, IRecords
+from persist import ICounter, IRecords, Records
 from render import render_page
 from selection import BadQuery, Selection, parse_query
 from webloglib import Hit, json_text
 
-__all__ = ["DynamicPage", "EventsPage", "JsonPage", "WeblogPage", "security_headers"]
+__all__ = ["DynamicPage", "EventsPage", "IRecords", "JsonPage", "Records", "WeblogPage", "protect",
+           "security_headers"]
+"""IRecords, Records and protect are here too, so that weblog.rpy, compiled again for every
+request, needs one import line."""
 
 CONTENT_SECURITY_POLICY = (
     b"default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "

@@ -1,10 +1,6 @@
-# weblog.rpy: the latest hits of the followed access log (HTML; JSON at weblog.rpy/json,
-# live events at weblog.rpy/events). twisted.web runs this file again on every request;
-# the Records object lives in the site registry, so it (and its place in the log)
-# outlives each run and each edit.
-from auth import protect
-from pages import WeblogPage
-from persist import IRecords, Records
+# weblog.rpy: the latest hits (JSON at weblog.rpy/json, live events at weblog.rpy/events).
+# Run again on every request; Records lives in the site registry, outliving each run and edit.
+from pages import IRecords, Records, WeblogPage, protect
 
 records = registry.getComponent(IRecords)
 if records is None:
