@@ -61,6 +61,24 @@ class EventStream:
         self.unsent = 0
         self.closed = False
 
+    def buffers(self) -> tuple[bytes, int, list[bytes], int] | None:
+        """
+        What the TCP transport holds for this stream, or None for another kind of transport.
+
+        @return: the buffer being sent, how much of it is sent, the pieces
+            written since (often bytes objects that other streams hold too),
+            and their total length.
+        """
+        transport: Any = self.request.transport
+        own = getattr(transport, "dataBuffer", None)
+        offset = getattr(transport, "offset", None)
+        pieces = getattr(transport, "_tempDataBuffer", None)
+        pending = getattr(transport, "_tempDataLen", None)
+        if (isinstance(own, bytes) and isinstance(offset, int) and isinstance(pieces, list)
+                and isinstance(pending, int)):
+            return own, offset, pieces, pending
+        return None
+
     def waiting(self) -> int:
         """
         How many bytes written to this stream are not sent yet.
@@ -68,11 +86,11 @@ class EventStream:
         Read from the TCP transport's buffers where it has them; otherwise
         what was written since the transport last asked us to pause.
         """
-        transport: Any = self.request.transport
-        try:
-            return int(len(transport.dataBuffer) - transport.offset + transport._tempDataLen)
-        except (AttributeError, TypeError):
+        buffers = self.buffers()
+        if buffers is None:
             return self.unsent
+        own, offset, _, pending = buffers
+        return len(own) - offset + pending
 
     def held(self) -> int:
         """
@@ -80,11 +98,11 @@ class EventStream:
 
         The buffer being sent is held whole until all of it is sent.
         """
-        transport: Any = self.request.transport
-        try:
-            return int(len(transport.dataBuffer) + transport._tempDataLen)
-        except (AttributeError, TypeError):
+        buffers = self.buffers()
+        if buffers is None:
             return self.unsent
+        own, _, _, pending = buffers
+        return len(own) + pending
 
     def send(self, data: bytes) -> bool:
         """Write C{data}, or drop the client if it would wait past the bound; say which."""
@@ -237,15 +255,15 @@ class EventHub:
         shared: dict[int, list[Any]] = {}  # id of a piece -> [its size, streams holding it]
         held: list[tuple[int, int, list[int], EventStream]] = []
         for stream in self.streams:
-            transport: Any = stream.request.transport
-            own = getattr(transport, "dataBuffer", None)
-            pieces = getattr(transport, "_tempDataBuffer", None)
-            if not isinstance(own, bytes) or not isinstance(pieces, list):
+            buffers = stream.buffers()
+            if buffers is None:
                 held.append((stream.unsent, stream.unsent, [], stream))
                 continue
-            for piece in pieces:
+            sending, _, written, pending = buffers
+            for piece in written:
                 shared.setdefault(id(piece), [len(piece), 0])[1] += 1
-            held.append((stream.held(), len(own), [id(piece) for piece in pieces], stream))
+            held.append((len(sending) + pending, len(sending), [id(piece) for piece in written],
+                         stream))
         total = sum(own for _, own, _, _ in held) + sum(size for size, _ in shared.values())
         if total <= self.max_unsent_total:
             return
