@@ -17,15 +17,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-TWISTD = REPO / ".venv" / "bin" / "twistd"
-
-
-def free_port() -> int:
-    """A free TCP port on 127.0.0.1."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+from common import REPO, TWISTD, free_port, proc_status_kb
 
 
 def line(number: int) -> str:
@@ -131,14 +123,6 @@ def stream_clients(port: int, stop: threading.Event, counts: dict[str, int]) -> 
         client.close()
 
 
-def rss_kib(pid: int) -> int:
-    """Resident memory of a process, in KiB."""
-    for text in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if text.startswith("VmRSS:"):
-            return int(text.split()[1])
-    return 0
-
-
 def main() -> int:
     """Run the soak and print what it saw; exit 1 if any line was lost or counted twice."""
     parser = argparse.ArgumentParser(description=__doc__)
@@ -155,7 +139,7 @@ def main() -> int:
     port = free_port()
     env = {**os.environ, "WEBLOG_LOG": str(log), "WEBLOG_STATE": str(base / "var")}
     server = subprocess.Popen(
-        [str(TWISTD), "--nodaemon", "--pidfile=", "web", "--path", "www",
+        [TWISTD, "--nodaemon", "--pidfile=", "web", "--path", "www",
          "--listen", f"tcp:{port}:interface=127.0.0.1", "--logfile", "var/access.log"],
         cwd=base, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
@@ -185,7 +169,8 @@ def main() -> int:
         while time.monotonic() - started < arguments.seconds:
             time.sleep(5)
             state = get_json(port, "/weblog.rpy/json?limit=1")["log"]
-            samples.append((round(time.monotonic() - started), rss_kib(server.pid),
+            rss = int(proc_status_kb(server.pid, "VmRSS"))
+            samples.append((round(time.monotonic() - started), rss,
                             len(os.listdir(f"/proc/{server.pid}/fd")), state))
             print(f"soak: {samples[-1][0]:>4} s  rss {samples[-1][1] // 1024} MiB  "
                   f"fds {samples[-1][2]}  written {writer.written}  seen {state['lines']}  "  # type: ignore[index]
