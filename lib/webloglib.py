@@ -15,7 +15,7 @@ import html
 import json
 import re
 from collections.abc import Iterable, Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from functools import lru_cache
 from typing import Any, NamedTuple
 
@@ -27,6 +27,8 @@ __all__ = [
     "ROW",
     "TOP",
     "Hit",
+    "as_text",
+    "clean",
     "LogLineError",
     "json_text",
     "log_fields",
@@ -226,10 +228,15 @@ def _parse_time_text(text: str) -> datetime:
     if int(zone_m) >= 60 or offset >= timedelta(hours=24):
         raise ValueError(f"time zone offset out of range: {sign}{zone_h}{zone_m}")
     zone = timezone(-offset if sign == "-" else offset)
-    return datetime(
+    moment = datetime(
         int(year), _MONTHS[month.title()], int(day), int(hour), int(minute), int(second),
         tzinfo=zone,
     )
+    try:
+        moment.astimezone(UTC)  # the same instant in UTC must be a date too: year 1 to 9999
+    except OverflowError:
+        raise ValueError(f"time out of range: {text[:40]!r}") from None
+    return moment
 
 
 def _unescape(found: re.Match[bytes]) -> bytes:
@@ -250,6 +257,26 @@ def _visible(char: str) -> str:
     return f"\\u{point:04x}" if point < 0x10000 else f"\\U{point:08x}"
 
 
+_VISIBLE = {point: _visible(chr(point)) for point in range(0x10000) if not chr(point).isprintable()}
+"""str.translate's table for the characters of the Basic Multilingual Plane that are not
+printable: one C-level pass instead of a Python step per character."""
+_LOGGED_PER_SHOWN = 16
+"""The most logged characters one shown character can take: a four-byte UTF-8 sequence as
+four C{\\xhh} escapes."""
+_CUT = _LOGGED_PER_SHOWN * (MAX_FIELD + 1)
+"""How much of a field is ever looked at: enough for more than MAX_FIELD shown characters."""
+_ODD_ESCAPE = re.compile(rb"\\(?!x[0-9A-Fa-f]{2}|[\"'nrtbvf])")
+"""An escape that Python's C{unicode_escape} codec reads otherwise than the servers mean it."""
+
+
+def _unescape_all(raw: bytes) -> bytes:
+    """Undo every server escape in C{raw}: in C when Python's codec agrees, else one by one."""
+    # Escaped backslashes stand aside (as two plain bytes, so that no new neighbours meet).
+    if _ODD_ESCAPE.search(raw.replace(b"\\\\", b"__")) is None:
+        return raw.decode("unicode_escape").encode("latin-1")
+    return _ESCAPE.sub(_unescape, raw)
+
+
 def clean(text: str) -> str:
     """
     Turn a field as logged into the text the client sent, safe to show as text.
@@ -257,18 +284,30 @@ def clean(text: str) -> str:
     Server escapes are undone and the bytes decoded as UTF-8; bytes that are
     not UTF-8 and characters that are not printable (controls, format
     characters such as bidi overrides) come out as visible backslash escapes.
-    The result is at most L{MAX_FIELD} characters long.
+    The result is at most L{MAX_FIELD} characters long.  The work is bounded
+    whatever the field: only its first C{_CUT} characters can matter, and the
+    escapes and unprintable characters are handled by C code, not one Python
+    step each.
 
     @param text: the field, decoded from the log with C{surrogateescape}.
     @return: printable text; still to be escaped for HTML.
     """
     if "\\" in text or not text.isprintable():
-        # Surrogates other than surrogateescape's own cannot be encoded: show them first.
-        text = _LONE_SURROGATE.sub(lambda found: _visible(found.group()), text)
+        text = text[:_CUT]
+        if not text.isascii():
+            # Surrogates other than surrogateescape's own cannot be encoded: show them first.
+            text = _LONE_SURROGATE.sub(lambda found: _visible(found.group()), text)
         raw = text.encode("utf-8", "surrogateescape")
-        raw = _ESCAPE.sub(_unescape, raw)
-        decoded = raw.decode("utf-8", "surrogateescape")
-        text = "".join(char if char.isprintable() else _visible(char) for char in decoded)
+        if b"\\" in raw:
+            raw = _unescape_all(raw)
+        text = raw.decode("utf-8", "surrogateescape")
+        if not text.isprintable():
+            cut = len(text) > MAX_FIELD
+            text = text[:MAX_FIELD].translate(_VISIBLE)
+            if not text.isprintable():  # beyond the BMP: rare, and at most MAX_FIELD steps
+                text = "".join(char if char.isprintable() else _visible(char) for char in text)
+            if cut:
+                text += "\u2026"  # longer than MAX_FIELD either way: cut below
     if len(text) > MAX_FIELD:
         text = text[: MAX_FIELD - 1] + "\u2026"
     return text
@@ -370,15 +409,15 @@ class Memo:
         return result
 
 
-def _as_text(raw: bytes | str) -> str:
+def as_text(raw: bytes | str) -> str:
     """A field as logged, decoded if it is bytes."""
     return raw.decode("utf-8", "surrogateescape") if isinstance(raw, bytes) else raw
 
 
-resource_of = Memo(lambda request: split_request(clean(_as_text(request)))[1])
+resource_of = Memo(lambda request: split_request(clean(as_text(request)))[1])
 """The resource a request (as logged, bytes or text) names, as a hit would show it."""
 
-_clean_text = Memo(lambda raw: clean(_as_text(raw)))
+_clean_text = Memo(lambda raw: clean(as_text(raw)))
 
 
 def referrer_of(referrer: bytes | str | None) -> str | None:

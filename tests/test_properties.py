@@ -359,3 +359,47 @@ class FollowerBudgetTests(_FileCase):
             self.assertEqual(follower.read(budget), ([], False))
         finally:
             follower.close()
+
+
+def clean_reference(text: str) -> str:
+    """C{clean} as first written: every escape and character one Python step each, then cut."""
+    if "\\" in text or not text.isprintable():
+        text = webloglib._LONE_SURROGATE.sub(lambda found: webloglib._visible(found.group()), text)
+        raw = text.encode("utf-8", "surrogateescape")
+        raw = webloglib._ESCAPE.sub(webloglib._unescape, raw)
+        decoded = raw.decode("utf-8", "surrogateescape")
+        text = "".join(char if char.isprintable() else webloglib._visible(char)
+                       for char in decoded)
+    if len(text) > webloglib.MAX_FIELD:
+        text = text[: webloglib.MAX_FIELD - 1] + "\u2026"
+    return text
+
+
+ESCAPES = ["\\", "x", "0", "a", "c", "3", "f", '"', "n", "q", "\\x", "\\xc3\\xa9", "\\\\", "\\0",
+           "\\a", "\\u1234", "\\xf0\\x9f\\x98\\x80", "\\x01", "\x01", "\udcff", "\ud800", "é",
+           "\U0001F600", "\U000E0001", "\u202e", " "]
+"""Pieces of logged fields: escapes good and odd, controls, surrogates, astral characters."""
+
+
+class FastCleanTests(unittest.TestCase):
+    """clean's bounded, C-level passes give exactly what the straightforward version gives."""
+
+    @PROPERTY
+    @given(st.lists(st.sampled_from(ESCAPES), max_size=60).map("".join))
+    def test_sameAsReference(self, text: str) -> None:
+        """Short mixes of escapes and unprintable characters clean to the same text."""
+        self.assertEqual(webloglib.clean(text), clean_reference(text))
+
+    @PROPERTY
+    @given(st.lists(st.sampled_from(ESCAPES), min_size=1, max_size=8),
+           st.integers(min_value=200, max_value=9000))
+    def test_longSameAsReference(self, pieces: list[str], times: int) -> None:
+        """Fields far longer than what is shown, cut early, still clean to the same text."""
+        text = "".join(pieces) * times
+        self.assertEqual(webloglib.clean(text), clean_reference(text))
+
+    @PROPERTY
+    @given(st.text(alphabet=hostile, max_size=400))
+    def test_anyTextSameAsReference(self, text: str) -> None:
+        """Any text at all cleans to the same text."""
+        self.assertEqual(webloglib.clean(text), clean_reference(text))

@@ -14,14 +14,17 @@ from twisted.web import http
 from twisted.web.test.requesthelper import DummyRequest
 
 import webloglib
+from aggregates import Aggregates
 from webloglib import (
     MAX_FIELD,
     Hit,
     LogLineError,
     clean,
+    json_text,
     log_fields,
     parse_line,
     parse_lines,
+    scan_line,
     snapshot_page,
 )
 
@@ -754,3 +757,33 @@ class SharedDataTests(unittest.TestCase):
         """Every logparser-hackers hit is at +0100."""
         offsets = {h.time.utcoffset() for h in shared_log("logparser-hackers")[2]}
         self.assertEqual(offsets, {timedelta(hours=1)})
+
+
+class TimeRangeTests(unittest.TestCase):
+    """A timestamp whose instant is not a date in UTC (before year 1, after 9999) is malformed."""
+
+    def line(self, when: str) -> bytes:
+        """A combined line at C{when}."""
+        return (f'1.2.3.4 - - [{when}] "GET /f HTTP/1.1" 200 1 "http://a/" "ua"').encode()
+
+    def test_pastYear9999InUtc(self):
+        """31/Dec/9999:23:59:59 -2359 is year 10000 in UTC: malformed, for both parsers."""
+        for parse in (parse_line, scan_line):
+            error = self.assertRaises(LogLineError, parse, self.line("31/Dec/9999:23:59:59 -2359"))
+            self.assertIn("time out of range", str(error))
+
+    def test_beforeYear1InUtc(self):
+        """01/Jan/0001:00:00:00 +0100 is year 0 in UTC: malformed."""
+        for parse in (parse_line, scan_line):
+            self.assertRaises(LogLineError, parse, self.line("01/Jan/0001:00:00:00 +0100"))
+
+    def test_extremesInRange(self):
+        """The first and last representable instants parse, and chart and JSON can show them."""
+        for when in ("31/Dec/9999:23:59:59 +0000", "01/Jan/0001:00:00:00 -0100"):
+            hit = parse_line(self.line(when))
+            aggregates = Aggregates()
+            aggregates.add([hit])
+            aggregates.count([scan_line(self.line(when))])
+            self.assertEqual(aggregates.per_minute()[-1][1], 2)
+            json_text(aggregates.to_json())
+            json_text(hit.to_json())
