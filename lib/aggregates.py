@@ -10,17 +10,18 @@ from collections import Counter
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from functools import lru_cache
+from hashlib import blake2b
 from heapq import nlargest
 from typing import Any
 from urllib.parse import urlsplit
 
-from webloglib import MAX_FIELD, Hit, Memo, referrer_of, resource_of
+from webloglib import MAX_FIELD, Hit, referrer_of, resource_of
 
 __all__ = ["Aggregates", "Scanned", "referring_site"]
 
 MINUTES = 60
 LONGEST_KEY = MAX_FIELD
-"""A request or referrer longer than this (as logged) is counted as shown, cut to MAX_FIELD."""
+"""A request or referrer longer than this (as logged) is counted by a digest of it."""
 
 Scanned = tuple[int, bytes, str, bytes | None]
 """A line as L{webloglib.scan_line} sees it: minute, request, status text, referrer."""
@@ -52,8 +53,10 @@ def _shown(key: bytes | str, show: Any) -> str:
     return key if isinstance(key, _Key) else str(show(key))
 
 
-_site_of = Memo(lambda referrer: _site(_shown(referrer, referrer_of)))
-"""The referring site of a referrer as counted (raw or shown)."""
+def _long_key(raw: bytes | str) -> bytes:
+    """The key of a request or referrer longer than LONGEST_KEY: a digest, bounded in size."""
+    data = raw.encode("utf-8", "surrogateescape") if isinstance(raw, str) else raw
+    return b"\0" + blake2b(data, digest_size=16).digest()  # NUL: never a raw key's first byte
 
 
 class Aggregates:
@@ -61,19 +64,24 @@ class Aggregates:
     Counts over every hit added, in memory bounded by C{cap} keys per list.
 
     Resources and referrers are counted by the request and referrer as
-    logged, and turned into what a hit shows only when the top lists are
-    read, which keeps counting cheap.  A list is exact until it holds C{cap}
-    distinct keys; past that it keeps its most common half less the count
-    of the first key left out (see L{_prune}), so rare keys are forgotten and
-    counts may be low, never high (reported as C{approximate}).  Hits per
-    minute follow log time: the last 60 minutes up to the newest minute seen,
-    whatever order lines come in.
+    logged (a digest for one longer than C{LONGEST_KEY}), which keeps counting
+    cheap; each key is turned into what a hit shows once, when it is first
+    counted, so reading the top lists never cleans a key again.  A list is
+    exact until it holds C{cap} distinct keys; past that it keeps its most
+    common half less the count of the first key left out (see L{_prune}), so
+    rare keys are forgotten and counts may be low, never high (reported as
+    C{approximate}).  Hits per minute follow log time: the last 60 minutes up
+    to the newest minute seen, whatever order lines come in.
     """
 
     def __init__(self, cap: int = 5000) -> None:
         self.cap = cap
         self.requests: dict[bytes | str, int] = {}
         self.referrers: dict[bytes | str, int] = {}
+        self.resource_shown: dict[bytes | str, str] = {}
+        """The resource each key of C{requests} shows."""
+        self.referrer_shown: dict[bytes | str, tuple[str, str | None]] = {}
+        """The referrer each key of C{referrers} shows, and its site."""
         self.sites: dict[str, int] = {}
         self.statuses: dict[str, int] = {}
         self.minutes: dict[int, int] = {}
@@ -101,17 +109,25 @@ class Aggregates:
         requests, referrers, sites, statuses, minutes = (
             self.requests, self.referrers, self.sites, self.statuses, self.minutes)
         get_request, get_referrer, get_site = requests.get, referrers.get, sites.get
+        resource_shown, referrer_shown = self.resource_shown, self.referrer_shown
         counted = 0
         for minute, request, status, referrer in scanned:
             counted += 1
-            if len(request) > LONGEST_KEY:  # kept as shown, which is cut: bounded memory
-                request = _Key(resource_of(request))
-            requests[request] = get_request(request, 0) + 1
+            key: bytes | str = request if len(request) <= LONGEST_KEY else _long_key(request)
+            seen = get_request(key)
+            if seen is None:  # first counted: shown once, here
+                resource_shown[key] = _shown(request, resource_of)
+                seen = 0
+            requests[key] = seen + 1
             if referrer is not None and referrer != b"-" and referrer != "-":
-                if len(referrer) > LONGEST_KEY:
-                    referrer = _Key(referrer_of(referrer))
-                referrers[referrer] = get_referrer(referrer, 0) + 1
-                site = _site_of(referrer)
+                key = referrer if len(referrer) <= LONGEST_KEY else _long_key(referrer)
+                seen = get_referrer(key)
+                if seen is None:
+                    shown = _shown(referrer, referrer_of)
+                    referrer_shown[key] = (shown, _site(shown))
+                    seen = 0
+                referrers[key] = seen + 1
+                site = referrer_shown[key][1]
                 if site is not None:
                     sites[site] = get_site(site, 0) + 1
             statuses[status] = statuses.get(status, 0) + 1
@@ -120,9 +136,13 @@ class Aggregates:
             else:
                 self._count_minute(minute)
         self.total += counted
-        for table in (requests, referrers, sites):
+        for table, shown_of in ((requests, resource_shown), (referrers, referrer_shown),
+                                (sites, None)):
             if len(table) > self.cap:
                 self._prune(table)
+                if shown_of is not None:
+                    for gone in [key for key in shown_of if key not in table]:
+                        del shown_of[gone]
 
     def _prune(self, table: dict[Any, int]) -> None:
         """
@@ -153,11 +173,13 @@ class Aggregates:
         if self._top is not None and self._top[0] == (self.total, top):
             return self._top[1]
         resources: Counter[str] = Counter()
+        resource_shown = self.resource_shown
         for request, count in self.requests.items():
-            resources[_shown(request, resource_of)] += count
+            resources[resource_shown[request]] += count
         referrers: Counter[str] = Counter()
+        referrer_shown = self.referrer_shown
         for referrer, count in self.referrers.items():
-            referrers[_shown(referrer, referrer_of)] += count
+            referrers[referrer_shown[referrer][0]] += count
         sites = Counter(self.sites)
         lists = {
             "sites": sites.most_common(top),

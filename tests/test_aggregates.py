@@ -4,13 +4,16 @@
 from __future__ import annotations
 
 import json
+import os
 from datetime import UTC, datetime, timedelta
 from xml.etree import ElementTree
 
 from twisted.trial import unittest
+from unittest import mock
 from twisted.web.template import flattenString
 
 from aggregates import MINUTES, Aggregates, referring_site
+import webloglib
 from chart import HEIGHT, per_minute_svg
 from webloglib import MAX_FIELD, Hit, parse_line, scan_line
 
@@ -298,12 +301,13 @@ class LongKeyTests(unittest.TestCase):
             + b' HTTP/1.1" 200 123 "http://long.example/' + b"b" * 10_000 + b'" "Mozilla/5.0"')
 
     def test_long_keys(self) -> None:
-        """Long keys are kept cut to MAX_FIELD, and count together with the same hit added."""
+        """Long keys are kept in bounded size, and count together with the same hit added."""
         aggregates = Aggregates()
         aggregates.count([scan_line(self.LINE), scan_line(self.LINE)])
         aggregates.add([parse_line(self.LINE)])
         for table in (aggregates.requests, aggregates.referrers):
-            self.assertEqual([len(key) <= MAX_FIELD for key in table], [True])
+            # one key for the two raw lines (a digest), one for the hit (its shown text)
+            self.assertEqual([len(key) <= MAX_FIELD for key in table], [True, True])
         shown = parse_line(self.LINE)
         top = aggregates.to_json()["top"]
         self.assertEqual(top["resources"], [(shown.resource, 3)])
@@ -506,3 +510,38 @@ class ChartTests(unittest.TestCase):
         """Sixty minutes of no hits render 60 zero-height bars, not a division by zero."""
         _, svg = self.render(window({}))
         self.assertEqual([height for height, _, _ in self.bars(svg)], [0] * 60)
+
+
+class CleanedOnceTests(unittest.TestCase):
+    """Each key is cleaned when first counted, never again when the top lists are read."""
+
+    def test_top_lists_do_not_clean(self) -> None:
+        """Reading the top lists of 4,999 escape-laden keys calls no cleaning function."""
+        aggregates = Aggregates()
+        escaped = b"\\x01" * 125
+        aggregates.count(
+            (0, b"GET /" + escaped + b"%d HTTP/1.1" % index, "200",
+             b"http://a.example/" + escaped + b"%d" % index)
+            for index in range(4999)
+        )
+        with mock.patch("webloglib.clean", side_effect=AssertionError("cleaned again")):
+            top = aggregates.top()
+        self.assertEqual(len(top["resources"]), 10)
+        self.assertTrue(top["resources"][0][0].startswith("/\\x01\\x01"))
+        self.assertEqual(top["sites"], [("a.example", 4999)])
+
+    def test_key_cleaned_at_first_count_only(self) -> None:
+        """A key counted a thousand times is cleaned once."""
+        aggregates = Aggregates()
+        calls = []
+        real = webloglib.clean
+
+        def counting(text: str) -> str:
+            calls.append(text)
+            return real(text)
+
+        fresh = os.urandom(8).hex().encode()  # a key no memo of an earlier test holds
+        with mock.patch("webloglib.clean", counting):
+            aggregates.count((0, b"GET /\\x01" + fresh + b" HTTP/1.1", "200",
+                              b"http://a/\\x01" + fresh) for _ in range(1000))
+        self.assertEqual(len(calls), 2)  # the request once, the referrer once
