@@ -34,12 +34,11 @@ from aggregates import Aggregates
 from auth import read_htpasswd
 from logfollow import OVERLONG, LogFollower
 from logformat import compile_format
-from selection import is_own, is_own_resource
+from selection import is_own, is_own_logged
 from webloglib import (
     Hit,
     LogLineError,
     parse_line,
-    resource_of,
     scan_line,
 )
 
@@ -404,7 +403,7 @@ class Records:
                 ring.append((line, source, total))
                 # find(), not `in`: `bytes in bytes` first tries the operand as an int, and
                 # raising and clearing that TypeError costs more than the search
-                if line.find(b"/weblog.") >= 0 and is_own_resource(resource_of(scanned[1])):
+                if line.find(b"/weblog.") >= 0 and is_own_logged(scanned[1]):
                     continue  # weblog's own page loads are not the site's traffic
                 counted.append(scanned)
             self.aggregates.count(counted)

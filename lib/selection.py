@@ -14,12 +14,10 @@ from urllib.parse import urlencode
 
 from crawleruseragents import is_crawler
 
-from webloglib import Hit
+from webloglib import Hit, Memo, as_text, clean, split_request
 
-__all__ = ["BadQuery", "Selection", "is_bot", "is_own", "is_own_resource", "parse_query"]
-
-# weblog's own page loads, JSON polls and event streams: hidden unless own=show.
-_OWN = re.compile(r"/weblog\.(?:rpy(?:[/?#]|\Z)|(?:css|js)(?:[?#]|\Z))")
+__all__ = ["BadQuery", "Selection", "is_bot", "is_own", "is_own_logged", "is_own_request",
+           "parse_query"]
 
 PARAMETERS = ("limit", "status", "referrer", "q", "bots", "own")
 MAX_LIMIT = 1000
@@ -27,14 +25,37 @@ MAX_Q = 200
 _STATUS = re.compile(r"(?:[1-5]\d\d|[1-5]xx|all)\Z", re.ASCII)
 
 
+_OWN_PAGES = frozenset(("/weblog.rpy", "/weblog.rpy/", "/weblog.rpy/json", "/weblog.rpy/events"))
+_OWN_ASSETS = frozenset(("/weblog.css", "/weblog.js"))
+_OWN_NAMES = frozenset((*PARAMETERS, "since"))
+
+
+def is_own_request(method: str | None, resource: str) -> bool:
+    """
+    Whether a request is exactly one that weblog's own page makes of weblog.
+
+    That is a C{GET} of the page, its C{json} or its C{events} with none but
+    weblog's own query parameters, or of C{/weblog.css} or C{/weblog.js}
+    without a query: nothing that merely starts like them (such as
+    C{/weblog.rpy/../wp-login.php} or C{/weblog.js?../../etc/passwd}).
+    """
+    if method != "GET":
+        return False
+    path, mark, query = resource.partition("?")
+    if path in _OWN_ASSETS:
+        return not mark
+    if path not in _OWN_PAGES:
+        return False
+    return not query or all(pair.partition("=")[0] in _OWN_NAMES for pair in query.split("&"))
+
+
 def is_own(hit: Hit) -> bool:
     """Whether C{hit} is a request for one of weblog's own pages (the monitor watching itself)."""
-    return is_own_resource(hit.resource)
+    return is_own_request(hit.method, hit.resource)
 
 
-def is_own_resource(resource: str) -> bool:
-    """Whether C{resource} is weblog's own: C{/weblog.rpy...}, C{/weblog.css} or C{/weblog.js}."""
-    return _OWN.match(resource) is not None
+is_own_logged = Memo(lambda request: is_own_request(*split_request(clean(as_text(request)))[:2]))
+"""L{is_own_request} for a request line as logged (bytes or text), as its hit would say."""
 
 
 @lru_cache(maxsize=8192)

@@ -8,7 +8,7 @@ from urllib.parse import parse_qs
 
 from twisted.trial import unittest
 
-from selection import BadQuery, Selection, is_bot, is_own, parse_query
+from selection import BadQuery, Selection, is_bot, is_own, is_own_logged, parse_query
 from webloglib import Hit, parse_line
 
 GOOGLEBOT = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"
@@ -289,9 +289,14 @@ class SearchMatchTests(unittest.TestCase):
 class OwnTests(unittest.TestCase):
     """own=hide hides weblog's own page loads, polls, streams and assets."""
 
-    OWN = ("/weblog.rpy", "/weblog.rpy/json?x", "/weblog.rpy/events", "/weblog.rpy?limit=5",
+    OWN = ("/weblog.rpy", "/weblog.rpy/json?status=all&q=x", "/weblog.rpy/events",
+           "/weblog.rpy?limit=5", "/weblog.rpy/events?since=12&status=4xx", "/weblog.rpy/",
            "/weblog.css", "/weblog.js")
     OTHERS = ("/weblog.html", "/index.html", "/", "/blog/weblog.rpy")
+    HIDING = ("/weblog.rpy/../../wp-login.php", "/weblog.js?../../etc/passwd", "/weblog.css#x",
+              "/weblog.rpy/json/../../admin", "/weblog.rpy?cmd=rm", "/weblog.rpy/eventsx",
+              "/weblog.rpy/json?x", "/weblog.rpyx", "/weblog.rpy#frag")
+    """Requests that only start like weblog's own: an attacker's, to be seen and counted."""
 
     def test_is_own(self) -> None:
         """is_own is true for weblog's own paths and false for others."""
@@ -311,6 +316,27 @@ class OwnTests(unittest.TestCase):
         """own=show shows weblog's own paths too."""
         for resource in self.OWN + self.OTHERS:
             self.assertTrue(Selection(own="show").matches(hit(resource)), resource)
+
+    def test_lookalikes_are_not_own(self) -> None:
+        """What merely starts like weblog's own requests is shown and counted like any hit."""
+        for resource in self.HIDING:
+            self.assertFalse(is_own(hit(resource)), resource)
+            self.assertTrue(Selection().matches(hit(resource)), resource)
+
+    def test_only_get_is_own(self) -> None:
+        """A POST (or any method but GET) to weblog's own paths is not weblog's page."""
+        for method in ("POST", "HEAD", "PUT"):
+            posted = parse_line(f'203.0.113.7 - - [17/May/2015:10:05:03 +0000] "{method} '
+                                f'/weblog.rpy HTTP/1.1" 200 1 "http://a/" "{FIREFOX}"')
+            self.assertFalse(is_own(posted), method)
+
+    def test_logged_agrees_with_hit(self) -> None:
+        """is_own_logged, on the request as logged, says what is_own says of its hit."""
+        for resource in self.OWN + self.OTHERS + self.HIDING + ("/weblog.rpy\\x3fq=1",):
+            line = (f'203.0.113.7 - - [17/May/2015:10:05:03 +0000] "GET {resource} HTTP/1.1" '
+                    f'200 1 "http://a/" "{FIREFOX}"')
+            self.assertEqual(is_own_logged(f"GET {resource} HTTP/1.1".encode()),
+                             is_own(parse_line(line)), resource)
 
     def test_similar_names(self) -> None:
         """A resource that only begins like weblog's asset names is not weblog's own."""
