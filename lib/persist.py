@@ -26,7 +26,8 @@ from itertools import islice
 from typing import Any
 
 from twisted.internet.interfaces import IDelayedCall, IReactorCore, IReactorTime
-from twisted.internet.task import LoopingCall
+from twisted.internet.defer import Deferred
+from twisted.internet.task import Cooperator, LoopingCall
 from twisted.logger import Logger
 from zope.interface import Attribute, Interface, implementer
 
@@ -35,6 +36,7 @@ from auth import read_htpasswd
 from logfollow import OVERLONG, LogFollower
 from logformat import compile_format
 from selection import is_own, is_own_logged
+from slices import clock_cooperator, run_sliced
 from webloglib import (
     Hit,
     LogLineError,
@@ -126,8 +128,14 @@ class IRecords(Interface):
     last_id = Attribute("The id of the newest kept hit; hits are numbered from 1 as read.")
     aggregates = Attribute("The Aggregates over every hit read, weblog's own pages excluded.")
 
+    announced = Attribute("The id of the newest hit the listeners have been told of.")
+    cooperator = Attribute("The twisted.internet.task.Cooperator that runs sliced work.")
+
     def since(last_id: int) -> list[tuple[int, Hit]]:
         """The kept hits after the one numbered C{last_id}, oldest first, with their ids."""
+
+    def walk(after: int = 0) -> Iterator[tuple[int, Hit]]:
+        """The kept hits after the one numbered C{after}, newest first, each made when reached."""
 
     def listen(listener: Callable[[list[Hit], int], None]) -> Callable[[], None]:
         """Call C{listener} with each batch of new hits and the id of its last; return a stopper."""
@@ -315,6 +323,8 @@ class Records:
         self._ring_total = 0  # bytes ever put in the ring
         self._made: dict[int, Hit] = {}  # hits made from ring lines, by id
         self._announced = 0  # the id of the last hit the listeners were told of
+        self._announcing: Deferred[Any] | None = None  # the slices of an announcement under way
+        self._cooperator: Cooperator | None = None
         self.hit_count = 0
         self.lines = 0
         self.malformed = 0
@@ -428,17 +438,79 @@ class Records:
             hit = self._made[hit_id] = parse_line(line, source)
         return hit
 
+    ANNOUNCE_BATCH = 500
+    """The most hits the listeners are told of at once."""
+
+    @property
+    def announced(self) -> int:
+        """The id of the newest hit the listeners have been told of."""
+        return self._announced
+
+    @property
+    def cooperator(self) -> Cooperator:
+        """The Cooperator that runs sliced work (announcements, pages) on this Records' clock."""
+        if self._cooperator is None:
+            self._cooperator = clock_cooperator(self._clock or _default_reactor())
+        return self._cooperator
+
     def _announce(self) -> None:
-        """Tell the listeners of the kept hits read since they were last told."""
+        """Tell the listeners of the kept hits read since they were last told, in slices."""
         if not self._listeners:
             self._announced = self.hit_count
             return
-        fresh = self.since(self._announced)
-        self._announced = self.hit_count
-        if fresh:
-            hits = [hit for _, hit in fresh]
+        if self._announcing is not None:
+            return  # the slices under way go on to the newest hit
+        job = run_sliced(self._announcements(), self.cooperator)
+        if job is not None:
+            self._announcing = job
+            job.addBoth(self._announcedAll)
+
+    def _announcedAll(self, result: Any) -> None:
+        """The sliced announcement is over (or was cancelled)."""
+        self._announcing = None
+
+    def _announcements(self) -> Iterator[None]:
+        """Make the new hits a step each; tell the listeners in batches of consecutive hits."""
+        while self._announced < self.hit_count and self._listeners:
+            batch: list[Hit] = []
+            last = self._announced
+            for hit_id, hit in reversed(list(self._walk(self._announced, self.ANNOUNCE_BATCH))):
+                batch.append(hit)
+                last = hit_id
+                yield None
+            if not batch:  # what was not announced fell out of the ring meanwhile
+                self._announced = self.hit_count
+                break
+            self._announced = last
             for listener in list(self._listeners):
-                listener(hits, self.hit_count)
+                listener(batch, last)
+
+    def _walk(self, after: int, most: int | None = None) -> Iterator[tuple[int, Hit]]:
+        """
+        The kept hits after id C{after} (the oldest C{most} of them), newest first.
+
+        The ring's entries are copied first, so that the log may be read while
+        the hits are made, a step at a time, by whoever iterates.
+        """
+        newest = self.hit_count
+        wanted = min(newest - after, len(self._ring))
+        if wanted <= 0:
+            return
+        entries = list(islice(reversed(self._ring), wanted))
+        if most is not None and wanted > most:
+            entries = entries[wanted - most:]
+            newest -= wanted - most
+        for offset, entry in enumerate(entries):
+            yield newest - offset, self._hit(newest - offset, entry)
+
+    def walk(self, after: int = 0) -> Iterator[tuple[int, Hit]]:
+        """
+        The kept hits after the one numbered C{after}, newest first, with their ids.
+
+        Each hit is made (parsed) only when the iteration reaches it, and the log may
+        be read meanwhile, so the iteration can be run in slices (see L{slices}).
+        """
+        return self._walk(after)
 
     def getNew(self) -> list[Hit]:
         """Read one slice of what was appended; return the kept hits, newest first."""
@@ -447,8 +519,8 @@ class Records:
 
     def newest(self) -> Iterator[Hit]:
         """Iterate over the kept hits, newest (most recently written) first."""
-        for offset, entry in enumerate(reversed(self._ring)):
-            yield self._hit(self.hit_count - offset, entry)
+        for _, hit in self._walk(0):
+            yield hit
 
     def since(self, last_id: int) -> list[tuple[int, Hit]]:
         """
@@ -588,6 +660,11 @@ class Records:
             if call is not None and call.active():
                 call.cancel()
         self._backlog = self._wakeup = None
+        if self._announcing is not None:
+            self._announcing.cancel()
+        if self._cooperator is not None:
+            self._cooperator.stop()
+            self._cooperator = None
         if self._notifier is not None:
             self._notifier.loseConnection()
             self._notifier = None
