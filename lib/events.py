@@ -2,18 +2,24 @@
 """
 Server-Sent Events for C{/weblog.rpy/events}: one shared hub per Records fans new hits out.
 
-Each stream gets one write per batch of new hits (a burst is coalesced), a
-heartbeat comment while idle, and on reconnection with C{Last-Event-ID} the
-kept hits it missed.  Streams are capped in number, and a client that does
-not keep up is dropped once what waits unsent for it would pass 256 KiB,
-and the clients most behind are dropped while what waits for all of them
-passes 16 MiB, so memory stays bounded whatever the clients do.
+Each stream gets the new hits of a batch in as few writes as fit Twisted's
+transport buffer (a burst is coalesced, a big one split), a heartbeat comment
+while idle, and on reconnection with C{Last-Event-ID} the kept hits it missed.
+What the transport has no room for waits in the stream, counted: a client that
+does not keep up (more than 256 KiB still waiting when new events come) is
+dropped, and the clients most behind are dropped while what waits for all of
+them passes 16 MiB, so memory stays bounded whatever the clients do; a client
+reading at full speed is never dropped for the size of a batch.
 """
 
 from __future__ import annotations
 
+from collections import deque
+from collections.abc import Iterable, Iterator
 from typing import Any
 from weakref import WeakKeyDictionary
+
+from twisted.internet.defer import CancelledError
 
 from twisted.internet.interfaces import IPushProducer, IReactorTime
 from twisted.internet.task import LoopingCall
@@ -23,6 +29,7 @@ from zope.interface import implementer
 
 from persist import IRecords, env_int
 from selection import Selection
+from slices import run_sliced
 from webloglib import Hit, json_text
 
 __all__ = ["EventHub", "hub_for"]
@@ -49,72 +56,78 @@ def hit_event(event_id: int, hit: Hit) -> bytes:
     return b"id: %d\nevent: hit\ndata: %s\n\n" % (event_id, json_text(hit.to_json()).encode())
 
 
+PIECE = 64 << 10
+"""The most bytes of events written at once (a bigger batch is split); the size of Twisted's
+transport buffer, past which it pauses the stream."""
+
+
+def pieces(events: Iterable[bytes]) -> list[bytes]:
+    """Join C{events} into pieces of about L{PIECE} bytes, never splitting an event."""
+    joined: list[bytes] = []
+    current: list[bytes] = []
+    size = 0
+    for event in events:
+        if current and size + len(event) > PIECE:
+            joined.append(b"".join(current))
+            current, size = [], 0
+        current.append(event)
+        size += len(event)
+    if current:
+        joined.append(b"".join(current))
+    return joined
+
+
 @implementer(IPushProducer)
 class EventStream:
-    """One client's event stream, which knows how much of what it was sent still waits."""
+    """
+    One client's event stream: events wait here until its transport wants them.
+
+    The stream writes while the transport has room and stops when Twisted
+    pauses it (its buffer holds 64 KiB), so what waits for a client that
+    stops reading stays here, in L{pending}, where it is counted, and not in
+    the transport.  Pieces are shared between the streams of one selection.
+
+    @ivar pending: what waits to be written, oldest first.
+    @ivar pending_bytes: the bytes in L{pending}.
+    """
 
     def __init__(self, hub: EventHub, request: Request, selection: Selection) -> None:
         self.hub = hub
         self.request = request
         self.selection = selection
         self.paused = False
-        self.unsent = 0
         self.closed = False
+        self.pending: deque[bytes] = deque()
+        self.pending_bytes = 0
+        self.replaying = True
+        """Until the hits it missed are found, live events wait behind them."""
 
-    def buffers(self) -> tuple[bytes, int, list[bytes], int] | None:
-        """
-        What the TCP transport holds for this stream, or None for another kind of transport.
-
-        @return: the buffer being sent, how much of it is sent, the pieces
-            written since (often bytes objects that other streams hold too),
-            and their total length.
-        """
-        transport: Any = self.request.transport
-        own = getattr(transport, "dataBuffer", None)
-        offset = getattr(transport, "offset", None)
-        pieces = getattr(transport, "_tempDataBuffer", None)
-        pending = getattr(transport, "_tempDataLen", None)
-        if (isinstance(own, bytes) and isinstance(offset, int) and isinstance(pieces, list)
-                and isinstance(pending, int)):
-            return own, offset, pieces, pending
-        return None
-
-    def waiting(self) -> int:
-        """
-        How many bytes written to this stream are not sent yet.
-
-        Read from the TCP transport's buffers where it has them; otherwise
-        what was written since the transport last asked us to pause.
-        """
-        buffers = self.buffers()
-        if buffers is None:
-            return self.unsent
-        own, offset, _, pending = buffers
-        return len(own) - offset + pending
-
-    def held(self) -> int:
-        """
-        How many bytes the transport holds for this stream, counting shared pieces in full.
-
-        The buffer being sent is held whole until all of it is sent.
-        """
-        buffers = self.buffers()
-        if buffers is None:
-            return self.unsent
-        own, _, _, pending = buffers
-        return len(own) + pending
-
-    def send(self, data: bytes) -> bool:
-        """Write C{data}, or drop the client if it would wait past the bound; say which."""
+    def send(self, data: list[bytes] | bytes) -> None:
+        """Queue C{data} (one piece or several) and write what the transport has room for."""
         if self.closed:
-            return False
-        if self.waiting() + len(data) > self.hub.max_unsent:
-            self.drop()
-            return False
-        if self.paused:
-            self.unsent += len(data)
-        self.request.write(data)
-        return True
+            return
+        for piece in [data] if isinstance(data, bytes) else data:
+            if piece:
+                self.pending.append(piece)
+                self.pending_bytes += len(piece)
+        self.flush()
+
+    def replayed(self, data: list[bytes]) -> None:
+        """The missed hits' events are ready: they go first, before any live event."""
+        if self.closed:
+            return
+        self.replaying = False
+        for piece in reversed(data):
+            self.pending.appendleft(piece)
+            self.pending_bytes += len(piece)
+        self.flush()
+
+    def flush(self) -> None:
+        """Write waiting pieces until none is left or the transport pauses this stream."""
+        while self.pending and not self.paused and not self.replaying and not self.closed:
+            piece = self.pending.popleft()
+            self.pending_bytes -= len(piece)
+            self.request.write(piece)  # may pause this stream, at once
 
     def drop(self) -> None:
         """Close the connection of a client that does not keep up."""
@@ -125,19 +138,21 @@ class EventStream:
             transport.abortConnection()
 
     def close(self) -> None:
-        """Forget this stream."""
+        """Forget this stream and what waits for it."""
         if not self.closed:
             self.closed = True
+            self.pending.clear()
+            self.pending_bytes = 0
             self.hub.remove(self)
 
     def pauseProducing(self) -> None:
-        """The transport's buffer is full: count what is written until it drains."""
+        """The transport's buffer is full: keep what comes here until it drains."""
         self.paused = True
 
     def resumeProducing(self) -> None:
-        """The transport drained."""
+        """The transport drained: write what waits."""
         self.paused = False
-        self.unsent = 0
+        self.flush()
 
     def stopProducing(self) -> None:
         """The connection is gone."""
@@ -157,7 +172,7 @@ class EventHub:
         self.clock = clock
         self.max_streams = env_int("WEBLOG_MAX_STREAMS", 256, 1, 100_000)
         self.max_unsent = 256 << 10
-        """A stream is dropped once this many bytes would wait for it."""
+        """A stream is dropped when, as new events come, more than this still waits for it."""
         self.max_unsent_total = 16 << 20
         """The streams most behind are dropped while this many bytes wait for all."""
         self.heartbeat_seconds = 15.0
@@ -190,20 +205,49 @@ class EventHub:
         if self._unlisten is None:
             self._unlisten = self.records.listen(self._new_hits)
             self._start_heartbeat()
-        stream.send(b"retry: 2000\n\n" + self._missed(request, selection, since))
+        request.write(b"retry: 2000\n\n")  # the headers go out now, whatever comes next
+        self._replay(stream, self._last_id(request, since))
         return NOT_DONE_YET
 
-    def _missed(self, request: Request, selection: Selection, since: int | None) -> bytes:
-        """The kept hits after the client's C{Last-Event-ID} (or C{since}), oldest first."""
+    @staticmethod
+    def _last_id(request: Request, since: int | None) -> int | None:
+        """The id of the last hit the client has: its C{Last-Event-ID}, else C{since}."""
         header = request.getHeader(b"last-event-id")
-        last = since
         if header is not None and header.strip().isdigit() and len(header) <= 18:
-            last = int(header.strip())
+            return int(header.strip())
+        return since
+
+    def _replay(self, stream: EventStream, last: int | None) -> None:
+        """
+        Send C{stream} the kept hits after C{last} that it matches (its newest C{limit}).
+
+        They are those the listeners were told of already (later ones come live), found
+        newest first in slices, since every kept hit may have to be made to find them.
+        """
         if last is None:
-            return b""
-        missed = [(event_id, hit) for event_id, hit in self.records.since(last)
-                  if selection.matches(hit)]
-        return b"".join(hit_event(event_id, hit) for event_id, hit in missed[-selection.limit:])
+            stream.replayed([])
+            return
+        found: list[bytes] = []
+        announced = self.records.announced
+        if last >= announced:
+            stream.replayed([])
+            return
+
+        def steps() -> Iterator[None]:
+            for event_id, hit in self.records.walk(last):
+                if stream.closed or len(found) >= stream.selection.limit:
+                    return
+                if event_id <= announced and stream.selection.matches(hit):
+                    found.append(hit_event(event_id, hit))
+                yield None
+
+        job = run_sliced(steps(), self.records.cooperator)
+        if job is None:
+            stream.replayed(pieces(reversed(found)))
+        else:
+            job.addCallbacks(lambda _: stream.replayed(pieces(reversed(found))),
+                             lambda failure: failure.trap(CancelledError))
+            stream.request.notifyFinish().addBoth(lambda _: job.cancel())
 
     def remove(self, stream: EventStream) -> None:
         """Forget a stream; stop listening and beating when none is left."""
@@ -219,15 +263,19 @@ class EventHub:
 
     def _new_hits(self, hits: list[Hit], last_id: int) -> None:
         """
-        Send each stream, in one write, the new hits that match its selection.
+        Queue for each stream the new hits that match its selection, in pieces.
 
-        Streams with the same selection share one bytes object, so a burst
-        costs memory once per selection, not once per client.
+        A stream that still has more than C{max_unsent} waiting from before is
+        dropped: it stopped reading.  Streams with the same selection share the
+        same pieces, so a burst costs memory once per selection, not per client.
         """
         first = last_id - len(hits) + 1
         encoded: dict[int, bytes] = {}
-        joined: dict[Selection, bytes] = {}
+        joined: dict[Selection, list[bytes]] = {}
         for stream in list(self.streams):
+            if stream.pending_bytes > self.max_unsent:
+                stream.drop()
+                continue
             data = joined.get(stream.selection)
             if data is None:
                 chunks = []
@@ -237,44 +285,31 @@ class EventHub:
                         if event is None:
                             event = encoded[offset] = hit_event(first + offset, hit)
                         chunks.append(event)
-                data = joined[stream.selection] = b"".join(chunks)
-            if data:
-                stream.send(data)
+                data = joined[stream.selection] = pieces(chunks)
+            stream.send(data)
         self._shed()
 
     def _shed(self) -> None:
         """
         While what waits for all streams passes the bound, drop the streams most behind.
 
-        A batch written to many streams is one shared bytes object until each
-        transport copies it into its own buffer, so it counts once, and only
-        stops counting when the last stream holding it is dropped.
+        A piece queued for many streams is one shared bytes object, so it counts
+        once, and only stops counting when the last stream holding it is dropped.
         """
-        if sum(stream.held() for stream in self.streams) <= self.max_unsent_total:
+        if sum(stream.pending_bytes for stream in self.streams) <= self.max_unsent_total:
             return  # even counting shared pieces once per stream, within the bound
-        shared: dict[int, list[Any]] = {}  # id of a piece -> [its size, streams holding it]
-        held: list[tuple[int, int, list[int], EventStream]] = []
+        holders: dict[int, list[int]] = {}  # id of a piece -> [its size, streams holding it]
         for stream in self.streams:
-            buffers = stream.buffers()
-            if buffers is None:
-                held.append((stream.unsent, stream.unsent, [], stream))
-                continue
-            sending, _, written, pending = buffers
-            for piece in written:
-                shared.setdefault(id(piece), [len(piece), 0])[1] += 1
-            held.append((len(sending) + pending, len(sending), [id(piece) for piece in written],
-                         stream))
-        total = sum(own for _, own, _, _ in held) + sum(size for size, _ in shared.values())
-        if total <= self.max_unsent_total:
-            return
-        held.sort(key=lambda entry: entry[0], reverse=True)
-        for _, own, pieces, stream in held:
+            for piece in stream.pending:
+                holders.setdefault(id(piece), [len(piece), 0])[1] += 1
+        total = sum(size for size, _ in holders.values())
+        for stream in sorted(self.streams, key=lambda each: each.pending_bytes, reverse=True):
             if total <= self.max_unsent_total:
                 break
+            held = [id(piece) for piece in stream.pending]
             stream.drop()
-            total -= own
-            for key in pieces:
-                entry = shared[key]
+            for key in held:
+                entry = holders[key]
                 entry[1] -= 1
                 if entry[1] == 0:
                     total -= entry[0]
@@ -292,9 +327,16 @@ class EventHub:
         self._heartbeat.start(1.0, now=False)
 
     def _beat(self) -> None:
-        """Send the aggregates if they changed, and a heartbeat comment every 15 s."""
+        """Send the aggregates if they changed, and a heartbeat comment every 15 s; never die."""
         assert self._heartbeat is not None
-        now = self._heartbeat.clock.seconds()
+        try:
+            self._beat_once(self._heartbeat.clock.seconds())
+        except Exception:
+            # A LoopingCall whose function raises stops for good: log it and beat on.
+            _log.failure("the event streams' heartbeat failed; it goes on")
+
+    def _beat_once(self, now: float) -> None:
+        """One heartbeat at time C{now}."""
         if now - self._last_stats >= self.stats_seconds:
             self._last_stats = now
             total = self.records.aggregates.total
@@ -309,4 +351,3 @@ class EventHub:
             self._last_beat = now
             for stream in list(self.streams):
                 stream.send(b": heartbeat\n\n")
-
