@@ -9,17 +9,21 @@ these; everything here is importable, so trial tests reach it directly.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterator
 from typing import Any
 from weakref import WeakKeyDictionary
 
+from twisted.internet.defer import CancelledError
+from twisted.logger import Logger
+from twisted.python.failure import Failure
 from twisted.web.resource import Resource
-from twisted.web.server import Request
+from twisted.web.server import NOT_DONE_YET, Request
 
 from auth import protect
 from events import hub_for
 from persist import ICounter, IRecords, Records
-from render import render_page
+from render import hit_cells, render_page
+from slices import run_sliced
 from selection import BadQuery, Selection, parse_query
 from webloglib import Hit, json_text
 
@@ -27,6 +31,8 @@ __all__ = ["DynamicPage", "EventsPage", "IRecords", "JsonPage", "Records", "Webl
            "security_headers"]
 """IRecords, Records and protect are here too, so that weblog.rpy, compiled again for every
 request, needs one import line."""
+
+_log = Logger()
 
 CONTENT_SECURITY_POLICY = (
     b"default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
@@ -69,33 +75,79 @@ def _base_path(request: Request) -> str:
 _rendered: WeakKeyDictionary[IRecords, OrderedDict[tuple[Any, ...], bytes]] = WeakKeyDictionary()
 
 
-def _cached(records: IRecords, key: tuple[Any, ...], render: Callable[[], bytes]) -> bytes:
+def _answer(records: IRecords, request: Request, key: tuple[Any, ...], selection: Selection,
+            each: Callable[[Hit], bytes], assemble: Callable[[list[bytes]], bytes]
+            ) -> bytes | int:
     """
-    A rendered answer, kept until the records change (a page is rendered once per change).
+    Answer with a rendered view, kept until the records change (rendered once per change).
+
+    Making the hits of a view can be long (a thousand long lines, or a filter
+    that matches little), so it is done in slices: the selected hits are found
+    newest first and each is rendered by C{each} a step at a time; once all are,
+    C{assemble} puts the view together.  A view that is quick to make is answered
+    at once; a long one later, the reactor serving others meanwhile.
 
     @param key: what else the answer depends on (the kind of page, the selection).
+    @return: the body, or C{NOT_DONE_YET} when it will be written later.
     """
     pages = _rendered.setdefault(records, OrderedDict())
     full = (*key, records.last_id, repr(records.status()))
     body = pages.get(full)
-    if body is None:
-        body = pages[full] = render()
+    if body is not None:
+        return body
+    chosen: list[bytes] = []
+
+    def steps() -> Iterator[None]:
+        for _, hit in records.walk():
+            if selection.matches(hit):
+                chosen.append(each(hit))
+                if len(chosen) >= selection.limit:
+                    return
+            yield None
+
+    def done() -> bytes:
+        answer = pages[full] = assemble(chosen)
         while len(pages) > 32:
             pages.popitem(last=False)
-    return body
+        return answer
+
+    job = run_sliced(steps(), records.cooperator)
+    if job is None:
+        return done()
+    request.notifyFinish().addErrback(lambda _: job.cancel())
+
+    def write(answer: bytes) -> None:
+        request.write(answer)
+        request.finish()
+
+    def failed(failure: Failure) -> None:
+        if failure.check(CancelledError):
+            return  # the client went away
+        _log.failure("rendering {uri} failed", failure, uri=request.uri)
+        request.setResponseCode(500)
+        request.setHeader(b"content-type", b"text/plain; charset=utf-8")
+        request.write(b"weblog could not render this view; the server log says why\n")
+        request.finish()
+
+    job.addCallback(lambda _: done()).addCallbacks(write, failed)
+    return NOT_DONE_YET
 
 
-def hits_json(records: IRecords, selection: Selection, hits: Iterable[Hit]) -> bytes:
-    """The JSON document for a selection: the log's state, the hits, and the aggregates."""
-    document = {
+def hits_json(records: IRecords, selection: Selection, hits: list[bytes]) -> bytes:
+    """The JSON document for a selection: the log's state, the hits (each as JSON), aggregates."""
+    head = json_text({
         "log": records.status(),
         "query": {"limit": selection.limit, "status": selection.status,
                   "referrer": selection.referrer, "q": selection.q, "bots": selection.bots,
                   "own": selection.own},
-        "hits": [hit.to_json() for hit in hits],
-        **records.aggregates.to_json(),
-    }
-    return json_text(document).encode()
+    }).encode()
+    tail = json_text(records.aggregates.to_json()).encode()
+    return b"%s,\"hits\":[%s],%s" % (head[:-1], b",".join(hits), tail[1:])
+
+
+def hit_json(hit: Hit) -> bytes:
+    """One hit as the JSON document lists it."""
+    return json_text(hit.to_json()).encode()
 
 
 class JsonPage(Resource):
@@ -107,15 +159,15 @@ class JsonPage(Resource):
         super().__init__()
         self.records = records
 
-    def render_GET(self, request: Request) -> bytes:
+    def render_GET(self, request: Request) -> bytes | int:
         """Answer with the selected hits as JSON, or 400 for a bad query."""
         selection = _selection(request)
         if isinstance(selection, bytes):
             return selection
         self.records.refresh()
         request.setHeader(b"content-type", b"application/json; charset=utf-8")
-        return _cached(self.records, ("json", selection), lambda: hits_json(
-            self.records, selection, selection.select(self.records.newest())))
+        return _answer(self.records, request, ("json", selection), selection, hit_json,
+                       lambda hits: hits_json(self.records, selection, hits))
 
 
 class EventsPage(Resource):
@@ -177,13 +229,9 @@ class WeblogPage(Resource):
         self.records.refresh()
         base = _base_path(request)
         request.setHeader(b"content-type", b"text/html; charset=utf-8")
-        return _cached(self.records, ("html", selection, base, self.heading),
-                       lambda: self._render(selection, base))
-
-    def _render(self, selection: Selection, base: str) -> bytes:
-        """The whole page for C{selection}, as bytes."""
-        hits = selection.select(self.records.newest())
-        return render_page(self.records, selection, hits, base, self.heading)
+        return _answer(
+            self.records, request, ("html", selection, base, self.heading), selection, hit_cells,
+            lambda cells: render_page(self.records, selection, cells, base, self.heading))
 
 
 DYNAMIC_PAGE = """<!DOCTYPE html>

@@ -26,7 +26,7 @@ from persist import IRecords
 from selection import Selection
 from webloglib import Hit
 
-__all__ = ["flat", "hit_row", "log_summary", "render_page"]
+__all__ = ["flat", "hit_cells", "hit_row", "log_summary", "render_page"]
 
 REFRESH_SECONDS = 5
 AGGREGATES_SECONDS = 1.0
@@ -95,12 +95,15 @@ def hit_row(hit: Hit, odd: int) -> Tag:
     )
 
 
-def _rows(hits: list[Hit]) -> bytes:
-    """The table's rows, alternating classes; each hit's cells rendered once."""
-    rows = []
-    for index, hit in enumerate(hits):
-        rows.append(b'<tr class="row%d">%s</tr>' % (index % 2, _cells.get(hit, _Cells(hit))))
-    return b"".join(rows)
+def hit_cells(hit: Hit) -> bytes:
+    """One hit's cells (its row without the C{tr} element), rendered once and kept."""
+    return _cells.get(hit, _Cells(hit))
+
+
+def _rows(cells: list[bytes]) -> bytes:
+    """The table's rows, alternating classes, from each hit's cells."""
+    return b"".join(b'<tr class="row%d">%s</tr>' % (index % 2, each)
+                    for index, each in enumerate(cells))
 
 
 class _Cells:
@@ -204,19 +207,19 @@ def _aggregates_html(records: IRecords) -> bytes:
     return fragment
 
 
-def render_page(records: IRecords, selection: Selection, hits: list[Hit], base: str,
+def render_page(records: IRecords, selection: Selection, cells: list[bytes], base: str,
                 heading: str) -> bytes:
     """
     The whole weblog page: the log's state, the filter form, the rows, the aggregates.
 
-    @param hits: the selected hits, in display order.
+    @param cells: the selected hits' cells (from L{hit_cells}), in display order.
     @param base: the page's own URL path, for its links and its event stream.
     """
     status = records.status()
     query = selection.query()
     suffix = f"?{query}" if query else ""
     footer = tags.p(
-        f"{len(hits)} shown of {status['kept']} kept hits. ",
+        f"{len(cells)} shown of {status['kept']} kept hits. ",
         tags.a("This view as JSON", href=f"{base}/json{suffix}"), " \u00b7 ",
         tags.a("live events", href=f"{base}/events{suffix}"), " \u00b7 ",
         tags.a("Home", href="/"),
@@ -232,7 +235,7 @@ def render_page(records: IRecords, selection: Selection, hits: list[Hit], base: 
         flat(_log_state(status)),
         _forms.get((selection, base), lambda: flat(_form(selection, base))),
         b'<div class="columns"><main><table>', _THEAD,
-        b'<tbody id="hits" data-limit="%d">' % selection.limit, _rows(hits), b"</tbody></table>",
+        b'<tbody id="hits" data-limit="%d">' % selection.limit, _rows(cells), b"</tbody></table>",
         flat(footer),
         b"</main>", _aggregates_html(records), b"</div></body></html>",
     ))
