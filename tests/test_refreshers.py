@@ -37,6 +37,12 @@ def basic(user: str, password: str) -> dict[bytes, list[bytes]]:
     return {b"authorization": [b"Basic " + base64.b64encode(f"{user}:{password}".encode())]}
 
 
+def inDirectory(testCase: unittest.TestCase, directory: FilePath) -> None:
+    """Make C{directory} the working directory until C{testCase} cleans up."""
+    testCase.addCleanup(os.chdir, os.getcwd())
+    os.chdir(directory.path)
+
+
 class LogmakerTests(unittest.TestCase):
     """lib/logmaker.py, the standalone refresher."""
 
@@ -104,6 +110,43 @@ class LogmakerTests(unittest.TestCase):
         logmaker.write_atomically(self.out.path, "new page")
         self.assertEqual(self.out.getContent(), b"new page")
         self.assertFalse(self.base.child("weblog.html.tmp").exists())
+
+    def test_defaultOutIsVar(self):
+        """Without --out the page is var/weblog.html under the working directory, var/ made."""
+        self.log.setContent(combined("/hit", "http://a.example/").encode())
+        inDirectory(self, self.base)
+        self.assertEqual(logmaker.main(["--log", self.log.path, "--once"]), 0)
+        self.assertIn(b"/hit", self.base.descendant(["var", "weblog.html"]).getContent())
+        self.assertFalse(self.out.exists())
+
+    def test_servedOutRefusedWithPassword(self):
+        """With WEBLOG_HTPASSWD set, --out in or below a directory holding weblog.rpy is refused."""
+        www = self.base.child("www")
+        www.child("snap").makedirs()
+        www.child("weblog.rpy").setContent(b"")
+        self.log.setContent(combined("/hit", "http://a.example/").encode())
+        setEnvironment(self, WEBLOG_HTPASSWD=self.base.child("htpasswd").path)
+        for out in (www.child("weblog.html"), www.descendant(["snap", "weblog.html"])):
+            errors = io.StringIO()
+            with redirect_stderr(errors), self.assertRaises(SystemExit) as exited:
+                logmaker.main(["--log", self.log.path, "--out", out.path, "--once"])
+            self.assertEqual(exited.exception.code, 2)
+            last = errors.getvalue().splitlines()[-1]
+            self.assertTrue(last.startswith(
+                f"logmaker.py: error: --out: {www.realpath().path} is served by weblog"), last)
+            self.assertIn("WEBLOG_HTPASSWD is set", last)
+            self.assertFalse(out.exists())
+
+    def test_servedOutAllowedWithoutPassword(self):
+        """Without WEBLOG_HTPASSWD everything is open, so --out may be www/ as in the article."""
+        www = self.base.child("www")
+        www.makedirs()
+        www.child("weblog.rpy").setContent(b"")
+        self.log.setContent(combined("/hit", "http://a.example/").encode())
+        setEnvironment(self, WEBLOG_HTPASSWD=None)
+        out = www.child("weblog.html")
+        self.assertEqual(logmaker.main(["--log", self.log.path, "--out", out.path, "--once"]), 0)
+        self.assertIn(b"/hit", out.getContent())
 
 
 class TlogmakerTests(unittest.TestCase):
@@ -218,3 +261,24 @@ class SnapshotAccessTests(SiteCase):
         code, _, body = yield self.get("/weblog.html")
         self.assertEqual(code, 200)
         self.assertIn(b"http://referrer.example/", body)
+
+    @defer.inlineCallbacks
+    def test_plainTwistdServesNoDefaultSnapshot(self):
+        """What either refresher writes by default is outside www/: twistd web --path gives 404."""
+        setEnvironment(self, WEBLOG_HTPASSWD=self.htpasswd.path)
+        snapshot = self.base.descendant(["var", "weblog.html"])
+        inDirectory(self, self.base)  # logmaker's defaults are relative to it, as in the repo
+        self.assertEqual(logmaker.main(["--once"]), 0)
+        self.assertIn(b"http://referrer.example/", snapshot.getContent())
+        snapshot.remove()
+        registry = static.Registry()
+        tlogmaker.serve(registry, self.www.path)
+        registry.getComponent(tlogmaker.IRefresher).stop()
+        registry.getComponent(IRecords).stop()
+        self.assertIn(b"http://referrer.example/", snapshot.getContent())
+        self.assertEqual(self.www.globChildren("weblog.html*"), [])
+        self.serve()
+        for path in ("/weblog.html", "/var/weblog.html", "/../var/weblog.html"):
+            code, _, body = yield self.get(path)
+            self.assertEqual(code, 404, path)
+            self.assertNotIn(b"referrer.example", body)
