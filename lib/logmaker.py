@@ -4,7 +4,12 @@ The article's standalone refresher: rewrite a static snapshot page of the latest
 
 Run it beside any web server (Apache, nginx or twistd)::
 
-    python lib/logmaker.py --log /var/log/apache2/access.log --out www/weblog.html
+    python lib/logmaker.py --log /var/log/apache2/access.log --out var/weblog.html
+
+The default page, C{var/weblog.html}, is outside the served C{www/}: the page
+shows the same referrers as the weblog pages, so with C{WEBLOG_HTPASSWD} set an
+C{--out} into a directory weblog serves (one holding C{weblog.rpy}, or below
+one) is refused.
 """
 
 from __future__ import annotations
@@ -19,7 +24,9 @@ from persist import Records
 from selection import MAX_LIMIT, Selection
 from webloglib import snapshot_page
 
-__all__ = ["Refresher", "main", "write_atomically"]
+__all__ = ["DEFAULT_OUT", "Refresher", "main", "write_atomically"]
+
+DEFAULT_OUT = os.path.join("var", "weblog.html")
 
 
 def write_atomically(path: str, text: str) -> None:
@@ -55,6 +62,18 @@ class Refresher:
         return len(hits)
 
 
+def _served_by_weblog(directory: str) -> str | None:
+    """The nearest of C{directory} and its parents that holds C{weblog.rpy}, or None."""
+    current = os.path.realpath(directory)
+    while True:
+        if os.path.isfile(os.path.join(current, "weblog.rpy")):
+            return current
+        parent = os.path.dirname(current)
+        if parent == current:
+            return None
+        current = parent
+
+
 def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     """Parse the command line."""
     parser = argparse.ArgumentParser(
@@ -64,8 +83,10 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--log", default=os.environ.get("WEBLOG_LOG") or "var/access.log",
                         help="the access log to follow (default: $WEBLOG_LOG, else %(default)s)")
-    parser.add_argument("--out", default="www/weblog.html",
-                        help="the page to rewrite atomically (default: %(default)s)")
+    parser.add_argument("--out", default=DEFAULT_OUT,
+                        help="the page to rewrite atomically (default: %(default)s, outside "
+                             "the served www/; with WEBLOG_HTPASSWD set, a directory weblog "
+                             "serves is refused)")
     parser.add_argument("--interval", type=float, default=5.0,
                         help="seconds between rewrites (default: %(default)s)")
     parser.add_argument("--limit", type=int, default=35,
@@ -77,8 +98,18 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     if arguments.interval <= 0:
         parser.error(f"--interval must be positive, got {arguments.interval}")
     out_dir = os.path.dirname(arguments.out) or "."
+    if arguments.out == DEFAULT_OUT:  # var/ is not in git; run.sh makes it too
+        try:
+            os.makedirs(out_dir, exist_ok=True)
+        except OSError as error:
+            parser.error(f"--out: cannot make {out_dir}: {error.strerror or error}")
     if not os.path.isdir(out_dir):
         parser.error(f"--out: no such directory: {out_dir}")
+    served = _served_by_weblog(out_dir)
+    if served is not None and os.environ.get("WEBLOG_HTPASSWD"):
+        parser.error(f"--out: {served} is served by weblog (it holds weblog.rpy) and "
+                     "WEBLOG_HTPASSWD is set: the page would show the referrers without "
+                     f"a password; write it elsewhere (default {DEFAULT_OUT})")
     return arguments
 
 
