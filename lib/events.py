@@ -15,7 +15,7 @@ reading at full speed is never dropped for the size of a batch.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from typing import Any
 from weakref import WeakKeyDictionary
 
@@ -232,16 +232,9 @@ class EventHub:
         if last >= announced:
             stream.replayed([])
             return
-
-        def steps() -> Iterator[None]:
-            for event_id, hit in self.records.walk(last):
-                if stream.closed or len(found) >= stream.selection.limit:
-                    return
-                if event_id <= announced and stream.selection.matches(hit):
-                    found.append(hit_event(event_id, hit))
-                yield None
-
-        job = run_sliced(steps(), self.records.cooperator)
+        told = ((event_id, hit) for event_id, hit in self.records.walk(last)
+                if event_id <= announced)  # later ones come live
+        job = run_sliced(stream.selection.choose(told, found, hit_event), self.records.cooperator)
         if job is None:
             stream.replayed(pieces(reversed(found)))
         else:

@@ -20,9 +20,12 @@ import sys
 import time
 from collections.abc import Sequence
 
+from twisted.internet.defer import Deferred
+
 from persist import Records
 from selection import MAX_LIMIT, Selection
-from webloglib import snapshot_page
+from slices import run_sliced
+from webloglib import Hit, snapshot_page
 
 __all__ = ["DEFAULT_OUT", "Refresher", "main", "write_atomically"]
 
@@ -60,6 +63,22 @@ class Refresher:
         hits = self.selection.select(self.records.newest())
         write_atomically(self.out, snapshot_page(hits))
         return len(hits)
+
+    def refreshSliced(self) -> Deferred[int] | int:
+        """
+        Rewrite the page as L{refresh} does, finding its hits in slices (inside a reactor).
+
+        @return: how many hits the page shows, or a Deferred of it when that took slices.
+        """
+        hits: list[Hit] = []
+        job = run_sliced(self.selection.choose(self.records.walk(), hits, lambda _, hit: hit),
+                         self.records.cooperator)
+
+        def write(_: object = None) -> int:
+            write_atomically(self.out, snapshot_page(hits))
+            return len(hits)
+
+        return write() if job is None else job.addCallback(write)
 
 
 def _served_by_weblog(directory: str) -> str | None:

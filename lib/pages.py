@@ -9,7 +9,7 @@ these; everything here is importable, so trial tests reach it directly.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 from weakref import WeakKeyDictionary
 
@@ -96,22 +96,14 @@ def _answer(records: IRecords, request: Request, key: tuple[Any, ...], selection
     if body is not None:
         return body
     chosen: list[bytes] = []
-
-    def steps() -> Iterator[None]:
-        for _, hit in records.walk():
-            if selection.matches(hit):
-                chosen.append(each(hit))
-                if len(chosen) >= selection.limit:
-                    return
-            yield None
-
     def done() -> bytes:
         answer = pages[full] = assemble(chosen)
         while len(pages) > 32:
             pages.popitem(last=False)
         return answer
 
-    job = run_sliced(steps(), records.cooperator)
+    steps = selection.choose(records.walk(), chosen, lambda _, hit: each(hit))
+    job = run_sliced(steps, records.cooperator)
     if job is None:
         return done()
     request.notifyFinish().addErrback(lambda _: job.cancel())

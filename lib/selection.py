@@ -6,10 +6,11 @@ Which kept hits a weblog page shows: its query parameters, validated, and the fi
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import islice
+from typing import TypeVar
 from urllib.parse import urlencode
 
 from crawleruseragents import is_crawler
@@ -18,6 +19,8 @@ from webloglib import Hit, Memo, as_text, clean, split_request
 
 __all__ = ["BadQuery", "Selection", "is_bot", "is_own", "is_own_logged", "is_own_request",
            "parse_query"]
+
+T = TypeVar("T")
 
 PARAMETERS = ("limit", "status", "referrer", "q", "bots", "own")
 MAX_LIMIT = 1000
@@ -125,6 +128,21 @@ class Selection:
         """Return the first C{limit} of C{hits} that match, in their order."""
         matching: Iterator[Hit] = (hit for hit in hits if self.matches(hit))
         return list(islice(matching, self.limit))
+
+    def choose(self, hits: Iterable[tuple[int, Hit]], into: list[T],
+               each: Callable[[int, Hit], T]) -> Iterator[None]:
+        """
+        Put C{each(id, hit)} of the first C{limit} matching C{hits} into C{into}, a step a hit.
+
+        For L{slices.run_sliced}: a page's hits are made (parsed) as they are reached,
+        and a hit may be long to make, so each one is a step of its own.
+        """
+        for hit_id, hit in hits:
+            if self.matches(hit):
+                into.append(each(hit_id, hit))
+                if len(into) >= self.limit:
+                    return
+            yield None
 
     def query(self) -> str:
         """Return the query string that makes this selection, defaults left out."""

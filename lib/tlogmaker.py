@@ -66,7 +66,7 @@ def serve(registry: Any, www: str, clock: Any = None) -> static.File:
             registry.setComponent(IRecords, records)
         os.makedirs(os.path.dirname(snapshot), exist_ok=True)
         refresher = Refresher(records, snapshot)
-        loop = LoopingCall(refresher.refresh)
+        loop = LoopingCall(refresher.refreshSliced)  # the reactor never waits for a refresh
         if clock is not None:
             loop.clock = clock
         loop.start(INTERVAL, now=True)
