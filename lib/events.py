@@ -15,11 +15,11 @@ reading at full speed is never dropped for the size of a batch.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 from weakref import WeakKeyDictionary
 
-from twisted.internet.defer import CancelledError
+from twisted.internet.defer import CancelledError, Deferred
 
 from twisted.internet.interfaces import IPushProducer, IReactorTime
 from twisted.internet.task import LoopingCall
@@ -29,7 +29,6 @@ from zope.interface import implementer
 
 from persist import IRecords, env_int
 from selection import Selection
-from slices import run_sliced
 from webloglib import Hit, json_text
 
 __all__ = ["EventHub", "hub_for"]
@@ -181,6 +180,8 @@ class EventHub:
         self._unlisten: Any = None
         self._heartbeat: LoopingCall | None = None
         self._stats_total = -1
+        self._batches: deque[tuple[list[Hit], int]] = deque()  # batches to fan out, in order
+        self._fanning: Deferred[Any] | None = None  # the slices of a fan-out under way
         self._last_stats = self._last_beat = 0.0
 
     def open(self, request: Request, selection: Selection, since: int | None = None) -> bytes | int:
@@ -234,7 +235,7 @@ class EventHub:
             return
         told = ((event_id, hit) for event_id, hit in self.records.walk(last)
                 if event_id <= announced)  # later ones come live
-        job = run_sliced(stream.selection.choose(told, found, hit_event), self.records.cooperator)
+        job = self.records.sliced(stream.selection.choose(told, found, hit_event))
         if job is None:
             stream.replayed(pieces(reversed(found)))
         else:
@@ -250,37 +251,60 @@ class EventHub:
             if self._unlisten is not None:
                 self._unlisten()
                 self._unlisten = None
+            self._batches.clear()
+            if self._fanning is not None:
+                self._fanning.cancel()
             if self._heartbeat is not None and self._heartbeat.running:
                 self._heartbeat.stop()
             self._heartbeat = None
 
     def _new_hits(self, hits: list[Hit], last_id: int) -> None:
+        """Fan a batch of new hits out to the streams, after the batches before it, in slices."""
+        self._batches.append((hits, last_id))
+        if self._fanning is None:
+            job = self.records.sliced(self._fan_out())
+            if job is not None:
+                self._fanning = job
+                job.addBoth(self._fanned)
+
+    def _fanned(self, result: Any) -> None:
+        """The sliced fan-out is over (or was cancelled)."""
+        self._fanning = None
+
+    def _fan_out(self) -> Iterator[None]:
         """
-        Queue for each stream the new hits that match its selection, in pieces.
+        Queue for each stream the new hits that match its selection, in pieces, a step each.
 
         A stream that still has more than C{max_unsent} waiting from before is
         dropped: it stopped reading.  Streams with the same selection share the
-        same pieces, so a burst costs memory once per selection, not per client.
+        same pieces, so a burst costs memory once per selection, not per client;
+        each event is encoded once, and each encoding and each stream is a step.
         """
-        first = last_id - len(hits) + 1
-        encoded: dict[int, bytes] = {}
-        joined: dict[Selection, list[bytes]] = {}
-        for stream in list(self.streams):
-            if stream.pending_bytes > self.max_unsent:
-                stream.drop()
-                continue
-            data = joined.get(stream.selection)
-            if data is None:
-                chunks = []
-                for offset, hit in enumerate(hits):
-                    if stream.selection.matches(hit):
-                        event = encoded.get(offset)
-                        if event is None:
-                            event = encoded[offset] = hit_event(first + offset, hit)
-                        chunks.append(event)
-                data = joined[stream.selection] = pieces(chunks)
-            stream.send(data)
-        self._shed()
+        while self._batches:
+            hits, last_id = self._batches.popleft()
+            first = last_id - len(hits) + 1
+            encoded: dict[int, bytes] = {}
+            joined: dict[Selection, list[bytes]] = {}
+            for stream in list(self.streams):
+                if stream.closed:
+                    continue
+                if stream.pending_bytes > self.max_unsent:
+                    stream.drop()
+                    continue
+                data = joined.get(stream.selection)
+                if data is None:
+                    chunks = []
+                    for offset, hit in enumerate(hits):
+                        if stream.selection.matches(hit):
+                            event = encoded.get(offset)
+                            if event is None:
+                                event = encoded[offset] = hit_event(first + offset, hit)
+                                yield None
+                            chunks.append(event)
+                    data = joined[stream.selection] = pieces(chunks)
+                stream.send(data)
+                yield None
+            self._shed()
 
     def _shed(self) -> None:
         """

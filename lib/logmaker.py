@@ -24,7 +24,6 @@ from twisted.internet.defer import Deferred
 
 from persist import Records
 from selection import MAX_LIMIT, Selection
-from slices import run_sliced
 from webloglib import Hit, snapshot_page
 
 __all__ = ["DEFAULT_OUT", "Refresher", "main", "write_atomically"]
@@ -71,8 +70,8 @@ class Refresher:
         @return: how many hits the page shows, or a Deferred of it when that took slices.
         """
         hits: list[Hit] = []
-        job = run_sliced(self.selection.choose(self.records.walk(), hits, lambda _, hit: hit),
-                         self.records.cooperator)
+        job = self.records.sliced(
+            self.selection.choose(self.records.walk(), hits, lambda _, hit: hit))
 
         def write(_: object = None) -> int:
             write_atomically(self.out, snapshot_page(hits))

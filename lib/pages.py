@@ -23,7 +23,6 @@ from auth import protect
 from events import hub_for
 from persist import ICounter, IRecords, Records
 from render import hit_cells, render_page
-from slices import run_sliced
 from selection import BadQuery, Selection, parse_query
 from webloglib import Hit, json_text
 
@@ -103,7 +102,7 @@ def _answer(records: IRecords, request: Request, key: tuple[Any, ...], selection
         return answer
 
     steps = selection.choose(records.walk(), chosen, lambda _, hit: each(hit))
-    job = run_sliced(steps, records.cooperator)
+    job = records.sliced(steps)
     if job is None:
         return done()
     request.notifyFinish().addErrback(lambda _: job.cancel())

@@ -129,7 +129,9 @@ class IRecords(Interface):
     aggregates = Attribute("The Aggregates over every hit read, weblog's own pages excluded.")
 
     announced = Attribute("The id of the newest hit the listeners have been told of.")
-    cooperator = Attribute("The twisted.internet.task.Cooperator that runs sliced work.")
+
+    def sliced(steps: Iterator[Any]) -> Any:
+        """Run C{steps} in slices on this Records' clock: None if done at once, else a Deferred."""
 
     def since(last_id: int) -> list[tuple[int, Hit]]:
         """The kept hits after the one numbered C{last_id}, oldest first, with their ids."""
@@ -446,12 +448,17 @@ class Records:
         """The id of the newest hit the listeners have been told of."""
         return self._announced
 
-    @property
-    def cooperator(self) -> Cooperator:
-        """The Cooperator that runs sliced work (announcements, pages) on this Records' clock."""
+    def sliced(self, steps: Iterator[Any]) -> Deferred[Any] | None:
+        """
+        Run C{steps} in slices on this Records' clock (see L{slices.run_sliced}).
+
+        @return: None if every step ran at once, else a Deferred that fires when all
+            have; L{stop} stops what is still under way.
+        """
+        clock = self._clock or _default_reactor()
         if self._cooperator is None:
-            self._cooperator = clock_cooperator(self._clock or _default_reactor())
-        return self._cooperator
+            self._cooperator = clock_cooperator(clock)
+        return run_sliced(steps, self._cooperator, clock)
 
     def _announce(self) -> None:
         """Tell the listeners of the kept hits read since they were last told, in slices."""
@@ -460,7 +467,7 @@ class Records:
             return
         if self._announcing is not None:
             return  # the slices under way go on to the newest hit
-        job = run_sliced(self._announcements(), self.cooperator)
+        job = self.sliced(self._announcements())
         if job is not None:
             self._announcing = job
             job.addBoth(self._announcedAll)

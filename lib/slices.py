@@ -13,7 +13,6 @@ L{Cooperator}, which runs it a slice per reactor turn.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -27,30 +26,43 @@ SLICE = 0.01
 """Seconds of work in one slice; a step itself stays far below the 50 ms the reactor allows."""
 
 
-def clock_cooperator(clock: IReactorTime) -> Cooperator:
-    """A Cooperator that runs its slices on C{clock}'s reactor turns (a task.Clock in tests)."""
-    return Cooperator(scheduler=lambda work: clock.callLater(0, work))
+def _slice_over(clock: IReactorTime, slice_seconds: float) -> Callable[[], bool]:
+    """A predicate that turns true once C{slice_seconds} passed on C{clock}."""
+    deadline = clock.seconds() + slice_seconds
+    return lambda: clock.seconds() >= deadline
+
+
+def clock_cooperator(clock: IReactorTime, slice_seconds: float = SLICE) -> Cooperator:
+    """
+    A Cooperator that runs slices of C{slice_seconds} on C{clock}'s reactor turns.
+
+    Its time is C{clock}'s, so on a task.Clock in tests, whose time moves only when
+    told, nothing is ever cut short: the work is all done at the first turn.
+    """
+    return Cooperator(terminationPredicateFactory=lambda: _slice_over(clock, slice_seconds),
+                      scheduler=lambda work: clock.callLater(0, work))
 
 
 def run_sliced(
     steps: Iterator[Any],
     cooperator: Cooperator,
+    clock: IReactorTime,
     slice_seconds: float = SLICE,
-    timer: Callable[[], float] = time.perf_counter,
 ) -> Deferred[Any] | None:
     """
     Run C{steps} for up to C{slice_seconds} now, and what is left in later reactor turns.
 
     @param steps: the work; each C{next()} does one small step.
     @param cooperator: runs what is left, a slice per turn.
+    @param clock: tells how long the part done now took (on a task.Clock, no time:
+        tests see small and large jobs alike finish at once).
     @param slice_seconds: how long the part done now may take.
-    @param timer: measures the work done now (seconds of a monotonic clock).
     @return: None if every step ran now; else a Deferred that fires once all have
         run (cancel it to stop the rest).
     """
-    deadline = timer() + slice_seconds
+    over = _slice_over(clock, slice_seconds)
     for _ in steps:
-        if timer() >= deadline:
+        if over():
             break
     else:
         return None
