@@ -17,13 +17,15 @@ never in an .rpy, so that they are the same objects on every request.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import suppress
 from itertools import islice
-from typing import Any
+from typing import Any, BinaryIO
 
 from twisted.internet.interfaces import IDelayedCall, IReactorCore, IReactorTime
 from twisted.internet.task import LoopingCall
@@ -32,6 +34,7 @@ from zope.interface import Attribute, Interface, implementer
 
 from aggregates import Aggregates
 from auth import read_htpasswd
+from files import NotRegularFile, create_new, open_regular
 from logfollow import OVERLONG, LogFollower
 from logformat import compile_format
 from selection import is_own, is_own_resource
@@ -178,12 +181,14 @@ class Counter:
         self.value = self._load()
 
     def _load(self) -> int:
-        """Read the saved value; set a corrupt state file aside and start from 0."""
+        """Read the saved value; set a state file that holds no count aside and start from 0."""
         try:
-            with open(self.path, "rb") as state:
+            with open_regular(self.path) as state:
                 data = state.read(4096)
         except FileNotFoundError:
             return 0
+        except NotRegularFile as error:  # a FIFO there would block the read: not a count
+            return self._set_aside(error.strerror or str(error))
         except OSError as error:
             _log.error("cannot read the view count from {path}: {error}; counting from 0",
                        path=self.path, error=error.strerror or error)
@@ -192,15 +197,36 @@ class Counter:
             value = json.loads(data)["value"]
             if type(value) is not int or value < 0:
                 raise ValueError(f"value is not a count: {value!r}")
-        except (ValueError, KeyError, TypeError) as error:
-            aside = f"{self.path}.corrupt-{time.strftime('%Y%m%dT%H%M%S')}"
+        except Exception as error:  # whatever the bytes: 4,096 "[" are a RecursionError
+            return self._set_aside(f"{type(error).__name__}: {error}")
+        return value
+
+    def _set_aside(self, reason: str) -> int:
+        """Rename the state file to a name of its own, log why, and return 0 to count from."""
+        clock = self._clock or _default_reactor()
+        stamp = time.strftime("%Y%m%dT%H%M%S", time.localtime(clock.seconds()))
+        base = f"{self.path}.corrupt-{stamp}"
+        aside = None
+        try:
+            # Take a name no other file has (exclusively), then rename the state over it.
+            aside, placeholder = _create_unique(
+                base if n == 0 else f"{base}-{n}" for n in range(1000))
+            placeholder.close()
             os.replace(self.path, aside)
+        except OSError as error:
+            if aside is not None:
+                with suppress(OSError):
+                    os.unlink(aside)
             _log.error(
-                "counter state {path} is corrupt ({error}); set aside as {aside}, starting at 0",
-                path=self.path, error=error, aside=aside,
+                "counter state {path} is corrupt ({reason}) and cannot be set aside: {error};"
+                " counting from 0", path=self.path, reason=reason, error=error.strerror or error,
             )
             return 0
-        return value
+        _log.error(
+            "counter state {path} is corrupt ({reason}); set aside as {aside}, starting at 0",
+            path=self.path, reason=reason, aside=aside,
+        )
+        return 0
 
     def start(self, reactor: IReactorCore | None = None) -> None:
         """
@@ -248,6 +274,16 @@ class Counter:
             # The count stays in memory; the next view or a clean stop tries again.
             _log.error("cannot save the view count to {path}: {error}", path=self.path,
                        error=error.strerror or error)
+
+
+def _create_unique(names: Iterable[str]) -> tuple[str, BinaryIO]:
+    """Create the first of C{names} that no file (or link) has yet; return it, open for writing."""
+    for name in names:
+        try:
+            return name, create_new(name)
+        except FileExistsError:
+            continue
+    raise FileExistsError(errno.EEXIST, "every name tried is taken")
 
 
 def _size(entry: bytes | Hit) -> int:

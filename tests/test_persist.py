@@ -3,8 +3,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import stat
+import subprocess
+import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -88,6 +93,24 @@ class EnvIntTests(unittest.TestCase):
             self.assertNotIn("\n", str(error))
 
 
+def makeReadOnly(testCase: unittest.TestCase, directory: str) -> None:
+    """
+    Make C{directory} refuse new names until C{testCase} ends, or skip the test.
+
+    Mode 555 does it, except for root, which writes anyway: then the immutable attribute
+    (C{chattr +i}), where the file system and the capabilities allow it.
+    """
+    if os.geteuid() != 0:
+        os.chmod(directory, 0o555)
+        testCase.addCleanup(os.chmod, directory, 0o755)
+        return
+    try:
+        subprocess.run(["chattr", "+i", directory], check=True, capture_output=True)
+    except (OSError, subprocess.CalledProcessError) as error:
+        raise unittest.SkipTest(f"running as root, and chattr +i is refused: {error}") from None
+    testCase.addCleanup(subprocess.run, ["chattr", "-i", directory], check=True)
+
+
 class FakeReactor:
     """Records the system event triggers added and removed, as L{IReactorCore} would run them."""
 
@@ -121,6 +144,16 @@ class EventCollector:
         self.events.append(event)
 
 
+@implementer(ILogObserver)
+class ErrorTexts(list[str]):
+    """A log observer that is the list of the errors it saw, as text."""
+
+    def __call__(self, event: dict[str, Any]) -> None:
+        """Keep C{event}'s text if it is an error."""
+        if event.get("log_level") == LogLevel.error:
+            self.append(formatEvent(event))
+
+
 class CounterTests(unittest.TestCase):
     """L{Counter} counts views and keeps the count in C{counter.json} across restarts."""
 
@@ -133,6 +166,17 @@ class CounterTests(unittest.TestCase):
     def counter(self, delay: float = 1.0) -> Counter:
         """Make a counter on the test's directory and clock."""
         return Counter(self.directory, clock=self.clock, delay=delay)
+
+    def stateFiles(self) -> list[str]:
+        """The names in the state directory."""
+        return sorted(os.listdir(self.directory))
+
+    def collectErrors(self) -> list[str]:
+        """A list that gets the text of every error logged from now until the test ends."""
+        errors = ErrorTexts()
+        globalLogPublisher.addObserver(errors)
+        self.addCleanup(globalLogPublisher.removeObserver, errors)
+        return errors
 
     def saved(self) -> Any:
         """Return the state file's parsed content."""
@@ -281,6 +325,80 @@ class CounterTests(unittest.TestCase):
     def test_corruptNotUtf8(self) -> None:
         """Bytes that are not text are set aside."""
         self.assertCorrupt(b"\xff\xfe\x00garbage")
+
+    def test_corruptDeepNesting(self) -> None:
+        """4,096 C{[}, on which json.loads raises RecursionError, are set aside like any garbage."""
+        self.assertCorrupt(b"[" * 4096)
+
+    def test_corruptTooLong(self) -> None:
+        """A state file longer than any count (valid JSON or not) is set aside."""
+        self.assertCorrupt(b'{"value": 1, "padding": "' + b"x" * 5000 + b'"}')
+
+    def test_fifoAsState(self) -> None:
+        """
+        A FIFO at C{counter.json} is set aside at once instead of blocking the read: opening
+        one waits for a writer, and the Counter is made during a request, in the reactor.
+        """
+        os.mkfifo(self.path)
+        errors = self.collectErrors()
+        made: list[Counter] = []
+        maker = threading.Thread(target=lambda: made.append(self.counter()), daemon=True)
+        maker.start()
+        maker.join(5)
+        if maker.is_alive():
+            deadline = time.monotonic() + 5
+            while maker.is_alive() and time.monotonic() < deadline:
+                with contextlib.suppress(OSError):  # let the blocked open go on
+                    os.close(os.open(self.path, os.O_WRONLY | os.O_NONBLOCK))
+                maker.join(0.05)
+            self.fail("Counter() blocked opening a FIFO at counter.json")
+        [counter] = made
+        self.assertEqual(counter.getValue(), 0)
+        [aside] = self.stateFiles()
+        self.assertTrue(stat.S_ISFIFO(os.lstat(os.path.join(self.directory, aside)).st_mode))
+        self.assertEqual(len(errors), 1)
+        self.assertIn("is a FIFO", errors[0])
+        counter.increment()
+        counter.save()
+        self.assertEqual(self.saved(), {"value": 1})
+
+    def test_corruptTwiceInOneSecond(self) -> None:
+        """Two corrupt state files set aside within one second are both kept, under two names."""
+        for content in (b"first garbage", b"second garbage"):
+            with open(self.path, "wb") as state:
+                state.write(content)
+            counter = self.counter()
+            self.assertEqual(counter.getValue(), 0)
+            counter.stop()
+        asides = [name for name in self.stateFiles() if name != "counter.json"]
+        self.assertEqual(len(asides), 2, asides)
+        contents = set()
+        for name in asides:
+            self.assertTrue(name.startswith("counter.json.corrupt-"), name)
+            with open(os.path.join(self.directory, name), "rb") as aside:
+                contents.add(aside.read())
+        self.assertEqual(contents, {b"first garbage", b"second garbage"})
+
+    def test_corruptInReadOnlyDirectory(self) -> None:
+        """
+        A corrupt state file that cannot be set aside is logged and left as it is; counting
+        goes on from 0 in memory, and nothing is raised.
+        """
+        with open(self.path, "wb") as state:
+            state.write(b"garbage")
+        makeReadOnly(self, self.directory)
+        errors = self.collectErrors()
+        counter = self.counter()
+        self.assertEqual(counter.getValue(), 0)
+        self.assertTrue(errors)
+        self.assertIn("cannot be set aside", errors[0])
+        self.assertIn(self.path, errors[0])
+        counter.increment()
+        counter.save()
+        self.assertEqual(counter.getValue(), 1)
+        self.assertEqual(self.stateFiles(), ["counter.json"])
+        with open(self.path, "rb") as state:
+            self.assertEqual(state.read(), b"garbage")
 
     def test_startSavesAtShutdown(self) -> None:
         """start() adds a before-shutdown trigger that saves the count."""
