@@ -24,7 +24,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import suppress
-from itertools import islice
+from itertools import count, islice
 from typing import Any, BinaryIO
 
 from twisted.internet.interfaces import IDelayedCall, IReactorCore, IReactorTime
@@ -160,7 +160,8 @@ class Counter:
     Increments are written at most C{delay} seconds after they happen, and at
     once by L{save} (which L{start} arranges to run at reactor shutdown), so a
     clean stop loses nothing and a crash loses at most the last C{delay}
-    seconds.  Writes are atomic: a temporary file, fsync, then rename.
+    seconds.  Writes are atomic: a temporary file (created exclusively, under a
+    name of its own), fsync, then rename.
     """
 
     def __init__(
@@ -178,6 +179,7 @@ class Counter:
         self._delay = delay
         self._pending: IDelayedCall | None = None
         self._trigger: Any = None
+        self._attempts = count()
         self.value = self._load()
 
     def _load(self) -> int:
@@ -262,15 +264,23 @@ class Counter:
             if self._pending.active():
                 self._pending.cancel()
             self._pending = None
-        temporary = f"{self.path}.tmp"
+        temporary = None
         try:
             os.makedirs(os.path.dirname(self.path) or ".", exist_ok=True)
-            with open(temporary, "w") as state:
-                json.dump({"value": self.value}, state)
+            # A name of this process's own, created exclusively: never another server's
+            # temporary file, never a file a link planted at the name points to.
+            prefix = f"{self.path}.tmp-{os.getpid()}-"
+            temporary, state = _create_unique(
+                f"{prefix}{next(self._attempts)}" for _ in range(100))
+            with state:
+                state.write(json.dumps({"value": self.value}).encode())
                 state.flush()
                 os.fsync(state.fileno())
             os.replace(temporary, self.path)
         except OSError as error:
+            if temporary is not None:
+                with suppress(OSError):
+                    os.unlink(temporary)
             # The count stays in memory; the next view or a clean stop tries again.
             _log.error("cannot save the view count to {path}: {error}", path=self.path,
                        error=error.strerror or error)

@@ -245,6 +245,47 @@ class CounterTests(unittest.TestCase):
         self.clock.advance(1)
         self.assertEqual(os.listdir(self.directory), ["counter.json"])
 
+    def test_temporaryLinkNotFollowed(self) -> None:
+        """
+        A symlink planted at C{counter.json.tmp} is not written through: its target keeps its
+        content, and the count is saved as a regular C{counter.json}.
+        """
+        target = os.path.join(self.directory, "passwd-copy")
+        with open(target, "w") as copy:
+            copy.write("root:x:0:0:root:/root:/bin/sh\n")
+        os.symlink(os.path.abspath(target), self.path + ".tmp")
+        counter = self.counter()
+        counter.increment()
+        counter.save()
+        with open(target) as copy:
+            self.assertEqual(copy.read(), "root:x:0:0:root:/root:/bin/sh\n")
+        self.assertTrue(stat.S_ISREG(os.lstat(self.path).st_mode))
+        self.assertEqual(self.saved(), {"value": 1})
+        self.assertTrue(os.path.islink(self.path + ".tmp"))
+
+    def test_othersTemporaryUntouched(self) -> None:
+        """A temporary file another writer has at C{counter.json.tmp} is neither used nor moved."""
+        with open(self.path + ".tmp", "w") as other:
+            other.write('{"value": 7')
+        counter = self.counter()
+        counter.increment()
+        counter.save()
+        self.assertEqual(self.saved(), {"value": 1})
+        with open(self.path + ".tmp") as other:
+            self.assertEqual(other.read(), '{"value": 7')
+
+    def test_failedSaveLeavesNoTemporary(self) -> None:
+        """When the rename fails (a directory took the state's name), no temporary is left."""
+        counter = self.counter()
+        os.mkdir(self.path)
+        errors = self.collectErrors()
+        counter.increment()
+        counter.save()
+        self.assertEqual(len(errors), 1)
+        self.assertTrue(errors[0].startswith("cannot save the view count to "), errors)
+        self.assertEqual(self.stateFiles(), ["counter.json"])
+        self.assertEqual(counter.getValue(), 1)
+
     def test_createsDirectory(self) -> None:
         """A state directory that does not exist yet is created by the first write."""
         directory = os.path.join(self.directory, "deeper", "state")
