@@ -18,6 +18,7 @@ never in an .rpy, so that they are the same objects on every request.
 from __future__ import annotations
 
 import errno
+import fcntl
 import json
 import os
 import time
@@ -34,7 +35,7 @@ from zope.interface import Attribute, Interface, implementer
 
 from aggregates import Aggregates
 from auth import read_htpasswd
-from files import NotRegularFile, create_new, open_regular
+from files import NotRegularFile, create_new, open_for_update, open_regular
 from logfollow import OVERLONG, LogFollower
 from logformat import compile_format
 from selection import is_own, is_own_resource
@@ -46,7 +47,8 @@ from webloglib import (
     scan_line,
 )
 
-__all__ = ["Counter", "ICounter", "IRecords", "Records", "config_problem", "env_int", "settings"]
+__all__ = ["Counter", "ICounter", "IRecords", "Records", "config_problem", "env_int", "settings",
+           "state_in_use"]
 
 _log = Logger()
 
@@ -92,7 +94,11 @@ def settings(
 
 
 def config_problem() -> str:
-    """The first problem with weblog's environment variables, in one line, or C{""}."""
+    """
+    The first problem with weblog's environment variables, in one line, or C{""}.
+
+    That includes a C{WEBLOG_STATE} that another running weblog server holds.
+    """
     try:
         settings()
         env_int("WEBLOG_MAX_STREAMS", 256, 1, 100_000)
@@ -100,7 +106,7 @@ def config_problem() -> str:
             read_htpasswd(os.environ["WEBLOG_HTPASSWD"])
     except ValueError as error:
         return str(error)
-    return ""
+    return state_in_use(os.environ.get("WEBLOG_STATE") or "var")
 
 
 def _default_reactor() -> Any:
@@ -112,6 +118,8 @@ def _default_reactor() -> Any:
 
 class ICounter(Interface):
     """A count of page views that survives restarts."""
+
+    problem = Attribute("Why views are not counted (another server holds the state), else ''.")
 
     def increment() -> None:
         """Add one view."""
@@ -162,6 +170,15 @@ class Counter:
     clean stop loses nothing and a crash loses at most the last C{delay}
     seconds.  Writes are atomic: a temporary file (created exclusively, under a
     name of its own), fsync, then rename.
+
+    Only one server may use a state directory: the Counter takes an exclusive
+    C{flock} of C{weblog.lock} there when it is made, and holds it until
+    L{stop} (or the process ends).  While another server holds it, views are
+    not counted, L{problem} says why, and each view looks again.  If the lock
+    cannot be taken at all (say, the directory is read-only), that is logged
+    and the count is kept in memory only.
+
+    @ivar problem: why views are not counted, in one line, else C{""}.
     """
 
     def __init__(
@@ -180,7 +197,51 @@ class Counter:
         self._pending: IDelayedCall | None = None
         self._trigger: Any = None
         self._attempts = count()
-        self.value = self._load()
+        self.problem = ""
+        self._lock: BinaryIO | None = None
+        self._lock_error = ""
+        # Another server's count is not this one's to read: wait for its lock instead.
+        self.value = 0 if not self._claim() and self.problem else self._load()
+
+    def _claim(self) -> bool:
+        """Hold the state directory's lock, taking it if no other server holds it; say whether."""
+        if self._lock is not None:
+            return True
+        directory = os.path.dirname(self.path) or "."
+        try:
+            os.makedirs(directory, exist_ok=True)
+            lock = open_for_update(os.path.join(directory, LOCK_NAME))
+        except OSError as error:
+            return self._unlocked(error)
+        try:
+            fcntl.flock(lock.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            problem = _in_use(directory, lock)
+            lock.close()
+            if problem != self.problem:
+                _log.error("views are not counted: {problem}", problem=problem)
+            self.problem = problem
+            return False
+        except OSError as error:
+            lock.close()
+            return self._unlocked(error)
+        with suppress(OSError):  # the process id only makes a refusal's message clearer
+            os.ftruncate(lock.fileno(), 0)
+            os.pwrite(lock.fileno(), f"{os.getpid()}\n".encode(), 0)
+        if self.problem:
+            _log.info("views are counted again, in {path}", path=self.path)
+        self._lock, self.problem, self._lock_error = lock, "", ""
+        return True
+
+    def _unlocked(self, error: OSError) -> bool:
+        """Log (once for each reason) that the state directory cannot be locked; return False."""
+        reason = error.strerror or str(error)
+        if reason != self._lock_error:
+            _log.error("cannot lock {path}: {error}; the view count is kept in memory only",
+                       path=os.path.join(os.path.dirname(self.path) or ".", LOCK_NAME),
+                       error=reason)
+        self.problem, self._lock_error = "", reason
+        return False
 
     def _load(self) -> int:
         """Read the saved value; set a state file that holds no count aside and start from 0."""
@@ -240,15 +301,22 @@ class Counter:
         self._trigger = (reactor, reactor.addSystemEventTrigger("before", "shutdown", self.save))
 
     def stop(self) -> None:
-        """Save now and stop saving at shutdown."""
+        """Save now, stop saving at shutdown, and let go of the state directory's lock."""
         self.save()
         if self._trigger is not None:
             reactor, trigger = self._trigger
             reactor.removeSystemEventTrigger(trigger)
             self._trigger = None
+        if self._lock is not None:
+            self._lock.close()
+            self._lock = None
 
     def increment(self) -> None:
         """Add one view; it is written within C{delay} seconds."""
+        if self.problem:  # another server held the state at the last look: look again
+            if not self._claim() and self.problem:
+                return
+            self.value = self._load()
         self.value += 1
         if self._pending is None:
             clock = self._clock or _default_reactor()
@@ -264,6 +332,8 @@ class Counter:
             if self._pending.active():
                 self._pending.cancel()
             self._pending = None
+        if self.problem or not self._claim():
+            return  # another server's state, or no lock to be had (logged): kept in memory
         temporary = None
         try:
             os.makedirs(os.path.dirname(self.path) or ".", exist_ok=True)
@@ -284,6 +354,41 @@ class Counter:
             # The count stays in memory; the next view or a clean stop tries again.
             _log.error("cannot save the view count to {path}: {error}", path=self.path,
                        error=error.strerror or error)
+
+
+LOCK_NAME = "weblog.lock"
+"""The file in the state directory whose C{flock} a server holds while it uses the directory."""
+
+
+def _in_use(directory: str, lock: BinaryIO) -> str:
+    """The one-line reason why C{directory}, whose lock file is open as C{lock}, is refused."""
+    try:
+        pid = os.pread(lock.fileno(), 24, 0).decode("ascii").strip()
+    except (OSError, UnicodeDecodeError):
+        pid = ""
+    holder = f" (pid {pid})" if pid.isdigit() else ""
+    return (f"WEBLOG_STATE {directory} is in use by another weblog server{holder}; "
+            "each server needs its own")
+
+
+def state_in_use(directory: str) -> str:
+    """
+    Why another weblog server holds C{directory}'s lock, in one line, or C{""} if none does.
+
+    This only looks: it never creates the lock file, and holds no lock when it returns.
+    """
+    try:
+        lock = open_regular(os.path.join(directory, LOCK_NAME))
+    except OSError:
+        return ""  # no lock file: no server has used the directory yet
+    with lock:
+        try:
+            fcntl.flock(lock.fileno(), fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return _in_use(directory, lock)
+        except OSError:
+            return ""
+    return ""
 
 
 def _create_unique(names: Iterable[str]) -> tuple[str, BinaryIO]:

@@ -8,6 +8,7 @@ import json
 import os
 import stat
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -19,7 +20,7 @@ from twisted.trial import unittest
 from zope.interface import implementer
 from zope.interface.verify import verifyObject
 
-from persist import Counter, ICounter, IRecords, Records, env_int
+from persist import Counter, ICounter, IRecords, Records, config_problem, env_int
 from tests.support import setEnvironment
 from webloglib import Hit
 
@@ -154,6 +155,14 @@ class ErrorTexts(list[str]):
             self.append(formatEvent(event))
 
 
+def collectErrors(testCase: unittest.TestCase) -> ErrorTexts:
+    """A list that gets the text of every error logged from now until C{testCase} ends."""
+    errors = ErrorTexts()
+    globalLogPublisher.addObserver(errors)
+    testCase.addCleanup(globalLogPublisher.removeObserver, errors)
+    return errors
+
+
 class CounterTests(unittest.TestCase):
     """L{Counter} counts views and keeps the count in C{counter.json} across restarts."""
 
@@ -168,15 +177,8 @@ class CounterTests(unittest.TestCase):
         return Counter(self.directory, clock=self.clock, delay=delay)
 
     def stateFiles(self) -> list[str]:
-        """The names in the state directory."""
-        return sorted(os.listdir(self.directory))
-
-    def collectErrors(self) -> list[str]:
-        """A list that gets the text of every error logged from now until the test ends."""
-        errors = ErrorTexts()
-        globalLogPublisher.addObserver(errors)
-        self.addCleanup(globalLogPublisher.removeObserver, errors)
-        return errors
+        """The names in the state directory, but the lock file's."""
+        return sorted(name for name in os.listdir(self.directory) if name != "weblog.lock")
 
     def saved(self) -> Any:
         """Return the state file's parsed content."""
@@ -190,11 +192,11 @@ class CounterTests(unittest.TestCase):
         self.assertTrue(verifyObject(ICounter, counter))
 
     def test_startsAtZero(self) -> None:
-        """Without a state file the count is 0, and no file is written for it."""
+        """Without a state file the count is 0, and no file but the lock is written for it."""
         counter = self.counter()
         self.assertEqual(counter.getValue(), 0)
         self.assertEqual(counter.path, self.path)
-        self.assertEqual(os.listdir(self.directory), [])
+        self.assertEqual(os.listdir(self.directory), ["weblog.lock"])
         self.assertEqual(self.clock.getDelayedCalls(), [])
 
     def test_increment(self) -> None:
@@ -243,7 +245,7 @@ class CounterTests(unittest.TestCase):
         counter.save()
         counter.increment()
         self.clock.advance(1)
-        self.assertEqual(os.listdir(self.directory), ["counter.json"])
+        self.assertEqual(self.stateFiles(), ["counter.json"])
 
     def test_temporaryLinkNotFollowed(self) -> None:
         """
@@ -278,7 +280,7 @@ class CounterTests(unittest.TestCase):
         """When the rename fails (a directory took the state's name), no temporary is left."""
         counter = self.counter()
         os.mkdir(self.path)
-        errors = self.collectErrors()
+        errors = collectErrors(self)
         counter.increment()
         counter.save()
         self.assertEqual(len(errors), 1)
@@ -287,12 +289,13 @@ class CounterTests(unittest.TestCase):
         self.assertEqual(counter.getValue(), 1)
 
     def test_createsDirectory(self) -> None:
-        """A state directory that does not exist yet is created by the first write."""
+        """A state directory that does not exist yet is created, to hold the lock and the count."""
         directory = os.path.join(self.directory, "deeper", "state")
         counter = Counter(directory, clock=self.clock)
+        self.assertEqual(os.listdir(directory), ["weblog.lock"])
         counter.increment()
         counter.save()
-        self.assertEqual(os.listdir(directory), ["counter.json"])
+        self.assertEqual(sorted(os.listdir(directory)), ["counter.json", "weblog.lock"])
 
     def test_survivesRestart(self) -> None:
         """A new Counter on the same directory starts from the saved value."""
@@ -300,10 +303,11 @@ class CounterTests(unittest.TestCase):
         for _ in range(4):
             counter.increment()
         self.clock.advance(1)
+        counter.stop()
         again = self.counter()
         self.assertEqual(again.getValue(), 4)
         again.increment()
-        again.save()
+        again.stop()
         self.assertEqual(self.counter().getValue(), 5)
 
     def assertCorrupt(self, content: bytes) -> None:
@@ -318,7 +322,7 @@ class CounterTests(unittest.TestCase):
         self.addCleanup(globalLogPublisher.removeObserver, events)
         counter = self.counter()
         self.assertEqual(counter.getValue(), 0)
-        names = os.listdir(self.directory)
+        names = self.stateFiles()
         self.assertEqual(len(names), 1)
         self.assertTrue(names[0].startswith("counter.json.corrupt-"), names)
         with open(os.path.join(self.directory, names[0]), "rb") as aside:
@@ -381,7 +385,7 @@ class CounterTests(unittest.TestCase):
         one waits for a writer, and the Counter is made during a request, in the reactor.
         """
         os.mkfifo(self.path)
-        errors = self.collectErrors()
+        errors = collectErrors(self)
         made: list[Counter] = []
         maker = threading.Thread(target=lambda: made.append(self.counter()), daemon=True)
         maker.start()
@@ -428,12 +432,11 @@ class CounterTests(unittest.TestCase):
         with open(self.path, "wb") as state:
             state.write(b"garbage")
         makeReadOnly(self, self.directory)
-        errors = self.collectErrors()
+        errors = collectErrors(self)
         counter = self.counter()
         self.assertEqual(counter.getValue(), 0)
-        self.assertTrue(errors)
-        self.assertIn("cannot be set aside", errors[0])
-        self.assertIn(self.path, errors[0])
+        [aside] = [error for error in errors if "cannot be set aside" in error]
+        self.assertIn(self.path, aside)
         counter.increment()
         counter.save()
         self.assertEqual(counter.getValue(), 1)
@@ -479,6 +482,159 @@ class CounterTests(unittest.TestCase):
         """Without a directory or C{$WEBLOG_STATE}, the state file is C{var/counter.json}."""
         setEnvironment(self, WEBLOG_STATE=None)
         self.assertEqual(Counter(clock=self.clock).path, os.path.join("var", "counter.json"))
+
+
+HOLDER = """
+import sys
+from twisted.internet.task import Clock
+from persist import Counter
+counter = Counter(sys.argv[1], clock=Clock())
+for _ in range(5):
+    counter.increment()
+counter.save()
+print(counter.problem or "holding", flush=True)
+sys.stdin.readline()
+counter.stop()
+"""
+"""A server stand-in: count 5 views in the directory given, then hold it until told to stop."""
+
+
+class CounterLockTests(unittest.TestCase):
+    """Only one server uses a state directory: the Counter holds C{weblog.lock} there."""
+
+    def setUp(self) -> None:
+        self.directory = self.mktemp()
+        os.makedirs(self.directory)
+        self.path = os.path.join(self.directory, "counter.json")
+        self.clock = Clock()
+        self.errors = collectErrors(self)
+
+    def counter(self) -> Counter:
+        """A Counter on the test's directory, stopped when the test ends."""
+        counter = Counter(self.directory, clock=self.clock)
+        self.addCleanup(counter.stop)
+        return counter
+
+    def inUse(self, pid: int) -> str:
+        """The refusal's reason while process C{pid} holds the directory."""
+        return (f"WEBLOG_STATE {self.directory} is in use by another weblog server (pid {pid}); "
+                "each server needs its own")
+
+    def saved(self) -> Any:
+        """The state file's parsed content."""
+        with open(self.path) as state:
+            return json.load(state)
+
+    def test_secondCounterRefused(self) -> None:
+        """
+        A second Counter on a directory in use counts nothing, writes nothing, and says why
+        (logged once, however many views it refuses).
+        """
+        first = self.counter()
+        first.increment()
+        first.save()
+        second = self.counter()
+        self.assertEqual(second.problem, self.inUse(os.getpid()))
+        self.assertEqual(first.problem, "")
+        for _ in range(3):
+            second.increment()
+        self.assertEqual(second.getValue(), 0)
+        first.increment()
+        first.increment()
+        self.clock.advance(5)
+        second.save()
+        self.assertEqual(self.saved(), {"value": 3})
+        self.assertEqual(first.getValue(), 3)
+        refusals = [error for error in self.errors if "views are not counted" in error]
+        self.assertEqual(refusals, [f"views are not counted: {self.inUse(os.getpid())}"])
+
+    def test_noCountedViewLost(self) -> None:
+        """
+        Views on two Counters sharing a directory, interleaved: every view a Counter showed as
+        counted (its value went up) is in the saved count once both have stopped.
+        """
+        counters = [self.counter(), self.counter()]
+        counted = 0
+        for view in range(20):
+            counter = counters[view % 2]
+            before = counter.getValue()
+            counter.increment()
+            counted += counter.getValue() - before
+            self.clock.advance(0.3)
+        for counter in counters:
+            counter.stop()
+        self.assertEqual(self.saved(), {"value": counted})
+        self.assertEqual(counted, 10)
+
+    def test_takesOverWhenFirstStops(self) -> None:
+        """Once the first Counter stops, the second's next view takes the lock and goes on."""
+        first = self.counter()
+        first.increment()
+        first.increment()
+        second = self.counter()
+        second.increment()
+        first.stop()
+        second.increment()
+        self.assertEqual((second.problem, second.getValue()), ("", 3))
+        second.save()
+        self.assertEqual(self.saved(), {"value": 3})
+        third = self.counter()
+        self.assertEqual(third.problem, self.inUse(os.getpid()))
+
+    def test_otherProcess(self) -> None:
+        """
+        A Counter in another process holds the directory: this one is refused, naming that
+        process, and so is start-up (L{config_problem}); once it ends, this one goes on.
+        """
+        holder = subprocess.Popen(
+            [sys.executable, "-c", HOLDER, self.directory],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        )
+        self.addCleanup(holder.wait, 10)
+        self.addCleanup(holder.kill)
+        assert holder.stdout is not None and holder.stdin is not None
+        self.assertEqual(holder.stdout.readline(), b"holding\n")
+        counter = self.counter()
+        self.assertEqual(counter.problem, self.inUse(holder.pid))
+        setEnvironment(self, WEBLOG_STATE=self.directory, WEBLOG_HTPASSWD=None,
+                       WEBLOG_KEEP=None, WEBLOG_FORMAT=None, WEBLOG_MAX_STREAMS=None)
+        self.assertEqual(config_problem(), self.inUse(holder.pid))
+        holder.communicate(b"stop\n", timeout=30)
+        self.assertEqual(holder.returncode, 0)
+        self.assertEqual(config_problem(), "")
+        counter.increment()
+        self.assertEqual((counter.problem, counter.getValue()), ("", 6))
+
+    def test_startupCheckOnlyLooks(self) -> None:
+        """L{config_problem} on a directory no server used creates nothing, and holds no lock."""
+        setEnvironment(self, WEBLOG_STATE=self.directory, WEBLOG_HTPASSWD=None,
+                       WEBLOG_KEEP=None, WEBLOG_FORMAT=None, WEBLOG_MAX_STREAMS=None)
+        self.assertEqual(config_problem(), "")
+        self.assertEqual(os.listdir(self.directory), [])
+        counter = self.counter()
+        self.assertEqual(config_problem(), self.inUse(os.getpid()))
+        self.assertEqual(counter.problem, "")
+        counter.stop()
+        self.assertEqual(config_problem(), "")
+
+    def test_lockLinkNotFollowed(self) -> None:
+        """
+        A symlink planted at C{weblog.lock} is not followed: its target is untouched, the
+        failure is logged, and the count is kept in memory without writing the state.
+        """
+        target = os.path.join(self.directory, "elsewhere")
+        with open(target, "w") as file:
+            file.write("precious\n")
+        os.symlink(os.path.abspath(target), os.path.join(self.directory, "weblog.lock"))
+        counter = self.counter()
+        counter.increment()
+        counter.save()
+        self.assertEqual((counter.problem, counter.getValue()), ("", 1))
+        with open(target) as file:
+            self.assertEqual(file.read(), "precious\n")
+        self.assertFalse(os.path.exists(self.path))
+        [error] = self.errors
+        self.assertTrue(error.startswith("cannot lock "), error)
 
 
 class _RecordsTestCase(unittest.TestCase):
@@ -895,7 +1051,10 @@ class CounterSaveFailureTests(unittest.TestCase):
     """A Counter whose state cannot be written keeps counting and says why."""
 
     def test_unwritableStateIsLogged(self) -> None:
-        """With the state directory unusable, save() logs the reason and the count goes on."""
+        """
+        With the state directory unusable, the Counter logs once that it cannot lock it and
+        once that it cannot read the count; the count goes on in memory, and saves say no more.
+        """
         base = self.mktemp()
         os.makedirs(base)
         blocker = os.path.join(base, "not-a-dir")
@@ -904,14 +1063,19 @@ class CounterSaveFailureTests(unittest.TestCase):
         events = EventCollector()
         globalLogPublisher.addObserver(events)
         self.addCleanup(globalLogPublisher.removeObserver, events)
-        counter = Counter(blocker, clock=Clock())
+        clock = Clock()
+        counter = Counter(blocker, clock=clock)
         counter.increment()
         counter.save()
         self.assertEqual(counter.getValue(), 1)
+        counter.increment()
+        clock.advance(1)
+        self.assertEqual(counter.getValue(), 2)
         errors = [formatEvent(event) for event in events.events
                   if event.get("log_level") == LogLevel.error]
         self.assertEqual(len(errors), 2, errors)
-        self.assertTrue(errors[0].startswith("cannot read the view count from "), errors[0])
-        self.assertTrue(errors[1].startswith("cannot save the view count to "), errors[1])
-        counter.increment()
-        self.assertEqual(counter.getValue(), 2)
+        self.assertTrue(errors[0].startswith(f"cannot lock {blocker}/weblog.lock: "), errors[0])
+        self.assertTrue(errors[0].endswith("; the view count is kept in memory only"), errors[0])
+        self.assertTrue(errors[1].startswith("cannot read the view count from "), errors[1])
+        with open(blocker) as file:
+            self.assertEqual(file.read(), "a file where the state directory should be")
