@@ -7,6 +7,8 @@ nothing of their format.  The method is pygtail's: remember which file was
 open and how far it was read; when the path names another file (a rename
 rotation, or delete and recreate), finish the old file first, then read the
 new one from its start; when the file shrinks (copytruncate), start again at 0.
+Files are opened with L{files.open_regular}: a FIFO, socket or device at the
+path is a state (C{"unreadable"}, C{"is a FIFO"}), never a read that waits.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import BinaryIO
+
+from files import describe, open_regular
 
 __all__ = ["OVERLONG", "LogFollower"]
 
@@ -134,9 +138,11 @@ class LogFollower:
         except OSError as error:
             self._set_state("unreadable", error.strerror or str(error))
             return lines, False
-        if stat.S_ISDIR(info.st_mode):
+        if not stat.S_ISREG(info.st_mode):
+            # The path names a directory, FIFO, socket or device: the file followed is gone
+            # from it, as after a deletion, and a regular file there again is read from its start.
             self._retire_current()
-            self._set_state("unreadable", "is a directory")
+            self._set_state("unreadable", describe(info.st_mode))
             budget = self._drain_retired(lines, budget)
             return lines, budget <= 0
         current = self._current
@@ -163,18 +169,14 @@ class LogFollower:
     def _open(self, lines: list[Line]) -> bool:
         """Open the path; at the very first open, read back the last lines. Return success."""
         try:
-            handle = open(self.path, "rb")  # kept open while followed
+            handle = open_regular(self.path)  # kept open while followed
         except FileNotFoundError:
             self._set_state("missing", "not found")
             return False
-        except OSError as error:
+        except OSError as error:  # NotRegularFile too: "is a FIFO", ...
             self._set_state("unreadable", error.strerror or str(error))
             return False
         info = os.fstat(handle.fileno())
-        if stat.S_ISDIR(info.st_mode):
-            handle.close()
-            self._set_state("unreadable", "is a directory")
-            return False
         log = _OpenLog(handle, (info.st_dev, info.st_ino))
         if self._at_start:
             self._read_back_lines(log, info.st_size, lines)
@@ -213,13 +215,12 @@ class LogFollower:
         found: list[tuple[int, _OpenLog]] = []
         for number in range(1, 6):
             try:
-                handle = open(f"{self.path}.{number}", "rb")  # kept open until read
-            except OSError:
+                handle = open_regular(f"{self.path}.{number}")  # kept open until read
+            except OSError:  # missing, unreadable, or no regular file (a FIFO would block)
                 continue
             info = os.fstat(handle.fileno())
             ident = (info.st_dev, info.st_ino)
-            if (not stat.S_ISREG(info.st_mode) or ident in known
-                    or info.st_mtime_ns <= left.seen_mtime):
+            if ident in known or info.st_mtime_ns <= left.seen_mtime:
                 handle.close()
                 continue
             found.append((info.st_mtime_ns, _OpenLog(handle, ident)))

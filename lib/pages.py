@@ -231,11 +231,19 @@ DYNAMIC_PAGE = """<!DOCTYPE html>
 <link rel="icon" href="/favicon.svg" type="image/svg+xml"></head>
 <body>
   <p>Dynamic Page served by Twisted Matrix</p>
-  <p>This page has been viewed <span id="views">{views}</span> times.</p>
+  {views}
   <p><a href="/">Home</a> &middot; <a href="/weblog.rpy">Latest hits</a></p>
 </body>
 </html>
 """
+
+VIEWS = '<p>This page has been viewed <span id="views">{count}</span> times.</p>'
+"""The dynamic page's count of views."""
+
+NOT_COUNTED = ('<p id="not-counted">Views of this page are not counted: another weblog server '
+               "uses the same state directory (<code>WEBLOG_STATE</code>); this server's log "
+               "says which.</p>")
+"""What the dynamic page says instead of the count while another server holds the state."""
 
 
 class DynamicPage(Resource):
@@ -251,4 +259,6 @@ class DynamicPage(Resource):
         """Count this view and show the count."""
         self.counter.increment()
         request.setHeader(b"content-type", b"text/html; charset=utf-8")
-        return DYNAMIC_PAGE.format(views=self.counter.getValue()).encode()
+        if self.counter.problem:  # its reason, with a path and a pid, is in the server's log
+            return DYNAMIC_PAGE.format(views=NOT_COUNTED).encode()
+        return DYNAMIC_PAGE.format(views=VIEWS.format(count=self.counter.getValue())).encode()

@@ -8,6 +8,8 @@ import io
 import json
 import os
 import shutil
+import threading
+import time
 from typing import Any
 from unittest import mock
 
@@ -468,6 +470,31 @@ class OutOfOrderTests(_RecordsCase):
         )
 
 
+def releaseBlockedReaders(testCase: unittest.TestCase, fifo: str, after: float = 5.0) -> None:
+    """
+    From C{after} seconds on until C{testCase} ends, keep opening C{fifo} for writing.
+
+    A server that opens the FIFO for reading in the reactor blocks the reactor, and with it
+    the test; this lets such a regression go on (and fail its assertions) instead of hanging.
+    """
+    done = threading.Event()
+
+    def release() -> None:
+        if done.wait(after):
+            return
+        while not done.is_set():
+            try:
+                os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+            except OSError:
+                pass  # no reader waits (or the FIFO is gone)
+            done.wait(0.05)
+
+    releaser = threading.Thread(target=release, daemon=True)
+    releaser.start()
+    testCase.addCleanup(releaser.join)
+    testCase.addCleanup(done.set)
+
+
 class JsonFaultTests(SiteCase):
     """Faults seen through /weblog.rpy/json."""
 
@@ -515,3 +542,28 @@ class JsonFaultTests(SiteCase):
             ("ok", 5, 0, 0, 1),
         )
         self.assertEqual(resources, ["/new0", "/old3", "/old2", "/old1", "/old0"])
+
+    @defer.inlineCallbacks
+    def test_fifoAtLogPath(self):
+        """
+        A FIFO at the log does not stop the server: the JSON and the page say "is a FIFO" at
+        once, a static file is served, and a regular file there again is read from its start.
+        """
+        os.mkfifo(self.log.path)
+        releaseBlockedReaders(self, self.log.path)
+        self.serve()
+        started = time.monotonic()
+        log, resources = yield self.getLog()
+        self.assertEqual((log["state"], log["reason"], resources), ("unreadable", "is a FIFO", []))
+        code, _, body = yield self.get("/weblog.rpy")
+        self.assertEqual(code, 200)
+        self.assertIn(f"waiting for {self.log.path}: is a FIFO".encode(), body)
+        code, _, _ = yield self.get("/weblog.css")
+        self.assertEqual(code, 200)
+        self.assertLess(time.monotonic() - started, 4.0, "a request waited on the FIFO")
+        os.remove(self.log.path)
+        self.writeLog(lines("/new0", "/new1"))
+        yield self.afterWakeGap()
+        log, resources = yield self.getLog()
+        self.assertEqual((log["state"], log["lines"]), ("ok", 2))
+        self.assertEqual(resources, ["/new1", "/new0"])

@@ -6,6 +6,8 @@ from __future__ import annotations
 import io
 import os
 import shutil
+import socket
+import threading
 import time
 from collections.abc import Callable
 
@@ -427,6 +429,132 @@ class StateTests(_LogTestCase):
         follower = self.follower()
         self.assertEqual(follower.read(), ([], False))
         self.assertEqual((follower.state, follower.reason), ("unreadable", "is a directory"))
+
+
+def unblockFifo(path: str) -> None:
+    """Open the FIFO at C{path} for writing and close it: a reader blocked opening it goes on."""
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_NONBLOCK))
+    except OSError:
+        pass  # nobody has it open for reading: nobody waits on it
+
+
+class SpecialFileTests(_LogTestCase):
+    """
+    A FIFO, socket or device at the path, or at a rotated name, is never opened as a log.
+
+    Opening a FIFO for reading waits for a writer, and in the reactor that would stop
+    every request; each read here runs in a thread with a deadline, so that a follower
+    that blocks fails the test instead of hanging it.
+    """
+
+    def boundedRead(
+        self, follower: LogFollower, fifos: list[str]
+    ) -> tuple[list[bytes | None], bool]:
+        """C{follower.read()}, failing the test if it has not returned within 5 seconds."""
+        result: list[tuple[list[bytes | None], bool]] = []
+        reader = threading.Thread(target=lambda: result.append(follower.read()), daemon=True)
+        reader.start()
+        reader.join(5)
+        if reader.is_alive():
+            deadline = time.monotonic() + 5
+            while reader.is_alive() and time.monotonic() < deadline:
+                for fifo in fifos:  # let the reader go on, so that no thread outlives the test
+                    unblockFifo(fifo)
+                reader.join(0.05)
+            self.fail(f"read() blocked opening one of {fifos}")
+        self.assertEqual(len(result), 1, "read() raised")
+        return result[0]
+
+    def test_fifoAtPath(self) -> None:
+        """
+        A FIFO at the path is "unreadable", "is a FIFO", at once, after the rest of the file
+        it replaced is read; a regular file there again is read from its start.
+        """
+        writer = self.writer()
+        writer.write(b"before\n")
+        follower = self.follower()
+        self.assertEqual(follower.read(), ([], False))
+        writer.write(b"last words\n")
+        os.remove(self.path)
+        os.mkfifo(self.path)
+        self.assertEqual(self.boundedRead(follower, [self.path]), ([b"last words"], False))
+        self.assertEqual((follower.state, follower.reason), ("unreadable", "is a FIFO"))
+        self.assertEqual(self.boundedRead(follower, [self.path]), ([], False))
+        os.remove(self.path)
+        self.append(b"one\ntwo\n")
+        self.assertEqual(follower.read(), ([b"one", b"two"], False))
+        self.assertEqual((follower.state, follower.reason), ("ok", ""))
+
+    def test_fifoAtStart(self) -> None:
+        """A FIFO at the path from the first read is "unreadable", "is a FIFO"."""
+        os.mkfifo(self.path)
+        follower = self.follower(read_back=10)
+        self.assertEqual(self.boundedRead(follower, [self.path]), ([], False))
+        self.assertEqual((follower.state, follower.reason), ("unreadable", "is a FIFO"))
+
+    def test_fifosAtRotatedNames(self) -> None:
+        """
+        FIFOs at C{.2} to C{.5} when the log is renamed to C{.1}: the rest of C{.1} and the new
+        file are read, in order, and the FIFOs are skipped.
+        """
+        old = self.writer()
+        follower = self.follower()
+        follower.read()
+        old.write(b"old 1\n")
+        os.rename(self.path, self.path + ".1")
+        fifos = [f"{self.path}.{number}" for number in range(2, 6)]
+        for fifo in fifos:
+            os.mkfifo(fifo)
+        self.append(b"new 1\n")
+        old.write(b"old 2\n")
+        self.assertEqual(self.boundedRead(follower, fifos),
+                         ([b"old 1", b"old 2", b"new 1"], False))
+        self.assertEqual((follower.state, follower.rotations), ("ok", 1))
+
+    def test_fifosAtEveryRotatedName(self) -> None:
+        """
+        FIFOs at all of C{.1} to C{.5} when the log is deleted and created again: the rest of
+        the old file, then the new one, and no FIFO is opened.
+        """
+        old = self.writer()
+        follower = self.follower()
+        follower.read()
+        old.write(b"old 1\n")
+        os.remove(self.path)
+        fifos = [f"{self.path}.{number}" for number in range(1, 6)]
+        for fifo in fifos:
+            os.mkfifo(fifo)
+        self.append(b"new 1\n")
+        self.assertEqual(self.boundedRead(follower, fifos), ([b"old 1", b"new 1"], False))
+        self.assertEqual(follower.state, "ok")
+
+    def test_socket(self) -> None:
+        """A unix socket at the path is "unreadable", "is a socket"; a file there again is read."""
+        listener = socket.socket(socket.AF_UNIX)
+        self.addCleanup(listener.close)
+        listener.bind(self.path)
+        follower = self.follower()
+        self.assertEqual(follower.read(), ([], False))
+        self.assertEqual((follower.state, follower.reason), ("unreadable", "is a socket"))
+        os.remove(self.path)
+        self.append(b"one\n")
+        self.assertEqual(follower.read(), ([b"one"], False))
+        self.assertEqual(follower.state, "ok")
+
+    def test_characterDeviceThroughSymlink(self) -> None:
+        """
+        A symlink to C{/dev/null} is "unreadable", "is a character device", not an empty log;
+        a regular file there again is read from its start.
+        """
+        os.symlink(os.devnull, self.path)
+        follower = self.follower()
+        self.assertEqual(follower.read(), ([], False))
+        self.assertEqual((follower.state, follower.reason), ("unreadable", "is a character device"))
+        os.remove(self.path)
+        self.append(b"one\ntwo\n")
+        self.assertEqual(follower.read(), ([b"one", b"two"], False))
+        self.assertEqual((follower.state, follower.reason), ("ok", ""))
 
 
 class OverlongTests(_LogTestCase):

@@ -3,8 +3,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import stat
+import subprocess
+import sys
+import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -14,7 +20,7 @@ from twisted.trial import unittest
 from zope.interface import implementer
 from zope.interface.verify import verifyObject
 
-from persist import Counter, ICounter, IRecords, Records, env_int
+from persist import Counter, ICounter, IRecords, Records, config_problem, env_int
 from tests.support import setEnvironment
 from webloglib import Hit
 
@@ -88,6 +94,24 @@ class EnvIntTests(unittest.TestCase):
             self.assertNotIn("\n", str(error))
 
 
+def makeReadOnly(testCase: unittest.TestCase, directory: str) -> None:
+    """
+    Make C{directory} refuse new names until C{testCase} ends, or skip the test.
+
+    Mode 555 does it, except for root, which writes anyway: then the immutable attribute
+    (C{chattr +i}), where the file system and the capabilities allow it.
+    """
+    if os.geteuid() != 0:
+        os.chmod(directory, 0o555)
+        testCase.addCleanup(os.chmod, directory, 0o755)
+        return
+    try:
+        subprocess.run(["chattr", "+i", directory], check=True, capture_output=True)
+    except (OSError, subprocess.CalledProcessError) as error:
+        raise unittest.SkipTest(f"running as root, and chattr +i is refused: {error}") from None
+    testCase.addCleanup(subprocess.run, ["chattr", "-i", directory], check=True)
+
+
 class FakeReactor:
     """Records the system event triggers added and removed, as L{IReactorCore} would run them."""
 
@@ -121,6 +145,24 @@ class EventCollector:
         self.events.append(event)
 
 
+@implementer(ILogObserver)
+class ErrorTexts(list[str]):
+    """A log observer that is the list of the errors it saw, as text."""
+
+    def __call__(self, event: dict[str, Any]) -> None:
+        """Keep C{event}'s text if it is an error."""
+        if event.get("log_level") == LogLevel.error:
+            self.append(formatEvent(event))
+
+
+def collectErrors(testCase: unittest.TestCase) -> ErrorTexts:
+    """A list that gets the text of every error logged from now until C{testCase} ends."""
+    errors = ErrorTexts()
+    globalLogPublisher.addObserver(errors)
+    testCase.addCleanup(globalLogPublisher.removeObserver, errors)
+    return errors
+
+
 class CounterTests(unittest.TestCase):
     """L{Counter} counts views and keeps the count in C{counter.json} across restarts."""
 
@@ -134,6 +176,10 @@ class CounterTests(unittest.TestCase):
         """Make a counter on the test's directory and clock."""
         return Counter(self.directory, clock=self.clock, delay=delay)
 
+    def stateFiles(self) -> list[str]:
+        """The names in the state directory, but the lock file's."""
+        return sorted(name for name in os.listdir(self.directory) if name != "weblog.lock")
+
     def saved(self) -> Any:
         """Return the state file's parsed content."""
         with open(self.path) as state:
@@ -146,11 +192,11 @@ class CounterTests(unittest.TestCase):
         self.assertTrue(verifyObject(ICounter, counter))
 
     def test_startsAtZero(self) -> None:
-        """Without a state file the count is 0, and no file is written for it."""
+        """Without a state file the count is 0, and no file but the lock is written for it."""
         counter = self.counter()
         self.assertEqual(counter.getValue(), 0)
         self.assertEqual(counter.path, self.path)
-        self.assertEqual(os.listdir(self.directory), [])
+        self.assertEqual(os.listdir(self.directory), ["weblog.lock"])
         self.assertEqual(self.clock.getDelayedCalls(), [])
 
     def test_increment(self) -> None:
@@ -199,15 +245,57 @@ class CounterTests(unittest.TestCase):
         counter.save()
         counter.increment()
         self.clock.advance(1)
-        self.assertEqual(os.listdir(self.directory), ["counter.json"])
+        self.assertEqual(self.stateFiles(), ["counter.json"])
 
-    def test_createsDirectory(self) -> None:
-        """A state directory that does not exist yet is created by the first write."""
-        directory = os.path.join(self.directory, "deeper", "state")
-        counter = Counter(directory, clock=self.clock)
+    def test_temporaryLinkNotFollowed(self) -> None:
+        """
+        A symlink planted at C{counter.json.tmp} is not written through: its target keeps its
+        content, and the count is saved as a regular C{counter.json}.
+        """
+        target = os.path.join(self.directory, "passwd-copy")
+        with open(target, "w") as copy:
+            copy.write("root:x:0:0:root:/root:/bin/sh\n")
+        os.symlink(os.path.abspath(target), self.path + ".tmp")
+        counter = self.counter()
         counter.increment()
         counter.save()
-        self.assertEqual(os.listdir(directory), ["counter.json"])
+        with open(target) as copy:
+            self.assertEqual(copy.read(), "root:x:0:0:root:/root:/bin/sh\n")
+        self.assertTrue(stat.S_ISREG(os.lstat(self.path).st_mode))
+        self.assertEqual(self.saved(), {"value": 1})
+        self.assertTrue(os.path.islink(self.path + ".tmp"))
+
+    def test_othersTemporaryUntouched(self) -> None:
+        """A temporary file another writer has at C{counter.json.tmp} is neither used nor moved."""
+        with open(self.path + ".tmp", "w") as other:
+            other.write('{"value": 7')
+        counter = self.counter()
+        counter.increment()
+        counter.save()
+        self.assertEqual(self.saved(), {"value": 1})
+        with open(self.path + ".tmp") as other:
+            self.assertEqual(other.read(), '{"value": 7')
+
+    def test_failedSaveLeavesNoTemporary(self) -> None:
+        """When the rename fails (a directory took the state's name), no temporary is left."""
+        counter = self.counter()
+        os.mkdir(self.path)
+        errors = collectErrors(self)
+        counter.increment()
+        counter.save()
+        self.assertEqual(len(errors), 1)
+        self.assertTrue(errors[0].startswith("cannot save the view count to "), errors)
+        self.assertEqual(self.stateFiles(), ["counter.json"])
+        self.assertEqual(counter.getValue(), 1)
+
+    def test_createsDirectory(self) -> None:
+        """A state directory that does not exist yet is created, to hold the lock and the count."""
+        directory = os.path.join(self.directory, "deeper", "state")
+        counter = Counter(directory, clock=self.clock)
+        self.assertEqual(os.listdir(directory), ["weblog.lock"])
+        counter.increment()
+        counter.save()
+        self.assertEqual(sorted(os.listdir(directory)), ["counter.json", "weblog.lock"])
 
     def test_survivesRestart(self) -> None:
         """A new Counter on the same directory starts from the saved value."""
@@ -215,10 +303,11 @@ class CounterTests(unittest.TestCase):
         for _ in range(4):
             counter.increment()
         self.clock.advance(1)
+        counter.stop()
         again = self.counter()
         self.assertEqual(again.getValue(), 4)
         again.increment()
-        again.save()
+        again.stop()
         self.assertEqual(self.counter().getValue(), 5)
 
     def assertCorrupt(self, content: bytes) -> None:
@@ -233,7 +322,7 @@ class CounterTests(unittest.TestCase):
         self.addCleanup(globalLogPublisher.removeObserver, events)
         counter = self.counter()
         self.assertEqual(counter.getValue(), 0)
-        names = os.listdir(self.directory)
+        names = self.stateFiles()
         self.assertEqual(len(names), 1)
         self.assertTrue(names[0].startswith("counter.json.corrupt-"), names)
         with open(os.path.join(self.directory, names[0]), "rb") as aside:
@@ -282,6 +371,79 @@ class CounterTests(unittest.TestCase):
         """Bytes that are not text are set aside."""
         self.assertCorrupt(b"\xff\xfe\x00garbage")
 
+    def test_corruptDeepNesting(self) -> None:
+        """4,096 C{[}, on which json.loads raises RecursionError, are set aside like any garbage."""
+        self.assertCorrupt(b"[" * 4096)
+
+    def test_corruptTooLong(self) -> None:
+        """A state file longer than any count (valid JSON or not) is set aside."""
+        self.assertCorrupt(b'{"value": 1, "padding": "' + b"x" * 5000 + b'"}')
+
+    def test_fifoAsState(self) -> None:
+        """
+        A FIFO at C{counter.json} is set aside at once instead of blocking the read: opening
+        one waits for a writer, and the Counter is made during a request, in the reactor.
+        """
+        os.mkfifo(self.path)
+        errors = collectErrors(self)
+        made: list[Counter] = []
+        maker = threading.Thread(target=lambda: made.append(self.counter()), daemon=True)
+        maker.start()
+        maker.join(5)
+        if maker.is_alive():
+            deadline = time.monotonic() + 5
+            while maker.is_alive() and time.monotonic() < deadline:
+                with contextlib.suppress(OSError):  # let the blocked open go on
+                    os.close(os.open(self.path, os.O_WRONLY | os.O_NONBLOCK))
+                maker.join(0.05)
+            self.fail("Counter() blocked opening a FIFO at counter.json")
+        [counter] = made
+        self.assertEqual(counter.getValue(), 0)
+        [aside] = self.stateFiles()
+        self.assertTrue(stat.S_ISFIFO(os.lstat(os.path.join(self.directory, aside)).st_mode))
+        self.assertEqual(len(errors), 1)
+        self.assertIn("is a FIFO", errors[0])
+        counter.increment()
+        counter.save()
+        self.assertEqual(self.saved(), {"value": 1})
+
+    def test_corruptTwiceInOneSecond(self) -> None:
+        """Two corrupt state files set aside within one second are both kept, under two names."""
+        for content in (b"first garbage", b"second garbage"):
+            with open(self.path, "wb") as state:
+                state.write(content)
+            counter = self.counter()
+            self.assertEqual(counter.getValue(), 0)
+            counter.stop()
+        asides = [name for name in self.stateFiles() if name != "counter.json"]
+        self.assertEqual(len(asides), 2, asides)
+        contents = set()
+        for name in asides:
+            self.assertTrue(name.startswith("counter.json.corrupt-"), name)
+            with open(os.path.join(self.directory, name), "rb") as aside:
+                contents.add(aside.read())
+        self.assertEqual(contents, {b"first garbage", b"second garbage"})
+
+    def test_corruptInReadOnlyDirectory(self) -> None:
+        """
+        A corrupt state file that cannot be set aside is logged and left as it is; counting
+        goes on from 0 in memory, and nothing is raised.
+        """
+        with open(self.path, "wb") as state:
+            state.write(b"garbage")
+        makeReadOnly(self, self.directory)
+        errors = collectErrors(self)
+        counter = self.counter()
+        self.assertEqual(counter.getValue(), 0)
+        [aside] = [error for error in errors if "cannot be set aside" in error]
+        self.assertIn(self.path, aside)
+        counter.increment()
+        counter.save()
+        self.assertEqual(counter.getValue(), 1)
+        self.assertEqual(self.stateFiles(), ["counter.json"])
+        with open(self.path, "rb") as state:
+            self.assertEqual(state.read(), b"garbage")
+
     def test_startSavesAtShutdown(self) -> None:
         """start() adds a before-shutdown trigger that saves the count."""
         reactor = FakeReactor()
@@ -320,6 +482,159 @@ class CounterTests(unittest.TestCase):
         """Without a directory or C{$WEBLOG_STATE}, the state file is C{var/counter.json}."""
         setEnvironment(self, WEBLOG_STATE=None)
         self.assertEqual(Counter(clock=self.clock).path, os.path.join("var", "counter.json"))
+
+
+HOLDER = """
+import sys
+from twisted.internet.task import Clock
+from persist import Counter
+counter = Counter(sys.argv[1], clock=Clock())
+for _ in range(5):
+    counter.increment()
+counter.save()
+print(counter.problem or "holding", flush=True)
+sys.stdin.readline()
+counter.stop()
+"""
+"""A server stand-in: count 5 views in the directory given, then hold it until told to stop."""
+
+
+class CounterLockTests(unittest.TestCase):
+    """Only one server uses a state directory: the Counter holds C{weblog.lock} there."""
+
+    def setUp(self) -> None:
+        self.directory = self.mktemp()
+        os.makedirs(self.directory)
+        self.path = os.path.join(self.directory, "counter.json")
+        self.clock = Clock()
+        self.errors = collectErrors(self)
+
+    def counter(self) -> Counter:
+        """A Counter on the test's directory, stopped when the test ends."""
+        counter = Counter(self.directory, clock=self.clock)
+        self.addCleanup(counter.stop)
+        return counter
+
+    def inUse(self, pid: int) -> str:
+        """The refusal's reason while process C{pid} holds the directory."""
+        return (f"WEBLOG_STATE {self.directory} is in use by another weblog server (pid {pid}); "
+                "each server needs its own")
+
+    def saved(self) -> Any:
+        """The state file's parsed content."""
+        with open(self.path) as state:
+            return json.load(state)
+
+    def test_secondCounterRefused(self) -> None:
+        """
+        A second Counter on a directory in use counts nothing, writes nothing, and says why
+        (logged once, however many views it refuses).
+        """
+        first = self.counter()
+        first.increment()
+        first.save()
+        second = self.counter()
+        self.assertEqual(second.problem, self.inUse(os.getpid()))
+        self.assertEqual(first.problem, "")
+        for _ in range(3):
+            second.increment()
+        self.assertEqual(second.getValue(), 0)
+        first.increment()
+        first.increment()
+        self.clock.advance(5)
+        second.save()
+        self.assertEqual(self.saved(), {"value": 3})
+        self.assertEqual(first.getValue(), 3)
+        refusals = [error for error in self.errors if "views are not counted" in error]
+        self.assertEqual(refusals, [f"views are not counted: {self.inUse(os.getpid())}"])
+
+    def test_noCountedViewLost(self) -> None:
+        """
+        Views on two Counters sharing a directory, interleaved: every view a Counter showed as
+        counted (its value went up) is in the saved count once both have stopped.
+        """
+        counters = [self.counter(), self.counter()]
+        counted = 0
+        for view in range(20):
+            counter = counters[view % 2]
+            before = counter.getValue()
+            counter.increment()
+            counted += counter.getValue() - before
+            self.clock.advance(0.3)
+        for counter in counters:
+            counter.stop()
+        self.assertEqual(self.saved(), {"value": counted})
+        self.assertEqual(counted, 10)
+
+    def test_takesOverWhenFirstStops(self) -> None:
+        """Once the first Counter stops, the second's next view takes the lock and goes on."""
+        first = self.counter()
+        first.increment()
+        first.increment()
+        second = self.counter()
+        second.increment()
+        first.stop()
+        second.increment()
+        self.assertEqual((second.problem, second.getValue()), ("", 3))
+        second.save()
+        self.assertEqual(self.saved(), {"value": 3})
+        third = self.counter()
+        self.assertEqual(third.problem, self.inUse(os.getpid()))
+
+    def test_otherProcess(self) -> None:
+        """
+        A Counter in another process holds the directory: this one is refused, naming that
+        process, and so is start-up (L{config_problem}); once it ends, this one goes on.
+        """
+        holder = subprocess.Popen(
+            [sys.executable, "-c", HOLDER, self.directory],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        )
+        self.addCleanup(holder.wait, 10)
+        self.addCleanup(holder.kill)
+        assert holder.stdout is not None and holder.stdin is not None
+        self.assertEqual(holder.stdout.readline(), b"holding\n")
+        counter = self.counter()
+        self.assertEqual(counter.problem, self.inUse(holder.pid))
+        setEnvironment(self, WEBLOG_STATE=self.directory, WEBLOG_HTPASSWD=None,
+                       WEBLOG_KEEP=None, WEBLOG_FORMAT=None, WEBLOG_MAX_STREAMS=None)
+        self.assertEqual(config_problem(), self.inUse(holder.pid))
+        holder.communicate(b"stop\n", timeout=30)
+        self.assertEqual(holder.returncode, 0)
+        self.assertEqual(config_problem(), "")
+        counter.increment()
+        self.assertEqual((counter.problem, counter.getValue()), ("", 6))
+
+    def test_startupCheckOnlyLooks(self) -> None:
+        """L{config_problem} on a directory no server used creates nothing, and holds no lock."""
+        setEnvironment(self, WEBLOG_STATE=self.directory, WEBLOG_HTPASSWD=None,
+                       WEBLOG_KEEP=None, WEBLOG_FORMAT=None, WEBLOG_MAX_STREAMS=None)
+        self.assertEqual(config_problem(), "")
+        self.assertEqual(os.listdir(self.directory), [])
+        counter = self.counter()
+        self.assertEqual(config_problem(), self.inUse(os.getpid()))
+        self.assertEqual(counter.problem, "")
+        counter.stop()
+        self.assertEqual(config_problem(), "")
+
+    def test_lockLinkNotFollowed(self) -> None:
+        """
+        A symlink planted at C{weblog.lock} is not followed: its target is untouched, the
+        failure is logged, and the count is kept in memory without writing the state.
+        """
+        target = os.path.join(self.directory, "elsewhere")
+        with open(target, "w") as file:
+            file.write("precious\n")
+        os.symlink(os.path.abspath(target), os.path.join(self.directory, "weblog.lock"))
+        counter = self.counter()
+        counter.increment()
+        counter.save()
+        self.assertEqual((counter.problem, counter.getValue()), ("", 1))
+        with open(target) as file:
+            self.assertEqual(file.read(), "precious\n")
+        self.assertFalse(os.path.exists(self.path))
+        [error] = self.errors
+        self.assertTrue(error.startswith("cannot lock "), error)
 
 
 class _RecordsTestCase(unittest.TestCase):
@@ -736,7 +1051,10 @@ class CounterSaveFailureTests(unittest.TestCase):
     """A Counter whose state cannot be written keeps counting and says why."""
 
     def test_unwritableStateIsLogged(self) -> None:
-        """With the state directory unusable, save() logs the reason and the count goes on."""
+        """
+        With the state directory unusable, the Counter logs once that it cannot lock it and
+        once that it cannot read the count; the count goes on in memory, and saves say no more.
+        """
         base = self.mktemp()
         os.makedirs(base)
         blocker = os.path.join(base, "not-a-dir")
@@ -745,14 +1063,19 @@ class CounterSaveFailureTests(unittest.TestCase):
         events = EventCollector()
         globalLogPublisher.addObserver(events)
         self.addCleanup(globalLogPublisher.removeObserver, events)
-        counter = Counter(blocker, clock=Clock())
+        clock = Clock()
+        counter = Counter(blocker, clock=clock)
         counter.increment()
         counter.save()
         self.assertEqual(counter.getValue(), 1)
+        counter.increment()
+        clock.advance(1)
+        self.assertEqual(counter.getValue(), 2)
         errors = [formatEvent(event) for event in events.events
                   if event.get("log_level") == LogLevel.error]
         self.assertEqual(len(errors), 2, errors)
-        self.assertTrue(errors[0].startswith("cannot read the view count from "), errors[0])
-        self.assertTrue(errors[1].startswith("cannot save the view count to "), errors[1])
-        counter.increment()
-        self.assertEqual(counter.getValue(), 2)
+        self.assertTrue(errors[0].startswith(f"cannot lock {blocker}/weblog.lock: "), errors[0])
+        self.assertTrue(errors[0].endswith("; the view count is kept in memory only"), errors[0])
+        self.assertTrue(errors[1].startswith("cannot read the view count from "), errors[1])
+        with open(blocker) as file:
+            self.assertEqual(file.read(), "a file where the state directory should be")

@@ -4,12 +4,14 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
+import subprocess
 import time
 
 from twisted.trial import unittest
 
-from tests.support import TwistdServer
+from tests.support import REPO, TwistdServer, free_port
 
 class TwistdTests(unittest.TestCase):
     """A real twistd serving a copy of www/, as `./run.sh` and the article's users run it."""
@@ -73,3 +75,38 @@ class TwistdTests(unittest.TestCase):
         self.assertGreaterEqual(saved, older[-1])
         self.start()
         self.assertIn(f'<span id="views">{saved + 1}</span>', self.fetch("/dynamic.rpy"))
+
+    def test_secondServerOnOneStateRefused(self):
+        """
+        Two servers on one WEBLOG_STATE: the second's dynamic page says views are not counted;
+        ./run.sh refuses to start a third, saying which process holds the state; once the
+        first stops, the second counts on from the first's count.
+        """
+        shared = os.path.abspath(self.mktemp())
+        os.makedirs(shared)
+        first = TwistdServer(self, {"WEBLOG_STATE": shared})
+        second = TwistdServer(self, {"WEBLOG_STATE": shared})
+        first.start()
+        second.start()
+        self.assertIn('<span id="views">1</span>', first.fetch("/dynamic.rpy"))
+        for _ in range(2):
+            page = second.fetch("/dynamic.rpy")
+            self.assertIn('<p id="not-counted">Views of this page are not counted', page)
+            self.assertNotIn('id="views"', page)
+        assert first.process is not None
+        reason = (f"WEBLOG_STATE {shared} is in use by another weblog server "
+                  f"(pid {first.process.pid}); each server needs its own")
+        # run.sh, from a directory of its own (it makes var/ there) that shares the venv
+        elsewhere = first.base.child("elsewhere")
+        elsewhere.makedirs()
+        REPO.child("run.sh").copyTo(elsewhere.child("run.sh"))
+        REPO.child(".venv").linkTo(elsewhere.child(".venv"))
+        refused = subprocess.run(
+            ["bash", elsewhere.child("run.sh").path],
+            env={**first.env, "WEBLOG_STATE": shared, "PORT": str(free_port())},
+            capture_output=True, timeout=60,
+        )
+        self.assertEqual((refused.returncode, refused.stderr.decode().splitlines()[-1:]),
+                         (2, [f"run.sh: {reason}"]))
+        self.assertEqual(first.stop(), -signal.SIGTERM)
+        self.assertIn('<span id="views">2</span>', second.fetch("/dynamic.rpy"))
