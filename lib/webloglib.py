@@ -266,15 +266,18 @@ four C{\\xhh} escapes."""
 _CUT = _LOGGED_PER_SHOWN * (MAX_FIELD + 1)
 """How much of a field is ever looked at: enough for more than MAX_FIELD shown characters."""
 _ODD_ESCAPE = re.compile(rb"\\(?!x[0-9A-Fa-f]{2}|[\"'nrtbvf])")
-"""An escape that Python's C{unicode_escape} codec reads otherwise than the servers mean it."""
+"""An escape that Python's C{unicode_escape} codec reads otherwise than the servers mean it:
+the servers leave C{\\q} (or a lone backslash at the end) as it stands, and C{\\0} is NUL."""
 
 
 def _unescape_all(raw: bytes) -> bytes:
-    """Undo every server escape in C{raw}: in C when Python's codec agrees, else one by one."""
-    # Escaped backslashes stand aside (as two plain bytes, so that no new neighbours meet).
-    if _ODD_ESCAPE.search(raw.replace(b"\\\\", b"__")) is None:
-        return raw.decode("unicode_escape").encode("latin-1")
-    return _ESCAPE.sub(_unescape, raw)
+    """Undo every server escape in C{raw}, all in C, with Python's C{unicode_escape} codec."""
+    # An escaped backslash as its hex escape: no two backslashes meet any more, so every
+    # backslash left starts an escape (replace() pairs them from the left, as servers do).
+    raw = raw.replace(b"\\\\", b"\\x5c")
+    if _ODD_ESCAPE.search(raw) is not None:
+        raw = _ODD_ESCAPE.sub(rb"\\x5c", raw.replace(b"\\0", b"\\x00"))  # re: \\ is one
+    return raw.decode("unicode_escape").encode("latin-1")
 
 
 def clean(text: str) -> str:
