@@ -11,7 +11,6 @@ import bcrypt
 from twisted.internet import defer
 from twisted.trial import unittest
 
-import auth
 from auth import HtpasswdError, protect, read_htpasswd
 from persist import config_problem
 from tests.support import SiteCase, combined
@@ -27,6 +26,19 @@ def basic(user: str, password: str) -> dict[bytes, list[bytes]]:
     """An Authorization header for Basic credentials."""
     token = base64.b64encode(f"{user}:{password}".encode())
     return {b"authorization": [b"Basic " + token]}
+
+
+def count_checks(test: unittest.TestCase) -> list[bytes]:
+    """Record each bcrypt.checkpw call (from any thread) until C{test} ends; return the list."""
+    calls: list[bytes] = []
+    real = bcrypt.checkpw
+
+    def counting(password: bytes, hashed: bytes) -> bool:
+        calls.append(password)
+        return real(password, hashed)
+
+    test.patch(bcrypt, "checkpw", counting)
+    return calls
 
 
 class ReadHtpasswdTests(unittest.TestCase):
@@ -84,7 +96,6 @@ class GuardedSiteTests(SiteCase):
         patcher = mock.patch.dict(os.environ, {"WEBLOG_HTPASSWD": self.htpasswd.path})
         patcher.start()
         self.addCleanup(patcher.stop)
-        self.addCleanup(auth._checkers.clear)
         self.writeLog(combined("/guarded", "http://ref.example/"))
         self.serve()
 
@@ -129,14 +140,7 @@ class GuardedSiteTests(SiteCase):
     @defer.inlineCallbacks
     def test_checkedOnceThenRemembered(self):
         """A password is checked with bcrypt once, then remembered until the file changes."""
-        calls: list[bytes] = []
-        real = auth._check
-
-        def counting(password: bytes, hashed: bytes) -> bool:
-            calls.append(password)
-            return real(password, hashed)
-
-        self.patch(auth, "_check", counting)
+        calls = count_checks(self)
         for _ in range(3):
             code, _, _ = yield self.get("/weblog.rpy/json", basic("alice", "s3cret pass"))
             self.assertEqual(code, 200)
