@@ -32,6 +32,7 @@ _log = Logger()
 _BCRYPT = (b"$2a$", b"$2b$", b"$2y$")
 # A real bcrypt hash to check against for unknown users, so they take as long as known ones.
 _DUMMY = b"$2b$10$" + b"C" * 53
+_MAX_BYTES = 72  # bcrypt reads no further; Apache's htpasswd and mod_authn_file ignore the rest
 
 
 class HtpasswdError(ValueError):
@@ -126,9 +127,9 @@ class HtpasswdChecker:
 
 
 def _check(password: bytes, hashed: bytes) -> bool:
-    """Whether C{password} matches a bcrypt hash (run in a thread)."""
+    """Whether C{password} matches a bcrypt hash (run in a thread); bytes past 72 do not count."""
     try:
-        return bool(bcrypt.checkpw(password, hashed))
+        return bool(bcrypt.checkpw(password[:_MAX_BYTES], hashed))
     except ValueError:
         return False
 

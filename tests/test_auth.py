@@ -5,20 +5,29 @@ from __future__ import annotations
 
 import base64
 import os
+import shutil
+import subprocess
 from unittest import mock
 
 import bcrypt
+from twisted.cred.credentials import UsernamePassword
+from twisted.cred.error import UnauthorizedLogin
 from twisted.internet import defer
 from twisted.trial import unittest
 
-from auth import HtpasswdError, protect, read_htpasswd
+from auth import HtpasswdChecker, HtpasswdError, protect, read_htpasswd
 from persist import config_problem
 from tests.support import SiteCase, combined
 
+HTPASSWD = shutil.which("htpasswd")
+# 80 bytes, as htpasswd -B accepts them; bcrypt reads only the first 72.
+LONG = "".join(chr(ord("a") + i % 26) for i in range(80))
 
-def htpasswd_entry(user: str, password: str) -> bytes:
+
+def htpasswd_entry(user: str, password: str | bytes, cost: int = 4) -> bytes:
     """An entry as `htpasswd -B` writes it ($2y$), with a cheap cost for tests."""
-    hashed = bcrypt.hashpw(password.encode(), bcrypt.gensalt(4)).replace(b"$2b$", b"$2y$", 1)
+    secret = password.encode() if isinstance(password, str) else password
+    hashed = bcrypt.hashpw(secret[:72], bcrypt.gensalt(cost)).replace(b"$2b$", b"$2y$", 1)
     return user.encode() + b":" + hashed + b"\n"
 
 
@@ -84,6 +93,64 @@ class ReadHtpasswdTests(unittest.TestCase):
         page = object()
         with mock.patch.dict(os.environ, {"WEBLOG_HTPASSWD": ""}):
             self.assertIs(protect(page), page)  # type: ignore[arg-type]
+
+
+class HtpasswdCheckerTests(unittest.TestCase):
+    """HtpasswdChecker: the 72-byte rule."""
+
+    def setUp(self) -> None:
+        self.path = self.mktemp()
+
+    def write(self, *entries: bytes) -> None:
+        """Write the htpasswd file."""
+        with open(self.path, "wb") as file:
+            file.write(b"".join(entries))
+
+    @defer.inlineCallbacks
+    def accepts(self, checker: HtpasswdChecker, user: bytes, password: bytes):
+        """Whether C{checker} lets C{user} in with C{password}."""
+        try:
+            yield checker.requestAvatarId(UsernamePassword(user, password))
+        except UnauthorizedLogin:
+            return False
+        return True
+
+    @defer.inlineCallbacks
+    def test_longPasswordFirst72Bytes(self):
+        """An 80-byte password logs in; only its first 72 bytes count, as for Apache."""
+        self.write(htpasswd_entry("alice", LONG))
+        checker = HtpasswdChecker(self.path)
+        for password, expected in ((LONG, True), (LONG[:72], True), (LONG[:72] + "other", True),
+                                   (LONG[:71], False), ("A" + LONG[1:], False)):
+            accepted = yield self.accepts(checker, b"alice", password.encode())
+            self.assertEqual(accepted, expected, f"{len(password)} bytes: {password}")
+
+    @defer.inlineCallbacks
+    def test_agreesWithHtpasswd(self):
+        """For entries htpasswd -B wrote, the checker accepts what htpasswd -vb accepts."""
+        if HTPASSWD is None:
+            raise unittest.SkipTest("no htpasswd binary (Debian: apt-get install apache2-utils); "
+                                    "test_longPasswordFirst72Bytes covers the rule without it")
+        accents = "é" * 40  # 80 bytes in UTF-8
+        for user, password in (("alice", LONG), ("bob", accents)):
+            subprocess.run([HTPASSWD, "-B", "-C", "4", "-b"] + (["-c"] * (user == "alice"))
+                           + [self.path, user, password], check=True, capture_output=True)
+        checker = HtpasswdChecker(self.path)
+        candidates = [("alice", LONG), ("alice", LONG[:72]), ("alice", LONG[:72] + "zzz"),
+                      ("alice", LONG[:71]), ("alice", LONG + "more"), ("bob", accents),
+                      ("bob", "é" * 36), ("bob", "é" * 36 + "x"), ("bob", "é" * 35)]
+        theirs = {}
+        disagree = []
+        for user, password in candidates:
+            verify = subprocess.run([HTPASSWD, "-vb", self.path, user, password],
+                                    capture_output=True)
+            theirs[user, password] = verify.returncode == 0
+            ours = yield self.accepts(checker, user.encode(), password.encode())
+            if ours != theirs[user, password]:
+                disagree.append(f"{user} {len(password.encode())} bytes: htpasswd says "
+                                f"{theirs[user, password]}, weblog {ours}")
+        self.assertTrue(theirs["alice", LONG] and theirs["bob", accents])
+        self.assertEqual(disagree, [])
 
 
 class GuardedSiteTests(SiteCase):
