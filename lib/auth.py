@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import os
 import time
+from collections import Counter
 from typing import Any
 
 import bcrypt
@@ -26,12 +27,12 @@ from twisted.web.guard import BasicCredentialFactory, HTTPAuthSessionWrapper
 from twisted.web.resource import IResource
 from zope.interface import implementer
 
-__all__ = ["HtpasswdChecker", "HtpasswdError", "protect", "read_htpasswd"]
+__all__ = ["HtpasswdChecker", "HtpasswdError", "bcrypt_cost", "dummy_hash", "protect",
+           "read_htpasswd"]
 
 _log = Logger()
 _BCRYPT = (b"$2a$", b"$2b$", b"$2y$")
-# A real bcrypt hash to check against for unknown users, so they take as long as known ones.
-_DUMMY = b"$2b$10$" + b"C" * 53
+_DEFAULT_COST = 5  # what htpasswd -B writes without -C
 _MAX_BYTES = 72  # bcrypt reads no further; Apache's htpasswd and mod_authn_file ignore the rest
 
 
@@ -68,6 +69,26 @@ def read_htpasswd(path: str) -> dict[bytes, bytes]:
     return entries
 
 
+def bcrypt_cost(hashed: bytes) -> int | None:
+    """The cost of a bcrypt hash (C{$2y$05$...} is 5), or C{None} if it has none."""
+    field = hashed[4:7]
+    if len(field) == 3 and field[:2].isdigit() and field[2:] == b"$" and 4 <= int(field[:2]) <= 31:
+        return int(field[:2])
+    return None
+
+
+def dummy_hash(entries: dict[bytes, bytes]) -> bytes:
+    """
+    A valid bcrypt hash that no password matches, at the cost most of C{entries} use.
+
+    Checking an unknown user's password against it takes as long as a known
+    user's wrong password, so that timing does not tell which user names exist.
+    """
+    costs = Counter(cost for cost in map(bcrypt_cost, entries.values()) if cost is not None)
+    cost = max(costs, key=lambda c: (costs[c], c)) if costs else _DEFAULT_COST
+    return bcrypt.gensalt(cost) + b"." * 31  # a random salt: cheap, and no hash computed here
+
+
 @implementer(ICredentialsChecker)
 class HtpasswdChecker:
     """
@@ -84,6 +105,7 @@ class HtpasswdChecker:
         self.remember = remember
         self._stamp: tuple[int, int] | None = None
         self._entries: dict[bytes, bytes] = {}
+        self._dummy = dummy_hash({})
         self._good: dict[bytes, float] = {}
 
     def _current(self) -> dict[bytes, bytes]:
@@ -99,6 +121,7 @@ class HtpasswdChecker:
             except HtpasswdError as error:
                 _log.error("{error}; refusing every login", error=error)
                 self._entries = {}
+            self._dummy = dummy_hash(self._entries)
             self._stamp = stamp
             self._good.clear()
         return self._entries
@@ -113,7 +136,8 @@ class HtpasswdChecker:
         if checked is not None and time.monotonic() - checked < self.remember:
             return defer.succeed(username)
         hashed = entries.get(username)
-        result = threads.deferToThread(_check, password, hashed or _DUMMY)
+        against = hashed if hashed is not None else self._dummy
+        result = threads.deferToThread(_check, password, against)
 
         def decided(good: bool) -> bytes:
             if not good or hashed is None:

@@ -6,7 +6,9 @@ from __future__ import annotations
 import base64
 import os
 import shutil
+import statistics
 import subprocess
+import time
 from unittest import mock
 
 import bcrypt
@@ -15,7 +17,14 @@ from twisted.cred.error import UnauthorizedLogin
 from twisted.internet import defer
 from twisted.trial import unittest
 
-from auth import HtpasswdChecker, HtpasswdError, protect, read_htpasswd
+from auth import (
+    HtpasswdChecker,
+    HtpasswdError,
+    bcrypt_cost,
+    dummy_hash,
+    protect,
+    read_htpasswd,
+)
 from persist import config_problem
 from tests.support import SiteCase, combined
 
@@ -48,6 +57,46 @@ def count_checks(test: unittest.TestCase) -> list[bytes]:
 
     test.patch(bcrypt, "checkpw", counting)
     return calls
+
+
+@defer.inlineCallbacks
+def seconds_to_reject(checker: HtpasswdChecker, user: bytes, password: bytes):
+    """How long C{checker} takes to refuse a user and password."""
+    start = time.perf_counter()
+    try:
+        yield checker.requestAvatarId(UsernamePassword(user, password))
+    except UnauthorizedLogin:
+        return time.perf_counter() - start
+    raise AssertionError(f"{user!r} {password!r} accepted")
+
+
+def milliseconds(values: list[float]) -> str:
+    """Timings, for a failure message."""
+    return " ".join(f"{value * 1000:.2f}" for value in sorted(values)) + " ms"
+
+
+class DummyHashTests(unittest.TestCase):
+    """dummy_hash and bcrypt_cost: what unknown users are checked against."""
+
+    def test_costOfTheFile(self):
+        """The dummy has the cost most entries have, is a valid hash and matches nothing."""
+        entries = {b"a": b"$2y$04$" + b"a" * 53, b"b": b"$2y$06$" + b"b" * 53,
+                   b"c": b"$2b$06$" + b"c" * 53}
+        dummy = dummy_hash(entries)
+        self.assertEqual((len(dummy), bcrypt_cost(dummy)), (60, 6))
+        self.assertFalse(bcrypt.checkpw(b"", dummy))  # a malformed hash would raise ValueError
+        self.assertNotEqual(dummy_hash(entries), dummy)  # a fresh salt each time
+
+    def test_defaultCost(self):
+        """Without entries (or costs) the dummy has htpasswd -B's default cost, 5."""
+        self.assertEqual(bcrypt_cost(dummy_hash({})), 5)
+        self.assertEqual(bcrypt_cost(dummy_hash({b"a": b"$2y$xx$"})), 5)
+
+    def test_bcryptCost(self):
+        """The cost is read from the hash's second field; anything else has none."""
+        self.assertEqual(bcrypt_cost(b"$2y$12$" + b"a" * 53), 12)
+        for hashed in (b"$2y$1$", b"$2y$ab$x", b"$2y$03$x", b"$2y$32$x", b""):
+            self.assertIsNone(bcrypt_cost(hashed), hashed)
 
 
 class ReadHtpasswdTests(unittest.TestCase):
@@ -96,7 +145,7 @@ class ReadHtpasswdTests(unittest.TestCase):
 
 
 class HtpasswdCheckerTests(unittest.TestCase):
-    """HtpasswdChecker: the 72-byte rule."""
+    """HtpasswdChecker: equal timing for unknown users, the 72-byte rule."""
 
     def setUp(self) -> None:
         self.path = self.mktemp()
@@ -114,6 +163,20 @@ class HtpasswdCheckerTests(unittest.TestCase):
         except UnauthorizedLogin:
             return False
         return True
+
+    @defer.inlineCallbacks
+    def test_unknownUserTakesAsLong(self):
+        """Refusing an unknown user takes as long as a known user's wrong password (cost 7)."""
+        self.write(htpasswd_entry("alice", "right", cost=7))
+        checker = HtpasswdChecker(self.path)
+        unknown: list[float] = []
+        known: list[float] = []
+        for attempt in range(7):
+            unknown.append((yield seconds_to_reject(checker, b"mallory", b"guess %d" % attempt)))
+            known.append((yield seconds_to_reject(checker, b"alice", b"guess %d" % attempt)))
+        ratio = statistics.median(unknown) / statistics.median(known)
+        self.assertTrue(0.5 <= ratio <= 2.0, f"unknown user {milliseconds(unknown)}, "
+                        f"known user's wrong password {milliseconds(known)}")
 
     @defer.inlineCallbacks
     def test_longPasswordFirst72Bytes(self):
