@@ -10,6 +10,7 @@ import statistics
 import subprocess
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from typing import Any, cast
 from unittest import mock
@@ -17,11 +18,18 @@ from unittest import mock
 import bcrypt
 from twisted.cred.credentials import UsernamePassword
 from twisted.cred.error import UnauthorizedLogin
-from twisted.internet import defer, reactor
-from twisted.internet.task import Clock
+from twisted.internet import defer, reactor, threads
+from twisted.internet.address import IPv4Address
+from twisted.internet.task import Clock, deferLater
 from twisted.trial import unittest
+from twisted.web.client import Agent, HTTPConnectionPool, readBody
+from twisted.web.http_headers import Headers
+from twisted.web.resource import Resource, getChildForRequest
+from twisted.web.test.requesthelper import DummyRequest
 
 from auth import (
+    BasicGuard,
+    ClientCredentials,
     HtpasswdChecker,
     HtpasswdError,
     bcrypt_cost,
@@ -36,6 +44,7 @@ from throttle import CheckPool, Refused, Throttle
 HTPASSWD = shutil.which("htpasswd")
 # 80 bytes, as htpasswd -B accepts them; bcrypt reads only the first 72.
 LONG = "".join(chr(ord("a") + i % 26) for i in range(80))
+GUESS_COST = 12  # the login test's bcrypt cost: a real one (about 0.3 s a check here)
 
 
 def htpasswd_entry(user: str, password: str | bytes, cost: int = 4) -> bytes:
@@ -171,7 +180,7 @@ class ReadHtpasswdTests(unittest.TestCase):
 
 
 class HtpasswdCheckerTests(unittest.TestCase):
-    """HtpasswdChecker: equal timing for unknown users, the 72-byte rule."""
+    """HtpasswdChecker: equal timing for unknown users, the 72-byte rule, shared checks."""
 
     def setUp(self) -> None:
         self.path = self.mktemp()
@@ -240,6 +249,34 @@ class HtpasswdCheckerTests(unittest.TestCase):
                                 f"{theirs[user, password]}, weblog {ours}")
         self.assertTrue(theirs["alice", LONG] and theirs["bob", accents])
         self.assertEqual(disagree, [])
+
+
+    @defer.inlineCallbacks
+    def test_sameCredentialsShareOneCheck(self):
+        """The same credentials sent again while they are checked wait for that one check."""
+        self.write(htpasswd_entry("alice", "right"))
+        calls = count_checks(self)
+        checker = HtpasswdChecker(self.path)
+        same = [ClientCredentials(b"alice", b"right", "192.0.2.1") for _ in range(3)]
+        users = yield defer.gatherResults([checker.requestAvatarId(c) for c in same])
+        self.assertEqual((users, len(calls)), ([b"alice"] * 3, 1))
+        wrong = [checker.requestAvatarId(ClientCredentials(b"alice", b"wrong", "192.0.2.1"))
+                 for _ in range(2)]
+        for attempt in wrong:
+            yield self.assertFailure(attempt, UnauthorizedLogin)
+        self.assertEqual(len(calls), 2)
+
+    @defer.inlineCallbacks
+    def test_rememberedForAWhile(self):
+        """A password that checked out is checked again only C{remember} seconds later."""
+        self.write(htpasswd_entry("alice", "right"))
+        calls = count_checks(self)
+        clock = Clock()
+        checker = HtpasswdChecker(self.path, remember=300, clock=clock)
+        for advance, checks in ((0, 1), (299, 1), (2, 2), (1, 2)):
+            clock.advance(advance)
+            self.assertTrue((yield self.accepts(checker, b"alice", b"right")))
+            self.assertEqual(len(calls), checks, clock.seconds())
 
 
 class RefusedTests(unittest.TestCase):
@@ -441,6 +478,130 @@ class CheckPoolTests(unittest.TestCase):
         self.assertEqual(triggers.added, [])
 
 
+class Secret(Resource):
+    """What the guard protects in BasicGuardTests."""
+
+    isLeaf = True
+
+    def render_GET(self, request: Any) -> bytes:
+        request.setResponseCode(200)
+        return b"secret " + b"/".join(request.postpath)
+
+
+class BasicGuardTests(unittest.TestCase):
+    """BasicGuard: the HTTP answers, with DummyRequests from chosen addresses."""
+
+    def setUp(self) -> None:
+        path = self.mktemp()
+        with open(path, "wb") as file:
+            file.write(htpasswd_entry("alice", "right"))
+        self.clock = Clock()
+        self.runs = Runs()
+        throttle = Throttle(self.clock, run=self.runs, pending=2)
+        self.guard = BasicGuard(Secret(), HtpasswdChecker(path, clock=self.clock,
+                                                          throttle=throttle))
+
+    def request(self, password: str | None = None, client: str = "192.0.2.1",
+                path: bytes = b"") -> tuple[DummyRequest, defer.Deferred[DummyRequest]]:
+        """Send a request for C{path}; return it and a Deferred that fires when it is answered."""
+        request = DummyRequest([path] if path else [])
+        request.client = IPv4Address("TCP", client, 40000)
+        if password is not None:
+            request.requestHeaders.setRawHeaders(b"authorization",
+                                                 basic("alice", password)[b"authorization"])
+        answered = request.notifyFinish().addCallback(lambda _: request)
+        result = getChildForRequest(self.guard, request).render(request)
+        if isinstance(result, bytes):
+            request.write(result)
+            request.finish()
+        return request, answered
+
+    def answer(self, password: str | None = None, client: str = "192.0.2.1", path: bytes = b""):
+        """The code, headers and body of a request answered without running a check."""
+        request = self.successResultOf(self.request(password, client, path)[1])
+        return request.responseCode, request.responseHeaders, b"".join(request.written)
+
+    def checked(self, password: str, client: str = "192.0.2.1", path: bytes = b""):
+        """The code and body of a request answered after its check ran."""
+        _, answered = self.request(password, client, path)
+        self.runs.finish(-1)
+        request = self.successResultOf(answered)
+        return request.responseCode, b"".join(request.written)
+
+    def assertRefused(self, answer: Any, code: int, retry: bytes, reason: bytes) -> None:
+        """C{answer} refuses with C{code}, C{Retry-After: retry} and a one-line C{reason}."""
+        got, headers, body = answer
+        self.assertEqual(got, code)
+        self.assertEqual(headers.getRawHeaders(b"retry-after"), [retry])
+        self.assertEqual(headers.getRawHeaders(b"content-type"), [b"text/plain; charset=utf-8"])
+        self.assertEqual(body, reason + b"; try again in " + retry + b" s\n")
+
+    def test_challenge(self):
+        """No credentials, or another scheme, get a 401 with the Basic challenge."""
+        for headers in ([], [b"Bearer abc"], [b"Basic !!!"]):
+            request = DummyRequest([])
+            request.requestHeaders.setRawHeaders(b"authorization", headers)
+            request.render(self.guard)
+            self.assertEqual(request.responseCode, 401, headers)
+            self.assertEqual(request.responseHeaders.getRawHeaders(b"www-authenticate"),
+                             [b'basic realm="weblog"'])
+        self.assertEqual(self.runs.held, [])
+
+    def test_rightPassword(self):
+        """The right password shows the resource and its children; a wrong one gets 401."""
+        self.assertEqual(self.checked("right"), (200, b"secret "))
+        self.assertEqual(self.checked("right!", path=b"json"), (401, b"Unauthorized\n"))
+        self.assertEqual(self.answer("right", path=b"json")[::2], (200, b"secret json"))
+
+    def test_tooManyFailures(self):
+        """After 5 wrong passwords an address gets 429 for the rest of the minute, unchecked."""
+        for attempt in range(5):
+            self.assertEqual(self.checked(f"wrong {attempt}")[0], 401)
+        reason = b"Too many wrong passwords from your address"
+        self.assertRefused(self.answer("wrong"), 429, b"60", reason)
+        self.clock.advance(30)
+        self.assertRefused(self.answer("right", path=b"json"), 429, b"30", reason)
+        self.assertEqual(self.runs.held, [])
+        self.assertEqual(self.checked("right", client="192.0.2.2"), (200, b"secret "))
+        self.clock.advance(30)
+        self.assertEqual(self.checked("wrong again"), (401, b"Unauthorized\n"))
+
+    def test_rememberedPasswordNotHeldBack(self):
+        """A password that checked out still works from an address that is held back."""
+        self.assertEqual(self.checked("right"), (200, b"secret "))
+        for attempt in range(5):
+            self.assertEqual(self.checked(f"wrong {attempt}")[0], 401)
+        self.assertEqual(self.answer("wrong")[0], 429)
+        self.assertEqual(self.answer("right")[::2], (200, b"secret "))
+
+    def test_oneCheckPerAddress(self):
+        """A second check from an address whose first is still running gets 429 for 1 s."""
+        self.request("wrong 1")
+        self.assertRefused(self.answer("wrong 2"), 429, b"1",
+                           b"A password check for your address is still running")
+        self.request("wrong 2", client="192.0.2.2")
+        self.assertEqual(len(self.runs.held), 2)
+
+    def test_busy(self):
+        """Beyond the checks allowed running or queued, anyone gets 503 for 1 s."""
+        self.request("wrong 1")
+        self.request("wrong 2", client="192.0.2.2")
+        self.assertRefused(self.answer("right", client="192.0.2.3"), 503, b"1",
+                           b"Too many password checks waiting")
+        self.runs.finish()
+        self.assertEqual(self.checked("right", client="192.0.2.3"), (200, b"secret "))
+
+    def test_brokenCheck(self):
+        """A check that breaks answers 500 without a traceback, and is logged."""
+        _, answered = self.request("right")
+        self.runs.fail(RuntimeError("broken bcrypt"))
+        request = self.successResultOf(answered)
+        body = b"".join(request.written)
+        self.assertEqual(request.responseCode, 500)
+        self.assertNotIn(b"broken", body)
+        self.assertNotIn(b"Traceback", body)
+        self.assertEqual(len(self.flushLoggedErrors(RuntimeError)), 1)
+
 class GuardedSiteTests(SiteCase):
     """The weblog pages behind Basic authentication, over HTTP from a real Site."""
 
@@ -505,3 +666,52 @@ class GuardedSiteTests(SiteCase):
         self.assertEqual(code, 401)
         code, _, _ = yield self.get("/weblog.rpy/json", basic("alice", "new pass"))
         self.assertEqual(code, 200)
+
+    @defer.inlineCallbacks
+    def test_guessingDoesNotStarveLogins(self):
+        """With 10 connections guessing at cost 12, a login takes about one check; 429s say when."""
+        self.htpasswd.setContent(htpasswd_entry("alice", "s3cret pass", cost=GUESS_COST))
+
+        def checking() -> float:
+            """The median time of 3 checks at this cost, in a thread (with nothing else)."""
+            hashed = bcrypt.gensalt(GUESS_COST) + b"." * 31
+            times = []
+            for _ in range(3):
+                start = time.perf_counter()
+                bcrypt.checkpw(b"x", hashed)
+                times.append(time.perf_counter() - start)
+            return statistics.median(times)
+
+        one = yield threads.deferToThread(checking)
+        url = f"http://127.0.0.1:{self.port.getHost().port}/weblog.rpy/json".encode()
+        guesser = Agent(reactor, pool=HTTPConnectionPool(reactor, persistent=False),
+                        bindAddress=("127.0.0.2", 0))
+        answers: list[tuple[int, list[bytes] | None]] = []
+        guessing = [True]
+
+        @defer.inlineCallbacks
+        def guess(connection: int):
+            attempt = 0
+            while guessing[0]:
+                attempt += 1
+                headers = Headers(basic("alice", f"guess {connection} {attempt}"))
+                response = yield guesser.request(b"GET", url, headers)
+                yield readBody(response)
+                answers.append((response.code, response.headers.getRawHeaders(b"retry-after")))
+
+        guessers = [guess(connection) for connection in range(10)]
+        yield deferLater(reactor, one / 2, lambda: None)  # the guesses are in
+        start = time.perf_counter()
+        code, _, _ = yield self.get("/weblog.rpy/json", basic("alice", "s3cret pass"))
+        took = time.perf_counter() - start
+        guessing[0] = False
+        yield defer.gatherResults(guessers)
+        codes = Counter(code for code, _ in answers)
+        self.assertEqual(code, 200)
+        self.assertLess(took, 3 * one + 0.2, f"login {took:.3f} s, one check {one:.3f} s, "
+                        f"the guesses got {dict(codes)}")
+        self.assertIn(429, codes)
+        self.assertLessEqual(codes[401], 5)
+        for code, retry in answers:
+            if code in (429, 503):
+                self.assertTrue(retry and retry[0].isdigit() and int(retry[0]) >= 1, retry)
