@@ -140,7 +140,7 @@ class HtpasswdChecker:
         self._entries: dict[bytes, bytes] = {}
         self._dummy = dummy_hash({})
         self._good: dict[bytes, float] = {}
-        self._waiting: dict[bytes, list[defer.Deferred[bool]]] = {}
+        self._waiting: dict[tuple[bytes, tuple[int, int] | None], list[defer.Deferred[bool]]] = {}
 
     def _current(self) -> dict[bytes, bytes]:
         """The file's entries, read again when its size or time changed."""
@@ -175,7 +175,8 @@ class HtpasswdChecker:
                 raise UnauthorizedLogin("wrong user name or password")
             return username
 
-        waiting = self._waiting.get(digest)
+        stamp = self._stamp
+        waiting = self._waiting.get((digest, stamp))
         if waiting is not None:  # the same credentials are being checked: share the answer
             waiter: defer.Deferred[bool] = defer.Deferred()
             waiting.append(waiter)
@@ -186,11 +187,11 @@ class HtpasswdChecker:
         def check() -> bool:
             return _check(password, against) and hashed is not None
 
-        waiting = self._waiting[digest] = []
+        waiting = self._waiting[digest, stamp] = []
 
         def share(result: bool | Failure) -> bool | Failure:
-            del self._waiting[digest]
-            if result is True:
+            del self._waiting[digest, stamp]
+            if result is True and self._stamp == stamp:  # not if the file changed meanwhile
                 if len(self._good) > 1000:
                     self._good.clear()
                 self._good[digest] = self.clock.seconds()

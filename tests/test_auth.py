@@ -279,6 +279,28 @@ class HtpasswdCheckerTests(unittest.TestCase):
             self.assertEqual(len(calls), checks, clock.seconds())
 
 
+    def test_fileChangedDuringCheck(self):
+        """A password checked while the file changed is not remembered past the change."""
+        self.write(htpasswd_entry("alice", "old"))
+        clock = Clock()
+        runs = Runs()
+        checker = HtpasswdChecker(self.path, clock=clock, throttle=Throttle(clock, run=runs))
+        first = checker.requestAvatarId(UsernamePassword(b"alice", b"old"))
+        self.write(htpasswd_entry("alice", "new"), b"# changed\n")
+        second = checker.requestAvatarId(UsernamePassword(b"alice", b"new"))  # reads it again
+        late = checker.requestAvatarId(UsernamePassword(b"alice", b"old"))  # does not join first
+        runs.finish()
+        self.assertEqual(self.successResultOf(first), b"alice")  # as the file was when asked
+        runs.finish()
+        self.assertEqual(self.successResultOf(second), b"alice")
+        runs.finish()
+        self.failureResultOf(late, UnauthorizedLogin)
+        third = checker.requestAvatarId(UsernamePassword(b"alice", b"old"))
+        self.assertEqual(len(runs.held), 1)  # checked again, not remembered
+        runs.finish()
+        self.failureResultOf(third, UnauthorizedLogin)
+
+
 class RefusedTests(unittest.TestCase):
     """Refused: the answer for a check that was not run."""
 
