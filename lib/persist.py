@@ -630,36 +630,36 @@ class Records:
     def _announcements(self) -> Iterator[None]:
         """Make the new hits a step each; tell the listeners in batches of consecutive hits."""
         while self._announced < self.hit_count and self._listeners:
-            batch: list[Hit] = []
-            last = self._announced
-            for hit_id, hit in reversed(list(self._walk(self._announced, self.ANNOUNCE_BATCH))):
-                batch.append(hit)
-                last = hit_id
-                yield None
-            if not batch:  # what was not announced fell out of the ring meanwhile
+            entries = self._entries(self._announced)[-self.ANNOUNCE_BATCH:]  # the oldest
+            if not entries:  # what was not announced fell out of the ring meanwhile
                 self._announced = self.hit_count
                 break
-            self._announced = last
+            batch: list[Hit] = []
+            for hit_id, entry in reversed(entries):
+                batch.append(self._hit(hit_id, entry))
+                yield None
+            self._announced = entries[0][0]
             for listener in list(self._listeners):
-                listener(batch, last)
+                listener(batch, self._announced)
 
-    def _walk(self, after: int, most: int | None = None) -> Iterator[tuple[int, Hit]]:
-        """
-        The kept hits after id C{after} (the oldest C{most} of them), newest first.
-
-        The ring's entries are copied first, so that the log may be read while
-        the hits are made, a step at a time, by whoever iterates.
-        """
+    def _entries(self, after: int) -> list[tuple[int, tuple[bytes | Hit, str | None, int]]]:
+        """The ring's entries after id C{after}, newest first, with their ids: a copy."""
         newest = self.hit_count
         wanted = min(newest - after, len(self._ring))
         if wanted <= 0:
-            return
-        entries = list(islice(reversed(self._ring), wanted))
-        if most is not None and wanted > most:
-            entries = entries[wanted - most:]
-            newest -= wanted - most
-        for offset, entry in enumerate(entries):
-            yield newest - offset, self._hit(newest - offset, entry)
+            return []
+        return [(newest - offset, entry)
+                for offset, entry in enumerate(islice(reversed(self._ring), wanted))]
+
+    def _walk(self, after: int) -> Iterator[tuple[int, Hit]]:
+        """
+        The kept hits after id C{after}, newest first, each made when the iteration reaches it.
+
+        The ring's entries are copied first, so that the log may be read while the
+        hits are made, a step at a time, by whoever iterates.
+        """
+        for hit_id, entry in self._entries(after):
+            yield hit_id, self._hit(hit_id, entry)
 
     def walk(self, after: int = 0) -> Iterator[tuple[int, Hit]]:
         """

@@ -1,0 +1,254 @@
+# -*- test-case-name: tests.test_hostile -*-
+"""
+Hostile input never holds the reactor: a lag probe runs while the server digests what an
+attacker wrote into the log and pages, JSON and event streams are asked for.
+"""
+
+from __future__ import annotations
+
+import faulthandler
+import json
+import sys
+import time
+from collections.abc import Callable
+from statistics import median
+from typing import Any
+
+from hypothesis import given
+from hypothesis import strategies as st
+from twisted.internet import defer, reactor
+from twisted.internet.task import LoopingCall, deferLater
+from twisted.trial import unittest
+
+from events import hit_event
+from pages import hit_json
+from persist import IRecords, Records
+from render import hit_cells
+from tests.support import SiteCase, combined
+from tests.test_properties import PROPERTY
+
+STALL = 0.05
+"""The longest any line or request may hold the reactor."""
+
+
+class LagProbe:
+    """A LoopingCall every 10 ms on the reactor, recording how late it fires."""
+
+    def __init__(self, interval: float = 0.01) -> None:
+        self.interval = interval
+        self.worst = 0.0
+        self.last = 0.0
+        self.loop = LoopingCall(self.tick)
+
+    def start(self) -> None:
+        """Start probing."""
+        self.last = time.monotonic()
+        self.loop.start(self.interval, now=False)
+
+    def tick(self) -> None:
+        """Note how much later than its interval this call came."""
+        # Should the reactor be held for 4x the bound, the stacks show where (on stderr).
+        faulthandler.dump_traceback_later(4 * STALL, file=sys.stderr)
+        now = time.monotonic()
+        self.worst = max(self.worst, now - self.last - self.interval)
+        self.last = now
+
+    def stop(self) -> float:
+        """Stop probing; return the worst lateness seen, in seconds."""
+        faulthandler.cancel_dump_traceback_later()
+        if self.loop.running:
+            self.loop.stop()
+        return self.worst
+
+
+def escaped(times: int, escape: str = "\\x01") -> str:
+    """A field as a server logs C{times} unprintable bytes: one C{\\xhh} escape each."""
+    return escape * times
+
+
+def logged(resource: str, referrer: str, agent: str, **fields: Any) -> str:
+    """A combined line whose fields are written as the server wrote them (escapes kept)."""
+    return (f'{fields.get("client", "203.0.113.9")} - - '
+            f'[{fields.get("time", "17/May/2015:10:05:03 +0000")}] '
+            f'"GET {resource} HTTP/1.1" {fields.get("status", 200)} 10 "{referrer}" "{agent}"\n')
+
+
+class StallTests(SiteCase):
+    """While hostile lines are read and shown, the reactor is never held for 50 ms."""
+
+    def setUp(self) -> None:
+        super().setUp()
+        self.probe = LagProbe()
+        self.addCleanup(self.probe.stop)
+
+    @defer.inlineCallbacks
+    def settle(self, records: IRecords, lines: int, timeout: float = 60.0) -> Any:
+        """Wait until C{records} has read C{lines} lines (asking for a page meanwhile)."""
+        deadline = time.monotonic() + timeout
+        while records.lines < lines and time.monotonic() < deadline:
+            yield deferLater(reactor, 0.05, lambda: None)
+        self.assertEqual(records.lines, lines)
+
+    @defer.inlineCallbacks
+    def digest(self, lines: list[str], pages: list[str]) -> Any:
+        """
+        With a probe and an event stream running, append C{lines}, then ask for C{pages}
+        (all at once, with static files among them); return the pages' answers.
+        """
+        self.writeLog(combined("/first"))
+        root = self.serve()
+        yield self.get("/weblog.rpy")
+        records = root.registry.getComponent(IRecords)
+        _, stream = yield self.openStream("?status=all&referrer=any&limit=1000")
+        yield stream.waitFor(b"retry: 2000")
+        self.probe.start()
+        self.writeLog("".join(lines))
+        yield self.settle(records, len(lines) + 1)
+        answers = yield defer.gatherResults([self.get(path) for path in pages])
+        yield stream.waitFor(b"id: %d\n" % records.last_id, timeout=60)
+        worst = self.probe.stop()
+        self.assertLess(worst, STALL, f"the reactor was held for {worst * 1000:.0f} ms")
+        for path, (code, _, _) in zip(pages, answers, strict=True):
+            self.assertEqual(code, 200, path)
+        return answers, stream
+
+    @defer.inlineCallbacks
+    def test_longEscapedLines(self):
+        """
+        400 lines of about 64 KiB, 5,300 C{\\x01} escapes in request, referrer and agent
+        (the review's lines): read, listed 1,000 to a page, as JSON and streamed, the
+        reactor free throughout (it was held 9.6 s for the page, 10.5 s with a stream open).
+        """
+        field = escaped(5300)
+        lines = [logged(f"/{field}{n}", f"http://a.example/{field}", field) for n in range(400)]
+        answers, stream = yield self.digest(lines, [
+            "/weblog.rpy?status=all&referrer=any&limit=1000",
+            "/weblog.rpy/json?status=all&referrer=any&limit=1000", "/index.html",
+            "/weblog.css"])
+        page, document = answers[0][2].decode(), json.loads(answers[1][2])
+        self.assertEqual(page.count('<td class="resource">'), 401)
+        self.assertEqual(len(document["hits"]), 401)
+        self.assertEqual(document["log"]["malformed"], 0)
+        self.assertTrue(document["hits"][1]["resource"].startswith("/\\x01\\x01"))
+        self.assertEqual(stream.data.count(b"event: hit"), 400)
+
+    @defer.inlineCallbacks
+    def test_distinctEscapedKeys(self):
+        """
+        2,500 lines whose query and referrer are 500 bytes of C{\\xc3\\xa9} and a unique
+        number: the top lists are read without cleaning a key again (3.05 s before).
+        """
+        accents = escaped(62, "\\xc3\\xa9")
+        lines = [logged(f"/search?q={accents}{n}", f"http://b.example/?q={accents}{n}", "ua")
+                 for n in range(2500)]
+        answers, _ = yield self.digest(lines, ["/weblog.rpy/json?limit=1", "/index.html",
+                                               "/weblog.rpy"])
+        document = json.loads(answers[0][2])
+        self.assertEqual(document["total"], 2501)
+        self.assertEqual(document["top"]["sites"][0], ["b.example", 2500])
+        shown = [key for key, _ in document["top"]["resources"]]
+        self.assertTrue(all(key.startswith("/search?q=\u00e9\u00e9") for key in shown[1:]), shown)
+
+    @defer.inlineCallbacks
+    def test_oddTimestamps(self):
+        """
+        Timestamps at and past the ends of the calendar are read or refused as malformed,
+        and every page and the stream still answer, for these lines and the next.
+        """
+        times = ["31/Dec/9999:23:59:59 -2359", "31/Dec/9999:23:59:59 +0000",
+                 "01/Jan/0001:00:00:00 +0100", "01/Jan/0001:00:00:00 -0100",
+                 "00/Jan/2015:00:00:00 +0000", "31/Feb/2015:00:00:00 +0000",
+                 "17/May/2015:24:00:00 +0000", "17/May/2015:10:05:03 +9999"]
+        lines = [logged(f"/t{n}", "http://c.example/", "ua", time=when)
+                 for n, when in enumerate(times)]
+        lines.append(logged("/after", "http://c.example/", "ua"))
+        answers, stream = yield self.digest(lines, [
+            "/weblog.rpy", "/weblog.rpy/json?status=all&referrer=any", "/index.html"])
+        document = json.loads(answers[1][2])
+        self.assertEqual(document["log"]["malformed"], 6)
+        self.assertEqual([hit["resource"] for hit in document["hits"][:3]],
+                         ["/after", "/t3", "/t1"])
+        self.assertIn(b"/after", stream.data)
+
+
+def pipeline(path: str, line: bytes) -> Callable[[], None]:
+    """Everything one line costs: read and counted, made a hit, a row, JSON and an event."""
+    with open(path, "wb") as log:
+        log.write(line + b"\n")
+
+    def run() -> None:
+        records = Records(path, keep=10)
+        records.poll()
+        hit = next(records.newest(), None)
+        assert hit is not None, records.status()
+        hit_cells(hit)
+        hit_json(hit)
+        hit_event(1, hit)
+        records.stop()
+
+    return run
+
+
+def cost(work: Callable[[], None], runs: int = 7) -> float:
+    """The median time of C{runs} calls of C{work}, in seconds."""
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        work()
+        times.append(time.perf_counter() - start)
+    return median(times)
+
+
+LENGTH = 60_000
+
+
+def line_of(field: str) -> bytes:
+    """A combined line of about LENGTH bytes whose request, referrer and agent are C{field}."""
+    third = field * (LENGTH // 3 // len(field.encode("utf-8", "surrogateescape")))
+    return logged(f"/{third}", f"http://a.example/{third}", third).rstrip("\n").encode(
+        "utf-8", "surrogateescape")
+
+
+WORST_KINDS = {
+    "\\x01 escapes": "\\x01",
+    "UTF-8 as escapes": "\\xc3\\xa9",
+    "astral as escapes": "\\xf0\\x9f\\x98\\x80",
+    "raw controls": "\x01\x7f",
+    "bidi and invisible": "\u202e\u2800\u3164",
+    "unassigned astral": "\U000e0fff",
+    "odd escapes": "\\0\\a\\q",
+    "escaped backslashes": "\\\\\\\\",
+}
+
+
+class CostTests(unittest.TestCase):
+    """What a line costs does not grow with how hostile it is, only with its length."""
+
+    def setUp(self) -> None:
+        self.path = self.mktemp()
+
+    def test_worstKindAgainstPlain(self):
+        """
+        Each hostile kind of 60 KB line costs at most 10x a plain line of the same length,
+        from reading to the event (the review measured 40x).
+        """
+        path = self.mktemp()
+        plain = cost(pipeline(path, line_of("a")))
+        ratios = {name: cost(pipeline(path, line_of(field))) / plain
+                  for name, field in WORST_KINDS.items()}
+        worst = max(ratios, key=lambda name: ratios[name])
+        self.assertLess(ratios[worst], 10, f"{worst}: {ratios[worst]:.1f}x a plain line; {ratios}")
+
+    @PROPERTY
+    @given(st.lists(st.sampled_from(sorted(WORST_KINDS.values()) + ["a", "é", '\\"', " "]),
+                    min_size=1, max_size=6).map("".join),
+           st.integers(min_value=1, max_value=60_000))
+    def test_anyLineUnderStall(self, field: str, length: int):
+        """Any mix of hostile pieces, at any length up to about 64 KiB, costs less than 50 ms."""
+        size = len(field.encode("utf-8", "surrogateescape"))
+        third = field * max(1, length // 3 // size)
+        line = logged(f"/{third}", f"http://a.example/{third}", third).rstrip("\n")
+        work = pipeline(self.path, line.encode("utf-8", "surrogateescape"))
+        start = time.perf_counter()
+        work()
+        self.assertLess(time.perf_counter() - start, STALL)
