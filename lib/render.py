@@ -155,7 +155,7 @@ def _form(selection: Selection, base: str) -> Tag:
         tags.label("Rows ", tags.input(name="limit", value=str(selection.limit),
                                        type="number", min="1", max="1000")),
         tags.button("Show", type="submit"),
-        method="get", action=base,
+        method="get", action=base or "/",
     )
 
 
@@ -210,7 +210,8 @@ def render_page(records: IRecords, selection: Selection, hits: list[Hit], base: 
     The whole weblog page: the log's state, the filter form, the rows, the aggregates.
 
     @param hits: the selected hits, in display order.
-    @param base: the page's own URL path, for its links and its event stream.
+    @param base: the page's own URL path (C{""} at the site's root), for its links and its
+        event stream.
     """
     status = records.status()
     query = selection.query()

@@ -7,6 +7,7 @@ import os
 import shutil
 import time
 from typing import Any
+from urllib.parse import urlsplit
 
 from twisted.trial import unittest
 
@@ -18,6 +19,15 @@ CHROMIUM_FLAGS = [
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]
 PAYLOAD = '"><img src=x onerror="window.pwned=1"><script>window.pwned=2</script>'
+CRAFTED = "/%5Cevil.example%2F..%2Fweblog.rpy"
+"""A path static.File reads as weblog.rpy, whose links were once C{/\\evil.example/...}."""
+EVENT_SOURCE_SPY = """
+window.eventSourceURLs = [];
+window.EventSource = class extends window.EventSource {
+  constructor(url, options) { super(url, options); window.eventSourceURLs.push(this.url); }
+};
+"""
+"""Run before the page's script: notes the URL of every EventSource it opens."""
 
 
 def _sync_playwright() -> Any:
@@ -142,3 +152,30 @@ class LivePageTests(unittest.TestCase):
         self.page.reload()
         self.assertEqual(self.resources(), ["/js", f"/x{PAYLOAD}", "/before"])
         self.assertIsNone(self.page.evaluate("window.pwned"))
+
+    def test_craftedPathKeepsLinksHere(self):
+        """
+        At a path with a decoded backslash and slashes, every link, the form and the event
+        stream resolve to this host, and the page requests nothing from any other.
+        """
+        self.page.add_init_script(EVENT_SOURCE_SPY)
+        requested: list[str] = []
+        self.page.on("request", lambda request: requested.append(request.url))
+        self.page.goto(self.server.url(CRAFTED))
+        here = f"127.0.0.1:{self.server.port}"
+        found = self.page.evaluate("""() => ({
+            host: location.host,
+            links: Array.from(document.querySelectorAll("a"))
+                .filter(a => !a.closest("#hits")).map(a => new URL(a.href).host),
+            forms: Array.from(document.forms, form => new URL(form.action).host),
+        })""")
+        self.assertEqual(found["host"], here)
+        self.assertEqual(found["links"], [here] * 3)
+        self.assertEqual(found["forms"], [here])
+        self.page.wait_for_function(
+            "document.getElementById('live').textContent === 'live'", timeout=10000
+        )
+        self.assertEqual(self.page.evaluate("window.eventSourceURLs.map(url => new URL(url).host)"),
+                         [here])
+        self.assertEqual({urlsplit(url).netloc for url in requested}, {here})
+        self.assertEqual(self.resources(), ["/before"])
