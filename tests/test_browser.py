@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 from twisted.trial import unittest
 
 from tests.support import TwistdServer, combined
+from tests.test_pages import REFERRER_LINKS
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMIUM_FLAGS = [
@@ -97,6 +98,14 @@ class LivePageTests(unittest.TestCase):
             "#hits td.resource", "cells => cells.map(cell => cell.textContent)"
         ))
 
+    def referrerCells(self) -> list[tuple[str, str | None]]:
+        """The referrer column, top to bottom: (its text, the href of its link or None)."""
+        cells = self.page.eval_on_selector_all("#hits td.referrer", """cells => cells.map(cell => {
+            const link = cell.querySelector("a");
+            return [cell.textContent, link ? link.getAttribute("href") : null];
+        })""")
+        return [(text, href) for text, href in cells]
+
     def test_appendedLineAppearsWithoutReload(self):
         """A matching line appended to the log shows at the top of the table, no reload."""
         self.openLive()
@@ -179,3 +188,24 @@ class LivePageTests(unittest.TestCase):
                          [here])
         self.assertEqual({urlsplit(url).netloc for url in requested}, {here})
         self.assertEqual(self.resources(), ["/before"])
+
+    def test_referrerHostsShownAsServerShows(self):
+        """
+        Rows the script adds show each referrer of REFERRER_LINKS as the server renders it (a
+        link with its host in IDNA form, or text), and a reload shows the same column.
+        """
+        self.openLive("/weblog.rpy?limit=100")
+        self.append("".join(combined(f"/r{number}", referrer)
+                            for number, (referrer, _) in enumerate(REFERRER_LINKS)))
+        self.page.wait_for_function(
+            f"document.querySelectorAll('#hits tr').length === {len(REFERRER_LINKS) + 1}",
+            timeout=5000,
+        )
+        expected = [(link, link) if link is not None else (referrer, None)
+                    for referrer, link in reversed(REFERRER_LINKS)]
+        live = self.referrerCells()
+        self.assertEqual(live, [*expected, ("http://earlier.example/", "http://earlier.example/")])
+        self.assertTrue(self.page.evaluate("window.notReloaded === true"))
+        self.page.reload()
+        self.assertEqual(self.referrerCells(), live)
+        self.assertEqual(self.errors, [])
