@@ -547,18 +547,21 @@ class TraversalTests(_SecurityCase):
 
     @defer.inlineCallbacks
     def test_nulInPathIs404(self):
-        """A NUL byte in the path gets 404 like any other name that is not there."""
+        """A NUL byte in the path gets 404 like any name that is not there, and logs nothing."""
         self.serve()
         codes = []
         for target in NUL_PATHS:
-            code, _, _ = yield self.rawGet(target)
+            code, _, body = yield self.rawGet(target)
             codes.append(code)
-        self.flushLoggedErrors(ValueError)
+            self.assertNoTraceback(body, target)
+        logged = self.flushLoggedErrors(ValueError)
         self.assertEqual(codes, [404] * len(NUL_PATHS))
+        self.assertEqual([str(failure.value) for failure in logged], [])
 
     test_nulInPathIs404.todo = (  # type: ignore[attr-defined]
         "twisted.web.static.File.getChild lets os.stat raise ValueError('embedded null byte'): "
-        "500 Processing Failed; the root of `twistd web --path` is Twisted's, not weblog's"
+        "500 Processing Failed; the root of `twistd web --path` is Twisted's, not weblog's. "
+        "Proposed upstream with a test: docs/upstream/twisted-static-nul-404.patch"
     )
 
     def test_noPythonUnderWww(self):
