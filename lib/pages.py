@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import quote
 from weakref import WeakKeyDictionary
 
 from twisted.internet.defer import CancelledError
@@ -64,11 +65,20 @@ def _selection(request: Request) -> Selection | bytes:
 
 
 def _base_path(request: Request) -> str:
-    """The URL path of the weblog page itself, whatever child was asked for."""
-    prepath = [segment.decode("utf-8", "replace") for segment in request.prepath or []]
-    while prepath and prepath[-1] in ("json", "events", ""):
+    """
+    The URL path of the weblog page itself, whatever child was asked for; C{""} at the root.
+
+    Its children's paths are C{base + "/json"}.  Each segment is percent-encoded as received,
+    so the path leads back to what this request reached and a browser can read no other host
+    in it: it is empty or starts with one C{/} and then neither C{/} nor C{\\}.
+    """
+    prepath = list(request.prepath or [])
+    while prepath and prepath[-1] in (b"json", b"events", b""):
         prepath.pop()
-    return "/" + "/".join(prepath)
+    path = "".join("/" + quote(segment, safe="") for segment in prepath)
+    if path.startswith("//"):
+        path = "/." + path  # an empty first segment: a browser reads "/.//x" as the path "//x"
+    return path
 
 
 _rendered: WeakKeyDictionary[IRecords, OrderedDict[tuple[Any, ...], bytes]] = WeakKeyDictionary()

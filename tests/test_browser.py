@@ -7,10 +7,12 @@ import os
 import shutil
 import time
 from typing import Any
+from urllib.parse import urlsplit
 
 from twisted.trial import unittest
 
 from tests.support import TwistdServer, combined
+from tests.test_pages import REFERRER_LINKS
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMIUM_FLAGS = [
@@ -18,6 +20,15 @@ CHROMIUM_FLAGS = [
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]
 PAYLOAD = '"><img src=x onerror="window.pwned=1"><script>window.pwned=2</script>'
+CRAFTED = "/%5Cevil.example%2F..%2Fweblog.rpy"
+"""A path static.File reads as weblog.rpy, whose links were once C{/\\evil.example/...}."""
+EVENT_SOURCE_SPY = """
+window.eventSourceURLs = [];
+window.EventSource = class extends window.EventSource {
+  constructor(url, options) { super(url, options); window.eventSourceURLs.push(this.url); }
+};
+"""
+"""Run before the page's script: notes the URL of every EventSource it opens."""
 
 
 def _sync_playwright() -> Any:
@@ -87,6 +98,14 @@ class LivePageTests(unittest.TestCase):
             "#hits td.resource", "cells => cells.map(cell => cell.textContent)"
         ))
 
+    def referrerCells(self) -> list[tuple[str, str | None]]:
+        """The referrer column, top to bottom: (its text, the href of its link or None)."""
+        cells = self.page.eval_on_selector_all("#hits td.referrer", """cells => cells.map(cell => {
+            const link = cell.querySelector("a");
+            return [cell.textContent, link ? link.getAttribute("href") : null];
+        })""")
+        return [(text, href) for text, href in cells]
+
     def test_appendedLineAppearsWithoutReload(self):
         """A matching line appended to the log shows at the top of the table, no reload."""
         self.openLive()
@@ -142,3 +161,51 @@ class LivePageTests(unittest.TestCase):
         self.page.reload()
         self.assertEqual(self.resources(), ["/js", f"/x{PAYLOAD}", "/before"])
         self.assertIsNone(self.page.evaluate("window.pwned"))
+
+    def test_craftedPathKeepsLinksHere(self):
+        """
+        At a path with a decoded backslash and slashes, every link, the form and the event
+        stream resolve to this host, and the page requests nothing from any other.
+        """
+        self.page.add_init_script(EVENT_SOURCE_SPY)
+        requested: list[str] = []
+        self.page.on("request", lambda request: requested.append(request.url))
+        self.page.goto(self.server.url(CRAFTED))
+        here = f"127.0.0.1:{self.server.port}"
+        found = self.page.evaluate("""() => ({
+            host: location.host,
+            links: Array.from(document.querySelectorAll("a"))
+                .filter(a => !a.closest("#hits")).map(a => new URL(a.href).host),
+            forms: Array.from(document.forms, form => new URL(form.action).host),
+        })""")
+        self.assertEqual(found["host"], here)
+        self.assertEqual(found["links"], [here] * 3)
+        self.assertEqual(found["forms"], [here])
+        self.page.wait_for_function(
+            "document.getElementById('live').textContent === 'live'", timeout=10000
+        )
+        self.assertEqual(self.page.evaluate("window.eventSourceURLs.map(url => new URL(url).host)"),
+                         [here])
+        self.assertEqual({urlsplit(url).netloc for url in requested}, {here})
+        self.assertEqual(self.resources(), ["/before"])
+
+    def test_referrerHostsShownAsServerShows(self):
+        """
+        Rows the script adds show each referrer of REFERRER_LINKS as the server renders it (a
+        link with its host in IDNA form, or text), and a reload shows the same column.
+        """
+        self.openLive("/weblog.rpy?limit=100")
+        self.append("".join(combined(f"/r{number}", referrer)
+                            for number, (referrer, _) in enumerate(REFERRER_LINKS)))
+        self.page.wait_for_function(
+            f"document.querySelectorAll('#hits tr').length === {len(REFERRER_LINKS) + 1}",
+            timeout=5000,
+        )
+        expected = [(link, link) if link is not None else (referrer, None)
+                    for referrer, link in reversed(REFERRER_LINKS)]
+        live = self.referrerCells()
+        self.assertEqual(live, [*expected, ("http://earlier.example/", "http://earlier.example/")])
+        self.assertTrue(self.page.evaluate("window.notReloaded === true"))
+        self.page.reload()
+        self.assertEqual(self.referrerCells(), live)
+        self.assertEqual(self.errors, [])

@@ -7,13 +7,98 @@ import json
 import os
 import re
 
+from html.parser import HTMLParser
+
 from twisted.internet import defer
+from twisted.trial import unittest
 from twisted.web.client import ResponseNeverReceived
 
 from persist import IRecords
+from render import referrer_link
 from tests.support import SiteCase, combined
 
 XSS = '"><script>alert(1)</script>'
+
+REFERRER_LINKS: list[tuple[str, str | None]] = [
+    ("http://example.com/a?b=c", "http://example.com/a?b=c"),
+    ("https://p\u0430ypal.com/login", "https://xn--pypal-4ve.com/login"),  # a Cyrillic a
+    ("HTTPS://P\u0410YPAL.COM/", "HTTPS://xn--pypal-4ve.com/"),
+    ("http://b\u00fccher.example:8080/a?q=\u00fc#top",
+     "http://xn--bcher-kva.example:8080/a?q=\u00fc#top"),
+    ("http://fa\u00df.de/", "http://xn--fa-hia.de/"),  # IDNA 2003 says fass.de; browsers go here
+    ("http://\u03c2.example/", "http://xn--3xa.example/"),  # final sigma: IDNA 2003 says \u03c3
+    ("http://\u043f\u0440\u0438\u043c\u0435\u0440.\u0440\u0444/", "http://xn--e1afmkfd.xn--p1ai/"),
+    ("http://\u4f8b\u3048.\u30c6\u30b9\u30c8/", "http://xn--r8jz45g.xn--zckzah/"),
+    ("http://\ud55c\uad6d.example/", "http://xn--3e0b707e.example/"),
+    ("http://\u05e2\u05d1\u05e8\u05d9\u05ea.example/", "http://xn--5dbqzzl.example/"),
+    ("http://xn--pypal-4ve.com/", "http://xn--pypal-4ve.com/"),
+    ("http://[::1]:8080/x", "http://[::1]:8080/x"),
+    ("http://1a.\u05e2\u05d1/", None),  # right to left, and a label breaks the Bidi Rule
+    ("http://\U0001f4a9.la/", None),  # IDNA 2008 refuses symbols (a browser would take it)
+    ("http://\uff45\uff58\uff41\uff4d\uff50\uff4c\uff45.com/", None),  # fullwidth letters
+    ("http://pay\u115fpal.example/", None),  # an invisible Hangul filler
+    ("http://pay\u034fpal.example/", None),  # an invisible combining grapheme joiner
+    ("http://\u0301a.example/", None),  # a label that starts with a combining mark
+    ("http://-a.\u043f\u0440\u0438\u043c\u0435\u0440/", None),
+    ("http://\u043f\u0440--\u0438\u043c.example/", None),
+    ("http://\u0440\u0444.123/", None),  # ends in a number: a browser would read an IPv4 address
+    ("http://user@p\u0430ypal.com/", None),  # browsers never send a user name in a referrer
+    ("http://paypal.com@evil.example/", None),
+    ("http://exa%6dple.com/", None),
+    ("http://example.com\\@evil.example/", None),  # a backslash ends the host for a browser only
+    ("http://example.com:65536/", None),
+    ("ftp://\u043f\u0440\u0438\u043c\u0435\u0440.\u0440\u0444/", None),
+    ("javascript:alert(1)", None),
+]
+"""Referrers as logged, and the URL their link shows and goes to (C{None}: text, no link)."""
+
+
+class ReferrerCells(HTMLParser):
+    """The referrer cells of the hits table: (text, the href of its link or None)."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.cells: list[tuple[str, str | None]] = []
+        self._inCell = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "td" and ("class", "referrer") in attrs:
+            self._inCell = True
+            self.cells.append(("", None))
+        elif tag == "a" and self._inCell:
+            self.cells[-1] = (self.cells[-1][0], dict(attrs).get("href"))
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "td":
+            self._inCell = False
+
+    def handle_data(self, data: str) -> None:
+        if self._inCell:
+            self.cells[-1] = (self.cells[-1][0] + data, self.cells[-1][1])
+
+
+def referrer_cells(page: bytes) -> list[tuple[str, str | None]]:
+    """The referrer cells of a weblog page, top to bottom."""
+    parser = ReferrerCells()
+    parser.feed(page.decode("utf-8"))
+    parser.close()
+    return parser.cells
+
+
+class ReferrerLinkTests(unittest.TestCase):
+    """render.referrer_link: which referrers are links, and the ASCII host they show."""
+
+    def test_table(self):
+        """Each referrer of REFERRER_LINKS is a link to what the table says, or no link."""
+        for referrer, link in REFERRER_LINKS:
+            self.assertEqual(referrer_link(referrer), link, referrer)
+
+    def test_linkShowsItself(self):
+        """A link's URL is a link to itself: its host is ASCII already, nothing more changes."""
+        for _, link in REFERRER_LINKS:
+            if link is not None:
+                self.assertEqual(referrer_link(link), link)
+                self.assertTrue(link.split("/")[2].isascii(), link)
 
 
 class WeblogPageTests(SiteCase):
@@ -87,6 +172,20 @@ class WeblogPageTests(SiteCase):
         self.assertIn(
             '<a href="https://ok.example/" rel="noopener noreferrer nofollow">', page
         )
+
+    @defer.inlineCallbacks
+    def test_referrerHostsShownInAscii(self):
+        """
+        A referrer whose host is not ASCII is a link that shows (and goes to) its IDNA form, or
+        text when it cannot be encoded: a lookalike never shows as the name it imitates.
+        """
+        self.writeLog(*[combined(f"/r{number}", referrer)
+                        for number, (referrer, _) in enumerate(REFERRER_LINKS)])
+        self.serve()
+        _, _, body = yield self.get("/weblog.rpy?limit=100")
+        expected = [(link, link) if link is not None else (referrer, None)
+                    for referrer, link in reversed(REFERRER_LINKS)]
+        self.assertEqual(referrer_cells(body), expected)
 
     @defer.inlineCallbacks
     def test_securityHeaders(self):

@@ -46,16 +46,69 @@
     return td;
   }
 
+  // Which referrers are links, and what they show: the rules of referrer_link in lib/render.py,
+  // so that a row added here reads as the server renders it.
+  var LINKABLE = new RegExp("^(https?://)" +
+    "(\\[[0-9A-Fa-f:.]+\\]|[^\\x00-\\x20\\x7f#%/:<>?@\\[\\\\\\]^|]+)" +
+    "(?::([0-9]{1,5}))?(?:[/?#][\\s\\S]*)?$", "i");
+  var HOST_CHARACTER = /^[\p{L}\p{Mn}\p{Mc}\p{Nd}]$/u;
+  // Invisible letters and marks IDNA drops, and those the browser takes but IDNA 2008 refuses.
+  var UNLINKABLE = new RegExp("[\\u034f\\u0640\\u07fa\\u1100-\\u11ff\\u17b4\\u17b5\\u180b-\\u180f" +
+    "\\u20d0-\\u20f0\\u302e-\\u303b\\ua960-\\ua97f\\ud7b0-\\ud7ff\\ufe00-\\ufe0f" +
+    "\\u{1d165}-\\u{1d1ad}\\u{1d242}-\\u{1d244}\\u{e0100}-\\u{e01ef}]", "u");
+  var ASCII_LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
+  var NUMBER = /^(?:[0-9]+|0x[0-9a-f]*)$/;
+
+  function asciiHost(host) {
+    // A host that is not ASCII in its IDNA (punycode) form, or null when it cannot be encoded.
+    if (host.normalize("NFKC") !== host || UNLINKABLE.test(host)) { return null; }
+    if (host.split(".").some(function (label) {
+      return !label || label.charAt(0) === "-" || label.charAt(label.length - 1) === "-" ||
+        label.indexOf("--") !== -1;
+    })) {
+      return null;
+    }
+    if (!Array.from(host).every(function (point) {
+      return point.charCodeAt(0) < 0x80 || HOST_CHARACTER.test(point);
+    })) {
+      return null;
+    }
+    var encoded;
+    try {
+      encoded = new URL("http://" + host + "/").hostname;  // the browser's own IDNA (UTS-46)
+    } catch (error) {
+      return null;
+    }
+    var labels = encoded.split(".");
+    if (encoded.length > 253 || NUMBER.test(labels[labels.length - 1]) ||
+        !labels.every(function (label) { return ASCII_LABEL.test(label); })) {
+      return null;
+    }
+    return encoded;
+  }
+
+  function referrerLink(referrer) {
+    // The URL a referrer links to and shows, its host in ASCII; null when it is not a link.
+    var found = LINKABLE.exec(referrer);
+    if (!found || (found[3] !== undefined && parseInt(found[3], 10) > 65535)) { return null; }
+    var host = found[2];
+    if (/^[\x00-\x7f]*$/.test(host)) { return referrer; }
+    var encoded = asciiHost(host);
+    if (encoded === null) { return null; }
+    return found[1] + encoded + referrer.slice(found[1].length + host.length);
+  }
+
   function referrerCell(referrer) {
     var td = cell("referrer");
+    var link = referrer === null ? null : referrerLink(referrer);
     if (referrer === null) {
       td.textContent = "-";
-    } else if (/^https?:\/\//i.test(referrer)) {
-      var link = document.createElement("a");
-      link.href = referrer;
-      link.rel = "noopener noreferrer nofollow";
-      link.textContent = referrer;
-      td.appendChild(link);
+    } else if (link !== null) {
+      var anchor = document.createElement("a");
+      anchor.href = link;
+      anchor.rel = "noopener noreferrer nofollow";
+      anchor.textContent = link;
+      td.appendChild(anchor);
     } else {
       td.textContent = referrer;
     }
