@@ -51,7 +51,9 @@ client, ident, user, date, request, status, size, referrer, agent = range(9)
 MAX_FIELD = 2048
 """Longest text kept from one field of a hit; longer text is cut and ends with an ellipsis."""
 
-_QUOTED = r'"([^"\\]*(?:\\.[^"\\]*)*)"'
+_QUOTED = r'"([^"]*)"'
+"""A quoted field, in a line whose escaped backslashes and quotes are masked (see L{_masked}):
+C{[^"]} runs as a tight loop in the regular expression engine, an escape-aware body does not."""
 _LINE = re.compile(
     r"(?:(?P<vhost>[^\s\"]+:\d+) )?"
     r"(?P<client>\"[^\"\s]*\"|[^\s\"]+) (?P<ident>\S+) (?P<user>\S+) "
@@ -260,11 +262,27 @@ def _visible(char: str) -> str:
 _VISIBLE = {point: _visible(chr(point)) for point in range(0x10000) if not chr(point).isprintable()}
 """str.translate's table for the characters of the Basic Multilingual Plane that are not
 printable: one C-level pass instead of a Python step per character."""
+_ASTRAL: dict[int, str] = {}
+"""str.translate's table for the unprintable characters beyond the BMP met so far."""
+_ASTRAL_MOST = 1 << 16
+
+
+def _astral_table(text: str) -> dict[int, str]:
+    """The translate table for C{text}'s unprintable characters beyond the BMP, kept bounded."""
+    unknown = [char for char in set(text) if ord(char) not in _ASTRAL and not char.isprintable()]
+    if len(_ASTRAL) + len(unknown) > _ASTRAL_MOST:
+        _ASTRAL.clear()
+    _ASTRAL.update((ord(char), _visible(char)) for char in unknown)
+    return _ASTRAL
+
+
 _LOGGED_PER_SHOWN = 16
 """The most logged characters one shown character can take: a four-byte UTF-8 sequence as
 four C{\\xhh} escapes."""
 _CUT = _LOGGED_PER_SHOWN * (MAX_FIELD + 1)
 """How much of a field is ever looked at: enough for more than MAX_FIELD shown characters."""
+_FIRST_TRY = 8 * MAX_FIELD
+"""How much of a long field is looked at first: enough unless its escapes are very dense."""
 _ODD_ESCAPE = re.compile(rb"\\(?!x[0-9A-Fa-f]{2}|[\"'nrtbvf])")
 """An escape that Python's C{unicode_escape} codec reads otherwise than the servers mean it:
 the servers leave C{\\q} (or a lone backslash at the end) as it stands, and C{\\0} is NUL."""
@@ -278,6 +296,17 @@ def _unescape_all(raw: bytes) -> bytes:
     if _ODD_ESCAPE.search(raw) is not None:
         raw = _ODD_ESCAPE.sub(rb"\\x5c", raw.replace(b"\\0", b"\\x00"))  # re: \\ is one
     return raw.decode("unicode_escape").encode("latin-1")
+
+
+def _decoded(text: str) -> str:
+    """A field's text with the server's escapes undone and its bytes decoded as UTF-8."""
+    if not text.isascii():
+        # Surrogates other than surrogateescape's own cannot be encoded: show them first.
+        text = _LONE_SURROGATE.sub(lambda found: _visible(found.group()), text)
+    raw = text.encode("utf-8", "surrogateescape")
+    if b"\\" in raw:
+        raw = _unescape_all(raw)
+    return raw.decode("utf-8", "surrogateescape")
 
 
 def clean(text: str) -> str:
@@ -296,19 +325,16 @@ def clean(text: str) -> str:
     @return: printable text; still to be escaped for HTML.
     """
     if "\\" in text or not text.isprintable():
-        text = text[:_CUT]
-        if not text.isascii():
-            # Surrogates other than surrogateescape's own cannot be encoded: show them first.
-            text = _LONE_SURROGATE.sub(lambda found: _visible(found.group()), text)
-        raw = text.encode("utf-8", "surrogateescape")
-        if b"\\" in raw:
-            raw = _unescape_all(raw)
-        text = raw.decode("utf-8", "surrogateescape")
+        decoded = _decoded(text[:_FIRST_TRY]) if len(text) > _FIRST_TRY else ""
+        # What a cut spoils is at its end, from its last few characters: past MAX_FIELD.
+        if len(decoded) <= MAX_FIELD + _LOGGED_PER_SHOWN:
+            decoded = _decoded(text[:_CUT])
+        text = decoded
         if not text.isprintable():
             cut = len(text) > MAX_FIELD
             text = text[:MAX_FIELD].translate(_VISIBLE)
-            if not text.isprintable():  # beyond the BMP: rare, and at most MAX_FIELD steps
-                text = "".join(char if char.isprintable() else _visible(char) for char in text)
+            if not text.isprintable():  # beyond the BMP: a step per distinct character
+                text = text.translate(_astral_table(text))
             if cut:
                 text += "\u2026"  # longer than MAX_FIELD either way: cut below
     if len(text) > MAX_FIELD:
@@ -328,6 +354,17 @@ Fields = tuple[str | None, str, str, str, str, str, str, str, str | None, str | 
 referrer, agent."""
 
 
+def _masked(text: str) -> str:
+    """
+    C{text} with its escaped backslashes and escaped quotes hidden, each as two NULs.
+
+    The fields are then where they were (the length is the same), and a quote
+    in the masked text always ends a quoted field.  C{replace} pairs the
+    backslashes from the left, as the servers' escapes are read.
+    """
+    return text.replace("\\\\", "\0\0").replace('\\"', "\0\0")
+
+
 def parse_fields(line: str | bytes) -> Fields:
     """
     Find a line's fields, as logged, in any recognised format, and check its time.
@@ -337,10 +374,14 @@ def parse_fields(line: str | bytes) -> Fields:
     @raise LogLineError: if the line is in no recognised format or its time is invalid.
     """
     text = line.decode("utf-8", "surrogateescape") if isinstance(line, bytes) else line
-    found = _LINE.match(text)
+    found = _LINE.match(_masked(text) if "\\" in text else text)
     if found is None:
         raise LogLineError(line, "not an access-log line")
-    vhost, client, ident, user, when, request, status, size, referrer, agent = found.groups()
+    groups: tuple[Any, ...] = found.groups()
+    if "\\" in text:  # the same fields, from the line itself rather than the masked copy
+        groups = tuple(None if start < 0 else text[start:end]
+                       for start, end in map(found.span, range(1, 11)))
+    vhost, client, ident, user, when, request, status, size, referrer, agent = groups
     if len(size) > 18:
         raise LogLineError(line, "bytes is not a number")
     fields = (vhost, client.strip('"'), ident, user, when, request, status, size, referrer, agent)
