@@ -9,14 +9,13 @@ from __future__ import annotations
 import faulthandler
 import gc
 import json
-import sys
 import time
 from collections.abc import Callable
 from typing import Any
 
 from hypothesis import given
 from hypothesis import strategies as st
-from twisted.internet import defer, reactor
+from twisted.internet import defer, reactor, threads
 from twisted.internet.task import LoopingCall, deferLater
 from twisted.trial import unittest
 
@@ -55,8 +54,8 @@ class LagProbe:
 
     def tick(self) -> None:
         """Note how much later than its interval this call came."""
-        # Should the reactor be held for 4x the bound, the stacks show where (on stderr).
-        faulthandler.dump_traceback_later(4 * STALL, file=sys.stderr)
+        # Should the reactor be held past the bound, the stacks show where it is (on stderr).
+        faulthandler.dump_traceback_later(1.1 * STALL, file=2)
         now = time.monotonic()
         self.worst = max(self.worst, now - self.last - self.interval)
         self.last = now
@@ -110,8 +109,11 @@ class StallTests(SiteCase):
         records = root.registry.getComponent(IRecords)
         _, stream = yield self.openStream("?status=all&referrer=any&limit=1000")
         yield stream.waitFor(b"retry: 2000")
+        data = "".join(lines).encode()
         self.probe.start()
-        self.writeLog("".join(lines))
+        # Written from a thread, as a web server writes from its own process: the test's own
+        # 26 MB write must not be what holds the reactor.
+        yield threads.deferToThread(self.writeLog, data)
         yield self.settle(records, len(lines) + 1)
         answers = yield defer.gatherResults([self.get(path) for path in pages])
         yield stream.waitFor(b"id: %d\n" % records.last_id, timeout=60)
@@ -261,6 +263,32 @@ class CostTests(unittest.TestCase):
         third = field * max(1, length // 3 // size)
         line = logged(f"/{third}", f"http://a.example/{third}", third).rstrip("\n")
         work = pipeline(self.path, line.encode("utf-8", "surrogateescape"))
-        start = time.perf_counter()
-        work()
-        self.assertLess(time.perf_counter() - start, STALL)
+        least = float("inf")
+        for _ in range(3):  # the least of three: what the machine does besides only adds
+            start = time.perf_counter()
+            work()
+            least = min(least, time.perf_counter() - start)
+        self.assertLess(least, STALL)
+
+
+class LongRowsStreamTests(SiteCase):
+    """An event stream of long rows reaches a client that reads, however big the batch."""
+
+    @defer.inlineCallbacks
+    def test_reconnectWithLongRows(self):
+        """
+        A page reconnecting with since=0 gets its 35 long rows (it was reset before any
+        header, the replay being over the 256 KiB bound in one write).
+        """
+        field = escaped(3000)
+        self.writeLog(*[logged(f"/{field}{n}", f"http://a.example/{field}", field)
+                        for n in range(35)])
+        self.serve()
+        yield self.get("/weblog.rpy")
+        response, stream = yield self.openStream("?since=0")
+        self.assertEqual(response.code, 200)
+        yield stream.waitFor(b"id: 35\n", timeout=30)
+        ids = [int(line[4:]) for line in stream.data.split(b"\n") if line.startswith(b"id: ")]
+        self.assertEqual(ids, list(range(1, 36)))
+        self.assertGreater(len(stream.data), 256 * 1024)
+        self.assertFalse(stream.done.called)  # still open: not dropped
