@@ -32,6 +32,7 @@ from twisted.web.pages import errorPage
 from twisted.web.resource import IResource, Resource
 from zope.interface import implementer
 
+from files import open_regular
 from throttle import Refused, Throttle
 
 __all__ = ["BasicGuard", "ClientCredentials", "HtpasswdChecker", "HtpasswdError", "bcrypt_cost",
@@ -56,7 +57,7 @@ def read_htpasswd(path: str) -> dict[bytes, bytes]:
     @raise HtpasswdError: if the file cannot be read or has no bcrypt entry.
     """
     try:
-        with open(path, "rb") as file:
+        with open_regular(path) as file:  # a FIFO there must not hang the start or the reactor
             data = file.read(1 << 20)
     except OSError as error:
         raise HtpasswdError(f"WEBLOG_HTPASSWD {path}: {error.strerror or error}") from None

@@ -16,9 +16,11 @@ from __future__ import annotations
 import errno
 import os
 import stat
+from collections.abc import Iterable
 from typing import BinaryIO
 
-__all__ = ["NotRegularFile", "create_new", "describe", "open_for_update", "open_regular"]
+__all__ = ["NotRegularFile", "create_new", "create_unique", "describe", "open_for_update",
+           "open_regular"]
 
 _KINDS = (
     (stat.S_ISDIR, "is a directory"),
@@ -103,3 +105,13 @@ def open_for_update(path: str, mode: int = 0o666) -> BinaryIO:
     """
     flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | _FLAGS
     return os.fdopen(_checked(path, os.open(path, flags, mode)), "r+b")
+
+
+def create_unique(names: Iterable[str]) -> tuple[str, BinaryIO]:
+    """Create the first of C{names} that no file (or link) has yet; return it, open for writing."""
+    for name in names:
+        try:
+            return name, create_new(name)
+        except FileExistsError:
+            continue
+    raise FileExistsError(errno.EEXIST, "every name tried is taken")

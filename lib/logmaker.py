@@ -19,9 +19,11 @@ import os
 import sys
 import time
 from collections.abc import Sequence
+from contextlib import suppress
 
 from twisted.internet.defer import Deferred
 
+from files import create_unique
 from persist import Records
 from selection import MAX_LIMIT, Selection
 from webloglib import Hit, snapshot_page
@@ -35,13 +37,21 @@ def write_atomically(path: str, text: str) -> None:
     """
     Replace the file at C{path} with C{text}: readers see the old page or the new, never half.
 
+    The temporary file is this process's own, created exclusively, never through a
+    link planted at its name.
+
     @param path: the file to write.
     @param text: its new content.
     """
-    temporary = f"{path}.tmp"
-    with open(temporary, "w", encoding="utf-8") as page:
-        page.write(text)
-    os.replace(temporary, path)
+    temporary, page = create_unique(f"{path}.tmp-{os.getpid()}-{n}" for n in range(100))
+    try:
+        with page:
+            page.write(text.encode("utf-8"))
+        os.replace(temporary, path)
+    except BaseException:
+        with suppress(OSError):
+            os.unlink(temporary)
+        raise
 
 
 class Refresher:

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import base64
 import os
+import threading
 import shutil
 import statistics
 import subprocess
-import threading
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -773,3 +773,27 @@ class GuardedSiteTests(SiteCase):
         for code, retry in answers:
             if code in (429, 503):
                 self.assertTrue(retry and retry[0].isdigit() and int(retry[0]) >= 1, retry)
+
+
+class HtpasswdFifoTests(unittest.TestCase):
+    """A FIFO at WEBLOG_HTPASSWD is refused at once, never waited on."""
+
+    def test_fifoRefused(self):
+        """read_htpasswd on a FIFO raises HtpasswdError saying what it is, without blocking."""
+        path = self.mktemp()
+        os.mkfifo(path)
+        errors: list[Exception] = []
+
+        def read() -> None:
+            try:
+                read_htpasswd(path)
+            except HtpasswdError as error:
+                errors.append(error)
+
+        reader = threading.Thread(target=read, daemon=True)
+        reader.start()
+        reader.join(5)
+        if reader.is_alive():  # it waits for a writer: give it one, then fail
+            os.close(os.open(path, os.O_WRONLY | os.O_NONBLOCK))
+            self.fail("read_htpasswd waited on a FIFO")
+        self.assertEqual([str(error) for error in errors], [f"WEBLOG_HTPASSWD {path}: is a FIFO"])

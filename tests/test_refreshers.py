@@ -109,7 +109,19 @@ class LogmakerTests(unittest.TestCase):
         self.out.setContent(b"old")
         logmaker.write_atomically(self.out.path, "new page")
         self.assertEqual(self.out.getContent(), b"new page")
-        self.assertFalse(self.base.child("weblog.html.tmp").exists())
+        self.assertEqual(sorted(child.basename() for child in self.base.children()
+                                if child.basename().startswith("weblog.html")), ["weblog.html"])
+
+    def test_writeAtomicallyNotThroughLink(self):
+        """A link planted at the old temporary name is neither followed nor used."""
+        target = self.base.child("passwd-copy")
+        target.setContent(b"root:x:0:0\n")
+        os.symlink(target.path, self.base.child("weblog.html.tmp").path)
+        os.symlink(target.path, self.base.child(f"weblog.html.tmp-{os.getpid()}-0").path)
+        logmaker.write_atomically(self.out.path, "new page")
+        self.assertEqual(self.out.getContent(), b"new page")
+        self.assertEqual(target.getContent(), b"root:x:0:0\n")
+        self.assertFalse(self.out.islink())
 
     def test_defaultOutIsVar(self):
         """Without --out the page is var/weblog.html under the working directory, var/ made."""
