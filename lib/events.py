@@ -19,7 +19,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 from weakref import WeakKeyDictionary
 
-from twisted.internet.defer import CancelledError, Deferred
+from twisted.internet.defer import CancelledError
 
 from twisted.internet.interfaces import IPushProducer, IReactorTime
 from twisted.internet.task import LoopingCall
@@ -29,6 +29,7 @@ from zope.interface import implementer
 
 from persist import IRecords, env_int
 from selection import Selection
+from slices import OneAtATime
 from webloglib import Hit, json_text
 
 __all__ = ["EventHub", "hub_for"]
@@ -181,7 +182,7 @@ class EventHub:
         self._heartbeat: LoopingCall | None = None
         self._stats_total = -1
         self._batches: deque[tuple[list[Hit], int]] = deque()  # batches to fan out, in order
-        self._fanning: Deferred[Any] | None = None  # the slices of a fan-out under way
+        self._fanning = OneAtATime(records.sliced)  # fan-outs, in slices, one at a time
         self._last_stats = self._last_beat = 0.0
 
     def open(self, request: Request, selection: Selection, since: int | None = None) -> bytes | int:
@@ -252,8 +253,7 @@ class EventHub:
                 self._unlisten()
                 self._unlisten = None
             self._batches.clear()
-            if self._fanning is not None:
-                self._fanning.cancel()
+            self._fanning.cancel()
             if self._heartbeat is not None and self._heartbeat.running:
                 self._heartbeat.stop()
             self._heartbeat = None
@@ -261,15 +261,7 @@ class EventHub:
     def _new_hits(self, hits: list[Hit], last_id: int) -> None:
         """Fan a batch of new hits out to the streams, after the batches before it, in slices."""
         self._batches.append((hits, last_id))
-        if self._fanning is None:
-            job = self.records.sliced(self._fan_out())
-            if job is not None:
-                self._fanning = job
-                job.addBoth(self._fanned)
-
-    def _fanned(self, result: Any) -> None:
-        """The sliced fan-out is over (or was cancelled)."""
-        self._fanning = None
+        self._fanning.start(self._fan_out)  # under way already, it takes this batch too
 
     def _fan_out(self) -> Iterator[None]:
         """

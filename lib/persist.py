@@ -35,7 +35,7 @@ from counter import Counter, ICounter, state_in_use
 from logfollow import OVERLONG, LogFollower
 from logformat import compile_format
 from selection import is_own, is_own_logged
-from slices import clock_cooperator, run_sliced
+from slices import OneAtATime, clock_cooperator, run_sliced
 from webloglib import (
     Hit,
     LogLineError,
@@ -218,7 +218,7 @@ class Records:
         self._ring_total = 0  # bytes ever put in the ring
         self._made: dict[int, Hit] = {}  # hits made from ring lines, by id
         self._announced = 0  # the id of the last hit the listeners were told of
-        self._announcing: Deferred[Any] | None = None  # the slices of an announcement under way
+        self._announcing = OneAtATime(self.sliced)  # announcements, in slices, one at a time
         self._cooperator: Cooperator | None = None
         self.hit_count = 0
         self.lines = 0
@@ -358,16 +358,7 @@ class Records:
         if not self._listeners:
             self._announced = self.hit_count
             return
-        if self._announcing is not None:
-            return  # the slices under way go on to the newest hit
-        job = self.sliced(self._announcements())
-        if job is not None:
-            self._announcing = job
-            job.addBoth(self._announcedAll)
-
-    def _announcedAll(self, result: Any) -> None:
-        """The sliced announcement is over (or was cancelled)."""
-        self._announcing = None
+        self._announcing.start(self._announcements)  # under way already, it goes on to the newest
 
     def _announcements(self) -> Iterator[None]:
         """Make the new hits a step each; tell the listeners in batches of consecutive hits."""
@@ -560,8 +551,7 @@ class Records:
             if call is not None and call.active():
                 call.cancel()
         self._backlog = self._wakeup = None
-        if self._announcing is not None:
-            self._announcing.cancel()
+        self._announcing.cancel()
         if self._cooperator is not None:
             self._cooperator.stop()
             self._cooperator = None

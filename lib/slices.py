@@ -20,7 +20,7 @@ from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReactorTime
 from twisted.internet.task import Cooperator
 
-__all__ = ["SLICE", "clock_cooperator", "run_sliced"]
+__all__ = ["SLICE", "OneAtATime", "clock_cooperator", "run_sliced"]
 
 SLICE = 0.01
 """Seconds of work in one slice; a step itself stays far below the 50 ms the reactor allows."""
@@ -77,3 +77,34 @@ def run_sliced(
     task.whenDone().addCallbacks(
         done.callback, lambda failure: None if cancelled else done.errback(failure))
     return done
+
+
+class OneAtATime:
+    """
+    A kind of sliced work of which at most one job is under way: its steps find new work
+    themselves, so while one runs, asking for another does nothing.
+    """
+
+    def __init__(self, run: Callable[[Iterator[Any]], Deferred[Any] | None]) -> None:
+        """
+        @param run: runs steps in slices, as L{run_sliced} does (say, C{Records.sliced}).
+        """
+        self.run = run
+        self.job: Deferred[Any] | None = None
+
+    def start(self, steps: Callable[[], Iterator[Any]]) -> None:
+        """Run C{steps()} in slices, unless a job of this kind is still under way."""
+        if self.job is None:
+            job = self.run(steps())
+            if job is not None:
+                self.job = job
+                job.addBoth(self._done)
+
+    def _done(self, result: object) -> None:
+        """The job is over, or was cancelled."""
+        self.job = None
+
+    def cancel(self) -> None:
+        """Stop the job under way, if any."""
+        if self.job is not None:
+            self.job.cancel()

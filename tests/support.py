@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from typing import Any
@@ -246,3 +247,47 @@ class TwistdServer:
             request.add_header("Referer", referrer)
         with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
             return str(response.read().decode("utf-8"))
+
+
+def unblockFifo(path: str) -> None:
+    """Open the FIFO at C{path} for writing and close it: a reader blocked opening it goes on."""
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_NONBLOCK))
+    except OSError:
+        pass  # nobody has it open for reading: nobody waits on it
+
+
+def withinDeadline(testCase: unittest.TestCase, work: Any, fifos: list[str],
+                   seconds: float = 5.0) -> Any:
+    """
+    Run C{work()} in a thread; fail the test if it has not returned within C{seconds}.
+
+    Opening a FIFO for reading waits for a writer: should C{work} block so, each of
+    C{fifos} is given one, so that no thread outlives the test, and the test fails
+    instead of hanging.
+
+    @return: what C{work()} returned.
+    @raise BaseException: what C{work()} raised.
+    """
+    outcome: list[tuple[bool, Any]] = []
+
+    def run() -> None:
+        try:
+            outcome.append((True, work()))
+        except BaseException as error:
+            outcome.append((False, error))
+
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    worker.join(seconds)
+    if worker.is_alive():
+        deadline = time.monotonic() + seconds
+        while worker.is_alive() and time.monotonic() < deadline:
+            for fifo in fifos:
+                unblockFifo(fifo)
+            worker.join(0.05)
+        testCase.fail(f"blocked opening one of {fifos}")
+    [(returned, value)] = outcome
+    if not returned:
+        raise value
+    return value

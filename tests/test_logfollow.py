@@ -7,7 +7,6 @@ import io
 import os
 import shutil
 import socket
-import threading
 import time
 from collections.abc import Callable
 
@@ -15,6 +14,7 @@ from twisted.internet.task import Clock
 from twisted.trial import unittest
 
 from logfollow import OVERLONG, LogFollower
+from tests.support import withinDeadline
 
 
 def numbered(count: int, first: int = 0, name: bytes = b"line") -> list[bytes]:
@@ -431,14 +431,6 @@ class StateTests(_LogTestCase):
         self.assertEqual((follower.state, follower.reason), ("unreadable", "is a directory"))
 
 
-def unblockFifo(path: str) -> None:
-    """Open the FIFO at C{path} for writing and close it: a reader blocked opening it goes on."""
-    try:
-        os.close(os.open(path, os.O_WRONLY | os.O_NONBLOCK))
-    except OSError:
-        pass  # nobody has it open for reading: nobody waits on it
-
-
 class SpecialFileTests(_LogTestCase):
     """
     A FIFO, socket or device at the path, or at a rotated name, is never opened as a log.
@@ -452,19 +444,8 @@ class SpecialFileTests(_LogTestCase):
         self, follower: LogFollower, fifos: list[str]
     ) -> tuple[list[bytes | None], bool]:
         """C{follower.read()}, failing the test if it has not returned within 5 seconds."""
-        result: list[tuple[list[bytes | None], bool]] = []
-        reader = threading.Thread(target=lambda: result.append(follower.read()), daemon=True)
-        reader.start()
-        reader.join(5)
-        if reader.is_alive():
-            deadline = time.monotonic() + 5
-            while reader.is_alive() and time.monotonic() < deadline:
-                for fifo in fifos:  # let the reader go on, so that no thread outlives the test
-                    unblockFifo(fifo)
-                reader.join(0.05)
-            self.fail(f"read() blocked opening one of {fifos}")
-        self.assertEqual(len(result), 1, "read() raised")
-        return result[0]
+        result: tuple[list[bytes | None], bool] = withinDeadline(self, follower.read, fifos)
+        return result
 
     def test_fifoAtPath(self) -> None:
         """

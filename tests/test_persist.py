@@ -3,14 +3,11 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import stat
 import subprocess
 import sys
-import threading
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -21,7 +18,7 @@ from zope.interface import implementer
 from zope.interface.verify import verifyObject
 
 from persist import Counter, ICounter, IRecords, Records, config_problem, env_int
-from tests.support import setEnvironment
+from tests.support import setEnvironment, withinDeadline
 from webloglib import Hit
 
 
@@ -386,18 +383,7 @@ class CounterTests(unittest.TestCase):
         """
         os.mkfifo(self.path)
         errors = collectErrors(self)
-        made: list[Counter] = []
-        maker = threading.Thread(target=lambda: made.append(self.counter()), daemon=True)
-        maker.start()
-        maker.join(5)
-        if maker.is_alive():
-            deadline = time.monotonic() + 5
-            while maker.is_alive() and time.monotonic() < deadline:
-                with contextlib.suppress(OSError):  # let the blocked open go on
-                    os.close(os.open(self.path, os.O_WRONLY | os.O_NONBLOCK))
-                maker.join(0.05)
-            self.fail("Counter() blocked opening a FIFO at counter.json")
-        [counter] = made
+        counter: Counter = withinDeadline(self, self.counter, [self.path])
         self.assertEqual(counter.getValue(), 0)
         [aside] = self.stateFiles()
         self.assertTrue(stat.S_ISFIFO(os.lstat(os.path.join(self.directory, aside)).st_mode))
