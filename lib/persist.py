@@ -363,36 +363,43 @@ class Records:
     def _announcements(self) -> Iterator[None]:
         """Make the new hits a step each; tell the listeners in batches of consecutive hits."""
         while self._announced < self.hit_count and self._listeners:
-            entries = self._entries(self._announced)[-self.ANNOUNCE_BATCH:]  # the oldest
-            if not entries:  # what was not announced fell out of the ring meanwhile
-                self._announced = self.hit_count
-                break
+            first = max(self._announced + 1, self.hit_count - len(self._ring) + 1)
+            last = min(first + self.ANNOUNCE_BATCH - 1, self.hit_count)
             batch: list[Hit] = []
-            for hit_id, entry in reversed(entries):
+            for hit_id in range(first, last + 1):
+                entry = self._entry(hit_id)
+                if entry is None:  # fell out of the ring meanwhile: the batch ends before it
+                    break
                 batch.append(self._hit(hit_id, entry))
                 yield None
-            self._announced = entries[0][0]
+            if not batch:
+                self._announced = max(self._announced, first)
+                continue
+            self._announced = first + len(batch) - 1
             for listener in list(self._listeners):
                 listener(batch, self._announced)
 
-    def _entries(self, after: int) -> list[tuple[int, tuple[bytes | Hit, str | None, int]]]:
-        """The ring's entries after id C{after}, newest first, with their ids: a copy."""
-        newest = self.hit_count
-        wanted = min(newest - after, len(self._ring))
-        if wanted <= 0:
-            return []
-        return [(newest - offset, entry)
-                for offset, entry in enumerate(islice(reversed(self._ring), wanted))]
+    def _entry(self, hit_id: int) -> tuple[bytes | Hit, str | None, int] | None:
+        """The ring's entry of the hit numbered C{hit_id}, or None if it is not kept."""
+        index = hit_id - (self.hit_count - len(self._ring) + 1)
+        if not 0 <= index < len(self._ring):
+            return None
+        return self._ring[index]  # near either end of the deque: a few steps
 
     def _walk(self, after: int) -> Iterator[tuple[int, Hit]]:
         """
         The kept hits after id C{after}, newest first, each made when the iteration reaches it.
 
-        The ring's entries are copied first, so that the log may be read while the
-        hits are made, a step at a time, by whoever iterates.
+        Each is looked up by its id when reached, so the log may be read between two
+        steps (new hits then come after the walk's first, old ones may drop out).
         """
-        for hit_id, entry in self._entries(after):
+        hit_id = self.hit_count
+        while hit_id > after:
+            entry = self._entry(hit_id)
+            if entry is None:
+                return
             yield hit_id, self._hit(hit_id, entry)
+            hit_id -= 1
 
     def walk(self, after: int = 0) -> Iterator[tuple[int, Hit]]:
         """
