@@ -247,11 +247,23 @@ def _head(heading: str) -> Tag:
     )
 
 
-def _top_list(title: str, name: str, items: list[tuple[str, int]]) -> Tag:
-    """One top list: a heading and an ordered list of counts and keys."""
+def shown_site(site: str) -> str:
+    """A referring site as the top list shows it: a host that is not ASCII in its IDNA form."""
+    return site if site.isascii() else _ascii_host(site) or site
+
+
+def shown_referrer(referrer: str) -> str:
+    """A referrer as the top list shows it: its host in IDNA form, as its link would show it."""
+    return referrer_link(referrer) or referrer
+
+
+def _top_list(title: str, name: str, items: list[tuple[str, int]],
+              shown: Callable[[str], str] = str) -> Tag:
+    """One top list: a heading and an ordered list of counts and keys (each as C{shown})."""
     return tags.section(
         tags.h2(title),
-        tags.ol([tags.li(tags.span(str(count), class_="count"), " ", tags.span(key, class_="key"))
+        tags.ol([tags.li(tags.span(str(count), class_="count"), " ",
+                         tags.span(shown(key), class_="key"))
                  for key, count in items], id=f"top-{name}"),
         class_="top",
     )
@@ -268,8 +280,8 @@ def _aggregates_html(records: IRecords) -> bytes:
     fragment = flat(tags.aside(
         tags.section(tags.h2("Hits per minute (log time)"),
                      per_minute_svg(aggregates.per_minute()), class_="chart"),
-        _top_list("Top referring sites", "sites", top["sites"]),
-        _top_list("Top referrers", "referrers", top["referrers"]),
+        _top_list("Top referring sites", "sites", top["sites"], shown_site),
+        _top_list("Top referrers", "referrers", top["referrers"], shown_referrer),
         _top_list("Top resources", "resources", top["resources"]),
         _top_list("Status codes", "statuses", top["statuses"]),
         tags.p("Counted over every hit read since start, weblog's own pages excluded.",

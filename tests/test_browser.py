@@ -106,6 +106,12 @@ class LivePageTests(unittest.TestCase):
         })""")
         return [(text, href) for text, href in cells]
 
+    def topKeys(self) -> list[list[str]]:
+        """The keys of the top referring sites and referrers, as the page shows them."""
+        return [self.page.eval_on_selector_all(f"#top-{name} .key",
+                                               "keys => keys.map(key => key.textContent)")
+                for name in ("sites", "referrers")]
+
     def test_appendedLineAppearsWithoutReload(self):
         """A matching line appended to the log shows at the top of the table, no reload."""
         self.openLive()
@@ -206,6 +212,11 @@ class LivePageTests(unittest.TestCase):
         live = self.referrerCells()
         self.assertEqual(live, [*expected, ("http://earlier.example/", "http://earlier.example/")])
         self.assertTrue(self.page.evaluate("window.notReloaded === true"))
+        # The top lists the stats event fills (every 5 s) read as the server renders them.
+        self.page.wait_for_function(
+            "document.querySelectorAll('#top-referrers li').length > 1", timeout=8000)
+        tops = self.topKeys()
         self.page.reload()
         self.assertEqual(self.referrerCells(), live)
+        self.assertEqual(self.topKeys(), tops)
         self.assertEqual(self.errors, [])

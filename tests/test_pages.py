@@ -188,6 +188,20 @@ class WeblogPageTests(SiteCase):
         self.assertEqual(referrer_cells(body), expected)
 
     @defer.inlineCallbacks
+    def test_topListsShowHostsInAscii(self):
+        """The top referring sites and referrers show a lookalike host in its IDNA form."""
+        self.writeLog(combined("/a", "https://p\u0430ypal.com/login"),
+                      combined("/b", "https://p\u0430ypal.com/login"))
+        self.serve()
+        _, _, body = yield self.get("/weblog.rpy")
+        page = body.decode()
+        sites = re.findall(r'<ol id="top-sites">(.*?)</ol>', page)[0]
+        referrers = re.findall(r'<ol id="top-referrers">(.*?)</ol>', page)[0]
+        self.assertIn('<span class="key">xn--pypal-4ve.com</span>', sites)
+        self.assertIn('<span class="key">https://xn--pypal-4ve.com/login</span>', referrers)
+        self.assertNotIn("\u0430", sites + referrers)
+
+    @defer.inlineCallbacks
     def test_securityHeaders(self):
         """The page sends a script-from-self CSP, nosniff and no-referrer."""
         self.serve()

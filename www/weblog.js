@@ -140,7 +140,16 @@
     recolour();
   }
 
-  function fillList(id, items) {
+  function shownSite(site) {
+    // A referring site as the server's top list shows it: a host not ASCII in IDNA form.
+    return /^[\x00-\x7f]*$/.test(site) ? site : (asciiHost(site) || site);
+  }
+
+  function shownReferrer(referrer) {
+    return referrerLink(referrer) || referrer;
+  }
+
+  function fillList(id, items, shown) {
     var list = document.getElementById(id);
     if (!list) { return; }
     while (list.firstChild) { list.removeChild(list.firstChild); }
@@ -151,7 +160,7 @@
       count.textContent = String(item[1]);
       var key = document.createElement("span");
       key.className = "key";
-      key.textContent = item[0];
+      key.textContent = shown ? shown(item[0]) : item[0];
       li.appendChild(count);
       li.appendChild(document.createTextNode(" "));
       li.appendChild(key);
@@ -185,8 +194,8 @@
   }
 
   function showStats(stats) {
-    fillList("top-sites", stats.top.sites);
-    fillList("top-referrers", stats.top.referrers);
+    fillList("top-sites", stats.top.sites, shownSite);
+    fillList("top-referrers", stats.top.referrers, shownReferrer);
     fillList("top-resources", stats.top.resources);
     fillList("top-statuses", stats.top.statuses);
     drawChart(stats.per_minute);
