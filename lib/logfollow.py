@@ -155,7 +155,7 @@ class LogFollower:
             budget = self._drain_retired(lines, budget)
             if budget <= 0:
                 return lines, True
-        if self._current is None and not self._open(lines):
+        if self._current is None and not self._open():
             return lines, False
         assert self._current is not None
         more = self._read_from(self._current, lines, budget)
@@ -166,8 +166,8 @@ class LogFollower:
         self.state = state
         self.reason = reason
 
-    def _open(self, lines: list[Line]) -> bool:
-        """Open the path; at the very first open, read back the last lines. Return success."""
+    def _open(self) -> bool:
+        """Open the path; at the very first open, start near its end. Return success."""
         try:
             handle = open_regular(self.path)  # kept open while followed
         except FileNotFoundError:
@@ -179,30 +179,38 @@ class LogFollower:
         info = os.fstat(handle.fileno())
         log = _OpenLog(handle, (info.st_dev, info.st_ino))
         if self._at_start:
-            self._read_back_lines(log, info.st_size, lines)
+            self._start_near_end(log, info.st_size)
         self._current = log
         self._set_state("ok", "")
         return True
 
-    def _read_back_lines(self, log: _OpenLog, size: int, lines: list[Line]) -> None:
-        """Start C{log} near its end, handing out only its last C{read_back} complete lines."""
+    def _start_near_end(self, log: _OpenLog, size: int) -> None:
+        """
+        Start C{log} where its last C{read_back} complete lines begin (and a partial last one).
+
+        Only the place is found here, from the end backwards, a block at a time; the
+        lines are then read by the reads that follow, in their budgets, as any backlog.
+        """
         wanted = self._read_back
         limit = min(max(wanted, 1) * self._max_line, self._READ_BACK_LIMIT)
-        start = size
-        newlines = 0
-        while start > 0 and newlines <= wanted and size - start < limit:
-            step = min(self._BLOCK, start)
-            start -= step
-            newlines += os.pread(log.file.fileno(), step, start).count(b"\n")
-        log.offset = start
+        fileno = log.file.fileno()
+        end = size
+        seen = 0  # newlines in [end, size)
+        while end > 0 and size - end < limit:
+            step = min(self._BLOCK, end)
+            block = os.pread(fileno, step, end - step)
+            found = block.count(b"\n")
+            if seen + found > wanted:  # the newline before the wanted lines is in this block
+                position = len(block)
+                for _ in range(wanted + 1 - seen):
+                    position = block.rindex(b"\n", 0, position)
+                log.offset = end - step + position + 1
+                return
+            seen += found
+            end -= step
+        log.offset = end
         # Reading starts inside a line unless the byte before is a newline: drop that line's end.
-        log.discard_first = start > 0 and os.pread(log.file.fileno(), 1, start - 1) != b"\n"
-        kept: deque[Line] = deque(maxlen=wanted)
-        while log.offset < size:
-            found: list[Line] = []
-            self._read_from(log, found, min(self._BLOCK * 16, size - log.offset))
-            kept.extend(found)
-        lines.extend(kept)
+        log.discard_first = end > 0 and os.pread(fileno, 1, end - 1) != b"\n"
 
     def _missed_rotations(self, left: _OpenLog, new: tuple[int, int]) -> list[_OpenLog]:
         """
