@@ -230,6 +230,9 @@ class _OneResource:
         raise NotImplementedError("only IResource avatars")
 
 
+_PHRASES = {429: b"Too Many Requests"}
+
+
 class _Answer(Resource):
     """A short plain-text answer, for this URL and every one under it."""
 
@@ -243,7 +246,8 @@ class _Answer(Resource):
 
     def render(self, request: Any) -> bytes:
         """Set the code and headers; the text (the server leaves it out for HEAD)."""
-        request.setResponseCode(self.code)
+        # Twisted knows no phrase for 429 (it would send "Unknown Status"): give RFC 6585's.
+        request.setResponseCode(self.code, _PHRASES.get(self.code))
         request.setHeader(b"content-type", b"text/plain; charset=utf-8")
         for name, value in self.headers.items():
             request.setHeader(name, value)

@@ -603,6 +603,14 @@ class BasicGuardTests(unittest.TestCase):
         self.assertEqual(self.answer("wrong")[0], 429)
         self.assertEqual(self.answer("right")[::2], (200, b"secret "))
 
+    def test_tooManyRequestsPhrase(self):
+        """A 429 says "Too Many Requests" on its status line (Twisted has no phrase for it)."""
+        for attempt in range(5):
+            self.assertEqual(self.checked(f"wrong {attempt}")[0], 401)
+        request = self.successResultOf(self.request("wrong")[1])
+        self.assertEqual((request.responseCode, request.responseMessage),
+                         (429, b"Too Many Requests"))
+
     def test_oneCheckPerAddress(self):
         """A second check from an address whose first is still running gets 429 for 1 s."""
         self.request("wrong 1")
