@@ -22,8 +22,9 @@ from weakref import WeakKeyDictionary
 from twisted.internet.defer import CancelledError
 
 from twisted.internet.interfaces import IPushProducer, IReactorTime
-from twisted.internet.task import LoopingCall
+from twisted.internet.task import LoopingCall, SchedulerStopped
 from twisted.logger import Logger
+from twisted.python.failure import Failure
 from twisted.web.server import NOT_DONE_YET, Request
 from zope.interface import implementer
 
@@ -101,6 +102,9 @@ class EventStream:
         self.pending_bytes = 0
         self.replaying = True
         """Until the hits it missed are found, live events wait behind them."""
+        self.floor = 0
+        """The id up to which it has every hit (from its page or its replay): no live event
+        at or below it is sent again."""
 
     def send(self, data: list[bytes] | bytes) -> None:
         """Queue C{data} (one piece or several) and write what the transport has room for."""
@@ -175,6 +179,8 @@ class EventHub:
         """A stream is dropped when, as new events come, more than this still waits for it."""
         self.max_unsent_total = 16 << 20
         """The streams most behind are dropped while this many bytes wait for all."""
+        self.max_replay = 4 << 20
+        """The most bytes of missed hits replayed to a reconnecting stream (the newest)."""
         self.heartbeat_seconds = 15.0
         self.stats_seconds = 5.0
         self.streams: list[EventStream] = []
@@ -223,25 +229,44 @@ class EventHub:
         """
         Send C{stream} the kept hits after C{last} that it matches (its newest C{limit}).
 
-        They are those the listeners were told of already (later ones come live), found
-        newest first in slices, since every kept hit may have to be made to find them.
+        They are those the listeners were told of already, up to C{announced}; later
+        ones come live, and none at or below the stream's floor comes twice.  They are
+        found newest first in slices, since every kept hit may have to be made to find
+        them, and at most C{max_replay} bytes of them are sent.
         """
-        if last is None:
+        announced = self.records.announced
+        stream.floor = announced if last is None else max(last, announced)
+        if last is None or last >= announced:
             stream.replayed([])
             return
         found: list[bytes] = []
-        announced = self.records.announced
-        if last >= announced:
-            stream.replayed([])
-            return
-        told = ((event_id, hit) for event_id, hit in self.records.walk(last)
-                if event_id <= announced)  # later ones come live
-        job = self.records.sliced(stream.selection.choose(told, found, hit_event))
-        if job is None:
+        size = [0]
+
+        def event(event_id: int, hit: Hit) -> bytes:
+            data = hit_event(event_id, hit)
+            size[0] += len(data)
+            return data
+
+        def steps() -> Iterator[None]:
+            for step in stream.selection.choose(self.records.walk(last, announced), found, event):
+                if size[0] > self.max_replay:
+                    break  # the newest that fit: older ones are past what a client is owed
+                yield step
+
+        def done(_: object = None) -> None:
             stream.replayed(pieces(reversed(found)))
+            self._shed()
+
+        def failed(failure: Failure) -> None:
+            if not failure.check(CancelledError, SchedulerStopped):
+                _log.failure("replaying missed hits failed", failure)
+            stream.replayed([])
+
+        job = self.records.sliced(steps())
+        if job is None:
+            done()
         else:
-            job.addCallbacks(lambda _: stream.replayed(pieces(reversed(found))),
-                             lambda failure: failure.trap(CancelledError))
+            job.addCallbacks(done, failed)
             stream.request.notifyFinish().addBoth(lambda _: job.cancel())
 
     def remove(self, stream: EventStream) -> None:
@@ -276,24 +301,28 @@ class EventHub:
             hits, last_id = self._batches.popleft()
             first = last_id - len(hits) + 1
             encoded: dict[int, bytes] = {}
-            joined: dict[Selection, list[bytes]] = {}
+            joined: dict[tuple[str, ...], list[bytes]] = {}
             for stream in list(self.streams):
-                if stream.closed:
-                    continue
+                if stream.closed or last_id <= stream.floor:
+                    continue  # gone, or has these hits already
                 if stream.pending_bytes > self.max_unsent:
                     stream.drop()
                     continue
-                data = joined.get(stream.selection)
+                key = stream.selection.filter_key()
+                start = max(first, stream.floor + 1)  # past its floor: all but the first batch
+                data = joined.get(key) if start == first else None
                 if data is None:
                     chunks = []
-                    for offset, hit in enumerate(hits):
-                        if stream.selection.matches(hit):
+                    for offset in range(start - first, len(hits)):
+                        if stream.selection.matches(hits[offset]):
                             event = encoded.get(offset)
                             if event is None:
-                                event = encoded[offset] = hit_event(first + offset, hit)
-                                yield None
+                                event = encoded[offset] = hit_event(first + offset, hits[offset])
                             chunks.append(event)
-                    data = joined[stream.selection] = pieces(chunks)
+                        yield None
+                    data = pieces(chunks)
+                    if start == first:
+                        joined[key] = data
                 stream.send(data)
                 yield None
             self._shed()

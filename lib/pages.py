@@ -8,17 +8,21 @@ these; everything here is importable, so trial tests reach it directly.
 
 from __future__ import annotations
 
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 from weakref import WeakKeyDictionary
 
 from twisted.internet.defer import CancelledError
+from twisted.internet.interfaces import IPullProducer
+from twisted.internet.task import SchedulerStopped
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET, Request
+
+from zope.interface import implementer
 
 from auth import protect
 from events import hub_for
@@ -84,46 +88,89 @@ def _base_path(request: Request) -> str:
 _rendered: WeakKeyDictionary[IRecords, OrderedDict[tuple[Any, ...], bytes]] = WeakKeyDictionary()
 
 
+CACHE_MOST = 4 << 20
+"""The largest answer kept for the next requests; a longer one is rendered for each."""
+Assemble = Callable[[list[bytes], int, dict[str, Any]], list[bytes]]
+"""Puts a view together from its hits' pieces, the newest hit's id and the log's status."""
+
+
+@implementer(IPullProducer)
+class _Pieces:
+    """Writes a long answer a few pieces at a time, as the transport asks for more."""
+
+    def __init__(self, request: Request, pieces: list[bytes]) -> None:
+        self.request = request
+        self.pieces = deque(pieces)
+
+    def resumeProducing(self) -> None:
+        """Write about 64 KiB of pieces; finish once all are written."""
+        written = 0
+        while self.pieces and written < 64 << 10:
+            piece = self.pieces.popleft()
+            written += len(piece)
+            self.request.write(piece)
+        if not self.pieces:
+            self.request.unregisterProducer()
+            self.request.finish()
+
+    def stopProducing(self) -> None:
+        """The client went away: write nothing more."""
+        self.pieces.clear()
+
+
 def _answer(records: IRecords, request: Request, key: tuple[Any, ...], selection: Selection,
-            each: Callable[[Hit], bytes], assemble: Callable[[list[bytes]], bytes]
-            ) -> bytes | int:
+            each: Callable[[Hit], bytes], assemble: Assemble) -> bytes | int:
     """
     Answer with a rendered view, kept until the records change (rendered once per change).
 
     Making the hits of a view can be long (a thousand long lines, or a filter
     that matches little), so it is done in slices: the selected hits are found
     newest first and each is rendered by C{each} a step at a time; once all are,
-    C{assemble} puts the view together.  A view that is quick to make is answered
-    at once; a long one later, the reactor serving others meanwhile.
+    C{assemble} puts the view together, in pieces.  A view that is quick to make
+    is answered at once; a long one later, the reactor serving others meanwhile;
+    and one longer than C{CACHE_MOST} is written a few pieces at a time, never
+    joined or kept.
 
     @param key: what else the answer depends on (the kind of page, the selection).
     @return: the body, or C{NOT_DONE_YET} when it will be written later.
     """
     pages = _rendered.setdefault(records, OrderedDict())
-    full = (*key, records.last_id, repr(records.status()))
+    last_id, status = records.last_id, records.status()  # what the chosen hits go up to
+    full = (*key, last_id, repr(status))
     body = pages.get(full)
     if body is not None:
         return body
     chosen: list[bytes] = []
-    def done() -> bytes:
-        answer = pages[full] = assemble(chosen)
+
+    def done() -> bytes | list[bytes]:
+        pieces = assemble(chosen, last_id, status)
+        if sum(map(len, pieces)) > CACHE_MOST:
+            return pieces
+        answer = pages[full] = b"".join(pieces)
         while len(pages) > 32:
             pages.popitem(last=False)
         return answer
 
-    steps = selection.choose(records.walk(), chosen, lambda _, hit: each(hit))
-    job = records.sliced(steps)
+    def write(answer: bytes | list[bytes]) -> None:
+        if isinstance(answer, bytes):
+            request.write(answer)
+            request.finish()
+        else:
+            request.registerProducer(_Pieces(request, answer), False)
+
+    job = records.sliced(selection.choose(records.walk(upto=last_id), chosen,
+                                          lambda _, hit: each(hit)))
     if job is None:
-        return done()
+        answer = done()
+        if isinstance(answer, bytes):
+            return answer
+        write(answer)
+        return NOT_DONE_YET
     request.notifyFinish().addErrback(lambda _: job.cancel())
 
-    def write(answer: bytes) -> None:
-        request.write(answer)
-        request.finish()
-
     def failed(failure: Failure) -> None:
-        if failure.check(CancelledError):
-            return  # the client went away
+        if failure.check(CancelledError, SchedulerStopped):
+            return  # the client went away, or the server stops
         _log.failure("rendering {uri} failed", failure, uri=request.uri)
         request.setResponseCode(500)
         request.setHeader(b"content-type", b"text/plain; charset=utf-8")
@@ -134,16 +181,25 @@ def _answer(records: IRecords, request: Request, key: tuple[Any, ...], selection
     return NOT_DONE_YET
 
 
-def hits_json(records: IRecords, selection: Selection, hits: list[bytes]) -> bytes:
-    """The JSON document for a selection: the log's state, the hits (each as JSON), aggregates."""
+def hits_json(records: IRecords, selection: Selection, hits: list[bytes],
+              status: dict[str, Any]) -> list[bytes]:
+    """
+    The JSON document for a selection, in pieces: the log's state, the hits (each as JSON,
+    not copied), and the aggregates.
+    """
     head = json_text({
-        "log": records.status(),
+        "log": status,
         "query": {"limit": selection.limit, "status": selection.status,
                   "referrer": selection.referrer, "q": selection.q, "bots": selection.bots,
                   "own": selection.own},
+        "hits": [],
+        **records.aggregates.to_json(),
     }).encode()
-    tail = json_text(records.aggregates.to_json()).encode()
-    return b"%s,\"hits\":[%s],%s" % (head[:-1], b",".join(hits), tail[1:])
+    before, after = head.split(b'"hits":[]', 1)  # the only unquoted one: strings are escaped
+    pieces = [before, b'"hits":[']
+    for index, hit in enumerate(hits):
+        pieces += (b"," if index else b"", hit)
+    return [*pieces, b"]", after]
 
 
 def hit_json(hit: Hit) -> bytes:
@@ -167,8 +223,9 @@ class JsonPage(Resource):
             return selection
         self.records.refresh()
         request.setHeader(b"content-type", b"application/json; charset=utf-8")
-        return _answer(self.records, request, ("json", selection), selection, hit_json,
-                       lambda hits: hits_json(self.records, selection, hits))
+        return _answer(
+            self.records, request, ("json", selection), selection, hit_json,
+            lambda hits, _, status: hits_json(self.records, selection, hits, status))
 
 
 class EventsPage(Resource):
@@ -232,7 +289,8 @@ class WeblogPage(Resource):
         request.setHeader(b"content-type", b"text/html; charset=utf-8")
         return _answer(
             self.records, request, ("html", selection, base, self.heading), selection, hit_cells,
-            lambda cells: render_page(self.records, selection, cells, base, self.heading))
+            lambda cells, last_id, status: render_page(self.records, selection, cells, base,
+                                                       self.heading, last_id, status))
 
 
 DYNAMIC_PAGE = """<!DOCTYPE html>

@@ -130,8 +130,8 @@ class IRecords(Interface):
     def since(last_id: int) -> list[tuple[int, Hit]]:
         """The kept hits after the one numbered C{last_id}, oldest first, with their ids."""
 
-    def walk(after: int = 0) -> Iterator[tuple[int, Hit]]:
-        """The kept hits after the one numbered C{after}, newest first, each made when reached."""
+    def walk(after: int = 0, upto: int | None = None) -> Iterator[tuple[int, Hit]]:
+        """The kept hits after id C{after} (up to id C{upto}), newest first, made when reached."""
 
     def listen(listener: Callable[[list[Hit], int], None]) -> Callable[[], None]:
         """Call C{listener} with each batch of new hits and the id of its last; return a stopper."""
@@ -182,7 +182,7 @@ class Records:
         keep: int | None = None,
         clock: IReactorTime | None = None,
         interval: float = 1.0,
-        slice_bytes: int = 256 * 1024,
+        slice_bytes: int = 64 * 1024,
         format: str | None = None,
         ring_bytes: int | None = None,
     ) -> None:
@@ -356,6 +356,7 @@ class Records:
     def _announce(self) -> None:
         """Tell the listeners of the kept hits read since they were last told, in slices."""
         if not self._listeners:
+            self._announcing.cancel()  # nobody to tell: what is under way stops too
             self._announced = self.hit_count
             return
         self._announcing.start(self._announcements)  # under way already, it goes on to the newest
@@ -375,7 +376,7 @@ class Records:
             if not batch:
                 self._announced = max(self._announced, first)
                 continue
-            self._announced = first + len(batch) - 1
+            self._announced = max(self._announced, first + len(batch) - 1)  # never back
             for listener in list(self._listeners):
                 listener(batch, self._announced)
 
@@ -386,29 +387,22 @@ class Records:
             return None
         return self._ring[index]  # near either end of the deque: a few steps
 
-    def _walk(self, after: int) -> Iterator[tuple[int, Hit]]:
+    def walk(self, after: int = 0, upto: int | None = None) -> Iterator[tuple[int, Hit]]:
         """
-        The kept hits after id C{after}, newest first, each made when the iteration reaches it.
+        The kept hits after id C{after} and up to id C{upto} (default: the newest), newest
+        first, with their ids.
 
-        Each is looked up by its id when reached, so the log may be read between two
-        steps (new hits then come after the walk's first, old ones may drop out).
+        Each hit is looked up by its id and made (parsed) only when the iteration
+        reaches it, so the log may be read between two steps (new hits then come after
+        the walk's first, old ones may drop out) and the walk run in slices.
         """
-        hit_id = self.hit_count
+        hit_id = self.hit_count if upto is None else min(upto, self.hit_count)
         while hit_id > after:
             entry = self._entry(hit_id)
             if entry is None:
                 return
             yield hit_id, self._hit(hit_id, entry)
             hit_id -= 1
-
-    def walk(self, after: int = 0) -> Iterator[tuple[int, Hit]]:
-        """
-        The kept hits after the one numbered C{after}, newest first, with their ids.
-
-        Each hit is made (parsed) only when the iteration reaches it, and the log may
-        be read meanwhile, so the iteration can be run in slices (see L{slices}).
-        """
-        return self._walk(after)
 
     def getNew(self) -> list[Hit]:
         """Read one slice of what was appended; return the kept hits, newest first."""
@@ -417,7 +411,7 @@ class Records:
 
     def newest(self) -> Iterator[Hit]:
         """Iterate over the kept hits, newest (most recently written) first."""
-        for _, hit in self._walk(0):
+        for _, hit in self.walk():
             yield hit
 
     def since(self, last_id: int) -> list[tuple[int, Hit]]:

@@ -172,10 +172,15 @@ def hit_cells(hit: Hit) -> bytes:
     return _cells.get(hit, _Cells(hit))
 
 
-def _rows(cells: list[bytes]) -> bytes:
-    """The table's rows, alternating classes, from each hit's cells."""
-    return b"".join(b'<tr class="row%d">%s</tr>' % (index % 2, each)
-                    for index, each in enumerate(cells))
+_ROW_STARTS = (b'<tr class="row0">', b'<tr class="row1">')
+
+
+def _rows(cells: list[bytes]) -> list[bytes]:
+    """The table's rows, alternating classes, from each hit's cells: pieces, none copied."""
+    pieces: list[bytes] = []
+    for index, each in enumerate(cells):
+        pieces += (_ROW_STARTS[index % 2], each, b"</tr>")
+    return pieces
 
 
 class _Cells:
@@ -292,15 +297,18 @@ def _aggregates_html(records: IRecords) -> bytes:
 
 
 def render_page(records: IRecords, selection: Selection, cells: list[bytes], base: str,
-                heading: str) -> bytes:
+                heading: str, last_id: int, status: dict[str, Any]) -> list[bytes]:
     """
     The whole weblog page: the log's state, the filter form, the rows, the aggregates.
 
     @param cells: the selected hits' cells (from L{hit_cells}), in display order.
     @param base: the page's own URL path (C{""} at the site's root), for its links and its
         event stream.
+    @param last_id: the id of the newest hit when the rows were chosen: the page's
+        event stream goes on from there.
+    @param status: the log's status when the rows were chosen.
+    @return: the page, in pieces (a row's cells are not copied).
     """
-    status = records.status()
     query = selection.query()
     suffix = f"?{query}" if query else ""
     footer = tags.p(
@@ -310,17 +318,17 @@ def render_page(records: IRecords, selection: Selection, cells: list[bytes], bas
         tags.a("Home", href="/"),
         class_="footer",
     )
-    return b"".join((
+    return [
         b'<!DOCTYPE html>\n<html lang="en">',
         _heads.get(heading, lambda: flat(_head(heading))),
         b'<body data-events="%s" data-last-id="%d">' % (
-            _attribute(f"{base}/events{suffix}"), records.last_id),
+            _attribute(f"{base}/events{suffix}"), last_id),
         flat(tags.header(tags.h1(heading), tags.span(
             "static", id="live", class_="live-off", title="live updates need JavaScript"))),
         flat(_log_state(status)),
         _forms.get((selection, base), lambda: flat(_form(selection, base))),
         b'<div class="columns"><main><table>', _THEAD,
-        b'<tbody id="hits" data-limit="%d">' % selection.limit, _rows(cells), b"</tbody></table>",
-        flat(footer),
+        b'<tbody id="hits" data-limit="%d">' % selection.limit, *_rows(cells),
+        b"</tbody></table>", flat(footer),
         b"</main>", _aggregates_html(records), b"</div></body></html>",
-    ))
+    ]

@@ -124,6 +124,10 @@ class Selection:
             return False
         return True
 
+    def filter_key(self) -> tuple[str, ...]:
+        """What decides which hits match (all but the limit): equal keys, equal matches."""
+        return (self.status, self.referrer, self.q, self.bots, self.own)
+
     def select(self, hits: Iterable[Hit]) -> list[Hit]:
         """Return the first C{limit} of C{hits} that match, in their order."""
         matching: Iterator[Hit] = (hit for hit in hits if self.matches(hit))

@@ -16,11 +16,15 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import CancelledError, Deferred
 from twisted.internet.interfaces import IReactorTime
-from twisted.internet.task import Cooperator
+from twisted.internet.task import Cooperator, SchedulerStopped
+from twisted.logger import Logger
+from twisted.python.failure import Failure
 
 __all__ = ["SLICE", "OneAtATime", "clock_cooperator", "run_sliced"]
+
+_log = Logger()
 
 SLICE = 0.01
 """Seconds of work in one slice; a step itself stays far below the 50 ms the reactor allows."""
@@ -32,22 +36,24 @@ def _slice_over(clock: IReactorTime, slice_seconds: float) -> Callable[[], bool]
     return lambda: clock.seconds() >= deadline
 
 
-def clock_cooperator(clock: IReactorTime, slice_seconds: float = SLICE) -> Cooperator:
+def clock_cooperator(clock: IReactorTime, slice_seconds: float | None = None) -> Cooperator:
     """
-    A Cooperator that runs slices of C{slice_seconds} on C{clock}'s reactor turns.
+    A Cooperator that runs slices of C{slice_seconds} (default L{SLICE}) on C{clock}'s turns.
 
     Its time is C{clock}'s, so on a task.Clock in tests, whose time moves only when
     told, nothing is ever cut short: the work is all done at the first turn.
     """
-    return Cooperator(terminationPredicateFactory=lambda: _slice_over(clock, slice_seconds),
-                      scheduler=lambda work: clock.callLater(0, work))
+    return Cooperator(
+        terminationPredicateFactory=lambda: _slice_over(
+            clock, SLICE if slice_seconds is None else slice_seconds),
+        scheduler=lambda work: clock.callLater(0, work))
 
 
 def run_sliced(
     steps: Iterator[Any],
     cooperator: Cooperator,
     clock: IReactorTime,
-    slice_seconds: float = SLICE,
+    slice_seconds: float | None = None,
 ) -> Deferred[Any] | None:
     """
     Run C{steps} for up to C{slice_seconds} now, and what is left in later reactor turns.
@@ -56,11 +62,12 @@ def run_sliced(
     @param cooperator: runs what is left, a slice per turn.
     @param clock: tells how long the part done now took (on a task.Clock, no time:
         tests see small and large jobs alike finish at once).
-    @param slice_seconds: how long the part done now may take.
+    @param slice_seconds: how long the part done now may take; default L{SLICE}, read at
+        each call (tests set it to 0 to see every job in slices of one step).
     @return: None if every step ran now; else a Deferred that fires once all have
         run (cancel it to stop the rest).
     """
-    over = _slice_over(clock, slice_seconds)
+    over = _slice_over(clock, SLICE if slice_seconds is None else slice_seconds)
     for _ in steps:
         if over():
             break
@@ -101,8 +108,10 @@ class OneAtATime:
                 job.addBoth(self._done)
 
     def _done(self, result: object) -> None:
-        """The job is over, or was cancelled."""
+        """The job is over, or was cancelled (said nothing of), or failed (logged)."""
         self.job = None
+        if isinstance(result, Failure) and not result.check(CancelledError, SchedulerStopped):
+            _log.failure("sliced work failed", result)
 
     def cancel(self) -> None:
         """Stop the job under way, if any."""

@@ -330,3 +330,80 @@ class EventsPageTests(SiteCase):
                 break
             yield deferLater(reactor, 0.02, lambda: None)
         self.assertEqual(hub_for(records).streams, [])
+
+
+class OrderTests(unittest.TestCase):
+    """Every hit reaches a stream once: live, replayed or on its page, never twice or lost."""
+
+    def setUp(self) -> None:
+        self.log = self.mktemp()
+        self.clock = Clock()
+        self.records = Records(self.log, keep=2000, clock=self.clock, slice_bytes=4000)
+        self.addCleanup(self.records.stop)
+        self.hub = EventHub(self.records, self.clock)
+
+    def write(self, count: int, start: int = 0) -> None:
+        """Append C{count} lines to the log."""
+        with open(self.log, "a") as log:
+            log.writelines(combined(f"/h{n}") for n in range(start, start + count))
+
+    def open(self, since: int | None = None) -> FakeRequest:
+        """Open a stream of every hit, as the page's script would, with C{since}."""
+        request = FakeRequest()
+        self.hub.open(request, Selection(status="all", referrer="any", limit=1000),  # type: ignore[arg-type]
+                      since)
+        self.addCleanup(self.finish, request)
+        return request
+
+    def finish(self, request: FakeRequest) -> None:
+        """End a stream, as a client going away does, unless it ended already."""
+        if not request.finished.called:
+            request.finished.callback(None)
+
+    def ids(self, request: FakeRequest) -> list[int]:
+        """The ids of the hit events written to C{request}."""
+        return [int(event["id"]) for event in request.events() if event["event"] == "hit"]
+
+    def test_pageRowsNotSentAgain(self):
+        """
+        A page rendered while a backlog was being read says data-last-id=N; its stream
+        opened with since=N gets the hits after N only (it got 1 to N again).
+        """
+        self.records.listen(lambda hits, last: None)  # announcements wait for the backlog
+        self.write(40)
+        self.records.poll()  # part of the backlog: hits are read, not yet announced
+        page_last = self.records.last_id
+        self.assertGreater(page_last, self.records.announced)
+        request = self.open(since=page_last)
+        self.records.catchUp()
+        self.clock.advance(0)
+        self.assertEqual(self.ids(request), list(range(page_last + 1, 41)))
+
+    def test_replayThenLiveOnce(self):
+        """A reconnecting stream gets the missed hits, then the live ones, each once."""
+        self.open()
+        self.write(10)
+        self.records.catchUp()
+        request = self.open(since=4)
+        self.write(5, 10)
+        self.records.catchUp()
+        self.clock.advance(0)
+        self.assertEqual(self.ids(request), list(range(5, 16)))
+
+    def test_announcedNeverGoesBack(self):
+        """
+        When the last stream leaves during an announcement in slices, the count of hits
+        announced does not go back, and a reconnect is not replayed what it had.
+        """
+        first = self.open()
+        with mock.patch("slices.SLICE", 0):  # every job in slices of one step
+            self.write(1200)
+            self.records.catchUp()
+            first.finished.callback(None)  # the last stream leaves
+            self.records.poll()
+            told = self.records.announced
+            self.clock.advance(0)
+            self.assertEqual(self.records.announced, told)
+            request = self.open(since=told)
+            self.clock.advance(0)
+        self.assertEqual(self.ids(request), [])

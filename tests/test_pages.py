@@ -6,14 +6,19 @@ from __future__ import annotations
 import json
 import os
 import re
-
 from html.parser import HTMLParser
+from typing import Any
+from unittest import mock
 
 from twisted.internet import defer
+from twisted.internet.task import Clock
 from twisted.trial import unittest
 from twisted.web.client import ResponseNeverReceived
+from twisted.web.server import NOT_DONE_YET
+from twisted.web.test.requesthelper import DummyRequest
 
-from persist import IRecords
+from pages import WeblogPage
+from persist import IRecords, Records
 from render import referrer_link
 from tests.support import SiteCase, combined
 
@@ -443,3 +448,32 @@ class SiteTests(SiteCase):
         self.assertIn('<td class="resource">/kept</td>', body.decode())
         self.assertIs(root.registry.getComponent(IRecords), records)
         self.assertEqual((records.lines, list(records.newest()), records.status()["path"]), before)
+
+
+class SlicedPageTests(unittest.TestCase):
+    """A page made in slices shows the hits up to the id it tells its event stream."""
+
+    def test_lastIdIsTheRowsOwn(self):
+        """
+        Lines read while a page's slices run are neither shown nor skipped: the page's
+        data-last-id is its newest row's id (it was the newest hit's, so the stream
+        skipped the hits read meanwhile).
+        """
+        log = self.mktemp()
+        clock = Clock()
+        records = Records(log, keep=100, clock=clock)
+        self.addCleanup(records.stop)
+        with open(log, "a") as file:
+            file.writelines(combined(f"/first{n}") for n in range(10))
+        records.poll()
+        request: Any = DummyRequest([b""])
+        with mock.patch("slices.SLICE", 0):  # every job in slices of one step
+            self.assertEqual(WeblogPage(records).render_GET(request), NOT_DONE_YET)
+            with open(log, "a") as file:
+                file.writelines(combined(f"/later{n}") for n in range(5))
+            records.poll()
+            clock.advance(0)
+        page = b"".join(request.written).decode()
+        self.assertEqual(re.findall(r'data-last-id="(\d+)"', page), ["10"])
+        self.assertEqual(len(re.findall(r'<td class="resource">/first', page)), 10)
+        self.assertNotIn("/later", page)

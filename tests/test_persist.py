@@ -685,7 +685,7 @@ class RecordsTests(_RecordsTestCase):
     def test_overlongMalformed(self) -> None:
         """A line longer than the follower's longest line counts as malformed."""
         self.append(b"")
-        records = self.records()
+        records = self.records(slice_bytes=256 * 1024)  # the 70 KB line in one slice
         records.getNew()
         self.append(combined(1) + b"\n" + combined(2, length=70_000) + b"\n" + combined(3) + b"\n")
         self.assertEqual(resources(records.getNew()), ["/page/3", "/page/1"])

@@ -9,7 +9,7 @@ from twisted.internet.defer import CancelledError
 from twisted.internet.task import Clock
 from twisted.trial import unittest
 
-from slices import SLICE, clock_cooperator, run_sliced
+from slices import SLICE, OneAtATime, clock_cooperator, run_sliced
 
 
 class RunSlicedTests(unittest.TestCase):
@@ -66,3 +66,52 @@ class RunSlicedTests(unittest.TestCase):
             self.clock.advance(0)
         self.assertEqual(self.done, list(range(4)))
         self.assertEqual(failures, [CancelledError])
+
+
+class OneAtATimeTests(unittest.TestCase):
+    """OneAtATime: one job of a kind under way; its failures are logged, not lost."""
+
+    def setUp(self) -> None:
+        self.clock = Clock()
+        self.cooperator = clock_cooperator(self.clock)
+        self.addCleanup(self.cooperator.stop)
+        self.jobs = OneAtATime(lambda steps: run_sliced(steps, self.cooperator, self.clock))
+
+    def slow(self, count: int, fail: bool = False) -> Iterator[None]:
+        """C{count} steps of a whole slice each, then maybe a failure."""
+        for _ in range(count):
+            self.clock.rightNow += SLICE
+            yield None
+        if fail:
+            raise RuntimeError("broken step")
+
+    def test_secondStartWhileRunning(self) -> None:
+        """While a job runs, starting another does nothing; once it is over, one starts."""
+        started: list[int] = []
+
+        def steps(mark: int) -> Iterator[None]:
+            started.append(mark)
+            return self.slow(3)
+
+        self.jobs.start(lambda: steps(1))
+        self.jobs.start(lambda: steps(2))
+        self.assertEqual(started, [1])
+        self.clock.advance(0)
+        self.assertIsNone(self.jobs.job)
+        self.jobs.start(lambda: steps(3))
+        self.assertEqual(started, [1, 3])
+
+    def test_failureLogged(self) -> None:
+        """A job whose step raises is logged, and the next job can start."""
+        self.jobs.start(lambda: self.slow(3, fail=True))
+        self.clock.advance(0)
+        self.assertEqual(len(self.flushLoggedErrors(RuntimeError)), 1)
+        self.assertIsNone(self.jobs.job)
+
+    def test_cancelSaysNothing(self) -> None:
+        """A cancelled job is not logged as a failure."""
+        self.jobs.start(lambda: self.slow(3))
+        self.jobs.cancel()
+        self.clock.advance(0)
+        self.assertEqual(self.flushLoggedErrors(), [])
+        self.assertIsNone(self.jobs.job)
