@@ -356,13 +356,16 @@ referrer, agent."""
 
 def _masked(text: str) -> str:
     """
-    C{text} with its escaped backslashes and escaped quotes hidden, each as two NULs.
+    C{text} with the escaped backslashes and quotes of its quoted fields hidden, as NULs.
 
     The fields are then where they were (the length is the same), and a quote
     in the masked text always ends a quoted field.  C{replace} pairs the
     backslashes from the left, as the servers' escapes are read.
     """
-    return text.replace("\\\\", "\0\0").replace('\\"', "\0\0")
+    start = text.find('] "')  # the quoted fields follow the time; what precedes is as logged
+    if start < 0:
+        return text
+    return text[:start] + text[start:].replace("\\\\", "\0\0").replace('\\"', "\0\0")
 
 
 def parse_fields(line: str | bytes) -> Fields:
