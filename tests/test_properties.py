@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import os
+import re
 from datetime import UTC, datetime
 
 from hypothesis import HealthCheck, example, given, settings
@@ -361,14 +362,37 @@ class FollowerBudgetTests(_FileCase):
             follower.close()
 
 
+REFERENCE_ESCAPE = re.compile(rb"\\(x[0-9A-Fa-f]{2}|.)", re.DOTALL)
+REFERENCE_SIMPLE = {b'"': b'"', b"\\": b"\\", b"'": b"'", b"n": b"\n", b"r": b"\r", b"t": b"\t",
+                    b"b": b"\b", b"v": b"\v", b"f": b"\f", b"0": b"\0"}
+
+
+def reference_unescape(found: re.Match[bytes]) -> bytes:
+    """One server escape undone: C{\\xhh}, the C-style letters, else kept as it stands."""
+    code = found.group(1)
+    if len(code) == 3:
+        return bytes((int(code[1:], 16),))
+    return REFERENCE_SIMPLE.get(code, b"\\" + code)
+
+
+def reference_visible(char: str) -> str:
+    """A character that is not printable, as a visible escape."""
+    point = ord(char)
+    if 0xDC80 <= point <= 0xDCFF:
+        return f"\\x{point - 0xDC00:02x}"
+    if point < 0x100:
+        return f"\\x{point:02x}"
+    return f"\\u{point:04x}" if point < 0x10000 else f"\\U{point:08x}"
+
+
 def clean_reference(text: str) -> str:
-    """C{clean} as first written: every escape and character one Python step each, then cut."""
+    """C{clean} written straightforwardly: every escape and character a Python step, then cut."""
     if "\\" in text or not text.isprintable():
-        text = webloglib._LONE_SURROGATE.sub(lambda found: webloglib._visible(found.group()), text)
-        raw = text.encode("utf-8", "surrogateescape")
-        raw = webloglib._ESCAPE.sub(webloglib._unescape, raw)
+        text = re.sub("[\ud800-\udc7f\udd00-\udfff]",
+                      lambda found: reference_visible(found.group()), text)
+        raw = REFERENCE_ESCAPE.sub(reference_unescape, text.encode("utf-8", "surrogateescape"))
         decoded = raw.decode("utf-8", "surrogateescape")
-        text = "".join(char if char.isprintable() else webloglib._visible(char)
+        text = "".join(char if char.isprintable() else reference_visible(char)
                        for char in decoded)
     if len(text) > webloglib.MAX_FIELD:
         text = text[: webloglib.MAX_FIELD - 1] + "\u2026"
