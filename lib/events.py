@@ -114,6 +114,7 @@ class EventStream:
             if piece:
                 self.pending.append(piece)
                 self.pending_bytes += len(piece)
+                self.hub.hold(piece)
         self.flush()
 
     def replayed(self, data: list[bytes]) -> None:
@@ -124,6 +125,7 @@ class EventStream:
         for piece in reversed(data):
             self.pending.appendleft(piece)
             self.pending_bytes += len(piece)
+            self.hub.hold(piece)
         self.flush()
 
     def flush(self) -> None:
@@ -131,6 +133,7 @@ class EventStream:
         while self.pending and not self.paused and not self.replaying and not self.closed:
             piece = self.pending.popleft()
             self.pending_bytes -= len(piece)
+            self.hub.release(piece)
             self.request.write(piece)  # may pause this stream, at once
 
     def drop(self) -> None:
@@ -145,6 +148,8 @@ class EventStream:
         """Forget this stream and what waits for it."""
         if not self.closed:
             self.closed = True
+            for piece in self.pending:
+                self.hub.release(piece)
             self.pending.clear()
             self.pending_bytes = 0
             self.hub.remove(self)
@@ -179,6 +184,10 @@ class EventHub:
         """A stream is dropped when, as new events come, more than this still waits for it."""
         self.max_unsent_total = 16 << 20
         """The streams most behind are dropped while this many bytes wait for all."""
+        self.held: dict[int, list[int]] = {}
+        """What waits in the streams, each piece once: its id -> [its size, streams holding it]."""
+        self.held_bytes = 0
+        """The bytes of those pieces, each counted once however many streams hold it."""
         self.max_replay = 4 << 20
         """The most bytes of missed hits replayed to a reconnecting stream (the newest)."""
         self.heartbeat_seconds = 15.0
@@ -327,30 +336,37 @@ class EventHub:
                 yield None
             self._shed()
 
+    def hold(self, piece: bytes) -> None:
+        """A stream queued C{piece}: count it, once however many streams hold it."""
+        entry = self.held.get(id(piece))
+        if entry is None:
+            self.held[id(piece)] = [len(piece), 1]
+            self.held_bytes += len(piece)
+        else:
+            entry[1] += 1
+
+    def release(self, piece: bytes) -> None:
+        """A stream wrote or let go of C{piece}: it counts no more once no stream holds it."""
+        entry = self.held[id(piece)]
+        entry[1] -= 1
+        if entry[1] == 0:
+            del self.held[id(piece)]
+            self.held_bytes -= entry[0]
+
     def _shed(self) -> None:
         """
         While what waits for all streams passes the bound, drop the streams most behind.
 
         A piece queued for many streams is one shared bytes object, so it counts
-        once, and only stops counting when the last stream holding it is dropped.
+        once (L{held_bytes}, kept as pieces are queued and written), and only stops
+        counting when the last stream holding it writes it or is dropped.
         """
-        if sum(stream.pending_bytes for stream in self.streams) <= self.max_unsent_total:
-            return  # even counting shared pieces once per stream, within the bound
-        holders: dict[int, list[int]] = {}  # id of a piece -> [its size, streams holding it]
-        for stream in self.streams:
-            for piece in stream.pending:
-                holders.setdefault(id(piece), [len(piece), 0])[1] += 1
-        total = sum(size for size, _ in holders.values())
+        if self.held_bytes <= self.max_unsent_total:
+            return
         for stream in sorted(self.streams, key=lambda each: each.pending_bytes, reverse=True):
-            if total <= self.max_unsent_total:
+            if self.held_bytes <= self.max_unsent_total:
                 break
-            held = [id(piece) for piece in stream.pending]
             stream.drop()
-            for key in held:
-                entry = holders[key]
-                entry[1] -= 1
-                if entry[1] == 0:
-                    total -= entry[0]
 
     def _start_heartbeat(self) -> None:
         """Every second: aggregates when they changed (at most every 5 s), a comment when idle."""
@@ -382,9 +398,9 @@ class EventHub:
                 self._stats_total = total
                 stats = self.records.aggregates.to_json()
                 stats["log"] = self.records.status()
-                data = json_text(stats).encode()
+                event = b"event: stats\ndata: %s\n\n" % json_text(stats).encode()
                 for stream in list(self.streams):
-                    stream.send(b"event: stats\ndata: %s\n\n" % data)
+                    stream.send(event)  # one piece for all
         if now - self._last_beat >= self.heartbeat_seconds:
             self._last_beat = now
             for stream in list(self.streams):

@@ -235,6 +235,22 @@ class HubTests(unittest.TestCase):
         self.assertEqual([request.transport.aborted for request in requests], [False] * 50)
         self.assertEqual(len(self.hub.streams), 50)
 
+    def test_heldCountedOnceAndReleased(self):
+        """What waits is counted once per piece as it is queued, and nothing once written."""
+        requests = [self.open() for _ in range(3)]
+        for request in requests:
+            request.stalled, request.room = True, 0
+        self.append(combined("/first"))  # written; every transport pauses
+        self.append(*[combined(f"/held{n}") for n in range(5)])
+        [piece] = {id(piece): piece for stream in self.hub.streams
+                   for piece in stream.pending}.values()
+        self.assertEqual(self.hub.held_bytes, len(piece))
+        for request in requests:
+            request.drain()
+        self.assertEqual((self.hub.held_bytes, self.hub.held), (0, {}))
+        self.finish(requests[0])
+        self.assertEqual(self.hub.held_bytes, 0)
+
     def test_bigBatchReachesReadingClient(self):
         """A batch far over the bound reaches a client that reads, in pieces, and drops nobody."""
         request = self.open(Selection(status="all", referrer="any", limit=1000))
