@@ -128,6 +128,27 @@ class EventStream:
             self.hub.hold(piece)
         self.flush()
 
+    def in_transport(self) -> int:
+        """
+        How many bytes the transport holds for this stream, written but not yet sent.
+
+        Twisted's transports say nothing of this through their interfaces, and each
+        keeps its own copy of what it was given (up to 64 KiB and a piece, since it
+        pauses the stream past 64 KiB), so with a thousand streams it matters: this
+        reads a TCP transport's buffer attributes where it has them, else says 0.
+        """
+        transport = self.request.transport
+        data = getattr(transport, "dataBuffer", b"")
+        offset = getattr(transport, "offset", 0)
+        later = getattr(transport, "_tempDataLen", 0)
+        if not (isinstance(data, bytes) and isinstance(offset, int) and isinstance(later, int)):
+            return 0
+        return len(data) - offset + later
+
+    def waiting(self) -> int:
+        """How many bytes wait for this client: here, and in its transport."""
+        return self.pending_bytes + self.in_transport()
+
     def flush(self) -> None:
         """Write waiting pieces until none is left or the transport pauses this stream."""
         while self.pending and not self.paused and not self.replaying and not self.closed:
@@ -314,7 +335,7 @@ class EventHub:
             for stream in list(self.streams):
                 if stream.closed or last_id <= stream.floor:
                     continue  # gone, or has these hits already
-                if stream.pending_bytes > self.max_unsent:
+                if stream.waiting() > self.max_unsent:
                     stream.drop()
                     continue
                 key = stream.selection.filter_key()
@@ -359,14 +380,20 @@ class EventHub:
 
         A piece queued for many streams is one shared bytes object, so it counts
         once (L{held_bytes}, kept as pieces are queued and written), and only stops
-        counting when the last stream holding it writes it or is dropped.
+        counting when the last stream holding it writes it or is dropped; what each
+        transport holds is its own copy, and counts for each.
         """
-        if self.held_bytes <= self.max_unsent_total:
+        transports = {stream: stream.in_transport() for stream in self.streams}
+        total = self.held_bytes + sum(transports.values())
+        if total <= self.max_unsent_total:
             return
-        for stream in sorted(self.streams, key=lambda each: each.pending_bytes, reverse=True):
-            if self.held_bytes <= self.max_unsent_total:
+        for stream in sorted(self.streams, key=lambda each: each.pending_bytes + transports[each],
+                             reverse=True):
+            if total <= self.max_unsent_total:
                 break
+            before = self.held_bytes
             stream.drop()
+            total -= before - self.held_bytes + transports[stream]
 
     def _start_heartbeat(self) -> None:
         """Every second: aggregates when they changed (at most every 5 s), a comment when idle."""
