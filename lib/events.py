@@ -192,6 +192,9 @@ class EventStream:
 class EventHub:
     """Fans the new hits of one Records out to every connected event stream."""
 
+    MERGE_MOST = 5000
+    """The most hits of queued batches fanned out together."""
+
     def __init__(self, records: IRecords, clock: IReactorTime | None = None) -> None:
         """
         @param records: the hits to stream.
@@ -329,6 +332,12 @@ class EventHub:
         """
         while self._batches:
             hits, last_id = self._batches.popleft()
+            # Batches that queued meanwhile go out together: a stream costs a step per
+            # fan-out, not per batch, so a fan-out that falls behind catches up.
+            while (self._batches and len(hits) < self.MERGE_MOST
+                   and self._batches[0][1] - len(self._batches[0][0]) == last_id):
+                more, last_id = self._batches.popleft()
+                hits = hits + more
             first = last_id - len(hits) + 1
             encoded: dict[int, bytes] = {}
             joined: dict[tuple[str, ...], list[bytes]] = {}

@@ -406,6 +406,16 @@ class OrderTests(unittest.TestCase):
         self.clock.advance(0)
         self.assertEqual(self.ids(request), list(range(5, 16)))
 
+    def test_slicedBatchesInOrderOnce(self):
+        """Batches announced while a fan-out runs in slices reach a stream in order, once."""
+        request = self.open()
+        self.open()  # a second stream, so that a fan-out takes several steps
+        with mock.patch("slices.SLICE", 0):  # every job in slices of one step
+            self.write(1200)
+            self.records.catchUp()
+            self.clock.advance(0)
+        self.assertEqual(self.ids(request), list(range(1, 1201)))
+
     def test_announcedNeverGoesBack(self):
         """
         When the last stream leaves during an announcement in slices, the count of hits
