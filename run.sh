@@ -28,7 +28,7 @@ setup() {
 check_env() {
     # Fail fast, with the reason, on settings the pages would otherwise show as misconfigured.
     local problem
-    problem=$("$VENV/bin/python" -c 'import persist; print(persist.config_problem())')
+    problem=$("$VENV/bin/python" -c 'from weblog.startup import config_problem; print(config_problem())')
     if [ -n "$problem" ]; then
         echo "run.sh: $problem" >&2
         exit 2

@@ -21,12 +21,13 @@ import time
 from collections.abc import Sequence
 from contextlib import suppress
 
-from twisted.internet.defer import Deferred
-
-from files import create_unique
 from persist import Records
-from selection import MAX_LIMIT, Selection
-from webloglib import Hit, snapshot_page
+from twisted.internet.defer import Deferred
+from weblog import settings
+from weblog.files import create_unique
+from weblog.hit import Hit
+from weblog.selection import MAX_LIMIT, Selection
+from webloglib import snapshot_page
 
 __all__ = ["DEFAULT_OUT", "Refresher", "main", "write_atomically"]
 
@@ -109,7 +110,7 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
         description="Rewrite a static page of the latest status-200 hits with a referrer, "
                     "every few seconds (the article's logmaker.py).",
     )
-    parser.add_argument("--log", default=os.environ.get("WEBLOG_LOG") or "var/access.log",
+    parser.add_argument("--log", default=settings.log_path(),
                         help="the access log to follow (default: $WEBLOG_LOG, else %(default)s)")
     parser.add_argument("--out", default=DEFAULT_OUT,
                         help="the page to rewrite atomically (default: %(default)s, outside "
@@ -134,7 +135,7 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     if not os.path.isdir(out_dir):
         parser.error(f"--out: no such directory: {out_dir}")
     served = _served_by_weblog(out_dir)
-    if served is not None and os.environ.get("WEBLOG_HTPASSWD"):
+    if served is not None and settings.htpasswd_path():
         parser.error(f"--out: {served} is served by weblog (it holds weblog.rpy) and "
                      "WEBLOG_HTPASSWD is set: the page would show the referrers without "
                      f"a password; write it elsewhere (default {DEFAULT_OUT})")

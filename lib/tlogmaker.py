@@ -19,13 +19,12 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from twisted.internet.task import LoopingCall
-from twisted.web import script, static
-from zope.interface import Interface
-
-from auth import protect
 from logmaker import Refresher
 from persist import IRecords, Records
+from twisted.internet.task import LoopingCall
+from twisted.web import script, static
+from weblog.auth import protect
+from zope.interface import Interface
 
 __all__ = ["IRefresher", "serve", "snapshot_path"]
 

@@ -14,14 +14,13 @@ import urllib.request
 from typing import Any
 from unittest import mock
 
+from persist import ICounter, IRecords, Records
 from twisted.internet import defer, protocol, reactor
 from twisted.python.filepath import FilePath
 from twisted.trial import unittest
 from twisted.web import script, server, static
 from twisted.web.client import Agent, HTTPConnectionPool, readBody
 from twisted.web.http_headers import Headers
-
-from persist import ICounter, IRecords, Records
 
 REPO = FilePath(os.path.abspath(__file__)).parent().parent()
 SHARED_DATA = REPO.parent().child("shared").child("data")

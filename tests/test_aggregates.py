@@ -6,16 +6,17 @@ from __future__ import annotations
 import json
 import os
 from datetime import UTC, datetime, timedelta
+from unittest import mock
 from xml.etree import ElementTree
 
 from twisted.trial import unittest
-from unittest import mock
 from twisted.web.template import flattenString
-
-from aggregates import MINUTES, Aggregates, referring_site
-import webloglib
-from chart import HEIGHT, per_minute_svg
-from webloglib import MAX_FIELD, Hit, parse_line, scan_line
+from weblog import parsing
+from weblog.aggregates import MINUTES, Aggregates
+from weblog.chart import HEIGHT, per_minute_svg
+from weblog.panels import referring_site
+from weblog.parsing import Logged, read_line
+from webloglib import MAX_FIELD, parse_line
 
 NEWEST = datetime(2015, 5, 17, 10, 5, tzinfo=UTC)
 """The minute most tests count up to."""
@@ -32,17 +33,23 @@ def hit(
     status: int | str = 200,
     time: str = "17/May/2015:10:05:03 +0000",
     agent: str = "Mozilla/5.0",
-) -> Hit:
-    """A hit parsed from one Apache combined line; C{"-"} for no referrer or status."""
-    return parse_line(
+) -> Logged:
+    """One Apache combined line, as read; C{"-"} for no referrer or status."""
+    return read_line(
         f'203.0.113.7 - - [{time}] "GET {resource} HTTP/1.1" {status} 123 '
-        f'"{referrer}" "{agent}"'
+        f'"{referrer}" "{agent}"'.encode()
     )
 
 
-def at(when: datetime, seconds: int = 3) -> Hit:
-    """A hit at C{when} (plus C{seconds})."""
+def at(when: datetime, seconds: int = 3) -> Logged:
+    """A line at C{when} (plus C{seconds})."""
     return hit(time=stamp(when, seconds))
+
+
+def logged(request: bytes, status: bytes, referrer: bytes | None, minute: int = 0) -> Logged:
+    """A line as read, of only what the counts look at."""
+    return Logged(b"1.2.3.4", b"-", b"-", b"17/May/2015:10:05:03 +0000", request, status, b"1",
+                  referrer, None, None, minute)
 
 
 def window(counts: dict[datetime, int], newest: datetime = NEWEST) -> list[tuple[datetime, int]]:
@@ -108,7 +115,7 @@ class TopListTests(unittest.TestCase):
 
     def setUp(self) -> None:
         self.aggregates = Aggregates()
-        self.aggregates.add([
+        self.aggregates.count([
             hit("/a", "http://example.com/1", 200),
             hit("/a", "http://Example.COM:8080/2", 404),
             hit("/b", "http://other.org/", 200),
@@ -162,9 +169,9 @@ class TopListTests(unittest.TestCase):
     def test_add_in_parts(self) -> None:
         """Adding hits in several calls counts the same as adding them at once."""
         aggregates = Aggregates()
-        aggregates.add([hit("/a")])
-        aggregates.add([])
-        aggregates.add([hit("/a"), hit("/b")])
+        aggregates.count([hit("/a")])
+        aggregates.count([])
+        aggregates.count([hit("/a"), hit("/b")])
         self.assertEqual(aggregates.to_json()["top"]["resources"], [("/a", 2), ("/b", 1)])
         self.assertEqual(aggregates.total, 3)
 
@@ -175,7 +182,7 @@ class NoReferrerTests(unittest.TestCase):
     def test_no_referrer(self) -> None:
         """Only the resource, status, minute and total count a hit logged with referrer C{-}."""
         aggregates = Aggregates()
-        aggregates.add([hit("/x", "-", 200)])
+        aggregates.count([hit("/x", "-", 200)])
         top = aggregates.to_json()["top"]
         self.assertEqual(top["sites"], [])
         self.assertEqual(top["referrers"], [])
@@ -191,8 +198,8 @@ class BoundedMemoryTests(unittest.TestCase):
     def test_exact_up_to_cap(self) -> None:
         """C{cap} distinct keys are all kept with exact counts, and not approximate."""
         aggregates = Aggregates(cap=10)
-        aggregates.add(hit(f"/r{index}") for index in range(10))
-        self.assertEqual(len(aggregates.requests), 10)
+        aggregates.count(hit(f"/r{index}") for index in range(10))
+        self.assertEqual(len(aggregates.counts("resources")), 10)
         self.assertEqual(
             aggregates.to_json(top=10)["top"]["resources"],
             [(f"/r{index}", 1) for index in range(10)],
@@ -204,10 +211,10 @@ class BoundedMemoryTests(unittest.TestCase):
         aggregates = Aggregates(cap=10)
         sizes = []
         for index in range(1000):
-            aggregates.add([hit(f"/r{index}")])
+            aggregates.count([hit(f"/r{index}")])
             if index % 2 == 0:
-                aggregates.add([hit("/popular")])
-            sizes.append(len(aggregates.requests))
+                aggregates.count([hit("/popular")])
+            sizes.append(len(aggregates.counts("resources")))
         self.assertLessEqual(max(sizes), 10)
         self.assertEqual(aggregates.total, 1500)
         top = aggregates.to_json()["top"]
@@ -220,9 +227,9 @@ class BoundedMemoryTests(unittest.TestCase):
     def test_bounded_in_one_call(self) -> None:
         """1000 distinct resources added in one call leave at most C{cap} keys after it."""
         aggregates = Aggregates(cap=10)
-        aggregates.add(hit("/popular") if index % 3 == 0 else hit(f"/r{index}")
+        aggregates.count(hit("/popular") if index % 3 == 0 else hit(f"/r{index}")
                        for index in range(1500))
-        self.assertLessEqual(len(aggregates.requests), 10)
+        self.assertLessEqual(len(aggregates.counts("resources")), 10)
         top = aggregates.to_json()["top"]
         popular, count = top["resources"][0]
         self.assertEqual(popular, "/popular")
@@ -233,8 +240,8 @@ class BoundedMemoryTests(unittest.TestCase):
         """Distinct referrers bound the referrer and site lists too, and make them approximate."""
         aggregates = Aggregates(cap=10)
         for index in range(100):
-            aggregates.add([hit(referrer=f"http://site{index}.example/")])
-            self.assertLessEqual(len(aggregates.referrers), 10)
+            aggregates.count([hit(referrer=f"http://site{index}.example/")])
+            self.assertLessEqual(len(aggregates.counts("referrers")), 10)
             self.assertLessEqual(len(aggregates.to_json(top=100)["top"]["sites"]), 10)
         self.assertEqual(aggregates.to_json()["top"]["resources"], [("/index.html", 100)])
         self.assertIs(aggregates.to_json()["top"]["approximate"], True)
@@ -243,9 +250,9 @@ class BoundedMemoryTests(unittest.TestCase):
         """A site whose every referrer URL is distinct still leads the sites it outnumbers."""
         aggregates = Aggregates(cap=10)
         for index in range(100):
-            aggregates.add([hit(referrer=f"http://search.example/?q={index}")])
+            aggregates.count([hit(referrer=f"http://search.example/?q={index}")])
             if index % 20 == 0:
-                aggregates.add([hit(referrer="http://small.example/")])
+                aggregates.count([hit(referrer="http://small.example/")])
         # search.example: 100 hits from 100 URLs; small.example: 5 hits from one URL.
         sites = aggregates.to_json()["top"]["sites"]
         self.assertEqual(sites[0][0], "search.example")
@@ -254,27 +261,26 @@ class BoundedMemoryTests(unittest.TestCase):
         """A resource that becomes the most requested after the list has filled reaches the top."""
         aggregates = Aggregates(cap=10)
         for early in range(5):
-            aggregates.add(hit(f"/early{early}") for _ in range(20))
+            aggregates.count(hit(f"/early{early}") for _ in range(20))
         for index in range(1000):
-            aggregates.add([hit(f"/once{index}")])
+            aggregates.count([hit(f"/once{index}")])
             if index % 2 == 0:
-                aggregates.add([hit("/late")])
+                aggregates.count([hit("/late")])
         # /late: 500 hits; each /early: 20; each /once: 1.
         top = aggregates.to_json()["top"]["resources"]
         self.assertEqual(top[0][0], "/late")
 
 
 class CountTests(unittest.TestCase):
-    """Aggregates.count: raw lines as scan_line sees them, shown as hits show them."""
+    """Aggregates.count: lines as read, their keys shown as hits show them."""
 
     LINE = (b'203.0.113.7 - - [17/May/2015:10:05:03 +0000] "GET /a?x=1 HTTP/1.1" 200 123 '
             b'"http://Example.COM:8080/p" "Mozilla/5.0"')
 
-    def test_raw_and_hits_merge(self) -> None:
-        """A line counted raw and the same line added as a hit merge into one entry per list."""
+    def test_shownAsHits(self) -> None:
+        """A line's keys are counted as its hit shows them."""
         aggregates = Aggregates()
-        aggregates.count([scan_line(self.LINE)])
-        aggregates.add([parse_line(self.LINE)])
+        aggregates.count([read_line(self.LINE), read_line(self.LINE.decode())])
         top = aggregates.to_json()["top"]
         self.assertEqual(top["resources"], [("/a?x=1", 2)])
         self.assertEqual(top["referrers"], [("http://Example.COM:8080/p", 2)])
@@ -286,7 +292,8 @@ class CountTests(unittest.TestCase):
     def test_raw_no_referrer(self) -> None:
         """A raw referrer of C{-} counts in no referrer or site list."""
         aggregates = Aggregates()
-        aggregates.count([(0, b"GET / HTTP/1.1", "-", b"-"), (0, b"GET / HTTP/1.1", "200", None)])
+        aggregates.count([logged(b"GET / HTTP/1.1", b"-", b"-"),
+                          logged(b"GET / HTTP/1.1", b"200", None)])
         top = aggregates.to_json()["top"]
         self.assertEqual(top["referrers"], [])
         self.assertEqual(top["sites"], [])
@@ -301,13 +308,13 @@ class LongKeyTests(unittest.TestCase):
             + b' HTTP/1.1" 200 123 "http://long.example/' + b"b" * 10_000 + b'" "Mozilla/5.0"')
 
     def test_long_keys(self) -> None:
-        """Long keys are kept in bounded size, and count together with the same hit added."""
+        """Long keys are kept in bounded size, as shown, the same line as bytes or text together."""
         aggregates = Aggregates()
-        aggregates.count([scan_line(self.LINE), scan_line(self.LINE)])
-        aggregates.add([parse_line(self.LINE)])
-        for table in (aggregates.requests, aggregates.referrers):
-            # one key for the two raw lines (a digest), one for the hit (its shown text)
-            self.assertEqual([len(key) <= MAX_FIELD for key in table], [True, True])
+        aggregates.count([read_line(self.LINE), read_line(self.LINE)])
+        aggregates.count([read_line(self.LINE.decode())])
+        for name in ("resources", "referrers"):
+            self.assertEqual([len(key) <= MAX_FIELD + 1 for key in aggregates.counts(name)],
+                             [True])
         shown = parse_line(self.LINE)
         top = aggregates.to_json()["top"]
         self.assertEqual(top["resources"], [(shown.resource, 3)])
@@ -326,7 +333,8 @@ class PerMinuteTests(unittest.TestCase):
     def test_sixty_minutes(self) -> None:
         """Sixty minutes, oldest first, end at the newest minute seen, starts in aware UTC."""
         aggregates = Aggregates()
-        aggregates.add([at(NEWEST), at(NEWEST, 59), at(NEWEST - timedelta(minutes=2)), at(NEWEST)])
+        aggregates.count([at(NEWEST), at(NEWEST, 59), at(NEWEST - timedelta(minutes=2)),
+                          at(NEWEST)])
         minutes = aggregates.per_minute()
         self.assertEqual(len(minutes), 60)
         self.assertEqual(minutes, window({NEWEST: 3, NEWEST - timedelta(minutes=2): 1}))
@@ -338,7 +346,7 @@ class PerMinuteTests(unittest.TestCase):
     def test_out_of_order(self) -> None:
         """An older minute after a newer one counts in its own minute, within the hour."""
         aggregates = Aggregates()
-        aggregates.add([
+        aggregates.count([
             at(NEWEST),
             at(NEWEST - timedelta(minutes=4)),
             at(NEWEST),
@@ -354,7 +362,7 @@ class PerMinuteTests(unittest.TestCase):
     def test_older_than_hour(self) -> None:
         """A hit 60 or more minutes before the newest minute is not counted per minute."""
         aggregates = Aggregates()
-        aggregates.add([
+        aggregates.count([
             at(NEWEST),
             at(NEWEST - timedelta(minutes=60), 59),
             at(NEWEST - timedelta(hours=5)),
@@ -366,13 +374,13 @@ class PerMinuteTests(unittest.TestCase):
     def test_newer_drops_old(self) -> None:
         """A much newer hit drops the minutes that fall out of its hour."""
         aggregates = Aggregates()
-        aggregates.add([at(NEWEST), at(NEWEST - timedelta(minutes=30))])
+        aggregates.count([at(NEWEST), at(NEWEST - timedelta(minutes=30))])
         later = NEWEST + timedelta(minutes=45)
-        aggregates.add([at(later)])
+        aggregates.count([at(later)])
         self.assertEqual(aggregates.per_minute(), window({NEWEST: 1, later: 1}, later))
         self.assertEqual(len(aggregates.minutes), 2)
         much_later = NEWEST + timedelta(days=1)
-        aggregates.add([at(much_later)])
+        aggregates.count([at(much_later)])
         self.assertEqual(aggregates.per_minute(), window({much_later: 1}, much_later))
         self.assertEqual(len(aggregates.minutes), 1)
 
@@ -380,7 +388,7 @@ class PerMinuteTests(unittest.TestCase):
         """Hits over many hours never keep more than 60 minutes."""
         aggregates = Aggregates()
         for minute in range(300):
-            aggregates.add([at(NEWEST + timedelta(minutes=minute))])
+            aggregates.count([at(NEWEST + timedelta(minutes=minute))])
             self.assertLessEqual(len(aggregates.minutes), 60)
         last = NEWEST + timedelta(minutes=299)
         self.assertEqual(aggregates.per_minute(), [(start, 1) for start, _ in window({}, last)])
@@ -388,7 +396,7 @@ class PerMinuteTests(unittest.TestCase):
     def test_time_zones(self) -> None:
         """Lines in other zones are bucketed by absolute time, shown in UTC."""
         aggregates = Aggregates()
-        aggregates.add([
+        aggregates.count([
             hit(time="17/May/2015:10:05:40 +0000"),
             hit(time="17/May/2015:11:05:03 +0100"),
             hit(time="17/May/2015:05:35:59 -0430"),
@@ -405,7 +413,7 @@ class ToJSONTests(unittest.TestCase):
 
     def setUp(self) -> None:
         self.aggregates = Aggregates()
-        self.aggregates.add([
+        self.aggregates.count([
             hit("/a", "http://example.com/"),
             hit("/b", "-", "-", stamp(NEWEST - timedelta(minutes=1))),
         ])
@@ -467,7 +475,7 @@ class ChartTests(unittest.TestCase):
     def test_bars(self) -> None:
         """Sixty rects; the peak minute is HEIGHT-10 tall, others in proportion, zero is 0."""
         aggregates = Aggregates()
-        aggregates.add([at(NEWEST)] * 3 + [at(NEWEST - timedelta(minutes=1))] * 6
+        aggregates.count([at(NEWEST)] * 3 + [at(NEWEST - timedelta(minutes=1))] * 6
                        + [at(NEWEST - timedelta(minutes=3))])
         raw, svg = self.render(aggregates.per_minute())
         self.assertEqual(raw.count(b"<rect"), 60)
@@ -483,7 +491,7 @@ class ChartTests(unittest.TestCase):
     def test_positions(self) -> None:
         """Bars are laid out left to right, oldest first, one per minute."""
         aggregates = Aggregates()
-        aggregates.add([at(NEWEST)])
+        aggregates.count([at(NEWEST)])
         _, svg = self.render(aggregates.per_minute())
         xs = [int(rect.get("x", "")) for rect in svg.iter("rect")]
         self.assertEqual(xs, [index * 10 for index in range(60)])
@@ -492,7 +500,7 @@ class ChartTests(unittest.TestCase):
     def test_titles(self) -> None:
         """Every bar's tooltip names its UTC minute and its hits."""
         aggregates = Aggregates()
-        aggregates.add([at(NEWEST)])
+        aggregates.count([at(NEWEST)])
         _, svg = self.render(aggregates.per_minute())
         titles = [title for _, _, title in self.bars(svg)]
         self.assertEqual(titles, [
@@ -520,11 +528,11 @@ class CleanedOnceTests(unittest.TestCase):
         aggregates = Aggregates()
         escaped = b"\\x01" * 125
         aggregates.count(
-            (0, b"GET /" + escaped + b"%d HTTP/1.1" % index, "200",
-             b"http://a.example/" + escaped + b"%d" % index)
+            logged(b"GET /" + escaped + b"%d HTTP/1.1" % index, b"200",
+                   b"http://a.example/" + escaped + b"%d" % index)
             for index in range(4999)
         )
-        with mock.patch("webloglib.clean", side_effect=AssertionError("cleaned again")):
+        with mock.patch("weblog.parsing.clean", side_effect=AssertionError("cleaned again")):
             top = aggregates.top()
         self.assertEqual(len(top["resources"]), 10)
         self.assertTrue(top["resources"][0][0].startswith("/\\x01\\x01"))
@@ -534,14 +542,14 @@ class CleanedOnceTests(unittest.TestCase):
         """A key counted a thousand times is cleaned once."""
         aggregates = Aggregates()
         calls = []
-        real = webloglib.clean
+        real = parsing.clean
 
         def counting(text: str) -> str:
             calls.append(text)
             return real(text)
 
         fresh = os.urandom(8).hex().encode()  # a key no memo of an earlier test holds
-        with mock.patch("webloglib.clean", counting):
-            aggregates.count((0, b"GET /\\x01" + fresh + b" HTTP/1.1", "200",
-                              b"http://a/\\x01" + fresh) for _ in range(1000))
+        with mock.patch("weblog.parsing.clean", counting):
+            aggregates.count(logged(b"GET /\\x01" + fresh + b" HTTP/1.1", b"200",
+                                    b"http://a/\\x01" + fresh) for _ in range(1000))
         self.assertEqual(len(calls), 2)  # the request once, the referrer once

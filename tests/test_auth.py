@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import base64
 import os
-import threading
 import shutil
 import statistics
 import subprocess
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -26,8 +26,7 @@ from twisted.web.client import Agent, HTTPConnectionPool, readBody
 from twisted.web.http_headers import Headers
 from twisted.web.resource import Resource, getChildForRequest
 from twisted.web.test.requesthelper import DummyRequest
-
-from auth import (
+from weblog.auth import (
     BasicGuard,
     ClientCredentials,
     HtpasswdChecker,
@@ -37,9 +36,10 @@ from auth import (
     protect,
     read_htpasswd,
 )
-from persist import config_problem
+from weblog.startup import config_problem
+from weblog.throttle import CheckPool, Refused, Throttle
+
 from tests.support import SiteCase, combined, withinDeadline
-from throttle import CheckPool, Refused, Throttle
 
 HTPASSWD = shutil.which("htpasswd")
 # 80 bytes, as htpasswd -B accepts them; bcrypt reads only the first 72.

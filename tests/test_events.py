@@ -8,13 +8,13 @@ import os
 from typing import Any
 from unittest import mock
 
+from persist import IRecords, Records
 from twisted.internet import defer, reactor
 from twisted.internet.task import Clock, deferLater
 from twisted.trial import unittest
+from weblog.events import EventHub, hub_for
+from weblog.selection import Selection
 
-from events import EventHub, hub_for
-from persist import IRecords, Records
-from selection import Selection
 from tests.support import SiteCase, combined
 
 
@@ -410,7 +410,7 @@ class OrderTests(unittest.TestCase):
         """Batches announced while a fan-out runs in slices reach a stream in order, once."""
         request = self.open()
         self.open()  # a second stream, so that a fan-out takes several steps
-        with mock.patch("slices.SLICE", 0):  # every job in slices of one step
+        with mock.patch("weblog.slices.SLICE", 0):  # every job in slices of one step
             self.write(1200)
             self.records.catchUp()
             self.clock.advance(0)
@@ -422,7 +422,7 @@ class OrderTests(unittest.TestCase):
         announced does not go back, and a reconnect is not replayed what it had.
         """
         first = self.open()
-        with mock.patch("slices.SLICE", 0):  # every job in slices of one step
+        with mock.patch("weblog.slices.SLICE", 0):  # every job in slices of one step
             self.write(1200)
             self.records.catchUp()
             first.finished.callback(None)  # the last stream leaves

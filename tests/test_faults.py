@@ -13,11 +13,11 @@ import time
 from typing import Any
 from unittest import mock
 
+from persist import Records
 from twisted.internet import defer
 from twisted.internet.task import Clock
 from twisted.trial import unittest
 
-from persist import Records
 from tests.support import SiteCase, combined
 
 

@@ -11,8 +11,7 @@ from collections.abc import Callable
 from typing import BinaryIO
 
 from twisted.trial import unittest
-
-from files import NotRegularFile, create_new, describe, open_for_update, open_regular
+from weblog.files import NotRegularFile, create_new, describe, open_for_update, open_regular
 
 
 class _FilesCase(unittest.TestCase):

@@ -15,14 +15,14 @@ from typing import Any
 
 from hypothesis import given
 from hypothesis import strategies as st
+from persist import IRecords, Records
 from twisted.internet import defer, reactor, threads
 from twisted.internet.task import LoopingCall, deferLater
 from twisted.trial import unittest
+from weblog.events import hit_event
+from weblog.render import hit_cells
+from weblog.resources import hit_json
 
-from events import hit_event
-from pages import hit_json
-from persist import IRecords, Records
-from render import hit_cells
 from tests.support import SiteCase, combined
 from tests.test_properties import PROPERTY
 

@@ -12,8 +12,8 @@ from collections.abc import Callable
 
 from twisted.internet.task import Clock
 from twisted.trial import unittest
+from weblog.following import OVERLONG, LogFollower
 
-from logfollow import OVERLONG, LogFollower
 from tests.support import withinDeadline
 
 

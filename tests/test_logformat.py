@@ -7,14 +7,14 @@ import os
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
+from persist import Records
 from twisted.internet.task import Clock
 from twisted.trial import unittest
-
-import persist
-from logformat import FormatError, compile_format
-from persist import Records
-from tests.support import setEnvironment
+from weblog.logformat import FormatError, compile_format
+from weblog.startup import config_problem
 from webloglib import Hit, LogLineError, parse_line
+
+from tests.support import setEnvironment
 
 COMBINED = '%h %l %u %t "%r" %>s %b "%{Referer}i" "%{User-Agent}i"'
 COMMON = '%h %l %u %t "%r" %>s %b'
@@ -406,23 +406,23 @@ class EnvironmentTests(_LogCase):
     def test_configGood(self):
         """Unset or good settings are no problem."""
         setEnvironment(self, WEBLOG_FORMAT=None, WEBLOG_KEEP=None, WEBLOG_MAX_STREAMS=None)
-        self.assertEqual(persist.config_problem(), "")
+        self.assertEqual(config_problem(), "")
         setEnvironment(self, WEBLOG_FORMAT=COMBINED, WEBLOG_KEEP="100", WEBLOG_MAX_STREAMS="10")
-        self.assertEqual(persist.config_problem(), "")
+        self.assertEqual(config_problem(), "")
 
     def test_configBadFormat(self):
         """A bad C{$WEBLOG_FORMAT} is the problem, in one line."""
         setEnvironment(self, WEBLOG_FORMAT="%h %t %Z", WEBLOG_KEEP=None, WEBLOG_MAX_STREAMS=None)
-        self.assertEqual(persist.config_problem(), "WEBLOG_FORMAT '%h %t %Z': unknown directive %Z")
+        self.assertEqual(config_problem(), "WEBLOG_FORMAT '%h %t %Z': unknown directive %Z")
 
     def test_configBadKeep(self):
         """A C{$WEBLOG_KEEP} that is not a number is the problem."""
         setEnvironment(self, WEBLOG_FORMAT=None, WEBLOG_KEEP="lots", WEBLOG_MAX_STREAMS=None)
-        self.assertEqual(persist.config_problem(), "WEBLOG_KEEP must be a whole number, got 'lots'")
+        self.assertEqual(config_problem(), "WEBLOG_KEEP must be a whole number, got 'lots'")
 
     def test_configBadMaxStreams(self):
         """A C{$WEBLOG_MAX_STREAMS} out of range is the problem."""
         setEnvironment(self, WEBLOG_FORMAT=None, WEBLOG_KEEP=None, WEBLOG_MAX_STREAMS="0")
         self.assertEqual(
-            persist.config_problem(), "WEBLOG_MAX_STREAMS must be from 1 to 100000, got 0"
+            config_problem(), "WEBLOG_MAX_STREAMS must be from 1 to 100000, got 0"
         )

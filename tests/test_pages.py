@@ -10,16 +10,16 @@ from html.parser import HTMLParser
 from typing import Any
 from unittest import mock
 
+from persist import IRecords, Records
 from twisted.internet import defer
 from twisted.internet.task import Clock
 from twisted.trial import unittest
 from twisted.web.client import ResponseNeverReceived
 from twisted.web.server import NOT_DONE_YET
 from twisted.web.test.requesthelper import DummyRequest
+from weblog.render import referrer_link
+from weblog.resources import WeblogPage
 
-from pages import WeblogPage
-from persist import IRecords, Records
-from render import referrer_link
 from tests.support import SiteCase, combined
 
 XSS = '"><script>alert(1)</script>'
@@ -467,7 +467,7 @@ class SlicedPageTests(unittest.TestCase):
             file.writelines(combined(f"/first{n}") for n in range(10))
         records.poll()
         request: Any = DummyRequest([b""])
-        with mock.patch("slices.SLICE", 0):  # every job in slices of one step
+        with mock.patch("weblog.slices.SLICE", 0):  # every job in slices of one step
             self.assertEqual(WeblogPage(records).render_GET(request), NOT_DONE_YET)
             with open(log, "a") as file:
                 file.writelines(combined(f"/later{n}") for n in range(5))

@@ -3,23 +3,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import os
 import re
+from collections.abc import Iterator
 from datetime import UTC, datetime
 
+import webloglib
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
+from persist import Records
 from twisted.internet.address import IPv4Address, IPv6Address
 from twisted.internet.task import Clock
 from twisted.trial import unittest
 from twisted.web import http
 from twisted.web.test.requesthelper import DummyRequest
-
-import webloglib
-from logfollow import OVERLONG, LogFollower
-from persist import Records
+from weblog.following import OVERLONG, LogFollower
+from weblog.parsing import hit_of, read_line
 from webloglib import Hit, LogLineError, parse_line
 
 PROPERTY = settings(
@@ -142,24 +141,24 @@ class ParseAnythingTests(unittest.TestCase):
             self.assertEqual(parsed and parsed.bytes, int("7" * digits))
 
 
-class ScanAgreesTests(unittest.TestCase):
+class FastPathAgreesTests(unittest.TestCase):
     """
-    L{webloglib.scan_line} (the aggregates' fast path) accepts exactly the lines
-    L{parse_line} accepts, and finds the same minute, resource, status and referrer.
+    L{weblog.parsing.read_line}'s fast path (plain lines, as bytes) accepts exactly the lines its
+    general path (the same lines as text) accepts, and they make the same hit and minute.
     """
 
     def assertAgree(self, line: bytes) -> None:
-        """scan_line and parse_line agree on C{line}."""
+        """C{line} read as bytes and as text: the same verdict, hit and minute."""
+        text = line.decode("utf-8", "surrogateescape")
         try:
-            hit = parse_line(line)
+            general = read_line(text)
         except LogLineError:
-            self.assertRaises(LogLineError, webloglib.scan_line, line)
+            self.assertRaises(LogLineError, read_line, line)
             return
-        minute, request, status, referrer = webloglib.scan_line(line)
-        self.assertEqual(minute, int(hit.time.timestamp()) // 60)
-        self.assertEqual(webloglib.resource_of(request), hit.resource)
-        self.assertEqual(status, "-" if hit.status is None else str(hit.status))
-        self.assertEqual(webloglib.referrer_of(referrer), hit.referrer)
+        fast = read_line(line)
+        self.assertEqual(hit_of(fast), hit_of(general))
+        self.assertEqual(fast.minute, general.minute)
+        self.assertEqual(fast.minute, int(hit_of(fast).time.timestamp()) // 60)
 
     @PROPERTY
     @given(nearlyValidLines())

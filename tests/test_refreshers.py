@@ -11,6 +11,9 @@ from typing import Any
 from unittest import mock
 
 import bcrypt
+import logmaker
+import tlogmaker
+from persist import IRecords
 from twisted.internet import defer, reactor
 from twisted.internet.task import Clock
 from twisted.python.filepath import FilePath
@@ -18,9 +21,6 @@ from twisted.trial import unittest
 from twisted.web import script, server, static
 from twisted.web.test.requesthelper import DummyRequest
 
-import logmaker
-import tlogmaker
-from persist import IRecords
 from tests.support import REPO, SiteCase, combined, setEnvironment
 
 XSS = '"><script>alert(1)</script>'

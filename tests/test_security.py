@@ -11,6 +11,7 @@ from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import urljoin
 
+from persist import Records
 from twisted.internet import defer, protocol, reactor
 from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
 from twisted.internet.task import Clock
@@ -18,11 +19,10 @@ from twisted.trial import unittest
 from twisted.web import server
 from twisted.web.http_headers import Headers
 from twisted.web.resource import Resource
+from weblog.events import EventHub
+from weblog.resources import WeblogPage
+from weblog.selection import Selection
 
-from events import EventHub
-from pages import WeblogPage
-from persist import Records
-from selection import Selection
 from tests.support import REPO, SiteCase
 from tests.test_events import FakeRequest
 

@@ -7,8 +7,7 @@ from collections.abc import Mapping, Sequence
 from urllib.parse import parse_qs
 
 from twisted.trial import unittest
-
-from selection import BadQuery, Selection, is_bot, is_own, is_own_logged, parse_query
+from weblog.selection import BadQuery, Selection, is_bot, is_own, is_own_logged, parse_query
 from webloglib import Hit, parse_line
 
 GOOGLEBOT = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"

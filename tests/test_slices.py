@@ -8,8 +8,7 @@ from collections.abc import Callable, Iterator
 from twisted.internet.defer import CancelledError
 from twisted.internet.task import Clock
 from twisted.trial import unittest
-
-from slices import SLICE, OneAtATime, clock_cooperator, run_sliced
+from weblog.slices import SLICE, OneAtATime, clock_cooperator, run_sliced
 
 
 class RunSlicedTests(unittest.TestCase):

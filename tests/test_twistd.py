@@ -13,6 +13,7 @@ from twisted.trial import unittest
 
 from tests.support import REPO, TwistdServer, free_port
 
+
 class TwistdTests(unittest.TestCase):
     """A real twistd serving a copy of www/, as `./run.sh` and the article's users run it."""
 

@@ -8,13 +8,13 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from functools import cache
 
+import webloglib
 from twisted.internet.address import IPv4Address, IPv6Address
 from twisted.trial import unittest
 from twisted.web import http
 from twisted.web.test.requesthelper import DummyRequest
-
-import webloglib
-from aggregates import Aggregates
+from weblog.aggregates import Aggregates
+from weblog.parsing import read_line as scan_line
 from webloglib import (
     MAX_FIELD,
     Hit,
@@ -24,7 +24,6 @@ from webloglib import (
     log_fields,
     parse_line,
     parse_lines,
-    scan_line,
     snapshot_page,
 )
 
@@ -782,8 +781,7 @@ class TimeRangeTests(unittest.TestCase):
         for when in ("31/Dec/9999:23:59:59 +0000", "01/Jan/0001:00:00:00 -0100"):
             hit = parse_line(self.line(when))
             aggregates = Aggregates()
-            aggregates.add([hit])
-            aggregates.count([scan_line(self.line(when))])
+            aggregates.count([scan_line(self.line(when)), scan_line(self.line(when))])
             self.assertEqual(aggregates.per_minute()[-1][1], 2)
             json_text(aggregates.to_json())
             json_text(hit.to_json())

@@ -1,5 +1,5 @@
 # dynamic.rpy: the article's dynamic page, plus a view count kept across restarts.
-from pages import DynamicPage
+from weblog.resources import DynamicPage
 from persist import Counter, ICounter
 
 counter = registry.getComponent(ICounter)

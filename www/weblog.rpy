@@ -1,6 +1,7 @@
 # weblog.rpy: the latest hits (JSON at weblog.rpy/json, live events at weblog.rpy/events).
 # Run again on every request; Records lives in the site registry, outliving each run and edit.
-from pages import IRecords, Records, WeblogPage, protect
+from persist import IRecords, Records
+from weblog.resources import WeblogPage, protect
 
 records = registry.getComponent(IRecords)
 if records is None:

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from files import describe, open_regular
+from weblog.files import describe, open_regular
 
 __all__ = ["OVERLONG", "LogFollower"]
 

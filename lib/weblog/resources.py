@@ -21,20 +21,18 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET, Request
-
 from zope.interface import implementer
 
-from auth import protect
-from events import hub_for
-from persist import ICounter, IRecords, Records
-from render import hit_cells, render_page
-from selection import BadQuery, Selection, parse_query
-from webloglib import Hit, json_text
+from weblog.auth import protect
+from weblog.errors import BadQuery
+from weblog.events import hub_for
+from weblog.hit import Hit, count_of, json_text
+from weblog.interfaces import ICounter, IRecords
+from weblog.render import hit_cells, render_page
+from weblog.selection import Selection, parse_query
 
-__all__ = ["DynamicPage", "EventsPage", "IRecords", "JsonPage", "Records", "WeblogPage", "protect",
-           "security_headers"]
-"""IRecords, Records and protect are here too, so that weblog.rpy, compiled again for every
-request, needs one import line."""
+__all__ = ["DynamicPage", "EventsPage", "JsonPage", "WeblogPage", "protect", "security_headers"]
+"""C{protect} is here too, so that weblog.rpy needs one import of this module."""
 
 _log = Logger()
 
@@ -258,9 +256,10 @@ def _since(values: list[bytes] | None) -> int | None:
     if len(values) > 1:
         raise BadQuery("since", "given more than once")
     text = values[0].decode("ascii", "replace")
-    if not (text.isascii() and text.isdigit() and len(text) <= 18):
+    since = count_of(text)
+    if since is None:
         raise BadQuery("since", f"must be a hit id, a whole number, got {text[:20]!r}")
-    return int(text)
+    return since
 
 
 class WeblogPage(Resource):

@@ -24,10 +24,10 @@ from weakref import WeakKeyDictionary
 import idna
 from twisted.web.template import Tag, flattenString, tags
 
-from chart import per_minute_svg
-from persist import IRecords
-from selection import Selection
-from webloglib import Hit
+from weblog.chart import per_minute_svg
+from weblog.hit import Hit
+from weblog.interfaces import IRecords
+from weblog.selection import Selection
 
 __all__ = ["flat", "hit_cells", "hit_row", "log_summary", "referrer_link", "render_page"]
 

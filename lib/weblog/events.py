@@ -20,7 +20,6 @@ from typing import Any
 from weakref import WeakKeyDictionary
 
 from twisted.internet.defer import CancelledError
-
 from twisted.internet.interfaces import IPushProducer, IReactorTime
 from twisted.internet.task import LoopingCall, SchedulerStopped
 from twisted.logger import Logger
@@ -28,10 +27,11 @@ from twisted.python.failure import Failure
 from twisted.web.server import NOT_DONE_YET, Request
 from zope.interface import implementer
 
-from persist import IRecords, env_int
-from selection import Selection
-from slices import OneAtATime
-from webloglib import Hit, json_text
+from weblog import settings
+from weblog.hit import Hit, count_of, json_text
+from weblog.interfaces import IRecords
+from weblog.selection import Selection
+from weblog.slices import OneAtATime
 
 __all__ = ["EventHub", "hub_for"]
 
@@ -199,11 +199,11 @@ class EventHub:
         """
         @param records: the hits to stream.
         @param clock: the reactor for heartbeats; default the global one.
-        @raise ValueError: if C{$WEBLOG_MAX_STREAMS} is not a number from 1 to 100000.
+        @raise ConfigError: if C{$WEBLOG_MAX_STREAMS} is not a number from 1 to 100000.
         """
         self.records = records
         self.clock = clock
-        self.max_streams = env_int("WEBLOG_MAX_STREAMS", 256, 1, 100_000)
+        self.max_streams = settings.max_streams()
         self.max_unsent = 256 << 10
         """A stream is dropped when, as new events come, more than this still waits for it."""
         self.max_unsent_total = 16 << 20
@@ -254,9 +254,8 @@ class EventHub:
     def _last_id(request: Request, since: int | None) -> int | None:
         """The id of the last hit the client has: its C{Last-Event-ID}, else C{since}."""
         header = request.getHeader(b"last-event-id")
-        if header is not None and header.strip().isdigit() and len(header) <= 18:
-            return int(header.strip())
-        return since
+        last = None if header is None else count_of(header.strip())
+        return since if last is None else last
 
     def _replay(self, stream: EventStream, last: int | None) -> None:
         """

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_persist -*-
+# -*- test-case-name: tests.test_counter -*-
 """
 The article's view counter, L{Counter}: a count that survives restarts, one server per state dir.
 
@@ -20,32 +20,16 @@ from typing import Any, BinaryIO
 
 from twisted.internet.interfaces import IDelayedCall, IReactorCore, IReactorTime
 from twisted.logger import Logger
-from zope.interface import Attribute, Interface, implementer
+from zope.interface import implementer
 
-from files import NotRegularFile, create_unique, open_for_update, open_regular
+from weblog import settings
+from weblog.files import NotRegularFile, create_unique, open_for_update, open_regular
+from weblog.interfaces import ICounter
+from weblog.slices import default_reactor
 
 __all__ = ["LOCK_NAME", "Counter", "ICounter", "state_in_use"]
 
 _log = Logger()
-
-
-def _default_reactor() -> Any:
-    """The global reactor, imported only when no other was given."""
-    from twisted.internet import reactor
-
-    return reactor
-
-
-class ICounter(Interface):
-    """A count of page views that survives restarts."""
-
-    problem = Attribute("Why views are not counted (another server holds the state), else ''.")
-
-    def increment() -> None:
-        """Add one view."""
-
-    def getValue() -> int:
-        """Return the number of views so far."""
 
 
 @implementer(ICounter)
@@ -78,7 +62,7 @@ class Counter:
         @param clock: schedules the delayed write; default the global reactor.
         @param delay: the most seconds an increment waits before it is written.
         """
-        directory = state_dir or os.environ.get("WEBLOG_STATE") or "var"
+        directory = state_dir or settings.state_dir()
         self.path = os.path.join(directory, "counter.json")
         self._clock = clock
         self._delay = delay
@@ -154,7 +138,7 @@ class Counter:
 
     def _set_aside(self, reason: str) -> int:
         """Rename the state file to a name of its own, log why, and return 0 to count from."""
-        clock = self._clock or _default_reactor()
+        clock = self._clock or default_reactor()
         stamp = time.strftime("%Y%m%dT%H%M%S", time.localtime(clock.seconds()))
         base = f"{self.path}.corrupt-{stamp}"
         aside = None
@@ -185,7 +169,7 @@ class Counter:
 
         @param reactor: the reactor whose shutdown saves; default the global one.
         """
-        reactor = reactor or _default_reactor()
+        reactor = reactor or default_reactor()
         self._trigger = (reactor, reactor.addSystemEventTrigger("before", "shutdown", self.save))
 
     def stop(self) -> None:
@@ -207,7 +191,7 @@ class Counter:
             self.value = self._load()
         self.value += 1
         if self._pending is None:
-            clock = self._clock or _default_reactor()
+            clock = self._clock or default_reactor()
             self._pending = clock.callLater(self._delay, self.save)
 
     def getValue(self) -> int:

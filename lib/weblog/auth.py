@@ -32,8 +32,10 @@ from twisted.web.pages import errorPage
 from twisted.web.resource import IResource, Resource
 from zope.interface import implementer
 
-from files import open_regular
-from throttle import Refused, Throttle
+from weblog import settings
+from weblog.errors import HtpasswdError
+from weblog.files import open_regular
+from weblog.throttle import Refused, Throttle
 
 __all__ = ["BasicGuard", "ClientCredentials", "HtpasswdChecker", "HtpasswdError", "bcrypt_cost",
            "dummy_hash", "protect", "read_htpasswd"]
@@ -42,10 +44,6 @@ _log = Logger()
 _BCRYPT = (b"$2a$", b"$2b$", b"$2y$")
 _DEFAULT_COST = 5  # what htpasswd -B writes without -C
 _MAX_BYTES = 72  # bcrypt reads no further; Apache's htpasswd and mod_authn_file ignore the rest
-
-
-class HtpasswdError(ValueError):
-    """An htpasswd file that cannot be used; the message says why in one line."""
 
 
 def read_htpasswd(path: str) -> dict[bytes, bytes]:
@@ -334,7 +332,7 @@ def protect(resource: IResource, path: str | None = None) -> IResource:
     @param path: the htpasswd file; default C{$WEBLOG_HTPASSWD}; none means no authentication.
     @return: C{resource} itself, or a guard that asks for credentials (401 without them).
     """
-    path = path if path is not None else os.environ.get("WEBLOG_HTPASSWD", "")
+    path = path if path is not None else settings.htpasswd_path()
     if not path:
         return resource
     checker = _checkers.get(path)

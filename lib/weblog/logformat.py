@@ -11,12 +11,13 @@ directive is matched as one field and ignored.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
-from typing import Any
 
-from webloglib import Hit, LogLineError, clean, parse_time
+from weblog.errors import FormatError, LogLineError
+from weblog.hit import Hit, count_of
+from weblog.parsing import Logged, hit_of
+from weblog.timestamps import minute_of
 
-__all__ = ["FormatError", "compile_format"]
+__all__ = ["FormatParser", "compile_format"]
 
 _DIRECTIVE = re.compile(r"%([<>]?)(!?[0-9,]*)(?:\{([^}]*)\})?([a-zA-Z%])")
 _QUOTED_BODY = r'[^"\\]*(?:\\.[^"\\]*)*'
@@ -27,19 +28,6 @@ _FIELD_FOR_LETTER = {
     "b": "bytes", "B": "bytes", "O": "bytes", "v": "vhost", "V": "vhost",
 }
 _HEADERS = {"referer": "referrer", "referrer": "referrer", "user-agent": "agent"}
-_REQUEST = re.compile(r"([^ ]+) (.+?)(?: (HTTP/[0-9.]+))?\Z", re.DOTALL)
-
-
-class FormatError(ValueError):
-    """
-    A C{LogFormat} string that cannot be used; the message says why in one line.
-
-    @ivar format: the offending format string.
-    """
-
-    def __init__(self, format: str, reason: str) -> None:
-        super().__init__(f"WEBLOG_FORMAT {format[:60]!r}: {reason}")
-        self.format = format
 
 
 def _field(name: str | None, quoted: bool, letter: str) -> str:
@@ -62,12 +50,67 @@ def _check_literal(format: str, start: int, end: int) -> None:
         raise FormatError(format, f"bad directive near {format[where:where + 10]!r}")
 
 
-def compile_format(format: str) -> Callable[[str | bytes, str | None], Hit]:
+class FormatParser:
+    """
+    Reads lines written with one Apache C{LogFormat} string (see L{compile_format}).
+
+    @ivar format: the C{LogFormat} string.
+    """
+
+    def __init__(self, format: str, pattern: re.Pattern[str]) -> None:
+        self.format = format
+        self.pattern = pattern
+
+    def read(self, line: bytes | str) -> Logged:
+        """
+        A line's fields as logged, as L{weblog.parsing.read_line} gives them.
+
+        A format that logs the request's parts (C{%m}, C{%U}, C{%q}, C{%H}) has
+        them joined as a request line, so that its hits are read as any other.
+
+        @raise LogLineError: if the line does not match the format, or its time,
+            status or byte count is not valid.
+        """
+        text = line.decode("utf-8", "surrogateescape") if isinstance(line, bytes) else line
+        match = self.pattern.match(text)
+        if match is None:
+            raise LogLineError(line, "does not match WEBLOG_FORMAT")
+        fields = match.groupdict()
+        when = (fields["time"] or "")[1:-1]
+        try:
+            minute = minute_of(when)
+        except ValueError as error:
+            raise LogLineError(line, str(error)) from None
+        request = fields.get("request")
+        if request is None:
+            parts = (fields.get("method"), (fields.get("path") or "") + (fields.get("query") or ""),
+                     fields.get("protocol"))
+            request = " ".join(part for part in parts if part and part != "-")
+        return Logged(
+            client=(fields.get("client") or "-").strip('"'),
+            ident=fields.get("ident") or "-",
+            user=fields.get("user") or "-",
+            time=when,
+            request=request,
+            status=_number(fields.get("status"), line, "status"),
+            bytes=_number(fields.get("bytes"), line, "bytes"),
+            referrer=fields.get("referrer"),
+            agent=fields.get("agent"),
+            vhost=None if fields.get("vhost") in (None, "-") else fields.get("vhost"),
+            minute=minute,
+        )
+
+    def __call__(self, line: bytes | str, source: str | None = None) -> Hit:
+        """A line's hit; raise L{LogLineError} if it does not match the format."""
+        return hit_of(self.read(line), source)
+
+
+def compile_format(format: str) -> FormatParser:
     """
     Make a parser for lines written with Apache's C{LogFormat} string C{format}.
 
     @param format: for example C{'%h %l %u %t "%r" %>s %b "%{Referer}i" "%{User-Agent}i"'}.
-    @return: a function like L{webloglib.parse_line}: (line, source) to a hit.
+    @return: its parser: C{read} gives a line's L{Logged}, a call its hit.
     @raise FormatError: if the string has an unknown directive, uses a field
         twice, or lacks C{%t} or a request (C{%r}, or C{%U}).
     """
@@ -104,58 +147,13 @@ def compile_format(format: str) -> Callable[[str | bytes, str | None], Hit]:
     if "request" not in used and "path" not in used:
         raise FormatError(format, "needs %r (or %U) for the request")
     pattern = re.compile("".join(parts) + r"[\r\n]*\Z", re.DOTALL | re.ASCII)
-
-    def parse(line: str | bytes, source: str | None = None) -> Hit:
-        text = line.decode("utf-8", "surrogateescape") if isinstance(line, bytes) else line
-        match = pattern.match(text)
-        if match is None:
-            raise LogLineError(line, "does not match WEBLOG_FORMAT")
-        return _hit(match.groupdict(), line, source)
-
-    return parse
+    return FormatParser(format, pattern)
 
 
-def _optional(value: str | None) -> str | None:
-    """A field's clean text, None for C{-} or absent."""
-    return None if value is None or value == "-" else clean(value)
-
-
-def _number(value: str | None, line: Any, what: str) -> int | None:
-    """A status or byte count, None for C{-} or absent."""
+def _number(value: str | None, line: str | bytes, what: str) -> str:
+    """A status or byte count as logged: checked, C{-} when absent."""
     if value is None or value == "-":
-        return None
-    if not (value.isascii() and value.isdigit()) or len(value) > 18:
+        return "-"
+    if count_of(value) is None:
         raise LogLineError(line, f"{what} is not a number")
-    return int(value)
-
-
-def _hit(fields: dict[str, str | None], line: str | bytes, source: str | None) -> Hit:
-    """Build a hit from a custom format's named fields."""
-    try:
-        time = parse_time((fields["time"] or "")[1:-1])
-    except ValueError as error:
-        raise LogLineError(line, str(error)) from None
-    if fields.get("request") is not None:
-        request = clean(fields["request"] or "")
-        parts = _REQUEST.match(request)
-        method, resource, protocol = parts.groups() if parts else (None, request, None)
-    else:
-        method = _optional(fields.get("method"))
-        query = fields.get("query") or ""
-        resource = clean((fields.get("path") or "") + query)
-        protocol = _optional(fields.get("protocol"))
-    return Hit(
-        client=clean((fields.get("client") or "-").strip('"')),
-        ident=clean(fields.get("ident") or "-"),
-        user=clean(fields.get("user") or "-"),
-        time=time,
-        method=method,
-        resource=resource,
-        protocol=protocol,
-        status=_number(fields.get("status"), line, "status"),
-        bytes=_number(fields.get("bytes"), line, "bytes"),
-        referrer=_optional(fields.get("referrer")),
-        agent=_optional(fields.get("agent")),
-        vhost=_optional(fields.get("vhost")),
-        source=source,
-    )
+    return value

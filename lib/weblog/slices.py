@@ -117,3 +117,10 @@ class OneAtATime:
         """Stop the job under way, if any."""
         if self.job is not None:
             self.job.cancel()
+
+
+def default_reactor() -> Any:
+    """The global reactor, imported only when no other clock was given."""
+    from twisted.internet import reactor
+
+    return reactor

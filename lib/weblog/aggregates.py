@@ -1,0 +1,170 @@
+# -*- test-case-name: tests.test_aggregates -*-
+"""
+Live counts over lines in bounded memory: each panel's top list, and hits per minute over the
+last hour of log time.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from hashlib import blake2b
+from heapq import nlargest
+from typing import Any
+
+from weblog.cleaning import MAX_FIELD
+from weblog.panels import PANELS, Panel
+from weblog.parsing import Logged, Raw
+
+__all__ = ["Aggregates"]
+
+MINUTES = 60
+LONGEST_KEY = MAX_FIELD
+"""A value longer than this (as logged) is remembered by a digest of it."""
+SHOWN_MOST = 20000
+"""The most values (as logged) each panel remembers as shown before it forgets them all."""
+
+
+def _cache_key(raw: Raw) -> Raw:
+    """The key under which a value as logged is remembered: a digest when it is long."""
+    if len(raw) <= LONGEST_KEY:
+        return raw
+    data = raw.encode("utf-8", "surrogateescape") if isinstance(raw, str) else raw
+    return b"\0" + blake2b(data, digest_size=16).digest()  # NUL: never a logged value's start
+
+
+class _Tally:
+    """One panel's counts, by key as shown, and the shown key of each value as logged."""
+
+    def __init__(self, panel: Panel) -> None:
+        self.panel = panel
+        self.index = panel.index
+        self.counts: dict[str, int] = {}
+        self.shown: dict[Raw, str | bool] = {}
+        """Each value as logged: its key as shown, or False when it is not counted."""
+
+    def show(self, raw: Raw) -> str | bool:
+        """What C{raw} counts as (False: nothing), remembered."""
+        key = _cache_key(raw)
+        shown = self.shown.get(key)
+        if shown is None:
+            value = self.panel.shown(raw)
+            shown = False if value is None else value
+            if len(self.shown) >= SHOWN_MOST:
+                self.shown.clear()
+            self.shown[key] = shown
+        return shown
+
+
+class Aggregates:
+    """
+    Counts over every line counted, in memory bounded by C{cap} keys per panel.
+
+    Each panel (L{weblog.panels.PANELS}) counts its field by the key a hit
+    shows, found once per distinct value as logged.  A list is exact until it
+    holds C{cap} distinct keys; past that it keeps its most common half less
+    the count of the first key left out (see L{_prune}), so rare keys are
+    forgotten and counts may be low, never high (reported as C{approximate}).
+    Hits per minute follow log time: the last 60 minutes up to the newest
+    minute seen, whatever order lines come in.
+    """
+
+    def __init__(self, cap: int = 5000, panels: Sequence[Panel] = PANELS) -> None:
+        self.cap = cap
+        self.tallies = [_Tally(panel) for panel in panels]
+        self.minutes: dict[int, int] = {}
+        self.newest_minute: int | None = None
+        self.total = 0
+        self.approximate = False
+        self._top: tuple[tuple[int, int], dict[str, Any]] | None = None
+
+    def count(self, lines: Iterable[Logged]) -> None:
+        """Count C{lines}, each as read (see L{weblog.parsing.Logged})."""
+        tallies = [(tally.index, tally.shown.get, tally.show, tally.counts)
+                   for tally in self.tallies]
+        minutes = self.minutes
+        counted = 0
+        for logged in lines:
+            counted += 1
+            for index, known, show, counts in tallies:
+                raw: Raw | None = logged[index]  # type: ignore[assignment]  # a field, not minute
+                if raw is None:
+                    continue
+                shown = known(raw) if len(raw) <= LONGEST_KEY else None
+                if shown is None:
+                    shown = show(raw)
+                if isinstance(shown, str):
+                    counts[shown] = counts.get(shown, 0) + 1
+            minute = logged.minute
+            if minute == self.newest_minute:
+                minutes[minute] += 1
+            else:
+                self._count_minute(minute)
+        self.total += counted
+        for tally in self.tallies:
+            if len(tally.counts) > self.cap:
+                self._prune(tally.counts)
+
+    def _prune(self, table: dict[str, int]) -> None:
+        """
+        Keep the most common half of C{table}, less the count of the first key left out.
+
+        This is Misra and Gries's frequent-items step, done in a batch: every kept
+        count drops by the same floor, so a newcomer that outgrows the established
+        keys can still get in, and no count is ever more than the truth.
+        """
+        kept = nlargest(self.cap // 2 + 1, table.items(), key=lambda item: item[1])
+        floor = kept[-1][1]
+        table.clear()
+        table.update((key, count - floor) for key, count in kept[:-1] if count > floor)
+        self.approximate = True
+
+    def _count_minute(self, minute: int) -> None:
+        """Count one hit in its minute, keeping only the last hour of minutes."""
+        newest = self.newest_minute
+        if newest is None or minute > newest:
+            self.newest_minute = newest = minute
+            for old in [key for key in self.minutes if key <= minute - MINUTES]:
+                del self.minutes[old]
+        if minute > newest - MINUTES:
+            self.minutes[minute] = self.minutes.get(minute, 0) + 1
+
+    def counts(self, name: str) -> dict[str, int]:
+        """The counts of the panel named C{name}, by key as shown (a copy)."""
+        for tally in self.tallies:
+            if tally.panel.name == name:
+                return dict(tally.counts)
+        raise KeyError(name)
+
+    def top(self, top: int = 10) -> dict[str, Any]:
+        """Each panel's list (by name): the C{top} most common first, or whole in key order."""
+        if self._top is not None and self._top[0] == (self.total, top):
+            return self._top[1]
+        lists: dict[str, Any] = {}
+        for tally in self.tallies:
+            if tally.panel.by_key:
+                lists[tally.panel.name] = sorted(tally.counts.items())
+            else:
+                lists[tally.panel.name] = Counter(tally.counts).most_common(top)
+        lists["approximate"] = self.approximate
+        self._top = ((self.total, top), lists)
+        return lists
+
+    def per_minute(self) -> list[tuple[datetime, int]]:
+        """The last 60 minutes of log time, oldest first, as (minute start in UTC, hits)."""
+        if self.newest_minute is None:
+            return []
+        first = self.newest_minute - MINUTES + 1
+        return [
+            (datetime.fromtimestamp(minute * 60, UTC), self.minutes.get(minute, 0))
+            for minute in range(first, self.newest_minute + 1)
+        ]
+
+    def to_json(self, top: int = 10) -> dict[str, Any]:
+        """The aggregates as JSON-ready values: C{top} lists, C{per_minute} and C{total}."""
+        return {
+            "top": self.top(top),
+            "per_minute": [[start.isoformat(), count] for start, count in self.per_minute()],
+            "total": self.total,
+        }

@@ -1,0 +1,76 @@
+# -*- test-case-name: tests.test_interfaces -*-
+"""
+The interfaces that key the site registry: the shared objects every request of an .rpy finds.
+
+An .rpy is executed again on every request, so anything that must outlive a
+request lives in the site registry and is fetched with the article's idiom::
+
+    records = registry.getComponent(IRecords)
+    if records is None:
+        records = Records()
+        records.start()
+        registry.setComponent(IRecords, records)
+
+The keys are defined here, in an imported module and never in an .rpy, so
+that they are the same objects on every request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from zope.interface import Attribute, Interface
+
+from weblog.hit import Hit
+
+__all__ = ["ICounter", "IRecords"]
+
+
+class ICounter(Interface):
+    """A count of page views that survives restarts."""
+
+    problem = Attribute("Why views are not counted (another server holds the state), else ''.")
+
+    def increment() -> None:
+        """Add one view."""
+
+    def getValue() -> int:
+        """Return the number of views so far."""
+
+
+class IRecords(Interface):
+    """The hits of one access log, followed as it grows."""
+
+    path = Attribute("The path of the log followed (several separated by ':').")
+    lines = Attribute("Complete lines read since start, including those read back at start.")
+    malformed = Attribute("How many of those lines could not be parsed.")
+    hit_count = Attribute("How many hits were read since start (valid lines).")
+    last_id = Attribute("The id of the newest kept hit; hits are numbered from 1 as read.")
+    aggregates = Attribute("The Aggregates over every hit read, weblog's own pages excluded.")
+
+    announced = Attribute("The id of the newest hit the listeners have been told of.")
+
+    def sliced(steps: Iterator[Any]) -> Any:
+        """Run C{steps} in slices on this Records' clock: None if done at once, else a Deferred."""
+
+    def walk(after: int = 0, upto: int | None = None) -> Iterator[tuple[int, Hit]]:
+        """The kept hits after id C{after} (up to id C{upto}), newest first, made when reached."""
+
+    def listen(listener: Callable[[list[Hit], int], None]) -> Callable[[], None]:
+        """Call C{listener} with each batch of new hits and the id of its last; return a stopper."""
+
+    def poll() -> bool:
+        """Read one slice of what was appended; return whether more work waits."""
+
+    def refresh() -> None:
+        """Before answering a request: poll, unless the log was polled a moment ago."""
+
+    def getNew() -> list[Hit]:
+        """Read what was appended to the log; return the kept hits, newest first."""
+
+    def newest() -> Iterator[Hit]:
+        """Iterate over the kept hits, newest (most recently written) first."""
+
+    def status() -> dict[str, Any]:
+        """Return the log's path, state and counts, as in the JSON C{log} object."""

@@ -1,0 +1,283 @@
+# -*- test-case-name: tests.test_parsing -*-
+"""
+Access-log lines read once: each line's fields as logged (L{Logged}), and the hit they make.
+
+A line is matched by one pattern, once, when it is read: L{Logged} keeps its
+fields as logged (bytes for a plain line, text otherwise) and its minute, so
+that the counts can be kept from it at once, and the hit, the costlier part
+(escapes undone, text made visible and bounded), is made from it only when a
+page shows it (L{hit_of}).  Recognised without configuration: Apache common
+and combined, Twisted's own C{--logfile} lines (client in quotes),
+vhost_combined (C{host:port} first), nginx combined with extra trailing
+fields, IPv6 and host-name clients, and C{-} for status or bytes.  Another
+format is a C{LogFormat} string (L{weblog.logformat}), whose parser makes the
+same L{Logged}.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, NamedTuple, Protocol
+
+from weblog.cleaning import clean
+from weblog.errors import LogLineError
+from weblog.hit import DIGITS, Hit, count_of
+from weblog.timestamps import minute_of, parse_time
+
+__all__ = ["AUTO", "LineParser", "Logged", "Memo", "as_text", "hit_of", "parse_line",
+           "parse_lines", "read_line", "referrer_of", "resource_of", "split_request"]
+
+Raw = bytes | str
+"""A field as logged: bytes from a plain line, text from one that had escapes to find."""
+
+
+class Logged(NamedTuple):
+    """One line's fields as logged, checked (a valid time, numbers where numbers go)."""
+
+    client: Raw
+    ident: Raw
+    user: Raw
+    time: Raw
+    """The time stamp's inner text, without its brackets."""
+    request: Raw
+    """The request line; for a format that logs its parts, the parts joined by spaces."""
+    status: Raw
+    bytes: Raw
+    referrer: Raw | None
+    agent: Raw | None
+    vhost: Raw | None
+    minute: int
+    """The minute of the time stamp, since the epoch."""
+
+
+class LineParser(Protocol):
+    """What reads lines of one format: L{AUTO}, or a C{LogFormat}'s parser."""
+
+    def read(self, line: bytes | str) -> Logged:
+        """A line's fields as logged; raise L{LogLineError} if it is not in the format."""
+
+    def __call__(self, line: bytes | str, source: str | None = None) -> Hit:
+        """A line's hit; raise L{LogLineError} if it is not in the format."""
+
+
+_QUOTED = r'"([^"]*)"'
+"""A quoted field, in a line whose escaped backslashes and quotes are masked (see L{_masked}):
+C{[^"]} runs as a tight loop in the regular expression engine, an escape-aware body does not."""
+_LINE = re.compile(
+    r"(?:(?P<vhost>[^\s\"]+:\d+) )?"
+    r"(?P<client>\"[^\"\s]*\"|[^\s\"]+) (?P<ident>\S+) (?P<user>\S+) "
+    r"\[(?P<time>[^\]]*)\] "
+    + _QUOTED.replace("(", "(?P<request>", 1)
+    + r" (?P<status>\d{3}|-) (?P<bytes>\d+|-)"
+    r"(?: "
+    + _QUOTED.replace("(", "(?P<referrer>", 1)
+    + " "
+    + _QUOTED.replace("(", "(?P<agent>", 1)
+    + r"(?: .*)?)?[\r\n]*\Z",
+    re.DOTALL | re.ASCII,  # fields are separated by ASCII spaces; digits are ASCII digits
+)
+_PLAIN = re.compile(
+    rb'([^\s"]++) (\S++) (\S++) \[(\d\d/[A-Za-z]{3}/\d{4}:\d\d:\d\d:[0-5]\d [+-]\d{4})\] '
+    rb'"([^"]*+)" (\d{3}|-) (\d{1,%d}+|-)(?: "([^"]*+)" "([^"]*+)")?\Z' % DIGITS
+)
+"""A plain combined or common line, for lines without a backslash (no escapes to undo):
+C{[^"]} runs as a tight loop in the regular expression engine, C{[^"\\]} does not."""
+_REQUEST = re.compile(r"([^ ]+) (.+?)(?: (HTTP/[0-9.]+))?\Z", re.DOTALL)
+
+
+def _masked(text: str) -> str:
+    """
+    C{text} with the escaped backslashes and quotes of its quoted fields hidden, as NULs.
+
+    The fields are then where they were (the length is the same), and a quote
+    in the masked text always ends a quoted field.  C{replace} pairs the
+    backslashes from the left, as the servers' escapes are read.
+    """
+    start = text.find('] "')  # the quoted fields follow the time; what precedes is as logged
+    if start < 0:
+        return text
+    return text[:start] + text[start:].replace("\\\\", "\0\0").replace('\\"', "\0\0")
+
+
+def _read_escaped(line: bytes | str) -> Logged:
+    """Read a line in any recognised format, escapes and all (the general path)."""
+    text = line.decode("utf-8", "surrogateescape") if isinstance(line, bytes) else line
+    found = _LINE.match(_masked(text) if "\\" in text else text)
+    if found is None:
+        raise LogLineError(line, "not an access-log line")
+    groups: tuple[Any, ...] = found.groups()
+    if "\\" in text:  # the same fields, from the line itself rather than the masked copy
+        groups = tuple(None if start < 0 else text[start:end]
+                       for start, end in map(found.span, range(1, 11)))
+    vhost, client, ident, user, when, request, status, size, referrer, agent = groups
+    if size != "-" and count_of(size) is None:
+        raise LogLineError(line, "bytes is not a number")
+    try:
+        minute = minute_of(when)
+    except ValueError as error:
+        raise LogLineError(line, str(error)) from None
+    return Logged(client.strip('"'), ident, user, when, request, status, size, referrer, agent,
+                  vhost, minute)
+
+
+def read_line(line: bytes | str) -> Logged:
+    """
+    A line's fields as logged, in any recognised format (see the module's list).
+
+    Plain combined and common lines (bytes, no escapes, nothing after the
+    user-agent) take a fast path, one match of a simpler pattern; others take
+    the general one.  Both read a line alike.
+
+    @raise LogLineError: if the line is in no recognised format or its time is invalid.
+    """
+    found = None
+    if isinstance(line, bytes) and line.find(b"\\") < 0:  # find(): see Records.ingest
+        found = _PLAIN.match(line)
+    if found is None:
+        return _read_escaped(line)
+    client, ident, user, when, request, status, size, referrer, agent = found.groups()
+    try:
+        minute = minute_of(when)
+    except ValueError as error:
+        raise LogLineError(line, str(error)) from None
+    return Logged(client, ident, user, when, request, status, size, referrer, agent, None, minute)
+
+
+def as_text(raw: Raw) -> str:
+    """A field as logged, decoded if it is bytes."""
+    return raw.decode("utf-8", "surrogateescape") if isinstance(raw, bytes) else raw
+
+
+def _optional(raw: Raw | None) -> str | None:
+    """A field for which C{-} or absence means "none", cleaned."""
+    if raw is None or raw == "-" or raw == b"-":
+        return None
+    return clean(as_text(raw))
+
+
+def split_request(request: str) -> tuple[str | None, str, str | None]:
+    """
+    Split a cleaned request line into method, resource and protocol.
+
+    @return: C{(None, request, None)} when it is not C{METHOD resource [HTTP/x]}.
+    """
+    words = request.split(" ")
+    if len(words) == 3 and words[0] and words[1] and words[2].startswith("HTTP/") \
+            and words[2][5:] and not words[2][5:].strip("0123456789."):
+        return words[0], words[1], words[2]
+    parts = _REQUEST.match(request)
+    if parts is None:
+        return None, request, None
+    method, resource, protocol = parts.groups()
+    return method, resource, protocol
+
+
+def hit_of(logged: Logged, source: str | None = None) -> Hit:
+    """
+    The hit of a line's fields: escapes undone, text made visible and bounded.
+
+    @param source: the log the line came from, kept on the hit.
+    """
+    method, resource, protocol = split_request(clean(as_text(logged.request)))
+    status, size = logged.status, logged.bytes
+    return Hit(
+        client=clean(as_text(logged.client)),
+        ident=clean(as_text(logged.ident)),
+        user=clean(as_text(logged.user)),
+        time=parse_time(logged.time),
+        method=method,
+        resource=resource,
+        protocol=protocol,
+        status=None if status == "-" or status == b"-" else int(status),
+        bytes=None if size == "-" or size == b"-" else int(size),
+        referrer=_optional(logged.referrer),
+        agent=_optional(logged.agent),
+        vhost=None if logged.vhost is None else clean(as_text(logged.vhost)),
+        source=source,
+    )
+
+
+class _Auto:
+    """The parser of the formats recognised without configuration."""
+
+    read = staticmethod(read_line)
+
+    def __call__(self, line: bytes | str, source: str | None = None) -> Hit:
+        return hit_of(read_line(line), source)
+
+
+AUTO: LineParser = _Auto()
+"""Reads every format recognised without configuration."""
+
+
+def parse_line(line: str | bytes, source: str | None = None) -> Hit:
+    """
+    Parse one access-log line in any recognised format.
+
+    @param line: the line, with or without its line ending; bytes are decoded
+        as UTF-8, keeping undecodable bytes as visible escapes.
+    @param source: the log the line came from, kept on the hit.
+    @raise LogLineError: if the line is in no recognised format.
+    """
+    return hit_of(read_line(line), source)
+
+
+def parse_lines(lines: Iterable[str | bytes], ignore_invalid: bool = False) -> Iterator[Hit]:
+    """
+    Parse each of C{lines}, in order.
+
+    @param lines: any iterable of lines, such as an open file.
+    @param ignore_invalid: skip lines that do not parse instead of raising.
+    @raise LogLineError: for the first line that does not parse, unless
+        C{ignore_invalid} is set.
+    """
+    for line in lines:
+        try:
+            yield parse_line(line)
+        except LogLineError:
+            if not ignore_invalid:
+                raise
+
+
+class Memo:
+    """
+    Remember a function's results in bounded memory: for short keys until it holds C{entries}
+    (then it forgets them all), and for a long key only the last one (several counts may ask
+    for the same long value of one line).
+    """
+
+    def __init__(self, function: Callable[[Any], Any], entries: int = 20000,
+                 longest: int = 300) -> None:
+        self.function = function
+        self.entries = entries
+        self.longest = longest
+        self.results: dict[Any, Any] = {}
+        self.last: tuple[Any, Any] = (None, None)
+
+    def __call__(self, key: Any) -> Any:
+        """C{function(key)}, remembered."""
+        result = self.results.get(key)
+        if result is not None:
+            return result
+        if len(key) > self.longest:
+            if self.last[0] != key:
+                self.last = (key, self.function(key))
+            return self.last[1]
+        result = self.function(key)
+        if len(self.results) >= self.entries:
+            self.results.clear()
+        self.results[key] = result
+        return result
+
+
+resource_of = Memo(lambda request: split_request(clean(as_text(request)))[1])
+"""The resource a request (as logged) names, as a hit shows it."""
+
+
+def referrer_of(referrer: Raw | None) -> str | None:
+    """A referrer as logged, as a hit shows it: None for C{-} or absent."""
+    return None if referrer is None or referrer in ("-", b"-") else str(_clean_text(referrer))
+
+
+_clean_text = Memo(lambda raw: clean(as_text(raw)))

@@ -1,0 +1,73 @@
+# -*- test-case-name: tests.test_settings -*-
+"""
+weblog's settings from the environment: the one module that reads C{os.environ}.
+
+Each setting is read when asked for (a server reads them as it starts, and an
+edited .rpy reads them again), and a bad value raises L{ConfigError} with a
+one-line reason that names the variable and repeats the value.
+"""
+
+from __future__ import annotations
+
+import os
+
+from weblog.errors import ConfigError, shown
+
+__all__ = ["DEFAULT_KEEP", "env_int", "htpasswd_path", "keep", "log_format",
+           "log_path", "max_streams", "state_dir"]
+
+DEFAULT_KEEP = 10000
+DEFAULT_LOG = "var/access.log"
+DEFAULT_STATE = "var"
+
+
+def env_int(name: str, default: int, low: int, high: int) -> int:
+    """
+    Read a whole number from the environment, within bounds.
+
+    @param name: the variable's name.
+    @param default: the value when it is unset or empty.
+    @param low: the smallest value allowed.
+    @param high: the largest value allowed.
+    @raise ConfigError: if it is not a whole number from C{low} to C{high}.
+    """
+    text = os.environ.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, got {shown(text, 40)}") from None
+    if not low <= value <= high:
+        raise ConfigError(f"{name} must be from {low} to {high}, got {value}")
+    return value
+
+
+def log_path() -> str:
+    """The log to follow, or several separated by C{:}: C{$WEBLOG_LOG}, else C{var/access.log}."""
+    return os.environ.get("WEBLOG_LOG") or DEFAULT_LOG
+
+
+def keep() -> int:
+    """How many recent hits to keep: C{$WEBLOG_KEEP}, else 10000."""
+    return env_int("WEBLOG_KEEP", DEFAULT_KEEP, 1, 1_000_000)
+
+
+def log_format() -> str:
+    """An Apache C{LogFormat} for the logs: C{$WEBLOG_FORMAT}, else C{""} (auto-detection)."""
+    return os.environ.get("WEBLOG_FORMAT", "")
+
+
+def state_dir() -> str:
+    """The directory of the state kept across restarts: C{$WEBLOG_STATE}, else C{var}."""
+    return os.environ.get("WEBLOG_STATE") or DEFAULT_STATE
+
+
+def max_streams() -> int:
+    """The most event streams open at once: C{$WEBLOG_MAX_STREAMS}, else 256."""
+    return env_int("WEBLOG_MAX_STREAMS", 256, 1, 100_000)
+
+
+def htpasswd_path() -> str:
+    """The htpasswd file that guards the pages: C{$WEBLOG_HTPASSWD}, else C{""} (no password)."""
+    return os.environ.get("WEBLOG_HTPASSWD", "")
