@@ -17,7 +17,7 @@ from twisted.trial import unittest
 from twisted.web.client import ResponseNeverReceived
 from twisted.web.server import NOT_DONE_YET
 from twisted.web.test.requesthelper import DummyRequest
-from weblog.render import referrer_link
+from weblog.links import referrer_link
 from weblog.resources import WeblogPage
 
 from tests.support import SiteCase, combined
@@ -91,7 +91,7 @@ def referrer_cells(page: bytes) -> list[tuple[str, str | None]]:
 
 
 class ReferrerLinkTests(unittest.TestCase):
-    """render.referrer_link: which referrers are links, and the ASCII host they show."""
+    """links.referrer_link: which referrers are links, and the ASCII host they show."""
 
     def test_table(self):
         """Each referrer of REFERRER_LINKS is a link to what the table says, or no link."""

@@ -46,7 +46,7 @@
     return td;
   }
 
-  // Which referrers are links, and what they show: the rules of referrer_link in lib/render.py,
+  // Which referrers are links, and what they show: the rules of referrer_link in weblog/links.py,
   // so that a row added here reads as the server renders it.
   var LINKABLE = new RegExp("^(https?://)" +
     "(\\[[0-9A-Fa-f:.]+\\]|[^\\x00-\\x20\\x7f#%/:<>?@\\[\\\\\\]^|]+)" +
