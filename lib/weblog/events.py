@@ -28,6 +28,7 @@ from twisted.web.server import NOT_DONE_YET, Request
 from zope.interface import implementer
 
 from weblog import settings
+from weblog.document import stats_json
 from weblog.hit import Hit, count_of, json_text
 from weblog.interfaces import IRecords
 from weblog.selection import Selection
@@ -431,9 +432,7 @@ class EventHub:
             total = self.records.aggregates.total
             if total != self._stats_total:
                 self._stats_total = total
-                stats = self.records.aggregates.to_json()
-                stats["log"] = self.records.status()
-                event = b"event: stats\ndata: %s\n\n" % json_text(stats).encode()
+                event = b"event: stats\ndata: %s\n\n" % stats_json(self.records)
                 for stream in list(self.streams):
                     stream.send(event)  # one piece for all
         if now - self._last_beat >= self.heartbeat_seconds:

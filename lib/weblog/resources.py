@@ -24,9 +24,10 @@ from twisted.web.server import NOT_DONE_YET, Request
 from zope.interface import implementer
 
 from weblog.auth import protect
+from weblog.document import hit_json, hits_json
 from weblog.errors import BadQuery
 from weblog.events import hub_for
-from weblog.hit import Hit, count_of, json_text
+from weblog.hit import Hit, count_of
 from weblog.interfaces import ICounter, IRecords
 from weblog.render import hit_cells, render_page
 from weblog.selection import Selection, parse_query
@@ -179,32 +180,6 @@ def _answer(records: IRecords, request: Request, key: tuple[Any, ...], selection
     return NOT_DONE_YET
 
 
-def hits_json(records: IRecords, selection: Selection, hits: list[bytes],
-              status: dict[str, Any]) -> list[bytes]:
-    """
-    The JSON document for a selection, in pieces: the log's state, the hits (each as JSON,
-    not copied), and the aggregates.
-    """
-    head = json_text({
-        "log": status,
-        "query": {"limit": selection.limit, "status": selection.status,
-                  "referrer": selection.referrer, "q": selection.q, "bots": selection.bots,
-                  "own": selection.own},
-        "hits": [],
-        **records.aggregates.to_json(),
-    }).encode()
-    before, after = head.split(b'"hits":[]', 1)  # the only unquoted one: strings are escaped
-    pieces = [before, b'"hits":[']
-    for index, hit in enumerate(hits):
-        pieces += (b"," if index else b"", hit)
-    return [*pieces, b"]", after]
-
-
-def hit_json(hit: Hit) -> bytes:
-    """One hit as the JSON document lists it."""
-    return json_text(hit.to_json()).encode()
-
-
 class JsonPage(Resource):
     """C{/weblog.rpy/json}: the same selection as the HTML page, as JSON."""
 
@@ -223,7 +198,7 @@ class JsonPage(Resource):
         request.setHeader(b"content-type", b"application/json; charset=utf-8")
         return _answer(
             self.records, request, ("json", selection), selection, hit_json,
-            lambda hits, _, status: hits_json(self.records, selection, hits, status))
+            lambda hits, _, status: hits_json(selection, hits, status, self.records.aggregates))
 
 
 class EventsPage(Resource):
