@@ -72,7 +72,7 @@ def serve(registry: Any, www: str, clock: Any = None) -> static.File:
         registry.setComponent(IRefresher, loop)
     root = static.File(www, registry=registry)
     root.processors = {".rpy": script.ResourceScript}
-    root.putChild(b"weblog.html", protect(static.File(snapshot)))
+    root.putChild(b"weblog.html", protect(static.File(snapshot), registry))
     return root
 
 

@@ -16,7 +16,7 @@ from typing import Any, cast
 from unittest import mock
 
 import bcrypt
-from twisted.cred.credentials import UsernamePassword
+from twisted.cred.credentials import IUsernamePassword, UsernamePassword
 from twisted.cred.error import UnauthorizedLogin
 from twisted.internet import defer, reactor, threads
 from twisted.internet.address import IPv4Address
@@ -25,12 +25,14 @@ from twisted.trial import unittest
 from twisted.web.client import Agent, HTTPConnectionPool, readBody
 from twisted.web.http_headers import Headers
 from twisted.web.resource import Resource, getChildForRequest
+from twisted.web.static import Registry
 from twisted.web.test.requesthelper import DummyRequest
 from weblog.auth import (
     BasicGuard,
     ClientCredentials,
     HtpasswdChecker,
     HtpasswdError,
+    IHtpasswdCheckers,
     bcrypt_cost,
     dummy_hash,
     protect,
@@ -177,6 +179,22 @@ class ReadHtpasswdTests(unittest.TestCase):
         page = object()
         with mock.patch.dict(os.environ, {"WEBLOG_HTPASSWD": ""}):
             self.assertIs(protect(page), page)  # type: ignore[arg-type]
+
+    def test_oneCheckerPerSite(self):
+        """A site's guards share the checker its registry keeps for the file, request after
+        request; another site has its own; without a registry a file is refused."""
+        with open(self.path, "wb") as file:
+            file.write(htpasswd_entry("alice", "a"))
+        registry, other = Registry(), Registry()
+        guards = [protect(Resource(), registry, self.path) for _ in range(2)]
+        checker = registry.getComponent(IHtpasswdCheckers)[self.path]
+        self.assertIsInstance(checker, HtpasswdChecker)
+        for guard in guards:
+            assert isinstance(guard, BasicGuard)
+            self.assertEqual(guard.portal.checkers, {IUsernamePassword: checker})
+        protect(Resource(), other, self.path)
+        self.assertIsNot(other.getComponent(IHtpasswdCheckers)[self.path], checker)
+        self.assertRaises(TypeError, protect, Resource(), None, self.path)
 
 
 class HtpasswdCheckerTests(unittest.TestCase):

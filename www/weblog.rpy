@@ -10,4 +10,4 @@ if records is None:
     registry.setComponent(IRecords, records)
 
 page = WeblogPage(records)
-resource = protect(page)  # HTTP Basic authentication when WEBLOG_HTPASSWD names a file
+resource = protect(page, registry)  # HTTP Basic authentication when WEBLOG_HTPASSWD names a file

@@ -25,20 +25,21 @@ from twisted.cred.portal import IRealm, Portal
 from twisted.internet import defer
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
+from twisted.python.components import Componentized
 from twisted.python.failure import Failure
 from twisted.web import util
 from twisted.web.guard import BasicCredentialFactory
 from twisted.web.pages import errorPage
 from twisted.web.resource import IResource, Resource
-from zope.interface import implementer
+from zope.interface import Interface, implementer
 
 from weblog import settings
 from weblog.errors import HtpasswdError
 from weblog.files import open_regular
 from weblog.throttle import Refused, Throttle
 
-__all__ = ["BasicGuard", "ClientCredentials", "HtpasswdChecker", "HtpasswdError", "bcrypt_cost",
-           "dummy_hash", "protect", "read_htpasswd"]
+__all__ = ["BasicGuard", "ClientCredentials", "HtpasswdChecker", "HtpasswdError",
+           "IHtpasswdCheckers", "bcrypt_cost", "dummy_hash", "protect", "read_htpasswd"]
 
 _log = Logger()
 _BCRYPT = (b"$2a$", b"$2b$", b"$2y$")
@@ -321,21 +322,29 @@ class BasicGuard:
         return errorPage(500, "Internal Error", "")
 
 
-_checkers: dict[str, HtpasswdChecker] = {}
+class IHtpasswdCheckers(Interface):
+    """A site's htpasswd checkers by file (a C{dict}): the registry keeps what they remember."""
 
 
-def protect(resource: IResource, path: str | None = None) -> IResource:
+def protect(resource: IResource, registry: Componentized | None = None,
+            path: str | None = None) -> IResource:
     """
     Put C{resource} behind HTTP Basic authentication when an htpasswd file is configured.
 
     @param resource: the page (its children are protected with it).
+    @param registry: the site registry (an .rpy's C{registry}), needed with a file: it keeps
+        the file's checker (the passwords it remembers, its throttle) across requests.
     @param path: the htpasswd file; default C{$WEBLOG_HTPASSWD}; none means no authentication.
     @return: C{resource} itself, or a guard that asks for credentials (401 without them).
     """
     path = path if path is not None else settings.htpasswd_path()
     if not path:
         return resource
-    checker = _checkers.get(path)
-    if checker is None:
-        checker = _checkers[path] = HtpasswdChecker(path)
+    if registry is None:
+        raise TypeError("protect() needs the site registry, which keeps the password checker")
+    checkers = registry.getComponent(IHtpasswdCheckers)
+    if checkers is None:
+        checkers = {}
+        registry.setComponent(IHtpasswdCheckers, checkers)
+    checker = checkers[path] = checkers.get(path) or HtpasswdChecker(path)
     return BasicGuard(resource, checker)
