@@ -497,6 +497,7 @@ TRAVERSALS: list[bytes] = [
     b"/var/counter.json",
     b"/.git/config",
     b"/../../../../../../etc/passwd",
+    b"/%2e%2e%2f%2e%2e%2fetc%2fpasswd",
 ]
 
 NUL_PATHS: list[bytes] = [b"/weblog.rpy%00.txt", b"/weblog.rpy%00", b"/%00", b"/lib%00/persist.py"]
@@ -743,6 +744,14 @@ class OddRequestTests(_SecurityCase):
         many = b"".join(b"X-Big-%d: %s\r\n" % (number, b"a" * 1000) for number in range(20))
         code, _, body = yield self.rawGet(b"/weblog.rpy", extra=many)
         self.assertEqual((code, body), (400, b""))
+
+    @defer.inlineCallbacks
+    def test_overlongQueryRefusedByTwisted(self):
+        """A query over Twisted's 16 KiB request-line limit never reaches the page."""
+        self.serve()
+        code, _, body = yield self.rawGet(b"/weblog.rpy?q=" + b"a" * 17000)
+        self.assertNotIn(code, (200, 400), body[:200])  # Twisted's own refusal, not the page's
+        self.assertNoTraceback(body)
 
     @defer.inlineCallbacks
     def test_headAndPost(self):
