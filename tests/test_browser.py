@@ -11,6 +11,8 @@ from urllib.parse import urlsplit
 
 from twisted.trial import unittest
 
+from weblog.panels import PANELS
+
 from tests.support import TwistdServer, combined
 from tests.test_pages import REFERRER_LINKS
 
@@ -107,10 +109,24 @@ class LivePageTests(unittest.TestCase):
         return [(text, href) for text, href in cells]
 
     def topKeys(self) -> list[list[str]]:
-        """The keys of the top referring sites and referrers, as the page shows them."""
-        return [self.page.eval_on_selector_all(f"#top-{name} .key",
+        """The keys of every top list, as the page shows them (each a panel's)."""
+        return [self.page.eval_on_selector_all(f"#top-{panel.name} .key",
                                                "keys => keys.map(key => key.textContent)")
-                for name in ("sites", "referrers")]
+                for panel in PANELS]
+
+    def rowShapes(self) -> list[Any]:
+        """
+        Every row of the table as the browser holds it: its class, and each cell's class, text
+        (the age the script adds left out) and elements with their attributes.
+        """
+        return list(self.page.evaluate("""() => Array.from(
+            document.querySelectorAll("#hits tr"), row => [row.className, Array.from(
+                row.cells, cell => [cell.className,
+                    Array.from(cell.childNodes).filter(node => !(node.classList &&
+                        node.classList.contains("age"))).map(node => node.textContent).join(""),
+                    Array.from(cell.querySelectorAll("*"), element => [element.tagName,
+                        Array.from(element.attributes, a => a.name + "=" + a.value).sort()])])])
+        """))
 
     def test_appendedLineAppearsWithoutReload(self):
         """A matching line appended to the log shows at the top of the table, no reload."""
@@ -131,6 +147,10 @@ class LivePageTests(unittest.TestCase):
         self.assertEqual(link, "http://now.example/")
         age = self.page.text_content("#hits tr:first-child td.time .age")
         self.assertTrue(age and age.endswith("ago"), age)
+        # The row the script made from the page's template is the row the server renders.
+        live = self.rowShapes()
+        self.page.reload()
+        self.assertEqual(self.rowShapes(), live)
         self.assertEqual(self.errors, [])
         # Not a timing test: the bound is generous; bench/ measures the latency.
         self.assertLess(elapsed, 5.0)
@@ -216,7 +236,12 @@ class LivePageTests(unittest.TestCase):
         self.page.wait_for_function(
             "document.querySelectorAll('#top-referrers li').length > 1", timeout=8000)
         tops = self.topKeys()
+        counts = self.page.text_content("#log-counts")
+        self.assertEqual(counts, f"{len(REFERRER_LINKS) + 1} lines read, 0 malformed, 0 rotations")
+        rows = self.rowShapes()
         self.page.reload()
         self.assertEqual(self.referrerCells(), live)
         self.assertEqual(self.topKeys(), tops)
+        self.assertEqual(self.page.text_content("#log-counts"), counts)
+        self.assertEqual(self.rowShapes(), rows)
         self.assertEqual(self.errors, [])

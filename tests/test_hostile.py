@@ -147,7 +147,7 @@ class StallTests(SiteCase):
             "/weblog.rpy/json?status=all&referrer=any&limit=1000", "/index.html",
             "/weblog.css"])
         page, document = answers[0][2].decode(), json.loads(answers[1][2])
-        self.assertEqual(page.count('<td class="resource">'), 401)
+        self.assertEqual(page.count('<td class="resource">'), 401 + 1)  # and the row template
         self.assertEqual(len(document["hits"]), 401)
         self.assertEqual(document["log"]["malformed"], 0)
         self.assertTrue(document["hits"][1]["resource"].startswith("/\\x01\\x01"))

@@ -13,6 +13,7 @@ from typing import Any
 from unittest import mock
 
 from persist import Counter, ICounter, IRecords, Records
+from twisted.internet.defer import Deferred
 from twisted.internet.task import Clock
 from twisted.python.filepath import FilePath
 from twisted.trial import unittest
@@ -20,9 +21,17 @@ from twisted.web import script, static
 from twisted.web.http import parse_qs
 from twisted.web.resource import IResource, getChildForRequest
 from twisted.web.server import NOT_DONE_YET
+from twisted.web.template import Element, XMLString, renderer, tags
 from twisted.web.test.requesthelper import DummyRequest
+from weblog.aggregates import Aggregates
+from weblog.answers import IRendered, Rendered
+from weblog.document import hit_json
 from weblog.links import referrer_link
+from weblog.panels import PANELS, Panel
+from weblog.parsing import as_text
+from weblog.render import SUMMARY, HitCells, rendered, settled
 from weblog.resources import DynamicPage, JsonPage, WeblogPage
+from weblog.selection import Selection
 
 from tests.support import REPO, combined, setEnvironment
 
@@ -264,11 +273,47 @@ class WeblogPageTests(PageCase):
         self.writeLog(combined("/a", "https://p\u0430ypal.com/login"),
                       combined("/b", "https://p\u0430ypal.com/login"))
         page = self.page().decode()
-        sites = re.findall(r'<ol id="top-sites">(.*?)</ol>', page)[0]
-        referrers = re.findall(r'<ol id="top-referrers">(.*?)</ol>', page)[0]
+        sites = re.findall(r'<ol id="top-sites" data-display="host">(.*?)</ol>', page)[0]
+        referrers = re.findall(r'<ol id="top-referrers" data-display="url">(.*?)</ol>', page)[0]
         self.assertIn('<span class="key">xn--pypal-4ve.com</span>', sites)
         self.assertIn('<span class="key">https://xn--pypal-4ve.com/login</span>', referrers)
         self.assertNotIn("\u0430", sites + referrers)
+
+    def test_everyPanelListed(self):
+        """Each panel of PANELS has its list, named for the script, saying how it shows keys."""
+        self.writeLog(combined("/a"))
+        lists = re.findall(r'<h2>([^<]*)</h2><ol id="top-([a-z]+)" data-display="([a-z]+)">',
+                           self.page().decode())
+        self.assertEqual(lists, [(panel.title, panel.name, panel.display) for panel in PANELS])
+
+    def test_newPanelNeedsNoRendering(self):
+        """A panel added to PANELS is counted and listed, its keys shown as it displays them."""
+        agents = Panel("agents", "Top user-agents", "agent", as_text)
+        self.records.aggregates = Aggregates(panels=(*PANELS, agents))
+        self.writeLog(combined("/a", agent="Bot <1>"), combined("/b", agent="Bot <1>"))
+        with mock.patch("weblog.render.PANELS", (*PANELS, agents)):
+            page = self.page().decode()
+        self.assertIn('<section class="top"><h2>Top user-agents</h2><ol id="top-agents" '
+                      'data-display="text"><template><li><span class="count"></span> '
+                      '<span class="key"></span></li></template><li><span class="count">2</span> '
+                      '<span class="key">Bot &lt;1&gt;</span></li></ol></section>', page)
+
+    def test_rowTemplateIsTheServersRow(self):
+        """The row the script fills for a live hit has the server's cells, empty, and its link."""
+        self.writeLog(combined("/a", "http://a.example/"))
+        table = rows_of(self.page())
+        self.assertEqual([cell for cell, _, _ in table.template], list(table.rows[0]))
+        self.assertEqual({text for _, text, _ in table.template}, {""})
+        self.assertEqual({cell: inside for cell, _, inside in table.template if inside},
+                         {"time": [("time", None)],
+                          "referrer": [("a", "noopener noreferrer nofollow")]})
+
+    def test_logCountsFormat(self):
+        """The log's counts carry their wording for the script, filled as the server fills it."""
+        self.writeLog(combined("/a"), "garbage\n")
+        page = self.page().decode()
+        self.assertIn(f'<span id="log-counts" data-format="{SUMMARY}">2 lines read, 1 malformed, '
+                      "0 rotations</span>", page)
 
     def test_securityHeaders(self):
         """The page sends a script-from-self CSP, nosniff and no-referrer."""
@@ -442,6 +487,84 @@ class JsonPageTests(PageCase):
                          ["/real", "/weblog.rpy"])
 
 
+class RenderedTests(PageCase):
+    """Rendered: what the pages rendered from one Records, kept across pages and requests."""
+
+    def test_answerKeptUntilRecordsChange(self):
+        """The same view is answered from what was kept, until a line is read."""
+        rendered = Rendered(self.records)
+        self.writeLog(combined("/a"))
+        first = self.page(rendered=rendered)
+        self.assertEqual(len(rendered.answers), 1)
+        self.assertIs(self.page(rendered=rendered), first)
+        self.writeLog(combined("/b"))
+        self.assertEqual(rows_of(self.page(rendered=rendered)).rows[0]["resource"], "/b")
+        self.assertEqual(len(rendered.answers), 2)
+
+    def test_cellsRenderedOncePerHit(self):
+        """Pages of different views share the cells of their hits, flattened once each."""
+        rendered = Rendered(self.records)
+        self.writeLog(*[combined(f"/r{number}") for number in range(5)])
+        self.page("limit=5", rendered=rendered)
+        kept = dict(rendered.fragments.cells.kept)
+        self.page("limit=3", rendered=rendered)
+        self.page("limit=5&q=r", rendered=rendered)
+        self.assertEqual(len(rendered.fragments.cells.kept), 5)
+        for hit, cells in rendered.fragments.cells.kept.items():
+            self.assertIs(cells, kept[hit])
+
+    def test_jsonSharesThePages(self):
+        """A page's JSON child keeps its answers where the page does."""
+        rendered = Rendered(self.records)
+        page = WeblogPage(self.records, rendered=rendered)
+        body_of(get(page, path=b"json"))
+        body_of(get(page))
+        self.assertEqual([key[0] for key in rendered.answers], ["json", "html"])
+
+    def test_otherRecordsRefused(self):
+        """A Rendered renders the Records it was made for, and no others."""
+        self.assertRaises(ValueError, WeblogPage, self.follow(), rendered=Rendered(self.records))
+
+    def test_laterFragments(self):
+        """A fragment whose renderer answers later is waited for, then written."""
+        later: Deferred[str] = Deferred()
+
+        class Later(Element):
+            loader = XMLString('<p xmlns:t="http://twistedmatrix.com/ns/twisted.web.template/0.1"'
+                               ' t:render="text" />')
+
+            @renderer
+            def text(self, request: object, tag: Any) -> Deferred[Any]:
+                return later.addCallback(tag)
+
+        self.writeLog(combined("/a"))
+        self.records.poll()
+        request: Any = DummyRequest([])
+        answer = Rendered(self.records).answer(
+            request, ("later",), Selection(), lambda hit: rendered(Later()),
+            lambda pieces, _, __: [b"<div>", *pieces, b"</div>"])
+        self.assertEqual((answer, request.written), (NOT_DONE_YET, []))
+        later.callback("made later")
+        self.assertEqual(body_of(request), b"<div><p>made later</p></div>")
+
+    def test_settled(self):
+        """Pieces all there are themselves; with one to come, a Deferred of them all."""
+        self.assertEqual(settled([b"a", b"b"]), [b"a", b"b"])
+        to_come: Deferred[bytes] = Deferred()
+        result = settled([b"a", to_come])
+        assert isinstance(result, Deferred)
+        to_come.callback(b"b")
+        self.assertEqual(self.successResultOf(result), [b"a", b"b"])
+
+    def test_hitCellsAtOnce(self):
+        """weblog's own elements flatten at once, to bytes."""
+        self.writeLog(combined("/a"))
+        [hit] = self.records.getNew()
+        self.assertIsInstance(rendered(HitCells(hit)), bytes)
+        self.assertIsInstance(rendered(tags.p(HitCells(None))), bytes)
+        self.assertIsInstance(hit_json(hit), bytes)
+
+
 class SlicedPageTests(PageCase):
     """A page made in slices shows the hits up to the id it tells its event stream."""
 
@@ -511,11 +634,16 @@ class ScriptTests(unittest.TestCase):
         return body_of(request)
 
     def test_sharedObjectsOutliveEachRun(self):
-        """Every run of weblog.rpy finds the same Records in the registry."""
+        """Every run of weblog.rpy finds the same Records and Rendered in the registry."""
         self.assertIn(b'<td class="resource">/kept</td>', self.fetch(b"weblog.rpy"))
         records = self.root.registry.getComponent(IRecords)
+        rendered = self.root.registry.getComponent(IRendered)
+        self.assertIsInstance(rendered, Rendered)
+        self.assertIs(rendered.records, records)
         self.assertIn(b'"resource":"/kept"', self.fetch(b"weblog.rpy/json"))
         self.assertIs(self.root.registry.getComponent(IRecords), records)
+        self.assertIs(self.root.registry.getComponent(IRendered), rendered)
+        self.assertEqual(len(rendered.answers), 2)
 
     def test_liveEditKeepsRecords(self):
         """An edit to weblog.rpy shows on the next request; the same Records (place, hits) stays."""

@@ -20,6 +20,8 @@ from twisted.web import server
 from twisted.web.http_headers import Headers
 from twisted.web.resource import Resource
 from weblog.events import EventHub
+from weblog.links import DISPLAYS
+from weblog.render import SUMMARY
 from weblog.resources import WeblogPage
 from weblog.selection import Selection
 
@@ -156,7 +158,7 @@ PAGE_TAGS = {
     "html", "head", "meta", "noscript", "title", "link", "script", "body", "header", "h1",
     "span", "p", "code", "strong", "form", "label", "input", "select", "option", "button",
     "div", "main", "table", "thead", "tbody", "tr", "th", "td", "time", "a", "aside",
-    "section", "h2", "ol", "li", "svg", "rect", "text",
+    "section", "h2", "ol", "li", "svg", "rect", "text", "template",
 }
 """Every element the weblog page itself is made of."""
 
@@ -282,7 +284,9 @@ class HostileLogTests(_SecurityCase):
         own = {"/", "/weblog.rpy/json?limit=1000&status=all&referrer=any",
                "/weblog.rpy/events?limit=1000&status=all&referrer=any"}
         for tag, attributes in page.elements:
-            if tag == "a" and attributes["href"] not in own:
+            if tag == "a" and "href" not in attributes:  # the row template's, for the script
+                self.assertEqual(attributes, {"rel": "noopener noreferrer nofollow"})
+            elif tag == "a" and attributes["href"] not in own:
                 href = attributes["href"]
                 self.assertEqual(as_browser_sees(href), href)
                 self.assertTrue(href.lower().startswith(("http://", "https://")), href)
@@ -603,12 +607,15 @@ def stays_on_site(url: str) -> bool:
     return seen.startswith("/") and not seen.startswith("//")
 
 
+URL_DATA = ("data-events",)
+"""The data-* attributes of the page that hold a URL (the script opens it)."""
+
+
 def own_urls(body: bytes) -> list[tuple[str, str, str]]:
     """Every href, action, src and data-* URL of a page, as (element, attribute, value)."""
     return [(tag, name, value) for tag, attributes in parse_page(body).elements
             for name, value in attributes.items()
-            if name in ("href", "action", "src")
-            or (name.startswith("data-") and not value.isdigit())]
+            if name in ("href", "action", "src", *URL_DATA)]
 
 
 class PageLinkTests(_SecurityCase):
@@ -618,6 +625,10 @@ class PageLinkTests(_SecurityCase):
         """Every URL of the page stays on the site, written plainly; return the page's own."""
         urls = own_urls(body)
         self.assertGreaterEqual(len(urls), 8, what)
+        data = {value for _, attributes in parse_page(body).elements
+                for name, value in attributes.items()
+                if name.startswith("data-") and name not in URL_DATA and not value.isdigit()}
+        self.assertLessEqual(data, {*DISPLAYS, SUMMARY}, what)  # no other URL for the script
         for tag, name, value in urls:
             self.assertTrue(stays_on_site(value), (what, tag, name, value))
             self.assertEqual(as_browser_sees(value), value, (what, tag, name))

@@ -1,13 +1,17 @@
 // weblog.js: makes /weblog.rpy live. New hits arrive as Server-Sent Events and are
-// inserted at the top of the table; aggregates arrive as "stats" events. Every string
-// from the log is set with textContent (never innerHTML), so log data stays text.
+// inserted at the top of the table; aggregates arrive as "stats" events. The shapes it fills
+// are the server's: a new row is a copy of the page's <template id="hit-row"> (the server's
+// row, empty), a list item a copy of its list's <template>, the log's counts its span's
+// data-format. Every string from the log is set with textContent (never innerHTML), so log
+// data stays text.
 (function () {
   "use strict";
 
   var body = document.body;
   var tbody = document.getElementById("hits");
+  var rowTemplate = document.getElementById("hit-row");
   var live = document.getElementById("live");
-  if (!tbody || !body.dataset.events || !window.EventSource) {
+  if (!tbody || !rowTemplate || !body.dataset.events || !window.EventSource) {
     return;
   }
   var limit = parseInt(tbody.dataset.limit, 10) || 35;
@@ -37,13 +41,6 @@
       timeElement.parentNode.appendChild(ageElement);
     }
     ageElement.textContent = age(iso);
-  }
-
-  function cell(className, text) {
-    var td = document.createElement("td");
-    td.className = className;
-    if (text !== undefined) { td.textContent = text; }
-    return td;
   }
 
   // Which referrers are links, and what they show: the rules of referrer_link in weblog/links.py,
@@ -98,21 +95,31 @@
     return found[1] + encoded + referrer.slice(found[1].length + host.length);
   }
 
-  function referrerCell(referrer) {
-    var td = cell("referrer");
-    var link = referrer === null ? null : referrerLink(referrer);
-    if (referrer === null) {
-      td.textContent = "-";
-    } else if (link !== null) {
-      var anchor = document.createElement("a");
-      anchor.href = link;
-      anchor.rel = "noopener noreferrer nofollow";
-      anchor.textContent = link;
-      td.appendChild(anchor);
-    } else {
-      td.textContent = referrer;
+  // How a cell shows its field of a hit, by the cell's class; any other cell shows the field
+  // of its class as text, "-" when there is none (as the server's rows show them).
+  var FILL = {
+    time: function (td, iso) {
+      td.querySelector("time").setAttribute("datetime", iso);
+    },
+    referrer: function (td, referrer) {
+      var link = referrer === null ? null : referrerLink(referrer);
+      if (link === null) {
+        td.textContent = referrer === null ? "-" : referrer;  // no link: the template's goes
+      } else {
+        var anchor = td.querySelector("a");
+        anchor.href = link;
+        anchor.textContent = link;
+      }
     }
-    return td;
+  };
+
+  function fillCell(td, hit) {
+    var value = hit[td.className];
+    if (FILL.hasOwnProperty(td.className)) {
+      FILL[td.className](td, value);
+    } else {
+      td.textContent = value === null || value === undefined ? "-" : String(value);
+    }
   }
 
   function recolour() {
@@ -122,18 +129,10 @@
   }
 
   function addHit(hit) {
-    var row = document.createElement("tr");
-    var timeCell = cell("time");
-    var timeElement = document.createElement("time");
-    timeElement.setAttribute("datetime", hit.time);
-    timeCell.appendChild(timeElement);
-    row.appendChild(timeCell);
-    row.appendChild(cell("client", hit.client));
-    row.appendChild(referrerCell(hit.referrer));
-    row.appendChild(cell("resource", hit.resource));
-    row.appendChild(cell("status", hit.status === null ? "-" : String(hit.status)));
+    var row = rowTemplate.content.firstElementChild.cloneNode(true);
+    Array.prototype.forEach.call(row.cells, function (td) { fillCell(td, hit); });
     tbody.insertBefore(row, tbody.firstChild);
-    showTime(timeElement);
+    showTime(row.querySelector("time"));
     while (tbody.rows.length > limit) {
       tbody.deleteRow(tbody.rows.length - 1);
     }
@@ -149,21 +148,23 @@
     return referrerLink(referrer) || referrer;
   }
 
-  function fillList(id, items, shown) {
-    var list = document.getElementById(id);
-    if (!list) { return; }
-    while (list.firstChild) { list.removeChild(list.firstChild); }
+  // How a top list shows its keys, by its data-display (the server's panels say which).
+  var DISPLAY = {
+    text: function (key) { return key; },
+    host: shownSite,
+    url: shownReferrer
+  };
+
+  function fillList(list, items) {
+    // The list's items again, each a copy of the list's template, keys shown as it displays.
+    var template = list.querySelector("template");
+    if (!template) { return; }
+    var shown = DISPLAY[list.dataset.display] || DISPLAY.text;
+    while (template.nextSibling) { list.removeChild(template.nextSibling); }
     items.forEach(function (item) {
-      var li = document.createElement("li");
-      var count = document.createElement("span");
-      count.className = "count";
-      count.textContent = String(item[1]);
-      var key = document.createElement("span");
-      key.className = "key";
-      key.textContent = shown ? shown(item[0]) : item[0];
-      li.appendChild(count);
-      li.appendChild(document.createTextNode(" "));
-      li.appendChild(key);
+      var li = template.content.firstElementChild.cloneNode(true);
+      li.querySelector(".count").textContent = String(item[1]);
+      li.querySelector(".key").textContent = shown(String(item[0]));
       list.appendChild(li);
     });
   }
@@ -194,15 +195,16 @@
   }
 
   function showStats(stats) {
-    fillList("top-sites", stats.top.sites, shownSite);
-    fillList("top-referrers", stats.top.referrers, shownReferrer);
-    fillList("top-resources", stats.top.resources);
-    fillList("top-statuses", stats.top.statuses);
+    Object.keys(stats.top).forEach(function (name) {
+      var list = document.getElementById("top-" + name);
+      if (list && Array.isArray(stats.top[name])) { fillList(list, stats.top[name]); }
+    });
     drawChart(stats.per_minute);
     var counts = document.getElementById("log-counts");
-    if (counts && stats.log) {
-      counts.textContent = stats.log.lines + " lines read, " + stats.log.malformed +
-        " malformed, " + stats.log.rotations + " rotations";
+    if (counts && counts.dataset.format && stats.log) {
+      counts.textContent = counts.dataset.format.replace(/\{(\w+)\}/g, function (_, name) {
+        return String(stats.log[name]);
+      });
     }
   }
 

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
+
 import idna
 
-__all__ = ["referrer_link", "shown_referrer", "shown_site"]
+__all__ = ["DISPLAYS", "referrer_link", "shown_referrer", "shown_site"]
 
 _LINKABLE = re.compile(
     r"(https?://)(\[[0-9A-Fa-f:.]+\]|[^\x00-\x20\x7f#%/:<>?@\[\\\]^|]+)(?::([0-9]{1,5}))?"
@@ -92,3 +94,11 @@ def shown_referrer(referrer: str) -> str:
     """A referrer as the top list shows it: its host in IDNA form, as its link would show it."""
     return referrer_link(referrer) or referrer
 
+
+DISPLAYS: dict[str, Callable[[str], str]] = {
+    "text": str,
+    "host": shown_site,
+    "url": shown_referrer,
+}
+"""How a top list writes its keys, by its panel's C{display}; www/weblog.js reads the same
+names from each list's C{data-display} attribute."""

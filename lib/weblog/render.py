@@ -1,254 +1,287 @@
 # -*- test-case-name: tests.test_pages -*-
 """
-The weblog page's HTML, built with twisted.web.template in pieces that are kept once rendered.
+The weblog page's HTML, as twisted.web.template Elements: the fragments a page is made of.
 
-Flattening a whole page of tags on every change of a busy log costs more than
-serving it, so the page is put together from fragments: a row per hit
-(rendered once per hit), the form (once per query), the aggregates (at most
-once a second), and the small parts that change with every line read.  Every
-fragment is flattened by twisted.web.template, which quotes what the log says;
-the few attribute values written here by hand go through C{html.escape}.
+Each fragment is flattened on its own and kept by L{weblog.fragments}: a hit's
+cells, the form, the head, the aggregates, and the small parts that change with
+every line read.  The flattener quotes all that the log says.  The row a live
+hit fills in the browser is the same L{HitCells}, rendered empty into a
+C{<template>}; the top lists carry their item's shape the same way.
 """
 
 from __future__ import annotations
 
-import time
-from collections import OrderedDict
-from collections.abc import Callable
-from html import escape
-from typing import Any
-from weakref import WeakKeyDictionary
+from collections.abc import Iterator, Sequence
+from typing import Any, TypeAlias
 
-from twisted.web.template import Tag, flattenString, tags
+from twisted.internet.defer import Deferred, gatherResults, succeed
+from twisted.python.failure import Failure
+from twisted.web.iweb import IRequest
+from twisted.web.template import Element, Flattenable, Tag, XMLString, flatten, renderer, tags
 
 from weblog.chart import per_minute_svg
 from weblog.hit import Hit
 from weblog.interfaces import IRecords
-from weblog.links import referrer_link, shown_referrer, shown_site
-from weblog.selection import Selection
+from weblog.links import DISPLAYS, referrer_link
+from weblog.panels import PANELS, Panel
+from weblog.selection import MAX_LIMIT, Selection
 
-__all__ = ["flat", "hit_cells", "hit_row", "log_summary", "referrer_link", "render_page"]
+__all__ = ["SUMMARY", "AggregatesAside", "FilterForm", "Head", "HitCells", "Piece", "TopList",
+           "footer", "header", "hit_cells", "log_state", "log_summary", "rendered", "row_template",
+           "settled", "table_head"]
 
 REFRESH_SECONDS = 5
-AGGREGATES_SECONDS = 1.0
-"""How stale the page's top lists and chart may be (the event stream updates them anyway)."""
+SUMMARY = "{lines} lines read, {malformed} malformed, {rotations} rotations"
+"""The log's counts in words, filled from its status; the page's script fills it the same way."""
+T = 'xmlns:t="http://twistedmatrix.com/ns/twisted.web.template/0.1"'
+LINK_REL = "noopener noreferrer nofollow"
 
-_THEAD = (b"<thead><tr><th>Time</th><th>Client</th><th>Referrer</th><th>Resource</th>"
-          b"<th>Status</th></tr></thead>")
-
-
-def flat(tag: Tag | str) -> bytes:
-    """Flatten a tag that renders synchronously (every tag built here does)."""
-    rendered: list[bytes] = []
-    flattenString(None, tag).addCallback(rendered.append)
-    if not rendered:
-        raise RuntimeError("a page fragment did not render synchronously")
-    return rendered[0]
+Piece: TypeAlias = bytes | Deferred[bytes]
+"""A flattened fragment: its bytes, or a Deferred of them when a renderer answered later."""
 
 
-def _attribute(text: str) -> bytes:
-    """Text quoted for a double-quoted attribute value."""
-    return escape(text, quote=True).encode("utf-8")
-
-
-class _Kept:
-    """A bounded memo of rendered fragments (forgets the oldest first)."""
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self.kept: OrderedDict[Any, bytes] = OrderedDict()
-
-    def get(self, key: Any, render: Callable[[], bytes]) -> bytes:
-        """The fragment for C{key}, rendered by C{render} when not kept."""
-        fragment = self.kept.get(key)
-        if fragment is None:
-            fragment = self.kept[key] = render()
-            if len(self.kept) > self.size:
-                self.kept.popitem(last=False)
-        return fragment
-
-
-_cells = _Kept(4096)
-_forms = _Kept(256)
-_heads = _Kept(16)
-_aggregates: WeakKeyDictionary[IRecords, tuple[float, int, bytes]] = WeakKeyDictionary()
-
-
-def _referrer_cell(referrer: str | None) -> Tag | str:
-    """A referrer as text, or as a link (see L{referrer_link})."""
-    if referrer is None:
-        return "-"
-    link = referrer_link(referrer)
-    if link is None:
-        return referrer
-    return tags.a(link, href=link, rel="noopener noreferrer nofollow")
-
-
-def hit_row(hit: Hit, odd: int) -> Tag:
-    """One table row for a hit; the template quotes every string in it."""
-    return tags.tr(
-        tags.td(tags.time(hit.time.strftime("%Y-%m-%d %H:%M:%S %z"),
-                          datetime=hit.time.isoformat()), class_="time"),
-        tags.td(hit.client, class_="client"),
-        tags.td(_referrer_cell(hit.referrer), class_="referrer"),
-        tags.td(hit.resource, class_="resource"),
-        tags.td(str(hit.status) if hit.status is not None else "-", class_="status"),
-        class_=f"row{odd}",
-    )
-
-
-def hit_cells(hit: Hit) -> bytes:
-    """One hit's cells (its row without the C{tr} element), rendered once and kept."""
-    return _cells.get(hit, _Cells(hit))
-
-
-_ROW_STARTS = (b'<tr class="row0">', b'<tr class="row1">')
-
-
-def _rows(cells: list[bytes]) -> list[bytes]:
-    """The table's rows, alternating classes, from each hit's cells: pieces, none copied."""
+def rendered(root: Flattenable) -> Piece:
+    """
+    Flatten C{root}: its bytes at once when every renderer in it answered at once (as all of
+    this module's do), else a Deferred that fires with them.
+    """
     pieces: list[bytes] = []
-    for index, each in enumerate(cells):
-        pieces += (_ROW_STARTS[index % 2], each, b"</tr>")
-    return pieces
+    done = flatten(None, root, pieces.append)
+    if not done.called:
+        return done.addCallback(lambda _: b"".join(pieces))
+    failed: list[Failure] = []
+    done.addErrback(failed.append)
+    if failed:
+        failed[0].raiseException()
+    return b"".join(pieces)
 
 
-class _Cells:
-    """Renders one hit's cells (its row without the C{tr} element)."""
+def settled(pieces: Sequence[Piece]) -> list[bytes] | Deferred[list[bytes]]:
+    """C{pieces} as bytes; a Deferred of them if some are still to come."""
+    if not any(isinstance(piece, Deferred) for piece in pieces):
+        return list(pieces)  # type: ignore[arg-type]  # all bytes
+    return gatherResults([piece if isinstance(piece, Deferred) else succeed(piece)
+                          for piece in pieces], consumeErrors=True)
 
-    def __init__(self, hit: Hit) -> None:
+
+class HitCells(Element):
+    """
+    A hit's cells, as its row holds them (the row itself is the page's); with no hit, the
+    empty cells of the row template that the page's script fills for each live hit.
+    """
+
+    loader = XMLString(
+        f'<t:transparent {T} t:render="cells">'
+        '<td class="time"><time t:render="time" /></td>'
+        '<td class="client"><t:slot name="client" /></td>'
+        '<td class="referrer" t:render="referrer" />'
+        '<td class="resource"><t:slot name="resource" /></td>'
+        '<td class="status"><t:slot name="status" /></td>'
+        "</t:transparent>")
+
+    def __init__(self, hit: Hit | None) -> None:
+        super().__init__()
         self.hit = hit
 
-    def __call__(self) -> bytes:
-        return flat(hit_row(self.hit, 0))[len(b'<tr class="row0">'):-len(b"</tr>")]
+    @renderer
+    def cells(self, request: IRequest | None, tag: Tag) -> Tag:
+        """The cells that are plain text: the client, the resource, the status."""
+        hit = self.hit
+        if hit is None:
+            return tag.fillSlots(client="", resource="", status="")
+        return tag.fillSlots(client=hit.client, resource=hit.resource,
+                             status="-" if hit.status is None else str(hit.status))
+
+    @renderer
+    def time(self, request: IRequest | None, tag: Tag) -> Tag:
+        """The hit's time as logged, its ISO form for the script to show in local time."""
+        if self.hit is None:
+            return tag
+        return tag(self.hit.time.strftime("%Y-%m-%d %H:%M:%S %z"),
+                   datetime=self.hit.time.isoformat())
+
+    @renderer
+    def referrer(self, request: IRequest | None, tag: Tag) -> Tag:
+        """The referrer as text, or as a link (see L{referrer_link}); an empty link's shape."""
+        if self.hit is None:
+            return tag(tags.a(rel=LINK_REL))  # the script sets its href and text, or drops it
+        if self.hit.referrer is None:
+            return tag("-")
+        link = referrer_link(self.hit.referrer)
+        if link is None:
+            return tag(self.hit.referrer)
+        return tag(tags.a(link, href=link, rel=LINK_REL))
+
+
+def hit_cells(hit: Hit) -> Piece:
+    """One hit's cells, flattened (L{weblog.fragments.Fragments.hit} keeps them)."""
+    return rendered(HitCells(hit))
+
+
+def row_template() -> Tag:
+    """The row the page's script clones for each live hit: a row of empty L{HitCells}."""
+    return Tag("template", attributes={"id": "hit-row"})(tags.tr(HitCells(None)))
+
+
+def table_head() -> Tag:
+    """The hits table's head."""
+    return tags.thead(tags.tr(*(tags.th(name) for name in (
+        "Time", "Client", "Referrer", "Resource", "Status"))))
+
+
+CHOICES = {"referrer": ("required", "any"), "bots": ("include", "exclude"),
+           "own": ("hide", "show")}
+"""The values of the form's menus, by parameter."""
+
+
+class FilterForm(Element):
+    """The filter form: submitting it makes the bookmarkable URL of a view."""
+
+    loader = XMLString(
+        f'<form {T} method="get" t:render="form">'
+        '<label>Status <input name="status" size="4" t:render="value" /></label>'
+        '<label>Referrer <select name="referrer" t:render="choice" /></label>'
+        '<label>Bots <select name="bots" t:render="choice" /></label>'
+        '''<label>weblog's own hits <select name="own" t:render="choice" /></label>'''
+        '<label>Contains <input name="q" type="search" t:render="value" /></label>'
+        '<label>Rows <input name="limit" type="number" min="1" t:render="value">'
+        '<t:attr name="max"><t:slot name="most" /></t:attr></input></label>'
+        '<button type="submit">Show</button>'
+        "</form>")
+
+    def __init__(self, selection: Selection, base: str) -> None:
+        super().__init__()
+        self.selection = selection
+        self.base = base
+
+    @renderer
+    def form(self, request: IRequest | None, tag: Tag) -> Tag:
+        """The form, sent to the page's own path."""
+        return tag(action=self.base or "/").fillSlots(most=str(MAX_LIMIT))
+
+    @renderer
+    def value(self, request: IRequest | None, tag: Tag) -> Tag:
+        """A field holding the selection's value of the parameter it names."""
+        return tag(value=str(getattr(self.selection, str(tag.attributes["name"]))))
+
+    @renderer
+    def choice(self, request: IRequest | None, tag: Tag) -> Tag:
+        """A menu of the parameter's values, the selection's chosen."""
+        name = str(tag.attributes["name"])
+        current = getattr(self.selection, name)
+        return tag([tags.option(value, value=value,
+                                **({"selected": "selected"} if value == current else {}))
+                    for value in CHOICES[name]])
+
+
+class Head(Element):
+    """The document's head: styles, the script, a refresh for browsers without scripts."""
+
+    loader = XMLString(
+        f'<head {T} t:render="head"><meta charset="utf-8" />'
+        f'<noscript><meta http-equiv="refresh" content="{REFRESH_SECONDS}" /></noscript>'
+        '<meta name="viewport" content="width=device-width, initial-scale=1" />'
+        '<title>weblog: <t:slot name="heading" /></title>'
+        '<link rel="stylesheet" href="/weblog.css" />'
+        '<link rel="icon" href="/favicon.svg" type="image/svg+xml" />'
+        '<script src="/weblog.js" defer="defer"></script>'
+        "</head>")
+
+    def __init__(self, heading: str) -> None:
+        super().__init__()
+        self.heading = heading
+
+    @renderer
+    def head(self, request: IRequest | None, tag: Tag) -> Tag:
+        """The head, titled by the page's heading."""
+        return tag.fillSlots(heading=self.heading)
+
+
+def header(heading: str) -> Tag:
+    """The page's heading and its live badge (static until the script connects)."""
+    return tags.header(tags.h1(heading), tags.span(
+        "static", id="live", class_="live-off", title="live updates need JavaScript"))
 
 
 def log_summary(status: dict[str, Any]) -> str:
-    """The log's counts in words, as the page shows them."""
-    return (f"{status['lines']} lines read, {status['malformed']} malformed, "
-            f"{status['rotations']} rotations")
+    """The log's counts in words, as the page shows them (L{SUMMARY})."""
+    return SUMMARY.format_map(status)
 
 
-def _log_state(status: dict[str, Any]) -> Tag:
+def log_state(status: dict[str, Any]) -> Tag:
     """The log's path, state and counts; a waiting notice when it cannot be read."""
+    counts = tags.span(log_summary(status), id="log-counts", **{"data-format": SUMMARY})
     if status["state"] == "ok":
-        return tags.p("Following ", tags.code(status["path"]), ": ",
-                      tags.span(log_summary(status), id="log-counts"), ".",
+        return tags.p("Following ", tags.code(status["path"]), ": ", counts, ".",
                       class_="log state-ok", id="log")
-    if status["state"] == "misconfigured":
-        notice = f"cannot follow {status['path']}: {status['reason']}"
-    else:
-        notice = f"waiting for {status['path']}: {status['reason']}"
+    verb = "cannot follow" if status["state"] == "misconfigured" else "waiting for"
+    return tags.p(tags.strong(f"{verb} {status['path']}: {status['reason']}"), " (", counts, ").",
+                  class_=f"log state-{status['state']}", id="log")
+
+
+class TopList(Element):
+    """One panel's top list: its heading and its keys with their counts, as it displays them."""
+
+    loader = XMLString(
+        f'<section {T} class="top" t:render="section"><h2><t:slot name="title" /></h2>'
+        '<ol t:render="keys"><li t:render="key"><span class="count"><t:slot name="count" />'
+        '</span> <span class="key"><t:slot name="key" /></span></li></ol></section>')
+
+    def __init__(self, panel: Panel, items: list[tuple[str, int]]) -> None:
+        super().__init__()
+        self.panel = panel
+        self.items = items
+
+    @renderer
+    def section(self, request: IRequest | None, tag: Tag) -> Tag:
+        """The section, headed by the panel's title."""
+        return tag.fillSlots(title=self.panel.title)
+
+    @renderer
+    def keys(self, request: IRequest | None, tag: Tag) -> Tag:
+        """The list, named for the script: its id, and how it displays keys."""
+        return tag(id=f"top-{self.panel.name}", **{"data-display": self.panel.display})
+
+    @renderer
+    def key(self, request: IRequest | None, tag: Tag) -> Iterator[Tag]:
+        """An empty item for the script to clone, then one per key, most common first."""
+        yield Tag("template")(tag.clone().fillSlots(count="", key=""))
+        shown = DISPLAYS[self.panel.display]
+        for key, count in self.items:
+            yield tag.clone().fillSlots(count=str(count), key=shown(key))
+
+
+class AggregatesAside(Element):
+    """The chart of hits per minute and a top list per panel (L{weblog.panels.PANELS})."""
+
+    loader = XMLString(
+        f'<aside {T}><section class="chart"><h2>Hits per minute (log time)</h2>'
+        '<t:transparent t:render="chart" /></section><t:transparent t:render="panels" />'
+        '<p class="footer">Counted over every hit read since start, '
+        "weblog's own pages excluded.</p></aside>")
+
+    def __init__(self, records: IRecords) -> None:
+        super().__init__()
+        self.aggregates = records.aggregates
+
+    @renderer
+    def chart(self, request: IRequest | None, tag: Tag) -> Tag:
+        """The last hour's hits per minute, as an SVG the script redraws."""
+        return per_minute_svg(self.aggregates.per_minute())
+
+    @renderer
+    def panels(self, request: IRequest | None, tag: Tag) -> list[TopList]:
+        """Each panel's top list, in the panels' order."""
+        top = self.aggregates.top()
+        return [TopList(panel, top.get(panel.name, [])) for panel in PANELS]
+
+
+def footer(shown: int, kept: int, base: str, suffix: str) -> Tag:
+    """How many hits show, and the links to this view's JSON and event stream."""
     return tags.p(
-        tags.strong(notice),
-        " (", tags.span(log_summary(status), id="log-counts"), ").",
-        class_=f"log state-{status['state']}", id="log",
-    )
-
-
-def _form(selection: Selection, base: str) -> Tag:
-    """The filter form; submitting it makes a bookmarkable URL."""
-
-    def choice(name: str, label: str, values: tuple[str, ...]) -> Tag:
-        current = getattr(selection, name)
-        options = [tags.option(value, value=value,
-                               **({"selected": "selected"} if value == current else {}))
-                   for value in values]
-        return tags.label(label, " ", tags.select(*options, name=name))
-
-    return tags.form(
-        tags.label("Status ", tags.input(name="status", value=selection.status, size="4")),
-        choice("referrer", "Referrer", ("required", "any")),
-        choice("bots", "Bots", ("include", "exclude")),
-        choice("own", "weblog's own hits", ("hide", "show")),
-        tags.label("Contains ", tags.input(name="q", value=selection.q, type="search")),
-        tags.label("Rows ", tags.input(name="limit", value=str(selection.limit),
-                                       type="number", min="1", max="1000")),
-        tags.button("Show", type="submit"),
-        method="get", action=base or "/",
-    )
-
-
-def _head(heading: str) -> Tag:
-    """The document's head: styles, the script, and a refresh for browsers without scripts."""
-    return tags.head(
-        tags.meta(charset="utf-8"),
-        tags.noscript(tags.meta(content=str(REFRESH_SECONDS), **{"http-equiv": "refresh"})),
-        tags.meta(name="viewport", content="width=device-width, initial-scale=1"),
-        tags.title(f"weblog: {heading}"),
-        tags.link(rel="stylesheet", href="/weblog.css"),
-        tags.link(rel="icon", href="/favicon.svg", type="image/svg+xml"),
-        tags.script(src="/weblog.js", defer="defer"),
-    )
-
-
-def _top_list(title: str, name: str, items: list[tuple[str, int]],
-              shown: Callable[[str], str] = str) -> Tag:
-    """One top list: a heading and an ordered list of counts and keys (each as C{shown})."""
-    return tags.section(
-        tags.h2(title),
-        tags.ol([tags.li(tags.span(str(count), class_="count"), " ",
-                         tags.span(shown(key), class_="key"))
-                 for key, count in items], id=f"top-{name}"),
-        class_="top",
-    )
-
-
-def _aggregates_html(records: IRecords) -> bytes:
-    """The chart and the top lists, rendered again at most once a second while they change."""
-    aggregates = records.aggregates
-    now = time.monotonic()
-    kept = _aggregates.get(records)
-    if kept is not None and (kept[1] == aggregates.total or now - kept[0] < AGGREGATES_SECONDS):
-        return kept[2]
-    top = aggregates.top()
-    fragment = flat(tags.aside(
-        tags.section(tags.h2("Hits per minute (log time)"),
-                     per_minute_svg(aggregates.per_minute()), class_="chart"),
-        _top_list("Top referring sites", "sites", top["sites"], shown_site),
-        _top_list("Top referrers", "referrers", top["referrers"], shown_referrer),
-        _top_list("Top resources", "resources", top["resources"]),
-        _top_list("Status codes", "statuses", top["statuses"]),
-        tags.p("Counted over every hit read since start, weblog's own pages excluded.",
-               class_="footer"),
-    ))
-    _aggregates[records] = (now, aggregates.total, fragment)
-    return fragment
-
-
-def render_page(records: IRecords, selection: Selection, cells: list[bytes], base: str,
-                heading: str, last_id: int, status: dict[str, Any]) -> list[bytes]:
-    """
-    The whole weblog page: the log's state, the filter form, the rows, the aggregates.
-
-    @param cells: the selected hits' cells (from L{hit_cells}), in display order.
-    @param base: the page's own URL path (C{""} at the site's root), for its links and its
-        event stream.
-    @param last_id: the id of the newest hit when the rows were chosen: the page's
-        event stream goes on from there.
-    @param status: the log's status when the rows were chosen.
-    @return: the page, in pieces (a row's cells are not copied).
-    """
-    query = selection.query()
-    suffix = f"?{query}" if query else ""
-    footer = tags.p(
-        f"{len(cells)} shown of {status['kept']} kept hits. ",
+        f"{shown} shown of {kept} kept hits. ",
         tags.a("This view as JSON", href=f"{base}/json{suffix}"), " \u00b7 ",
         tags.a("live events", href=f"{base}/events{suffix}"), " \u00b7 ",
         tags.a("Home", href="/"),
         class_="footer",
     )
-    return [
-        b'<!DOCTYPE html>\n<html lang="en">',
-        _heads.get(heading, lambda: flat(_head(heading))),
-        b'<body data-events="%s" data-last-id="%d">' % (
-            _attribute(f"{base}/events{suffix}"), last_id),
-        flat(tags.header(tags.h1(heading), tags.span(
-            "static", id="live", class_="live-off", title="live updates need JavaScript"))),
-        flat(_log_state(status)),
-        _forms.get((selection, base), lambda: flat(_form(selection, base))),
-        b'<div class="columns"><main><table>', _THEAD,
-        b'<tbody id="hits" data-limit="%d">' % selection.limit, *_rows(cells),
-        b"</tbody></table>", flat(footer),
-        b"</main>", _aggregates_html(records), b"</div></body></html>",
-    ]

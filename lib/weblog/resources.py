@@ -8,34 +8,24 @@ these; everything here is importable, so trial tests reach it directly.
 
 from __future__ import annotations
 
-from collections import OrderedDict, deque
-from collections.abc import Callable
-from typing import Any
 from urllib.parse import quote
-from weakref import WeakKeyDictionary
 
-from twisted.internet.defer import CancelledError
-from twisted.internet.interfaces import IPullProducer
-from twisted.internet.task import SchedulerStopped
-from twisted.logger import Logger
-from twisted.python.failure import Failure
 from twisted.web.resource import Resource
-from twisted.web.server import NOT_DONE_YET, Request
-from zope.interface import implementer
+from twisted.web.server import Request
 
+from weblog.answers import IRendered, Rendered
 from weblog.auth import protect
 from weblog.document import hit_json, hits_json
 from weblog.errors import BadQuery
 from weblog.events import hub_for
-from weblog.hit import Hit, count_of
+from weblog.hit import count_of
 from weblog.interfaces import ICounter, IRecords
-from weblog.render import hit_cells, render_page
 from weblog.selection import Selection, parse_query
 
-__all__ = ["DynamicPage", "EventsPage", "JsonPage", "WeblogPage", "protect", "security_headers"]
-"""C{protect} is here too, so that weblog.rpy needs one import of this module."""
-
-_log = Logger()
+__all__ = ["DynamicPage", "EventsPage", "IRendered", "JsonPage", "Rendered", "WeblogPage",
+           "bad_request", "protect", "security_headers"]
+"""C{IRendered}, C{Rendered} and C{protect} are here too, so that weblog.rpy needs one import
+of this module."""
 
 CONTENT_SECURITY_POLICY = (
     b"default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
@@ -58,13 +48,13 @@ def bad_request(request: Request, error: BadQuery) -> bytes:
     return f"{error}\n".encode()
 
 
-def _selection(request: Request) -> Selection | bytes:
-    """The request's selection, or the body of a 400 answer when its query is invalid."""
+def _selection(request: Request) -> Selection | BadQuery:
+    """The request's selection, or why its query is invalid."""
     security_headers(request)
     try:
         return parse_query(request.args or {})
     except BadQuery as error:
-        return bad_request(request, error)
+        return error
 
 
 def _base_path(request: Request) -> str:
@@ -84,100 +74,13 @@ def _base_path(request: Request) -> str:
     return path
 
 
-_rendered: WeakKeyDictionary[IRecords, OrderedDict[tuple[Any, ...], bytes]] = WeakKeyDictionary()
-
-
-CACHE_MOST = 4 << 20
-"""The largest answer kept for the next requests; a longer one is rendered for each."""
-Assemble = Callable[[list[bytes], int, dict[str, Any]], list[bytes]]
-"""Puts a view together from its hits' pieces, the newest hit's id and the log's status."""
-
-
-@implementer(IPullProducer)
-class _Pieces:
-    """Writes a long answer a few pieces at a time, as the transport asks for more."""
-
-    def __init__(self, request: Request, pieces: list[bytes]) -> None:
-        self.request = request
-        self.pieces = deque(pieces)
-
-    def resumeProducing(self) -> None:
-        """Write about 64 KiB of pieces; finish once all are written."""
-        written = 0
-        while self.pieces and written < 64 << 10:
-            piece = self.pieces.popleft()
-            written += len(piece)
-            self.request.write(piece)
-        if not self.pieces:
-            self.request.unregisterProducer()
-            self.request.finish()
-
-    def stopProducing(self) -> None:
-        """The client went away: write nothing more."""
-        self.pieces.clear()
-
-
-def _answer(records: IRecords, request: Request, key: tuple[Any, ...], selection: Selection,
-            each: Callable[[Hit], bytes], assemble: Assemble) -> bytes | int:
-    """
-    Answer with a rendered view, kept until the records change (rendered once per change).
-
-    Making the hits of a view can be long (a thousand long lines, or a filter
-    that matches little), so it is done in slices: the selected hits are found
-    newest first and each is rendered by C{each} a step at a time; once all are,
-    C{assemble} puts the view together, in pieces.  A view that is quick to make
-    is answered at once; a long one later, the reactor serving others meanwhile;
-    and one longer than C{CACHE_MOST} is written a few pieces at a time, never
-    joined or kept.
-
-    @param key: what else the answer depends on (the kind of page, the selection).
-    @return: the body, or C{NOT_DONE_YET} when it will be written later.
-    """
-    pages = _rendered.setdefault(records, OrderedDict())
-    last_id, status = records.last_id, records.status()  # what the chosen hits go up to
-    full = (*key, last_id, repr(status))
-    body = pages.get(full)
-    if body is not None:
-        return body
-    chosen: list[bytes] = []
-
-    def done() -> bytes | list[bytes]:
-        pieces = assemble(chosen, last_id, status)
-        if sum(map(len, pieces)) > CACHE_MOST:
-            return pieces
-        answer = pages[full] = b"".join(pieces)
-        while len(pages) > 32:
-            pages.popitem(last=False)
-        return answer
-
-    def write(answer: bytes | list[bytes]) -> None:
-        if isinstance(answer, bytes):
-            request.write(answer)
-            request.finish()
-        else:
-            request.registerProducer(_Pieces(request, answer), False)
-
-    job = records.sliced(selection.choose(records.walk(upto=last_id), chosen,
-                                          lambda _, hit: each(hit)))
-    if job is None:
-        answer = done()
-        if isinstance(answer, bytes):
-            return answer
-        write(answer)
-        return NOT_DONE_YET
-    request.notifyFinish().addErrback(lambda _: job.cancel())
-
-    def failed(failure: Failure) -> None:
-        if failure.check(CancelledError, SchedulerStopped):
-            return  # the client went away, or the server stops
-        _log.failure("rendering {uri} failed", failure, uri=request.uri)
-        request.setResponseCode(500)
-        request.setHeader(b"content-type", b"text/plain; charset=utf-8")
-        request.write(b"weblog could not render this view; the server log says why\n")
-        request.finish()
-
-    job.addCallback(lambda _: done()).addCallbacks(write, failed)
-    return NOT_DONE_YET
+def _rendered(records: IRecords, rendered: Rendered | None) -> Rendered:
+    """C{rendered}, when it renders C{records}; a new one for them when none is given."""
+    if rendered is None:
+        return Rendered(records)
+    if rendered.records is not records:
+        raise ValueError("the Rendered given renders other Records")
+    return rendered
 
 
 class JsonPage(Resource):
@@ -185,20 +88,23 @@ class JsonPage(Resource):
 
     isLeaf = True
 
-    def __init__(self, records: IRecords) -> None:
+    def __init__(self, records: IRecords, rendered: Rendered | None = None) -> None:
+        """@param rendered: where its answers are kept (default: its own, for this object)."""
         super().__init__()
         self.records = records
+        self.rendered = _rendered(records, rendered)
 
     def render_GET(self, request: Request) -> bytes | int:
         """Answer with the selected hits as JSON, or 400 for a bad query."""
         selection = _selection(request)
-        if isinstance(selection, bytes):
-            return selection
+        if isinstance(selection, BadQuery):
+            return bad_request(request, selection)
         self.records.refresh()
         request.setHeader(b"content-type", b"application/json; charset=utf-8")
-        return _answer(
-            self.records, request, ("json", selection), selection, hit_json,
-            lambda hits, _, status: hits_json(selection, hits, status, self.records.aggregates))
+        aggregates = self.records.aggregates
+        return self.rendered.answer(
+            request, ("json", selection), selection, hit_json,
+            lambda hits, _, status: hits_json(selection, hits, status, aggregates))
 
 
 class EventsPage(Resource):
@@ -240,11 +146,18 @@ def _since(values: list[bytes] | None) -> int | None:
 class WeblogPage(Resource):
     """C{/weblog.rpy}: the latest hits, newest first, with C{json} and C{events} as children."""
 
-    def __init__(self, records: IRecords, heading: str = "Latest hits") -> None:
+    def __init__(self, records: IRecords, heading: str = "Latest hits",
+                 rendered: Rendered | None = None) -> None:
+        """
+        @param rendered: where its fragments and answers are kept, with its JSON's; an .rpy
+            passes the one its site registry keeps under L{IRendered} (default: its own,
+            which lasts as long as this object).
+        """
         super().__init__()
         self.records = records
         self.heading = heading
-        self.putChild(b"json", JsonPage(records))
+        self.rendered = _rendered(records, rendered)
+        self.putChild(b"json", JsonPage(records, self.rendered))
         self.putChild(b"events", EventsPage(records))
 
     def getChild(self, path: bytes, request: Request) -> Resource:
@@ -256,15 +169,16 @@ class WeblogPage(Resource):
     def render_GET(self, request: Request) -> bytes | int:
         """Render the page, or 400 for a bad query."""
         selection = _selection(request)
-        if isinstance(selection, bytes):
-            return selection
+        if isinstance(selection, BadQuery):
+            return bad_request(request, selection)
         self.records.refresh()
-        base = _base_path(request)
+        base, heading = _base_path(request), self.heading
         request.setHeader(b"content-type", b"text/html; charset=utf-8")
-        return _answer(
-            self.records, request, ("html", selection, base, self.heading), selection, hit_cells,
-            lambda cells, last_id, status: render_page(self.records, selection, cells, base,
-                                                       self.heading, last_id, status))
+        fragments = self.rendered.fragments
+        return self.rendered.answer(
+            request, ("html", selection, base, heading), selection, fragments.hit,
+            lambda cells, last_id, status: fragments.page(selection, cells, base, heading,
+                                                          last_id, status))
 
 
 DYNAMIC_PAGE = """<!DOCTYPE html>

@@ -1,0 +1,135 @@
+# -*- test-case-name: tests.test_pages -*-
+"""
+The weblog page of one Records, put together from fragments flattened once and kept.
+
+Flattening a whole page of tags on every change of a busy log costs more than
+serving it, so a page is a list of pieces: a hit's cells (flattened once per
+hit), the form (once per query), the head (once per heading), the aggregates
+(at most once a second), and the small parts that change with every line read
+(L{weblog.render} makes each).  Between them stand the few tags written here as
+constants; the one attribute value among them goes through C{html.escape}.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from html import escape
+from typing import Any
+
+from twisted.internet.defer import Deferred
+from twisted.web.template import Flattenable
+
+from weblog.hit import Hit
+from weblog.interfaces import IRecords
+from weblog.render import (AggregatesAside, FilterForm, Head, HitCells, Piece, footer, header,
+                           log_state, rendered, row_template, table_head)
+from weblog.selection import Selection
+
+__all__ = ["AGGREGATES_SECONDS", "Fragments", "Kept"]
+
+AGGREGATES_SECONDS = 1.0
+"""How stale the page's top lists and chart may be (the event stream updates them anyway)."""
+ROW_STARTS = (b'<tr class="row0">', b'<tr class="row1">')
+"""A row's start, by its place on the page: the rows alternate colours, a hit's cells stay."""
+
+
+class Kept:
+    """A bounded memo of flattened fragments, by key (forgets the oldest first)."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.kept: OrderedDict[Any, bytes] = OrderedDict()
+
+    def get(self, key: Any, root: Callable[[], Flattenable]) -> Piece:
+        """The fragment for C{key}, flattened from C{root()} when not kept."""
+        fragment = self.kept.get(key)
+        if fragment is not None:
+            return fragment
+        made = rendered(root())
+        if isinstance(made, Deferred):
+            return made.addCallback(self.keep, key)
+        return self.keep(made, key)
+
+    def keep(self, fragment: bytes, key: Any) -> bytes:
+        """Keep C{fragment} for C{key}; return it."""
+        self.kept[key] = fragment
+        if len(self.kept) > self.size:
+            self.kept.popitem(last=False)
+        return fragment
+
+
+class Fragments:
+    """
+    The fragments of one Records' pages, each flattened once and kept while it holds.
+
+    @ivar cells: each hit's cells (L{HitCells}), by hit.
+    @ivar forms: the form of each query (L{FilterForm}), by selection and page path.
+    @ivar fixed: the parts that change with the heading at most (head, header, table head,
+        row template).
+    @ivar aggregates: when the aggregates were last flattened, their total then, and the
+        fragment; None before the first page.
+    """
+
+    def __init__(self, records: IRecords, cells: int = 4096) -> None:
+        """@param cells: how many hits' cells are kept (a page shows at most 1000)."""
+        self.records = records
+        self.cells = Kept(cells)
+        self.forms = Kept(256)
+        self.fixed = Kept(64)
+        self.aggregates: tuple[float, int, bytes] | None = None
+
+    def hit(self, hit: Hit) -> Piece:
+        """A hit's cells, flattened once and kept."""
+        return self.cells.get(hit, lambda: HitCells(hit))
+
+    def aside(self) -> Piece:
+        """The chart and the top lists, flattened again at most once a second while they change."""
+        total, now = self.records.aggregates.total, time.monotonic()
+        kept = self.aggregates
+        if kept is not None and (kept[1] == total or now - kept[0] < AGGREGATES_SECONDS):
+            return kept[2]
+        fragment = rendered(AggregatesAside(self.records))
+        if isinstance(fragment, Deferred):
+            return fragment.addCallback(self._keep_aside, now, total)
+        return self._keep_aside(fragment, now, total)
+
+    def _keep_aside(self, fragment: bytes, now: float, total: int) -> bytes:
+        """Keep the aggregates' fragment, flattened at C{now} when they counted C{total}."""
+        self.aggregates = (now, total, fragment)
+        return fragment
+
+    def page(self, selection: Selection, cells: list[Piece], base: str, heading: str,
+             last_id: int, status: dict[str, Any]) -> list[Piece]:
+        """
+        The whole weblog page: the log's state, the filter form, the rows, the aggregates.
+
+        @param cells: the selected hits' cells (from L{hit}), in display order.
+        @param base: the page's own URL path (C{""} at the site's root), for its links and its
+            event stream.
+        @param last_id: the id of the newest hit when the rows were chosen: the page's
+            event stream goes on from there.
+        @param status: the log's status when the rows were chosen.
+        @return: the page, in pieces (a row's cells are not copied).
+        """
+        query = selection.query()
+        suffix = f"?{query}" if query else ""
+        events = escape(f"{base}/events{suffix}", quote=True).encode("utf-8")
+        rows: list[Piece] = []
+        for index, each in enumerate(cells):
+            rows += (ROW_STARTS[index % 2], each, b"</tr>")
+        fixed = self.fixed.get
+        return [
+            b'<!DOCTYPE html>\n<html lang="en">',
+            fixed(("head", heading), lambda: Head(heading)),
+            b'<body data-events="%s" data-last-id="%d">' % (events, last_id),
+            fixed(("header", heading), lambda: header(heading)),
+            rendered(log_state(status)),
+            self.forms.get((selection, base), lambda: FilterForm(selection, base)),
+            b'<div class="columns"><main><table>', fixed("thead", table_head),
+            b'<tbody id="hits" data-limit="%d">' % selection.limit, *rows, b"</tbody></table>",
+            fixed("template", row_template),
+            rendered(footer(len(cells), status["kept"], base, suffix)),
+            b"</main>", self.aside(), b"</div></body></html>",
+        ]
