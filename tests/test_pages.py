@@ -6,6 +6,7 @@ resource tests do (twisted.web.test.test_script); the .rpy files run as a Site r
 
 from __future__ import annotations
 
+import html
 import json
 import re
 from html.parser import HTMLParser
@@ -400,11 +401,17 @@ BAD_QUERIES = [
 """Bad queries and how their reason starts."""
 
 
+def reason_of(body: bytes) -> str:
+    """The reason Twisted's error page gives: the text of its one paragraph."""
+    [paragraph] = re.findall(rb"<p>(.*?)</p>", body, re.S)
+    return html.unescape(paragraph.decode("utf-8"))
+
+
 class BadQueryTests(PageCase):
-    """A bad query gets 400 and its one-line reason, as plain text."""
+    """A bad query gets Twisted's error page: 400, its one-line reason the page's paragraph."""
 
     def test_badQueryIs400WithReason(self):
-        """On the page, its JSON and its events: 400, and the reason in one line."""
+        """On the page and its JSON: 400, HTML, and the reason as text, escaped."""
         for query, reason in BAD_QUERIES:
             for path in (b"", b"json", b"events"):
                 request = get(WeblogPage(self.records), query, path)
@@ -412,17 +419,20 @@ class BadQueryTests(PageCase):
                 what = (query[:40], path, body[:200])
                 self.assertEqual(request.responseCode, 400, what)
                 self.assertEqual(request.responseHeaders.getRawHeaders(b"content-type"),
-                                 [b"text/plain; charset=utf-8"], what)
-                self.assertTrue(body.decode().startswith(reason), what)
-                self.assertEqual(body.count(b"\n"), 1, what)
+                                 [b"text/html; charset=utf-8"], what)
+                self.assertTrue(body.startswith(b"<!DOCTYPE html>\n<html><head><title>"
+                                                b"400 - Bad Request</title>"), what)
+                self.assertTrue(reason_of(body).startswith(reason), what)
+                self.assertNotIn("\n", reason_of(body), what)
+                self.assertNotIn(b"<script>", body, what)
                 self.assertEqual(request.responseHeaders.getRawHeaders(b"x-content-type-options"),
                                  [b"nosniff"], what)
 
     def test_badSince(self):
         """The event stream's since parameter is checked the same way."""
         request = get(WeblogPage(self.records), "since=x", b"events")
-        self.assertEqual((request.responseCode, body_of(request)),
-                         (400, b"since: must be a hit id, a whole number, got 'x'\n"))
+        self.assertEqual((request.responseCode, reason_of(body_of(request))),
+                         (400, "since: must be a hit id, a whole number, got 'x'"))
 
 
 class JsonPageTests(PageCase):

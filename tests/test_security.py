@@ -27,6 +27,7 @@ from weblog.selection import Selection
 
 from tests.support import REPO, SiteCase
 from tests.test_events import FakeRequest
+from tests.test_pages import reason_of
 
 # (the text as the client sent it, the text weblog shows: control and format characters,
 # and the server's escapes of them, become visible backslash escapes)
@@ -433,26 +434,33 @@ URLS = ("/weblog.rpy", "/weblog.rpy/json", "/weblog.rpy/events")
 
 
 class BadQueryTests(_SecurityCase):
-    """Bad query parameters get 400 with a short one-line plain-text reason, on every URL."""
+    """
+    Bad query parameters get 400 on every URL: Twisted's error page, its one paragraph a short
+    one-line reason, the bad value in it escaped.
+    """
 
     @defer.inlineCallbacks
     def checkBadQuery(self, url: str, query: str, reason: bytes | None = None):
-        """GET C{url?query}; check the 400 answer; return its body."""
+        """GET C{url?query}; check the 400 answer; return its reason, with a newline."""
         code, headers, body = yield self.get(f"{url}?{query}")
         what = (url, query[:60], body)
         self.assertEqual(code, 400, what)
         self.assertEqual(headers.getRawHeaders(b"content-type"),
-                         [b"text/plain; charset=utf-8"], what)
+                         [b"text/html; charset=utf-8"], what)
         self.assertSecurityHeaders(headers, what)
-        self.assertLess(len(body), 120, what)
-        self.assertTrue(body.endswith(b"\n"), what)
+        self.assertTrue(body.startswith(b"<!DOCTYPE html>\n<html><head><title>400 - Bad Request"
+                                        b"</title></head><body><h1>Bad Request</h1><p>"), what)
         self.assertEqual(body.count(b"\n"), 1, what)
         self.assertNotIn(b"\r", body, what)
-        self.assertTrue(body[:-1].decode("utf-8").isprintable(), what)
         self.assertNoTraceback(body, what)
+        shown = reason_of(body)
+        self.assertLess(len(shown), 120, what)
+        self.assertTrue(shown.isprintable(), what)
+        self.assertEqual(html.escape(shown, quote=False).encode(),
+                         re.findall(rb"<p>(.*)</p>", body)[0], what)
         if reason is not None:
-            self.assertEqual(body, reason, what)
-        return body
+            self.assertEqual(f"{shown}\n".encode(), reason, what)
+        return f"{shown}\n".encode()
 
     @defer.inlineCallbacks
     def test_badQueries(self):
@@ -660,8 +668,8 @@ class PageLinkTests(_SecurityCase):
         # A bad query shows the URL reaches the event stream, without opening one.
         events = own["events"] + ("&" if "?" in own["events"] else "?") + "since=x"
         code, _, body = yield self.follow(events)
-        self.assertEqual((code, body), (400, b"since: must be a hit id, a whole number, "
-                                             b"got 'x'\n"), what)
+        self.assertEqual((code, reason_of(body)),
+                         (400, "since: must be a hit id, a whole number, got 'x'"), what)
 
     def page(self) -> WeblogPage:
         """A weblog page on Records of its own, stopped after the test."""

@@ -23,6 +23,7 @@ from twisted.internet.interfaces import IPullProducer
 from twisted.internet.task import SchedulerStopped
 from twisted.logger import Logger
 from twisted.python.failure import Failure
+from twisted.web.pages import errorPage
 from twisted.web.server import NOT_DONE_YET, Request
 from zope.interface import Interface, implementer
 
@@ -170,7 +171,5 @@ def _failed(request: Request, failure: Failure) -> None:
     if failure.check(CancelledError, SchedulerStopped):
         return  # the client went away, or the server stops
     _log.failure("rendering {uri} failed", failure, uri=request.uri)
-    request.setResponseCode(500)
-    request.setHeader(b"content-type", b"text/plain; charset=utf-8")
-    request.write(b"weblog could not render this view; the server log says why\n")
-    request.finish()
+    errorPage(500, "Internal Server Error",
+              "weblog could not render this view; the server log says why").render(request)
