@@ -19,13 +19,14 @@ from twisted.internet.task import Clock
 from twisted.python.filepath import FilePath
 from twisted.trial import unittest
 from twisted.web import script, static
+from twisted.web.static import Registry
 from twisted.web.http import parse_qs
 from twisted.web.resource import IResource, getChildForRequest
 from twisted.web.server import NOT_DONE_YET
 from twisted.web.template import Element, XMLString, renderer, tags
 from twisted.web.test.requesthelper import DummyRequest
 from weblog.aggregates import Aggregates
-from weblog.answers import IRendered, Rendered
+from weblog.answers import IRendered, Rendered, rendered_for
 from weblog.document import hit_json
 from weblog.links import referrer_link
 from weblog.panels import PANELS, Panel
@@ -502,38 +503,46 @@ class RenderedTests(PageCase):
 
     def test_answerKeptUntilRecordsChange(self):
         """The same view is answered from what was kept, until a line is read."""
-        rendered = Rendered(self.records)
+        registry = Registry()
         self.writeLog(combined("/a"))
-        first = self.page(rendered=rendered)
+        first = self.page(registry=registry)
+        rendered = registry.getComponent(IRendered)
         self.assertEqual(len(rendered.answers), 1)
-        self.assertIs(self.page(rendered=rendered), first)
+        self.assertIs(self.page(registry=registry), first)
         self.writeLog(combined("/b"))
-        self.assertEqual(rows_of(self.page(rendered=rendered)).rows[0]["resource"], "/b")
+        self.assertEqual(rows_of(self.page(registry=registry)).rows[0]["resource"], "/b")
         self.assertEqual(len(rendered.answers), 2)
 
     def test_cellsRenderedOncePerHit(self):
         """Pages of different views share the cells of their hits, flattened once each."""
-        rendered = Rendered(self.records)
+        registry = Registry()
         self.writeLog(*[combined(f"/r{number}") for number in range(5)])
-        self.page("limit=5", rendered=rendered)
-        kept = dict(rendered.fragments.cells.kept)
-        self.page("limit=3", rendered=rendered)
-        self.page("limit=5&q=r", rendered=rendered)
-        self.assertEqual(len(rendered.fragments.cells.kept), 5)
-        for hit, cells in rendered.fragments.cells.kept.items():
-            self.assertIs(cells, kept[hit])
+        self.page("limit=5", registry=registry)
+        cells = registry.getComponent(IRendered).fragments.cells
+        kept = dict(cells.kept)
+        self.page("limit=3", registry=registry)
+        self.page("limit=5&q=r", registry=registry)
+        self.assertEqual(len(cells.kept), 5)
+        for hit, each in cells.kept.items():
+            self.assertIs(each, kept[hit])
 
     def test_jsonSharesThePages(self):
         """A page's JSON child keeps its answers where the page does."""
-        rendered = Rendered(self.records)
-        page = WeblogPage(self.records, rendered=rendered)
+        page = WeblogPage(self.records, registry=Registry())
         body_of(get(page, path=b"json"))
         body_of(get(page))
-        self.assertEqual([key[0] for key in rendered.answers], ["json", "html"])
+        self.assertEqual([key[0] for key in page.rendered.answers], ["json", "html"])
 
-    def test_otherRecordsRefused(self):
-        """A Rendered renders the Records it was made for, and no others."""
-        self.assertRaises(ValueError, WeblogPage, self.follow(), rendered=Rendered(self.records))
+    def test_oneRenderedPerRecords(self):
+        """The registry keeps one Rendered for its Records, and a new one for new Records."""
+        registry = Registry()
+        rendered = rendered_for(registry, self.records)
+        self.assertIsInstance(rendered, Rendered)
+        self.assertIs(rendered_for(registry, self.records), rendered)
+        self.assertIs(WeblogPage(self.records, registry=registry).rendered, rendered)
+        other = self.follow()
+        self.assertIs(rendered_for(registry, other).records, other)
+        self.assertIs(registry.getComponent(IRendered).records, other)
 
     def test_laterFragments(self):
         """A fragment whose renderer answers later is waited for, then written."""

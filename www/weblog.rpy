@@ -1,18 +1,14 @@
 # weblog.rpy: the latest hits (JSON at weblog.rpy/json, live events at weblog.rpy/events).
-# Run again on every request; what must outlive a run lives in the site registry: the Records
-# (its place in the log, its hits) and what the pages rendered from them.
+# Run again on every request; Records lives in the site registry, outliving each run and edit,
+# and so does what the page rendered from it (WeblogPage keeps that there, under IRendered).
 from persist import IRecords, Records
-from weblog.resources import IRendered, Rendered, WeblogPage, protect
+from weblog.resources import WeblogPage, protect
 
 records = registry.getComponent(IRecords)
 if records is None:
     records = Records()
     records.start()
     registry.setComponent(IRecords, records)
-rendered = registry.getComponent(IRendered)
-if rendered is None:
-    rendered = Rendered(records)
-    registry.setComponent(IRendered, rendered)
 
-page = WeblogPage(records, rendered=rendered)
+page = WeblogPage(records, registry=registry)
 resource = protect(page, registry)  # HTTP Basic authentication when WEBLOG_HTPASSWD names a file

@@ -16,7 +16,9 @@ from twisted.web.pages import errorPage
 from twisted.web.resource import Resource
 from twisted.web.server import Request
 
-from weblog.answers import IRendered, Rendered
+from twisted.python.components import Componentized
+
+from weblog.answers import Rendered, rendered_for
 from weblog.auth import protect
 from weblog.document import hit_json, hits_json
 from weblog.errors import BadQuery
@@ -25,10 +27,9 @@ from weblog.hit import count_of
 from weblog.interfaces import ICounter, IRecords
 from weblog.selection import Selection, parse_query
 
-__all__ = ["DynamicPage", "EventsPage", "IRendered", "JsonPage", "Rendered", "WeblogPage",
-           "bad_request", "protect", "security_headers"]
-"""C{IRendered}, C{Rendered} and C{protect} are here too, so that weblog.rpy needs one import
-of this module."""
+__all__ = ["DynamicPage", "EventsPage", "JsonPage", "WeblogPage", "bad_request", "protect",
+           "security_headers"]
+"""C{protect} is here too, so that weblog.rpy needs one import of this module."""
 
 CONTENT_SECURITY_POLICY = (
     b"default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
@@ -76,15 +77,6 @@ def _base_path(request: Request) -> str:
     return path
 
 
-def _rendered(records: IRecords, rendered: Rendered | None) -> Rendered:
-    """C{rendered}, when it renders C{records}; a new one for them when none is given."""
-    if rendered is None:
-        return Rendered(records)
-    if rendered.records is not records:
-        raise ValueError("the Rendered given renders other Records")
-    return rendered
-
-
 class JsonPage(Resource):
     """C{/weblog.rpy/json}: the same selection as the HTML page, as JSON."""
 
@@ -94,7 +86,7 @@ class JsonPage(Resource):
         """@param rendered: where its answers are kept (default: its own, for this object)."""
         super().__init__()
         self.records = records
-        self.rendered = _rendered(records, rendered)
+        self.rendered = rendered if rendered is not None else Rendered(records)
 
     def render_GET(self, request: Request) -> bytes | int:
         """Answer with the selected hits as JSON, or 400 for a bad query."""
@@ -149,16 +141,16 @@ class WeblogPage(Resource):
     """C{/weblog.rpy}: the latest hits, newest first, with C{json} and C{events} as children."""
 
     def __init__(self, records: IRecords, heading: str = "Latest hits",
-                 rendered: Rendered | None = None) -> None:
+                 registry: Componentized | None = None) -> None:
         """
-        @param rendered: where its fragments and answers are kept, with its JSON's; an .rpy
-            passes the one its site registry keeps under L{IRendered} (default: its own,
-            which lasts as long as this object).
+        @param registry: the site registry (an .rpy's C{registry}), which keeps what the page
+            and its JSON rendered for the next requests (L{rendered_for}); without one, the
+            page keeps its own, for as long as it lives.
         """
         super().__init__()
         self.records = records
         self.heading = heading
-        self.rendered = _rendered(records, rendered)
+        self.rendered = Rendered(records) if registry is None else rendered_for(registry, records)
         self.putChild(b"json", JsonPage(records, self.rendered))
         self.putChild(b"events", EventsPage(records))
 
