@@ -11,12 +11,11 @@ from __future__ import annotations
 from typing import cast
 from urllib.parse import quote
 
+from twisted.python.components import Componentized
 from twisted.web import http
 from twisted.web.pages import errorPage
 from twisted.web.resource import Resource
 from twisted.web.server import Request
-
-from twisted.python.components import Componentized
 
 from weblog.answers import Rendered, rendered_for
 from weblog.auth import protect
