@@ -42,9 +42,7 @@ class _RecordsCase(unittest.TestCase):
 
     def records(self, path: str | None = None, keep: int = 1000) -> Records:
         """Records following the log (or C{path}) on the test's clock, stopped at cleanup."""
-        records = Records(path or self.path, keep=keep, clock=self.clock)
-        for follower in records._followers:
-            follower._now = self.clock.seconds  # the follower's linger runs on the test's clock
+        records = Records(path or self.path, keep=keep, clock=self.clock)  # linger on it too
         self.addCleanup(records.stop)
         return records
 
@@ -111,7 +109,9 @@ class RenameRotationTests(_RecordsCase):
         records.poll()
         self.clock.advance(30)
         records.poll()
-        self.assertEqual(records._followers[0]._retired, [])
+        [follower] = records.followers
+        [held] = follower.held_files()  # the new file only: the renamed one is let go
+        self.assertEqual(os.fstat(held.fileno()).st_ino, os.stat(self.path).st_ino)
         old.write(lines("/too-late"))
         records.poll()
         self.assertCounted(records, ["/new0"])
@@ -387,19 +387,17 @@ class OverlongLineTests(_RecordsCase):
         writer.write(lines("/before"))
         records = self.records()
         records.poll()
-        follower = records._followers[0]
+        [follower] = records.followers
         writer.write(b'203.0.113.7 - - [17/May/2015:10:05:03 +0000] "GET /')
         for _ in range(10):
             writer.write(b"x" * (1 << 20))
             records.catchUp()
             self.assertCounted(records, ["/before"])
-            assert follower._current is not None
-            self.assertLessEqual(len(follower._current.partial), follower._max_line)
+            self.assertLessEqual(follower.partial_bytes, follower.max_line)
         writer.write(b' HTTP/1.1" 200 1 "-" "-"\n' + lines("/after0", "/after1"))
         records.catchUp()
         self.assertCounted(records, ["/before", "/after0", "/after1"], malformed=1)
-        assert follower._current is not None
-        self.assertEqual(follower._current.partial, b"")
+        self.assertEqual(follower.partial_bytes, 0)
 
 
 class OddBytesTests(_RecordsCase):

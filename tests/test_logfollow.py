@@ -206,11 +206,12 @@ class FollowAppendTests(_LogTestCase):
         while True:
             found, more = follower.read(7)
             slices.append(found)
-            assert follower._current is not None
-            offsets.append(follower._current.offset)
+            offset = follower.offset
+            assert offset is not None
+            offsets.append(offset)
             if not more:
                 break
-            self.assertLess(follower._current.offset, len(data))
+            self.assertLess(offset, len(data))
         expected_offsets = list(range(7, len(data), 7)) + [len(data)]
         self.assertEqual(offsets, expected_offsets)
         self.assertEqual([line for found in slices for line in found], lines)
@@ -306,7 +307,7 @@ class RotationTests(_LogTestCase):
         clock.advance(29)
         old.write(b"old late 2\n")
         self.assertEqual(follower.read(), ([b"old late 2"], False))
-        self.assertEqual(len(follower._retired), 1)
+        self.assertEqual(len(follower.held_files()), 2)  # the new file, and the renamed one
 
     def test_renamedFileClosedAfterLinger(self) -> None:
         """After linger seconds without growth, the renamed file is closed and no longer read."""
@@ -317,16 +318,15 @@ class RotationTests(_LogTestCase):
         os.rename(self.path, self.path + ".1")
         self.writer().write(b"new\n")
         self.assertEqual(follower.read(), ([b"new"], False))
-        self.assertEqual(len(follower._retired), 1)
-        retired = follower._retired[0]
+        current, retired = follower.held_files()
         clock.advance(29.5)
         self.assertEqual(follower.read(), ([], False))
-        self.assertEqual(len(follower._retired), 1)
-        self.assertFalse(retired.file.closed)
+        self.assertEqual(follower.held_files(), [current, retired])
+        self.assertFalse(retired.closed)
         clock.advance(0.5)
         self.assertEqual(follower.read(), ([], False))
-        self.assertEqual(follower._retired, [])
-        self.assertTrue(retired.file.closed)
+        self.assertEqual(follower.held_files(), [current])
+        self.assertTrue(retired.closed)
         old.write(b"too late\n")
         self.assertEqual(follower.read(), ([], False))
 
@@ -579,8 +579,7 @@ class OverlongTests(_LogTestCase):
             self.append(b"y" * 37)
             found, more = follower.read()
             self.assertEqual((found, more), ([], False))
-            assert follower._current is not None
-            self.assertLessEqual(len(follower._current.partial), 100)
+            self.assertLessEqual(follower.partial_bytes, 100)
         self.append(b"\nafter\n")
         lines.extend(follower.read()[0])
         self.assertEqual(lines, [b"before", OVERLONG, b"after"])
@@ -605,10 +604,9 @@ class CloseTests(_LogTestCase):
         os.rename(self.path, self.path + ".1")
         self.append(b"two\n")
         follower.read()
-        assert follower._current is not None
-        held = [follower._current.file] + [log.file for log in follower._retired]
-        self.assertEqual(len(held), 2)
+        held = follower.held_files()
+        self.assertEqual([handle.closed for handle in held], [False, False])
         follower.close()
         self.assertEqual([handle.closed for handle in held], [True, True])
-        self.assertIsNone(follower._current)
-        self.assertEqual(follower._retired, [])
+        self.assertIsNone(follower.offset)
+        self.assertEqual(follower.held_files(), [])
