@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_logfollow -*-
+# -*- test-case-name: tests.test_following -*-
 """
 Follow a growing log file by (device, inode, offset), through rotation, truncation and deletion.
 

@@ -1,5 +1,5 @@
-# -*- test-case-name: tests.test_logfollow -*-
-"""Tests for L{logfollow.LogFollower}: following one log through growth, rotation and damage."""
+# -*- test-case-name: tests.test_following -*-
+"""Tests for L{weblog.following.LogFollower}: one log followed through growth, rotation, damage."""
 
 from __future__ import annotations
 
