@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_persist -*-
+# -*- test-case-name: tests.test_counter -*-
 """Tests for L{persist}: the persistent L{Counter}, the followed L{Records}, and L{env_int}."""
 
 from __future__ import annotations
