@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import base64
+import io
 import os
 import signal
 import socket
@@ -11,16 +13,20 @@ import sys
 import threading
 import time
 import urllib.request
+from collections.abc import Iterable
 from typing import Any
 from unittest import mock
 
+import bcrypt
 from persist import ICounter, IRecords, Records
 from twisted.internet import defer, protocol, reactor
+from twisted.internet.task import Clock
 from twisted.python.filepath import FilePath
 from twisted.trial import unittest
 from twisted.web import script, server, static
 from twisted.web.client import Agent, HTTPConnectionPool, readBody
 from twisted.web.http_headers import Headers
+from weblog.hit import Hit
 
 REPO = FilePath(os.path.abspath(__file__)).parent().parent()
 SHARED_DATA = REPO.parent().child("shared").child("data")
@@ -290,3 +296,75 @@ def withinDeadline(testCase: unittest.TestCase, work: Any, fifos: list[str],
     if not returned:
         raise value
     return value
+
+
+# The unit tests' helpers: logs in fresh directories, the lines written to them, the hits.
+
+
+class LogCase(unittest.TestCase):
+    """A log path (C{self.path}) in a fresh directory, a Clock, and ways to write the log."""
+
+    logName = "access.log"
+
+    def setUp(self) -> None:
+        self.directory = self.mktemp()
+        os.makedirs(self.directory)
+        self.path = os.path.join(self.directory, self.logName)
+        self.clock = Clock()
+
+    def append(self, data: bytes, path: str | None = None) -> None:
+        """Append C{data} to the log (or to C{path}), opening and closing it."""
+        with open(path or self.path, "ab") as log:
+            log.write(data)
+
+    def writer(self, path: str | None = None) -> io.FileIO:
+        """Open the log (or C{path}) for unbuffered appending, as a server holds its log open."""
+        handle = open(path or self.path, "ab", buffering=0)
+        self.addCleanup(handle.close)
+        return handle
+
+
+def page_line(number: int, status: int = 200, length: int | None = None) -> bytes:
+    """
+    A real-looking Apache combined line (no line ending) for a request of C{/page/number}.
+
+    @param length: if given, pad the user-agent so that the line is exactly this many bytes.
+    """
+    line = (
+        b'83.149.9.%d - - [17/May/2015:10:%02d:%02d +0000] "GET /page/%d HTTP/1.1" %d %d '
+        b'"http://semicomplete.com/from/%d" "Mozilla/5.0 (X11; Linux x86_64)'
+        % (number % 256, number // 60 % 60, number % 60, number, status, 1000 + number, number)
+    )
+    if length is not None:
+        padding = length - len(line) - 2
+        assert padding >= 0, f"a line of {length} bytes is too short"
+        line += b" " + b"x" * padding
+    return line + b'"'
+
+
+def page_log(numbers: range, length: int | None = None) -> bytes:
+    """The lines of L{page_line} for C{numbers}, each ended by a newline."""
+    return b"".join(page_line(number, length=length) + b"\n" for number in numbers)
+
+
+def pages(numbers: range) -> list[str]:
+    """The resources of L{page_line}'s lines for C{numbers}."""
+    return [f"/page/{number}" for number in numbers]
+
+
+def resources(hits: Iterable[Hit]) -> list[str]:
+    """The resource of each hit."""
+    return [hit.resource for hit in hits]
+
+
+def htpasswd_entry(user: str, password: str | bytes, cost: int = 4) -> bytes:
+    """An entry as `htpasswd -B` writes it ($2y$), with a cheap cost for tests."""
+    secret = password.encode() if isinstance(password, str) else password
+    hashed = bcrypt.hashpw(secret[:72], bcrypt.gensalt(cost)).replace(b"$2b$", b"$2y$", 1)
+    return user.encode() + b":" + hashed + b"\n"
+
+
+def basic(user: str, password: str) -> dict[bytes, list[bytes]]:
+    """An Authorization header for Basic credentials."""
+    token = base64.b64encode(f"{user}:{password}".encode())
+    return {b"authorization": [b"Basic " + token]}

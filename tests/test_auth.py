@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import base64
 import os
 import shutil
 import statistics
@@ -36,28 +35,14 @@ from weblog.auth import (
     protect,
     read_htpasswd,
 )
-from weblog.startup import config_problem
 from weblog.throttle import CheckPool, Refused, Throttle
 
-from tests.support import SiteCase, combined, withinDeadline
+from tests.support import SiteCase, basic, combined, htpasswd_entry, withinDeadline
 
 HTPASSWD = shutil.which("htpasswd")
 # 80 bytes, as htpasswd -B accepts them; bcrypt reads only the first 72.
 LONG = "".join(chr(ord("a") + i % 26) for i in range(80))
 GUESS_COST = 12  # the login test's bcrypt cost: a real one (about 0.3 s a check here)
-
-
-def htpasswd_entry(user: str, password: str | bytes, cost: int = 4) -> bytes:
-    """An entry as `htpasswd -B` writes it ($2y$), with a cheap cost for tests."""
-    secret = password.encode() if isinstance(password, str) else password
-    hashed = bcrypt.hashpw(secret[:72], bcrypt.gensalt(cost)).replace(b"$2b$", b"$2y$", 1)
-    return user.encode() + b":" + hashed + b"\n"
-
-
-def basic(user: str, password: str) -> dict[bytes, list[bytes]]:
-    """An Authorization header for Basic credentials."""
-    token = base64.b64encode(f"{user}:{password}".encode())
-    return {b"authorization": [b"Basic " + token]}
 
 
 def count_checks(test: unittest.TestCase) -> list[bytes]:
@@ -162,15 +147,6 @@ class ReadHtpasswdTests(unittest.TestCase):
         """A missing file is an error naming it and why."""
         error = self.assertRaises(HtpasswdError, read_htpasswd, self.path)
         self.assertEqual(str(error), f"WEBLOG_HTPASSWD {self.path}: No such file or directory")
-
-    def test_configProblem(self):
-        """run.sh's check reports a bad WEBLOG_HTPASSWD in one line, and nothing for a good one."""
-        with mock.patch.dict(os.environ, {"WEBLOG_HTPASSWD": self.path}):
-            self.assertEqual(config_problem(),
-                             f"WEBLOG_HTPASSWD {self.path}: No such file or directory")
-            with open(self.path, "wb") as file:
-                file.write(htpasswd_entry("alice", "a"))
-            self.assertEqual(config_problem(), "")
 
     def test_noFileNoGuard(self):
         """Without WEBLOG_HTPASSWD the page is served as it is."""
