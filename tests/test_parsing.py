@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_webloglib -*-
+# -*- test-case-name: tests.test_parsing -*-
 """Tests for webloglib: golden access-log lines parsed into hits, and the snapshot page."""
 
 from __future__ import annotations
