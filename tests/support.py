@@ -14,18 +14,21 @@ import threading
 import time
 import urllib.request
 from collections.abc import Iterable
+from datetime import UTC, datetime
 from typing import Any
 from unittest import mock
 
 import bcrypt
 from persist import ICounter, IRecords, Records
 from twisted.internet import defer, protocol, reactor
+from twisted.internet.address import IPv4Address, IPv6Address
 from twisted.internet.task import Clock
 from twisted.python.filepath import FilePath
 from twisted.trial import unittest
-from twisted.web import script, server, static
+from twisted.web import http, script, server, static
 from twisted.web.client import Agent, HTTPConnectionPool, readBody
 from twisted.web.http_headers import Headers
+from twisted.web.test.requesthelper import DummyRequest
 from weblog.hit import Hit
 
 REPO = FilePath(os.path.abspath(__file__)).parent().parent()
@@ -368,3 +371,91 @@ def basic(user: str, password: str) -> dict[bytes, list[bytes]]:
     """An Authorization header for Basic credentials."""
     token = base64.b64encode(f"{user}:{password}".encode())
     return {b"authorization": [b"Basic " + token]}
+
+
+# Golden lines, and lines written field by field as a server writes them.
+
+ELASTIC_FIRST = (
+    '83.149.9.216 - - [17/May/2015:10:05:03 +0000] '
+    '"GET /presentations/logstash-monitorama-2013/images/kibana-search.png HTTP/1.1" '
+    '200 203023 "http://semicomplete.com/presentations/logstash-monitorama-2013/" '
+    '"Mozilla/5.0 (Macintosh; Intel Mac OS X 10_9_1) AppleWebKit/537.36 '
+    '(KHTML, like Gecko) Chrome/32.0.1700.77 Safari/537.36"'
+)
+"""The first line of shared/data/elastic-apache/access.log."""
+ELASTIC_AGENT = (
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_9_1) AppleWebKit/537.36 "
+    "(KHTML, like Gecko) Chrome/32.0.1700.77 Safari/537.36"
+)
+"""Its user-agent."""
+APACHE_COMMON = (
+    '127.0.0.1 - frank [10/Oct/2000:13:55:36 -0700] "GET /apache_pb.gif HTTP/1.0" 200 2326'
+)
+"""The Apache documentation's example of a common line."""
+APACHE_COMBINED = (
+    APACHE_COMMON + ' "http://www.example.com/start.html" "Mozilla/4.08 [en] (Win98; I ;Nav)"'
+)
+"""The Apache documentation's example of a combined line."""
+WHEN = datetime(2015, 5, 17, 10, 5, 3, tzinfo=UTC)
+"""The time of L{written}'s lines."""
+XSS = '"><script>alert(1)</script>'
+
+
+def written(
+    request: str = "GET /index.html HTTP/1.1",
+    referrer: str = "http://example.com/",
+    agent: str = "Mozilla/5.0",
+    client: str = "203.0.113.7",
+    status: str = "200",
+    size: str = "512",
+    time: str = "17/May/2015:10:05:03 +0000",
+) -> str:
+    """A combined line (no line ending) of fields already escaped as a server writes them."""
+    return f'{client} - - [{time}] "{request}" {status} {size} "{referrer}" "{agent}"'
+
+
+def written_hit(
+    resource: str = "/index.html",
+    referrer: str | None = "http://example.com/",
+    agent: str | None = "Mozilla/5.0",
+) -> Hit:
+    """The hit that L{written} with the same fields (and the others' defaults) parses to."""
+    return Hit(
+        client="203.0.113.7", ident="-", user="-", time=WHEN, method="GET",
+        resource=resource, protocol="HTTP/1.1", status=200, bytes=512,
+        referrer=referrer, agent=agent,
+    )
+
+
+class LoggedRequest(DummyRequest):
+    """A L{DummyRequest} with the attributes that C{combinedLogFormatter} reads."""
+
+    code = 200
+    sentLength: int | None = None
+
+
+def twisted_line(
+    referrer: bytes | None = None,
+    agent: bytes | None = None,
+    client: IPv4Address | IPv6Address | None = None,
+    sent: int | None = 1234,
+    uri: bytes = b"/index.html?q=1",
+    method: bytes = b"GET",
+    protocol: bytes = b"HTTP/1.1",
+    status: int = 200,
+    when: int = 1234567890,
+) -> str:
+    """Have Twisted's own C{combinedLogFormatter} write the line for one request."""
+    request = LoggedRequest([b""])
+    request.client = client or IPv4Address("TCP", "203.0.113.7", 54321)
+    request.method = method
+    request.uri = uri
+    request.clientproto = protocol
+    request.code = status
+    request.sentLength = sent
+    if referrer is not None:
+        request.requestHeaders.setRawHeaders(b"referer", [referrer])
+    if agent is not None:
+        request.requestHeaders.setRawHeaders(b"user-agent", [agent])
+    line: str = http.combinedLogFormatter(http.datetimeToLogString(when), request)
+    return line

@@ -245,10 +245,6 @@ class FormatErrorTests(unittest.TestCase):
         self.assertNotIn("\n", str(error))
         return error
 
-    def test_isValueError(self):
-        """FormatError is a ValueError."""
-        self.assertTrue(issubclass(FormatError, ValueError))
-
     def test_empty(self):
         """An empty or blank format is refused."""
         self.assertFormatError("", "WEBLOG_FORMAT '': is empty")
