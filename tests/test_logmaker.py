@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_refreshers -*-
+# -*- test-case-name: tests.test_logmaker -*-
 """The article's two refreshers: logmaker.py (standalone) and tlogmaker.py (inside twistd)."""
 
 from __future__ import annotations
