@@ -459,3 +459,18 @@ def twisted_line(
         request.requestHeaders.setRawHeaders(b"user-agent", [agent])
     line: str = http.combinedLogFormatter(http.datetimeToLogString(when), request)
     return line
+
+
+def inDirectory(testCase: unittest.TestCase, directory: FilePath) -> None:
+    """Make C{directory} the working directory until C{testCase} cleans up."""
+    testCase.addCleanup(os.chdir, os.getcwd())
+    os.chdir(directory.path)
+
+
+@defer.inlineCallbacks
+def assertNotServed(case: SiteCase, paths: Iterable[str], secret: bytes) -> Any:
+    """Assert that each of C{paths} on C{case}'s site is a 404 that does not show C{secret}."""
+    for path in paths:
+        code, _, body = yield case.get(path)
+        case.assertEqual(code, 404, path)
+        case.assertNotIn(secret, body)
