@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_abuse -*-
+# -*- test-case-name: tests.e2e.test_abuse -*-
 """Load and abuse: event-stream clients that vanish or never read, against a real twistd."""
 
 from __future__ import annotations
