@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_interfaces -*-
+# -*- test-case-name: tests.test_records,tests.test_counter -*-
 """
 The interfaces that key the site registry: the shared objects every request of an .rpy finds.
 
