@@ -304,24 +304,27 @@ def withinDeadline(testCase: unittest.TestCase, work: Any, fifos: list[str],
 # The unit tests' helpers: logs in fresh directories, the lines written to them, the hits.
 
 
-class LogCase(unittest.TestCase):
-    """A log path (C{self.path}) in a fresh directory, a Clock, and ways to write the log."""
+class DirectoryCase(unittest.TestCase):
+    """
+    A fresh directory (C{self.directory}), the path of a file in it (C{self.path}, named
+    C{fileName}: by default a log), a Clock (C{self.clock}), and ways to write the file.
+    """
 
-    logName = "access.log"
+    fileName = "access.log"
 
     def setUp(self) -> None:
         self.directory = self.mktemp()
         os.makedirs(self.directory)
-        self.path = os.path.join(self.directory, self.logName)
+        self.path = os.path.join(self.directory, self.fileName)
         self.clock = Clock()
 
     def append(self, data: bytes, path: str | None = None) -> None:
-        """Append C{data} to the log (or to C{path}), opening and closing it."""
+        """Append C{data} to the file (or to C{path}), opening and closing it."""
         with open(path or self.path, "ab") as log:
             log.write(data)
 
     def writer(self, path: str | None = None) -> io.FileIO:
-        """Open the log (or C{path}) for unbuffered appending, as a server holds its log open."""
+        """Open the file (or C{path}) for unbuffered appending, as a server holds its log open."""
         handle = open(path or self.path, "ab", buffering=0)
         self.addCleanup(handle.close)
         return handle

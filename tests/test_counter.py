@@ -20,7 +20,7 @@ from weblog.startup import config_problem
 from zope.interface import implementer
 from zope.interface.verify import verifyObject
 
-from tests.support import setEnvironment, withinDeadline
+from tests.support import DirectoryCase, setEnvironment, withinDeadline
 
 
 def makeReadOnly(testCase: unittest.TestCase, directory: str) -> None:
@@ -92,14 +92,19 @@ def collectErrors(testCase: unittest.TestCase) -> ErrorTexts:
     return errors
 
 
-class CounterTests(unittest.TestCase):
-    """L{Counter} counts views and keeps the count in C{counter.json} across restarts."""
+class _StateCase(DirectoryCase):
+    """A fresh state directory, the path of C{counter.json} in it, and a Clock."""
 
-    def setUp(self) -> None:
-        self.directory = self.mktemp()
-        os.makedirs(self.directory)
-        self.path = os.path.join(self.directory, "counter.json")
-        self.clock = Clock()
+    fileName = "counter.json"
+
+    def saved(self) -> Any:
+        """The state file's parsed content."""
+        with open(self.path) as state:
+            return json.load(state)
+
+
+class CounterTests(_StateCase):
+    """L{Counter} counts views and keeps the count in C{counter.json} across restarts."""
 
     def counter(self, delay: float = 1.0) -> Counter:
         """Make a counter on the test's directory and clock."""
@@ -108,11 +113,6 @@ class CounterTests(unittest.TestCase):
     def stateFiles(self) -> list[str]:
         """The names in the state directory, but the lock file's."""
         return sorted(name for name in os.listdir(self.directory) if name != "weblog.lock")
-
-    def saved(self) -> Any:
-        """Return the state file's parsed content."""
-        with open(self.path) as state:
-            return json.load(state)
 
     def test_provides(self) -> None:
         """A Counter provides ICounter."""
@@ -131,10 +131,9 @@ class CounterTests(unittest.TestCase):
     def test_increment(self) -> None:
         """Each increment adds one."""
         counter = self.counter()
-        counter.increment()
-        counter.increment()
-        counter.increment()
-        self.assertEqual(counter.getValue(), 3)
+        for expected in (1, 2, 3):
+            counter.increment()
+            self.assertEqual(counter.getValue(), expected)
 
     def test_writtenAfterDelay(self) -> None:
         """An increment is written once C{delay} seconds have passed, not before."""
@@ -264,50 +263,6 @@ class CounterTests(unittest.TestCase):
         counter.save()
         self.assertEqual(self.saved(), {"value": 1})
 
-    def test_corruptGarbage(self) -> None:
-        """A state file that is not JSON is set aside and the count starts at 0."""
-        self.assertCorrupt(b"garbage")
-
-    def test_corruptTruncated(self) -> None:
-        """A truncated JSON state file is set aside and the count starts at 0."""
-        self.assertCorrupt(b'{"value": 1')
-
-    def test_corruptNegative(self) -> None:
-        """A negative count is set aside and the count starts at 0."""
-        self.assertCorrupt(b'{"value": -1}')
-
-    def test_corruptNotInteger(self) -> None:
-        """A count that is a string, a fraction or a boolean is set aside."""
-        self.assertCorrupt(b'{"value": "3"}')
-
-    def test_corruptFraction(self) -> None:
-        """A count that is a fraction is set aside."""
-        self.assertCorrupt(b'{"value": 1.5}')
-
-    def test_corruptBoolean(self) -> None:
-        """A count that is a boolean is set aside."""
-        self.assertCorrupt(b'{"value": true}')
-
-    def test_corruptNoValue(self) -> None:
-        """JSON without a value, or not an object, is set aside."""
-        self.assertCorrupt(b'{"count": 3}')
-
-    def test_corruptNotObject(self) -> None:
-        """A JSON array is set aside."""
-        self.assertCorrupt(b"[3]")
-
-    def test_corruptNotUtf8(self) -> None:
-        """Bytes that are not text are set aside."""
-        self.assertCorrupt(b"\xff\xfe\x00garbage")
-
-    def test_corruptDeepNesting(self) -> None:
-        """4,096 C{[}, on which json.loads raises RecursionError, are set aside like any garbage."""
-        self.assertCorrupt(b"[" * 4096)
-
-    def test_corruptTooLong(self) -> None:
-        """A state file longer than any count (valid JSON or not) is set aside."""
-        self.assertCorrupt(b'{"value": 1, "padding": "' + b"x" * 5000 + b'"}')
-
     def test_fifoAsState(self) -> None:
         """
         A FIFO at C{counter.json} is set aside at once instead of blocking the read: opening
@@ -402,6 +357,47 @@ class CounterTests(unittest.TestCase):
         self.assertEqual(Counter(clock=self.clock).path, os.path.join("var", "counter.json"))
 
 
+CORRUPT = [
+    ("Garbage", b"garbage",
+     "A state file that is not JSON is set aside and the count starts at 0."),
+    ("Truncated", b'{"value": 1',
+     "A truncated JSON state file is set aside and the count starts at 0."),
+    ("Negative", b'{"value": -1}',
+     "A negative count is set aside and the count starts at 0."),
+    ("NotInteger", b'{"value": "3"}',
+     "A count that is a string, a fraction or a boolean is set aside."),
+    ("Fraction", b'{"value": 1.5}',
+     "A count that is a fraction is set aside."),
+    ("Boolean", b'{"value": true}',
+     "A count that is a boolean is set aside."),
+    ("NoValue", b'{"count": 3}',
+     "JSON without a value, or not an object, is set aside."),
+    ("NotObject", b"[3]",
+     "A JSON array is set aside."),
+    ("NotUtf8", b"\xff\xfe\x00garbage",
+     "Bytes that are not text are set aside."),
+    ("DeepNesting", b"[" * 4096,
+     "4,096 C{[}, on which json.loads raises RecursionError, are set aside like any garbage."),
+    ("TooLong", b'{"value": 1, "padding": "' + b"x" * 5000 + b'"}',
+     "A state file longer than any count (valid JSON or not) is set aside."),
+]
+"""State files that hold no count: each case's name, the file's content, and what it is."""
+
+
+def corruptTest(content: bytes, doc: str) -> Callable[[CounterTests], None]:
+    """A test that a state file of C{content} is set aside (see L{CounterTests.assertCorrupt})."""
+
+    def test(self: CounterTests) -> None:
+        self.assertCorrupt(content)
+
+    test.__doc__ = doc
+    return test
+
+
+for _name, _content, _doc in CORRUPT:
+    setattr(CounterTests, f"test_corrupt{_name}", corruptTest(_content, _doc))
+
+
 HOLDER = """
 import sys
 from twisted.internet.task import Clock
@@ -417,14 +413,11 @@ counter.stop()
 """A server stand-in: count 5 views in the directory given, then hold it until told to stop."""
 
 
-class CounterLockTests(unittest.TestCase):
+class CounterLockTests(_StateCase):
     """Only one server uses a state directory: the Counter holds C{weblog.lock} there."""
 
     def setUp(self) -> None:
-        self.directory = self.mktemp()
-        os.makedirs(self.directory)
-        self.path = os.path.join(self.directory, "counter.json")
-        self.clock = Clock()
+        super().setUp()
         self.errors = collectErrors(self)
 
     def counter(self) -> Counter:
@@ -437,11 +430,6 @@ class CounterLockTests(unittest.TestCase):
         """The refusal's reason while process C{pid} holds the directory."""
         return (f"WEBLOG_STATE {self.directory} is in use by another weblog server (pid {pid}); "
                 "each server needs its own")
-
-    def saved(self) -> Any:
-        """The state file's parsed content."""
-        with open(self.path) as state:
-            return json.load(state)
 
     def test_secondCounterRefused(self) -> None:
         """

@@ -11,7 +11,7 @@ from twisted.trial import unittest
 from weblog import counter, interfaces, records
 from weblog.following import LogFollower
 
-from tests.support import LogCase, page_log, pages, resources, setEnvironment
+from tests.support import DirectoryCase, page_log, pages, resources, setEnvironment
 from tests.test_logformat import COMBINED_LINES, COMMON, CUSTOM, TIME, hit
 
 
@@ -26,7 +26,7 @@ class NamesTests(unittest.TestCase):
         self.assertTrue(issubclass(Records, records.Records))
 
 
-class SettingsTests(LogCase):
+class SettingsTests(DirectoryCase):
     """Without arguments, L{Records} follows the logs, and keeps the hits, the settings name."""
 
     def test_pathFromEnvironment(self) -> None:
@@ -95,7 +95,7 @@ class SettingsTests(LogCase):
         self.assertEqual(len(follower.held_files()), 1)
 
 
-class FormatCase(LogCase):
+class FormatCase(DirectoryCase):
     """Records on the log keeping 10 hits, in a format, and the lines written in it."""
 
     def appendLines(self, *lines: str) -> None:

@@ -14,10 +14,10 @@ from weblog.parsing import AUTO, LineParser
 from weblog.records import ENTRY_BYTES, Records
 from zope.interface.verify import verifyObject
 
-from tests.support import LogCase, page_line, page_log, pages, resources
+from tests.support import DirectoryCase, page_line, page_log, pages, resources
 
 
-class RecordsCase(LogCase):
+class RecordsCase(DirectoryCase):
     """Records over followers of the test's logs, all on the test's clock, stopped at cleanup."""
 
     def records(self, keep: int = 100, paths: list[str] | None = None,

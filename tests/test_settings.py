@@ -32,22 +32,21 @@ class EnvIntTests(unittest.TestCase):
             os.environ["WEBLOG_TEST"] = text
             self.assertEqual(env_int("WEBLOG_TEST", 7, 1, 10), value)
 
+    def assertRefused(self, text: str, message: str) -> None:
+        """C{$WEBLOG_TEST} of C{text} is a ValueError whose one line is C{message}."""
+        setEnvironment(self, WEBLOG_TEST=text)
+        error = self.assertRaises(ValueError, env_int, "WEBLOG_TEST", 7, 1, 10)
+        self.assertEqual(str(error), message)
+
     def test_notANumber(self) -> None:
         """A value that is not a whole number is a ValueError naming the variable, in one line."""
-        setEnvironment(self)
         for text in ("many", "1.5", "0x10"):
-            os.environ["WEBLOG_TEST"] = text
-            error = self.assertRaises(ValueError, env_int, "WEBLOG_TEST", 7, 1, 10)
-            self.assertEqual(str(error), f"WEBLOG_TEST must be a whole number, got {text!r}")
+            self.assertRefused(text, f"WEBLOG_TEST must be a whole number, got {text!r}")
 
     def test_outOfRange(self) -> None:
         """A whole number out of bounds is a ValueError naming the variable and the bounds."""
-        setEnvironment(self)
         for text in ("0", "11", "-3"):
-            os.environ["WEBLOG_TEST"] = text
-            error = self.assertRaises(ValueError, env_int, "WEBLOG_TEST", 7, 1, 10)
-            self.assertEqual(str(error), f"WEBLOG_TEST must be from 1 to 10, got {int(text)}")
-            self.assertNotIn("\n", str(error))
+            self.assertRefused(text, f"WEBLOG_TEST must be from 1 to 10, got {int(text)}")
 
 
     def test_configError(self) -> None:

@@ -116,6 +116,14 @@ class SnapshotAccessTests(SiteCase):
         self.addCleanup(self.stopServing)
 
     @defer.inlineCallbacks
+    def assertSnapshotShown(self, headers: dict[bytes, list[bytes]] | None = None):
+        """GET /weblog.html (with C{headers}) is a 200 HTML page that shows the log's referrer."""
+        code, response, body = yield self.get("/weblog.html", headers)
+        self.assertEqual(code, 200)
+        self.assertEqual(response.getRawHeaders(b"content-type"), [b"text/html"])
+        self.assertIn(b"http://referrer.example/", body)
+
+    @defer.inlineCallbacks
     def test_tlogmakerAsksForCredentials(self):
         """With WEBLOG_HTPASSWD set, /weblog.html answers 401 without the password, 200 with it."""
         setEnvironment(self, WEBLOG_HTPASSWD=self.htpasswd.path)
@@ -126,10 +134,7 @@ class SnapshotAccessTests(SiteCase):
             self.assertEqual(response.getRawHeaders(b"www-authenticate"),
                              [b'basic realm="weblog"'])
             self.assertNotIn(b"referrer.example", body)
-        code, response, body = yield self.get("/weblog.html", basic("alice", "s3cret pass"))
-        self.assertEqual(code, 200)
-        self.assertEqual(response.getRawHeaders(b"content-type"), [b"text/html"])
-        self.assertIn(b"http://referrer.example/", body)
+        yield self.assertSnapshotShown(basic("alice", "s3cret pass"))
         code, _, _ = yield self.get("/")  # the index stays open, as under twistd web --path
         self.assertEqual(code, 200)
 
@@ -138,9 +143,7 @@ class SnapshotAccessTests(SiteCase):
         """Without WEBLOG_HTPASSWD, /weblog.html is the snapshot for anyone."""
         setEnvironment(self, WEBLOG_HTPASSWD=None)
         self.serveTlogmaker()
-        code, _, body = yield self.get("/weblog.html")
-        self.assertEqual(code, 200)
-        self.assertIn(b"http://referrer.example/", body)
+        yield self.assertSnapshotShown()
 
     @defer.inlineCallbacks
     def test_plainTwistdServesNoDefaultSnapshot(self):
