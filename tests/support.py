@@ -15,13 +15,14 @@ import time
 import urllib.request
 from collections.abc import Iterable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 from unittest import mock
 
 import bcrypt
 from persist import ICounter, IRecords, Records
 from twisted.internet import defer, protocol, reactor
 from twisted.internet.address import IPv4Address, IPv6Address
+from twisted.internet.interfaces import IPushProducer
 from twisted.internet.task import Clock
 from twisted.python.filepath import FilePath
 from twisted.trial import unittest
@@ -88,6 +89,11 @@ class Collect(protocol.Protocol):
 
     def connectionLost(self, reason: Any = None) -> None:
         self.done.callback(None)
+
+    def stopReceiving(self) -> None:
+        """Drop the stream from this end: its response's transport stops producing."""
+        producer: IPushProducer = cast(IPushProducer, self.transport)
+        producer.stopProducing()
 
     def waitFor(self, text: bytes, timeout: float = 5.0) -> defer.Deferred[bytes]:
         """A Deferred that fires when `text` has arrived, or fails after `timeout` seconds."""
@@ -164,7 +170,7 @@ class SiteCase(unittest.TestCase):
         collector = Collect()
         response.deliverBody(collector)
         self.addCleanup(lambda: collector.done)
-        self.addCleanup(response._transport.stopProducing)
+        self.addCleanup(collector.stopReceiving)
         return response, collector
 
     def writeLog(self, *lines: str | bytes) -> None:
