@@ -10,6 +10,8 @@ from twisted.trial import unittest
 from weblog.selection import BadQuery, Selection, is_bot, is_own, is_own_logged, parse_query
 from webloglib import Hit, parse_line
 
+from tests.support import written
+
 GOOGLEBOT = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"
 FIREFOX = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
 
@@ -21,10 +23,8 @@ def hit(
     agent: str = FIREFOX,
 ) -> Hit:
     """A hit parsed from one Apache combined line; C{"-"} for no referrer, status or agent."""
-    return parse_line(
-        f'203.0.113.7 - - [17/May/2015:10:05:03 +0000] "GET {resource} HTTP/1.1" {status} 123 '
-        f'"{referrer}" "{agent}"'
-    )
+    return parse_line(written(f"GET {resource} HTTP/1.1", referrer, agent, status=str(status),
+                              size="123"))
 
 
 def query(**values: str | bytes) -> dict[bytes, list[bytes]]:
