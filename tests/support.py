@@ -1,5 +1,5 @@
 # -*- test-case-name: tests.test_pages -*-
-"""Helpers for the end-to-end tests: a copy of www/ served by a real Site on 127.0.0.1."""
+"""Helpers for the tests: www/ served by a real Site on 127.0.0.1; logs, lines and requests."""
 
 from __future__ import annotations
 
