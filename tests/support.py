@@ -61,6 +61,13 @@ def combined(
     )
 
 
+class LoggedRequest(DummyRequest):
+    """A L{DummyRequest} with the attributes that C{combinedLogFormatter} reads."""
+
+    code = 200
+    sentLength: int | None = None
+
+
 def shared_file(*segments: str) -> FilePath:
     """A file under ../shared/data, or skip the test with the reason when it is absent."""
     path = SHARED_DATA.descendant(list(segments))
@@ -434,13 +441,6 @@ def written_hit(
         resource=resource, protocol="HTTP/1.1", status=200, bytes=512,
         referrer=referrer, agent=agent,
     )
-
-
-class LoggedRequest(DummyRequest):
-    """A L{DummyRequest} with the attributes that C{combinedLogFormatter} reads."""
-
-    code = 200
-    sentLength: int | None = None
 
 
 def twisted_line(
