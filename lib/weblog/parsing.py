@@ -3,8 +3,8 @@
 Access-log lines read once: each line's fields as logged (L{Logged}), and the hit they make.
 
 A line is matched by one pattern, once, when it is read: L{Logged} keeps its
-fields as logged (bytes for a plain line, text otherwise) and its minute, so
-that the counts can be kept from it at once, and the hit, the costlier part
+fields as logged (bytes for a plain line, text otherwise), checked, and its
+minute, so that the counts can be kept from it at once, and the hit, the costlier part
 (escapes undone, text made visible and bounded), is made from it only when a
 page shows it (L{hit_of}).  Recognised without configuration: Apache common
 and combined, Twisted's own C{--logfile} lines (client in quotes),
@@ -23,7 +23,7 @@ from typing import Any, NamedTuple, Protocol
 from weblog.cleaning import clean
 from weblog.errors import LogLineError
 from weblog.hit import DIGITS, Hit, count_of
-from weblog.timestamps import minute_of, parse_time
+from weblog.timestamps import MINUTES, minute_of, parse_time, usual_minute
 
 __all__ = ["AUTO", "LineParser", "Logged", "Memo", "as_text", "hit_of", "parse_line",
            "parse_lines", "read_line", "referrer_of", "resource_of", "split_request"]
@@ -79,10 +79,11 @@ _LINE = re.compile(
 )
 _PLAIN = re.compile(
     rb'([^\s"]++) (\S++) (\S++) \[(\d\d/[A-Za-z]{3}/\d{4}:\d\d:\d\d:[0-5]\d [+-]\d{4})\] '
-    rb'"([^"]*+)" (\d{3}|-) (\d{1,%d}+|-)(?: "([^"]*+)" "([^"]*+)")?\Z' % DIGITS
+    rb'"([^"]*+)" (\d{3}|-) (\d{1,%d}+|-)(?: "([^"]*+)" "([^"]*+)")?(?:(?!)(.))?\Z' % DIGITS
 )
 """A plain combined or common line, for lines without a backslash (no escapes to undo):
-C{[^"]} runs as a tight loop in the regular expression engine, C{[^"\\]} does not."""
+C{[^"]} runs as a tight loop in the regular expression engine, C{[^"\\]} does not.  Its
+groups are L{Logged}'s fields but the minute (the last, the vhost, never matches: None)."""
 _REQUEST = re.compile(r"([^ ]+) (.+?)(?: (HTTP/[0-9.]+))?\Z", re.DOTALL)
 
 
@@ -136,12 +137,21 @@ def read_line(line: bytes | str) -> Logged:
         found = _PLAIN.match(line)
     if found is None:
         return _read_escaped(line)
-    client, ident, user, when, request, status, size, referrer, agent = found.groups()
-    try:
-        minute = minute_of(when)
-    except ValueError as error:
-        raise LogLineError(line, str(error)) from None
-    return Logged(client, ident, user, when, request, status, size, referrer, agent, None, minute)
+    fields = found.groups()
+    when = fields[3]
+    known = _minute_known(when[:17] + when[20:])
+    if known is None:
+        try:
+            minute = usual_minute(when)
+        except ValueError as error:
+            raise LogLineError(line, str(error)) from None
+    else:
+        minute = known[0]
+    return _logged(Logged, fields + (minute,))  # as Logged(*fields, minute), without its call
+
+
+_logged = tuple.__new__
+_minute_known = MINUTES.get
 
 
 def as_text(raw: Raw) -> str:
