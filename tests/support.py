@@ -16,6 +16,7 @@ from twisted.trial import unittest
 from twisted.web import script, server, static
 from twisted.web.client import Agent, HTTPConnectionPool, readBody
 from twisted.web.http_headers import Headers
+from twisted.web.test.requesthelper import DummyRequest
 
 from tests.server import TwistdServer as TwistdServer  # re-exported: bench/ uses tests.server
 from tests.server import free_port as free_port
@@ -47,6 +48,13 @@ def combined(
         client=client, time=time, request=apache_escape(f"{method} {resource} HTTP/1.1"),
         status=status, size=123, referrer=apache_escape(referrer), agent=apache_escape(agent),
     )
+
+
+class LoggedRequest(DummyRequest):
+    """A L{DummyRequest} with the attributes that C{combinedLogFormatter} reads."""
+
+    code = 200
+    sentLength: int | None = None
 
 
 def shared_file(*segments: str) -> FilePath:
