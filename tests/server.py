@@ -1,5 +1,5 @@
 # -*- test-case-name: tests.test_twistd -*-
-"""A real `twistd web --path www` on 127.0.0.1, and its /proc figures: for tests and bench/."""
+"""A real `twistd web --path www` on 127.0.0.1, for the end-to-end tests and bench/."""
 
 from __future__ import annotations
 
@@ -19,6 +19,8 @@ from typing import Any
 
 from twisted.python.filepath import FilePath
 from twisted.trial import unittest
+
+from tests.procfs import cpu_seconds, rss_kib
 
 REPO = Path(__file__).resolve().parent.parent
 TWISTD = str(Path(sys.executable).parent / "twistd")
@@ -42,32 +44,6 @@ def raise_nofile(limit: int) -> None:
             limit = hard
     if soft < limit:
         resource.setrlimit(resource.RLIMIT_NOFILE, (limit, hard))
-
-
-def proc_status_kb(pid: int, key: str) -> int:
-    """A kB figure (VmRSS, VmHWM) of a process, from /proc/PID/status."""
-    with open(f"/proc/{pid}/status") as status:
-        for line in status:
-            if line.startswith(key + ":"):
-                return int(line.split()[1])
-    raise KeyError(key)
-
-
-def rss_kib(pid: int) -> int:
-    """A process's resident memory now, in KiB."""
-    return proc_status_kb(pid, "VmRSS")
-
-
-def open_fds(pid: int) -> int:
-    """How many file descriptors a process has open."""
-    return len(os.listdir(f"/proc/{pid}/fd"))
-
-
-def cpu_seconds(pid: int) -> float:
-    """A process's user plus system CPU seconds so far, from /proc/PID/stat."""
-    with open(f"/proc/{pid}/stat") as stat:
-        fields = stat.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 class TwistdServer:

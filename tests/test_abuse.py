@@ -14,7 +14,8 @@ from twisted.internet import defer, protocol, reactor
 from twisted.internet.task import deferLater
 from twisted.trial import unittest
 
-from tests.server import open_fds, raise_nofile, rss_kib
+from tests.procfs import open_fds, rss_kib
+from tests.server import raise_nofile
 from tests.support import TwistdServer, combined
 
 SECONDS = 60.0 if os.environ.get("CI") else 15.0
