@@ -8,7 +8,9 @@ import sys
 import time
 from pathlib import Path
 
-from common import PYTHON, Context, Figure, Section, child_json, peak_rss_mb
+from children import PYTHON, child_json, peak_rss_mb
+from context import Context
+from report import Figure, Section
 
 
 class ArticleRecords:

@@ -13,18 +13,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-from common import (
-    PYTHON,
-    Context,
-    Figure,
-    Section,
-    Server,
-    append_at_rate,
-    at_most,
-    cpu_seconds,
-    log_time,
-    raise_nofile,
-)
+from children import PYTHON
+from context import Context
+from logs import append_at_rate, log_time
+from report import Figure, Section, at_most
+from servers import weblog_server
+from tests.procfs import cpu_seconds
+from tests.server import raise_nofile
 
 RATE = 1000
 CLIENTS = (1, 100, 1000)
@@ -287,8 +282,8 @@ def one_run(ctx: Context, clients: int, seconds: float, index: int) -> dict[str,
     """A fresh server and client processes; write for C{seconds}; return the merged figures."""
     live = ctx.work / f"fanout-{clients}-{index}.log"
     live.write_bytes(b"")
-    server = Server(ctx.work, live, f"fanout-{clients}",
-                    env={"WEBLOG_MAX_STREAMS": "2000"}, nofile=4096)
+    server = weblog_server(ctx.work, live, f"fanout-{clients}",
+                           env={"WEBLOG_MAX_STREAMS": "2000"}, nofile=4096)
     processes = PROCESSES if clients >= SPLIT_AT else 1
     shares = [clients // processes + (1 if n < clients % processes else 0)
               for n in range(processes)]
@@ -331,7 +326,7 @@ def one_run(ctx: Context, clients: int, seconds: float, index: int) -> dict[str,
                 if proc.poll() is None:
                     proc.kill()
                     proc.wait()
-        rss = server.rss_mb()
+        rss = server.rss_kib() / 1024
     live.unlink(missing_ok=True)
     merged: dict[int, int] = {}
     for part in parts:

@@ -11,7 +11,9 @@ import sys
 import time
 from pathlib import Path
 
-from common import PYTHON, Context, Figure, Section, at_least, child_json, peak_rss_mb
+from children import PYTHON, child_json, peak_rss_mb
+from context import Context
+from report import Figure, Section, at_least
 
 APACHELOGS_LIMIT = 200_000
 """apachelogs parses only this many lines of the big log per run: at ~20k lines/s the whole

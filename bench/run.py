@@ -12,17 +12,10 @@ import time
 import traceback
 from pathlib import Path
 
-from common import (
-    REPO,
-    Context,
-    LogCache,
-    Section,
-    Verdict,
-    commit,
-    ensure_tools,
-    machine,
-    table,
-)
+from context import Context
+from logs import LogCache
+from machine import REPO, commit, ensure_tools, machine
+from report import Section, Verdict, table
 
 BENCHMARKS = {
     "ingest": "1. Ingest",
