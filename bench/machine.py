@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -19,37 +18,6 @@ def run_text(command: list[str], timeout: float = 30.0) -> str:
     except (OSError, subprocess.SubprocessError):
         return ""
     return (done.stdout + done.stderr).strip()
-
-
-def ensure_tools() -> tuple[dict[str, str | None], list[str]]:
-    """Find goaccess and wrk (as root, apt-get the missing); return versions and notes."""
-    notes: list[str] = []
-    missing = [tool for tool in ("goaccess", "wrk") if shutil.which(tool) is None]
-    if missing and os.geteuid() == 0 and shutil.which("apt-get"):
-        print(f"bench: installing {' '.join(missing)} with apt-get", flush=True)
-        env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-        try:
-            subprocess.run(["apt-get", "update"], env=env, timeout=600, check=False,
-                           stdout=subprocess.DEVNULL)
-            subprocess.run(["apt-get", "install", "-y", *missing], env=env, timeout=900,
-                           check=False, stdout=subprocess.DEVNULL)
-        except subprocess.SubprocessError as error:
-            notes.append(f"apt-get failed: {error}")
-        missing = [tool for tool in missing if shutil.which(tool) is None]
-    if missing:
-        line = (f"bench: {' and '.join(missing)} not found: install with "
-                f"`apt-get install -y {' '.join(missing)}` (as root); the rows that need "
-                f"{'them' if len(missing) > 1 else 'it'} are marked not measured")
-        print(line, flush=True)
-        notes.append(line.removeprefix("bench: "))
-    versions: dict[str, str | None] = {}
-    versions["goaccess"] = (run_text(["goaccess", "--version"]).splitlines() or ["?"])[0] \
-        .rstrip(".") if shutil.which("goaccess") else None
-    versions["wrk"] = (run_text(["wrk", "-v"]).splitlines() or ["?"])[0].split(" Copyright")[0] \
-        if shutil.which("wrk") else None
-    if versions["goaccess"] and "1.7" not in versions["goaccess"]:
-        notes.append(f"the issue asks for GoAccess 1.7; this machine has {versions['goaccess']}")
-    return versions, notes
 
 
 def machine() -> list[tuple[str, str]]:
