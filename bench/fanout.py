@@ -181,6 +181,7 @@ def client_main(port: int, count: int, out: Path) -> None:
     raise_nofile(4096)
     from twisted.internet import protocol, reactor, stdio
     from twisted.protocols.basic import LineReceiver
+    from twisted.python.failure import Failure
 
     recorder = Recorder(count)
     request = request_bytes(port)
@@ -191,14 +192,16 @@ def client_main(port: int, count: int, out: Path) -> None:
         def connectionMade(self) -> None:
             """Ask for the stream."""
             self.stream = recorder.stream()
+            assert self.transport is not None
             self.transport.write(request)
 
         def dataReceived(self, data: bytes) -> None:
             """Parse what arrived; hang up on an answer other than 200."""
             if not self.stream.feed(data, time.time_ns() // 1000):
+                assert self.transport is not None
                 self.transport.loseConnection()
 
-        def connectionLost(self, reason: object) -> None:
+        def connectionLost(self, reason: Failure = protocol.connectionDone) -> None:
             """Count a stream that ended before the benchmark did."""
             if self.stream.headed and not self.stream.closing:
                 recorder.lost += 1

@@ -96,14 +96,14 @@ def run(ctx: Context) -> Section:
         result = child_json([PYTHON, __file__, "weblog", str(big), str(live)], timeout=600)
         if result["lines"] != count:
             raise RuntimeError(f"Records read {result['lines']} lines, not {count}")
-        weblog.append(count / float(result["seconds"]))  # type: ignore[arg-type]
+        weblog.append(count / float(result["seconds"]))
         checks.append(result)
         if has_goaccess:
             seconds, general = goaccess_once(big, out)
             goaccess.append(count / seconds)
         result = child_json([PYTHON, __file__, "apachelogs", str(big), str(limit)], timeout=600)
-        apache.append(float(result["lines"]) / float(result["seconds"]))  # type: ignore[arg-type]
-        parsed = int(result["parsed"])  # type: ignore[call-overload]
+        apache.append(float(result["lines"]) / float(result["seconds"]))
+        parsed = int(result["parsed"])
         rounds += 1
     live.unlink(missing_ok=True)
     last = checks[-1]

@@ -12,7 +12,9 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TextIO
 
 from logs import log_time
 from tests.procfs import open_fds, rss_kib
@@ -28,7 +30,8 @@ def line(number: int) -> str:
 class Writer(threading.Thread):
     """Appends lines at a steady rate and rotates the log now and then, in the three ways."""
 
-    def __init__(self, log: Path, rate: int, rotate_every: float, seen: object) -> None:
+    def __init__(self, log: Path, rate: int, rotate_every: float,
+                 seen: Callable[[], int]) -> None:
         super().__init__(daemon=True)
         self.log = log
         self.rate = rate
@@ -38,10 +41,10 @@ class Writer(threading.Thread):
         self.rotations: list[str] = []
         self.stopping = threading.Event()
 
-    def write(self, handle: object, count: int) -> None:
+    def write(self, handle: TextIO, count: int) -> None:
         """Append C{count} lines through C{handle}."""
-        handle.write("".join(line(self.written + n) for n in range(count)))  # type: ignore[attr-defined]
-        handle.flush()  # type: ignore[attr-defined]
+        handle.write("".join(line(self.written + n) for n in range(count)))
+        handle.flush()
         self.written += count
 
     def run(self) -> None:
@@ -66,11 +69,11 @@ class Writer(threading.Thread):
             elif kind == "copytruncate":
                 # Like logrotate's copytruncate, but waiting until weblog has read everything:
                 # lines written between the copy and the truncation are lost to any reader.
-                wait_until(lambda: self.seen() >= self.written, 30)  # type: ignore[operator]
+                wait_until(lambda: self.seen() >= self.written, 30)
                 shutil.copyfile(self.log, f"{self.log}.1")
                 os.truncate(self.log, 0)
             else:
-                wait_until(lambda: self.seen() >= self.written, 30)  # type: ignore[operator]
+                wait_until(lambda: self.seen() >= self.written, 30)
                 handle.close()
                 os.remove(self.log)
                 time.sleep(1.5)  # weblog shows the log as missing meanwhile
@@ -78,11 +81,11 @@ class Writer(threading.Thread):
         handle.close()
 
 
-def wait_until(condition: object, seconds: float) -> bool:
+def wait_until(condition: Callable[[], bool], seconds: float) -> bool:
     """Poll C{condition} until true or C{seconds} pass."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        if condition():  # type: ignore[operator]
+        if condition():
             return True
         time.sleep(0.1)
     return False

@@ -32,6 +32,14 @@ def _ms(text: str) -> float:
     return float(found.group(1)) * _UNITS[found.group(2)]
 
 
+def _field(pattern: str, out: str) -> str:
+    """The first group of C{pattern} in wrk's output; fail when wrk did not print it."""
+    found = re.search(pattern, out)
+    if found is None:
+        raise RuntimeError(f"wrk printed no {pattern!r}: {out[-400:]}")
+    return found.group(1)
+
+
 def wrk(url: str, seconds: int, connections: int = 20, threads: int = 1) -> WrkResult:
     """Run wrk once against a URL on 127.0.0.1; parse requests/s and the latency percentiles."""
     assert url.startswith("http://127.0.0.1:"), url
@@ -45,9 +53,9 @@ def wrk(url: str, seconds: int, connections: int = 20, threads: int = 1) -> WrkR
     errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)",
                        out)
     return WrkResult(
-        rps=float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),  # type: ignore[union-attr]
+        rps=float(_field(r"Requests/sec:\s+([\d.]+)", out)),
         p50_ms=percent["50"], p75_ms=percent["75"], p90_ms=percent["90"], p99_ms=percent["99"],
-        requests=int(re.search(r"(\d+) requests in", out).group(1)),  # type: ignore[union-attr]
+        requests=int(_field(r"(\d+) requests in", out)),
         non2xx=int(non2xx.group(1)) if non2xx else 0,
         errors=sum(int(n) for n in errors.groups()) if errors else 0,
     )
