@@ -100,8 +100,9 @@ def report(args: argparse.Namespace, sections: list[Section], found: dict[str, s
     out += ["## Machine", ""] + table(["", ""], rows) + [""]
     skipped = tools.skipped(found, args.names)
     if skipped:
-        out += ["## Skipped", "", "Figures that need a tool this machine lacks "
-                f"(`{tools.INSTALL}`, as root, installs them all):", ""]
+        out += ["## Skipped", "", "These figures need a tool this machine lacks; "
+                f"`{tools.install(tools.missing(found, args.names))}`, as root, installs "
+                "what is missing.", ""]
         out += table(["benchmark", "skipped", "why"],
                      [[BENCHMARKS[name], what, why] for name, what, why in skipped]) + [""]
     out += ["## Logs", "", f"- Sample: {logs.origin}."]
@@ -127,6 +128,9 @@ def main(argv: list[str] | None = None) -> int:
     found = tools.versions()
     for name, what, why in tools.skipped(found, args.names):
         print(f"bench: {BENCHMARKS[name]}: skipping {what}: {why}", flush=True)
+    if tools.missing(found, args.names):
+        print(f"bench: `{tools.install(tools.missing(found, args.names))}`, as root, installs "
+              "what is missing", flush=True)
     facts = machine()
     work = Path(tempfile.mkdtemp(prefix="weblog-bench-", dir="/tmp"))
     ctx = Context(quick=args.quick, work=work, deadline=began + budget,

@@ -14,8 +14,6 @@ NEEDED_BY: dict[str, dict[str, str]] = {
 }
 """For each tool, the benchmarks that need it and which of their figures are skipped without."""
 
-INSTALL = "apt-get install -y goaccess wrk"
-"""How to install them on Debian, as root; the README's benchmark section says so too."""
 
 
 def versions() -> dict[str, str | None]:
@@ -37,12 +35,18 @@ def notes(found: dict[str, str | None]) -> list[str]:
     return []
 
 
+def missing(found: dict[str, str | None], names: list[str]) -> list[str]:
+    """The tools not installed that one of the benchmarks C{names} needs."""
+    return [tool for tool, needs in NEEDED_BY.items()
+            if not found.get(tool) and any(name in needs for name in names)]
+
+
+def install(tools: list[str]) -> str:
+    """The Debian command, run as root, that installs C{tools} (the README gives it too)."""
+    return "apt-get install -y " + " ".join(tools)
+
+
 def skipped(found: dict[str, str | None], names: list[str]) -> list[tuple[str, str, str]]:
     """(benchmark, figures skipped, why) for each of C{names} that lacks a tool it needs."""
-    rows = []
-    for tool, needs in NEEDED_BY.items():
-        if found.get(tool):
-            continue
-        why = f"`{tool}` is not installed (`apt-get install -y {tool}`, as root)"
-        rows += [(name, needs[name], why) for name in names if name in needs]
-    return rows
+    return [(name, NEEDED_BY[tool][name], f"`{tool}` is not installed")
+            for tool in missing(found, names) for name in names if name in NEEDED_BY[tool]]
