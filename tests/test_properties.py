@@ -16,10 +16,11 @@ from twisted.internet.address import IPv4Address, IPv6Address
 from twisted.internet.task import Clock
 from twisted.trial import unittest
 from twisted.web import http
-from twisted.web.test.requesthelper import DummyRequest
 from weblog.following import OVERLONG, LogFollower
 from weblog.parsing import hit_of, read_line
 from webloglib import Hit, LogLineError, parse_line
+
+from tests.support import LoggedRequest
 
 PROPERTY = settings(
     max_examples=200,
@@ -175,13 +176,6 @@ class FastPathAgreesTests(unittest.TestCase):
     def test_bytes(self, line: bytes) -> None:
         """Arbitrary bytes: the same verdict, and the same fields when accepted."""
         self.assertAgree(line)
-
-
-class LoggedRequest(DummyRequest):
-    """A L{DummyRequest} with the attributes that C{combinedLogFormatter} reads."""
-
-    code = 200
-    sentLength: int | None = None
 
 
 class TwistedRoundTripTests(unittest.TestCase):

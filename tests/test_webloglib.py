@@ -12,7 +12,6 @@ import webloglib
 from twisted.internet.address import IPv4Address, IPv6Address
 from twisted.trial import unittest
 from twisted.web import http
-from twisted.web.test.requesthelper import DummyRequest
 from weblog.aggregates import Aggregates
 from weblog.parsing import read_line as scan_line
 from webloglib import (
@@ -26,6 +25,8 @@ from webloglib import (
     parse_lines,
     snapshot_page,
 )
+
+from tests.support import LoggedRequest
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHARED_DATA = os.path.join(os.path.dirname(REPO_ROOT), "shared", "data")
@@ -85,13 +86,6 @@ def hit(
         resource=resource, protocol="HTTP/1.1", status=200, bytes=512,
         referrer=referrer, agent=agent,
     )
-
-
-class LoggedRequest(DummyRequest):
-    """A L{DummyRequest} with the attributes that C{combinedLogFormatter} reads."""
-
-    code = 200
-    sentLength: int | None = None
 
 
 def twisted_line(
