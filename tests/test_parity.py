@@ -970,6 +970,11 @@ class GoAccessTests(unittest.TestCase):
         for key, count in requests.items():
             self.assertEqual(theirs[key], count, key)
 
+
+
+class GoAccessDifferenceTests(unittest.TestCase):
+    """The classes of GOACCESS_DIFFERENCES, on weblog and apachelogs (no GoAccess needed)."""
+
     def test_gluedText(self):
         """The three glued lines: apachelogs refuses them too; without the glued character
         they read as apachelogs and GoAccess read them."""
