@@ -46,13 +46,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, NamedTuple
 
-import apachelogs  # type: ignore[import-untyped]
+import apachelogs
 from twisted.internet.address import IPv4Address, IPv6Address
 from twisted.internet.interfaces import IAddress
 from twisted.trial import unittest
 from twisted.web import http
-from twisted.web.test.requesthelper import DummyRequest
 from zope.interface import implementer
+
+from tests import support
 
 
 def _weblog_parser() -> tuple[Any, Any, type[ValueError], type[ValueError]]:
@@ -61,7 +62,7 @@ def _weblog_parser() -> tuple[Any, Any, type[ValueError], type[ValueError]]:
 
     @return: C{parse_line}, C{compile_format}, C{LogLineError} and C{FormatError}.
     """
-    from logformat import FormatError, compile_format
+    from weblog.logformat import FormatError, compile_format
     from webloglib import LogLineError, parse_line
 
     return parse_line, compile_format, LogLineError, FormatError
@@ -275,11 +276,10 @@ class Logged(NamedTuple):
         }
 
 
-class LoggedRequest(DummyRequest):
-    """A L{DummyRequest} with the attributes that C{combinedLogFormatter} reads."""
+class LoggedRequest(support.LoggedRequest):
+    """A request as Twisted's formatter tests log it (C{DummyRequestForLogTest}: code 123)."""
 
     code = 123
-    sentLength: int | None = None
 
 
 @implementer(IAddress)
@@ -447,7 +447,8 @@ class Difference(NamedTuple):
     """A class of lines on which weblog and a peer disagree, and why."""
 
     kind: str
-    """C{deliberate}, or C{bug}: weblog should read these lines as the peers do."""
+    """C{deliberate}, or C{fixed}: weblog read these lines otherwise, and now reads them as
+    the peers do (the class and its fix are kept, as a regression test)."""
     why: str
 
 
@@ -458,82 +459,75 @@ PROTOCOL_NOT_HTTP = Difference(
     "shows such a request as '-')",
 )
 CLIENT_WITH_SPACES = Difference(
-    "bug",
+    "fixed",
     "a quoted client holding spaces (Twisted logs an X-Forwarded-For or a bytes host as it "
     "came) is rejected by auto-detection; apachelogs and weblog's own LogFormat read it. "
-    "Fix: in webloglib._LINE, read a quoted client as an escape-aware quoted field, "
+    "Fixed: weblog.parsing._LINE reads a quoted client as an escape-aware quoted field, "
     r'(?P<client>\"[^\"\\]*+(?:\\.[^\"\\]*+)*+\"|[^\s\"]+) (unrolled and possessive: a '
-    "64 KiB line of an unclosed quote is refused in 0.4 ms, a plain one parses in 0.3), and in "
-    "parse_fields take off one pair of quotes (client[1:-1] when it starts and ends with "
+    "64 KiB line of an unclosed quote is refused in 0.4 ms, a plain one parses in 0.3), and "
+    "parsing.unquoted takes off one pair of quotes (client[1:-1] when it starts and ends with "
     "one) instead of client.strip('\"')",
 )
 CLIENT_WITH_ESCAPES = Difference(
-    "bug",
+    "fixed",
     "a quoted client holding an escaped quote (Twisted's X-Forwarded-For 1.2.3.4\") is "
-    "rejected by auto-detection; apachelogs and weblog's own LogFormat read it. Fix: the "
-    "same as for CLIENT_WITH_SPACES (strip('\"') would also eat the escaped quote)",
+    "rejected by auto-detection; apachelogs and weblog's own LogFormat read it. Fixed as "
+    "CLIENT_WITH_SPACES (strip('\"') would also eat the escaped quote)",
 )
 LONG_REQUEST = Difference(
-    "bug",
+    "fixed",
     "a request over 2048 characters is cleaned (and so cut) before it is split: its protocol "
-    "is lost (None) and its resource is cut at another place than the peers' resource. Fix: "
-    "in webloglib.hit_from_fields and logformat._hit, split the request as logged at its "
+    "is lost (None) and its resource is cut at another place than the peers' resource. Fixed: "
+    "parsing.request_of splits the request as logged at its "
     "first space (str.partition) and, if the last word is HTTP/digits, its last space "
     "(str.rpartition), then clean() each part; no regular expression runs on the long text",
 )
 USER_WITH_SPACES = Difference(
-    "bug",
+    "fixed",
     "a user name holding a space (Apache's %u and nginx's $remote_user are written as sent, "
-    "unescaped spaces included) is rejected; apachelogs reads it, GoAccess skips it. Fix: in "
-    "webloglib._LINE read the user as "
+    "unescaped spaces included) is rejected; apachelogs reads it, GoAccess skips it. Fixed: "
+    "parsing._LINE reads the user as "
     r"(?P<user>\S++|(?<= - )[^\s\[]\S*+(?: [^\s\[]\S*+){1,8}+): several words only after "
     "a '-' ident, so that a vhost_common line (four words before the time) is still refused, "
     "not misread; words that do not start with '[', possessive and at most nine, so that a "
-    "64 KiB line of words costs no more than now; in logformat._field, the body "
+    "64 KiB line of words costs no more than before; logformat._field has the body "
     r"[^\s\[]\S*+(?: [^\s\[]\S*+){0,8}? for %u (the fewest words that let the line match)",
 )
 FORMAT_CLIENT_QUOTES = Difference(
-    "bug",
+    "fixed",
     "under a LogFormat with a quoted \"%h\", an empty client (Twisted's for an empty "
     "X-Forwarded-For) is read as '-', and a client ending in an escaped quote loses it "
-    "(1.2.3.4\\\" shows as 1.2.3.4\\); auto-detection reads both as apachelogs does. Fix: in "
-    "logformat._hit, take the client as matched ('-' only when it is None) and strip one pair "
+    "(1.2.3.4\\\" showed as 1.2.3.4\\); auto-detection reads both as apachelogs does. Fixed: "
+    "FormatParser.read takes the client as matched ('-' only when it is None) and strip one pair "
     "of quotes only when the field starts and ends with one, before clean(), instead of "
     "clean((value or '-').strip('\"'))",
 )
 
 DIFFERENCES: dict[tuple[str, str], tuple[Difference, str]] = {
-    ("twisted/test_web.log:2", "auto"): (CLIENT_WITH_SPACES, "weblog rejects"),
     ("twisted/test_web.log:10", "auto"): (PROTOCOL_NOT_HTTP, "fields: protocol, resource"),
     ("twisted/test_web.log:10", "format"): (PROTOCOL_NOT_HTTP, "fields: protocol, resource"),
-    ("twisted/generated.log:11", "auto"): (LONG_REQUEST, "fields: protocol, resource"),
-    ("twisted/generated.log:11", "format"): (LONG_REQUEST, "fields: protocol, resource"),
-    ("twisted/generated.log:14", "auto"): (CLIENT_WITH_ESCAPES, "weblog rejects"),
-    ("twisted/generated.log:14", "format"): (FORMAT_CLIENT_QUOTES, "fields: client"),
-    ("twisted/generated.log:15", "format"): (FORMAT_CLIENT_QUOTES, "fields: client"),
-    ("nginx-docs/combined.log:6", "auto"): (USER_WITH_SPACES, "weblog rejects"),
-    ("nginx-docs/combined.log:6", "format"): (USER_WITH_SPACES, "weblog rejects"),
 }
-"""Each (line, parser) on which weblog and the reference disagree: its class and how.  When a
-bug is fixed its lines leave this table (the census says which), and GoAccess's table may gain
-them (GoAccess drops a client that is not an IP address)."""
+"""Each (line, parser) on which weblog and the reference disagree: its class and how."""
 
-
-def weblog_bug(difference: Difference) -> Callable[[Callable[..., None]], Callable[..., None]]:
-    """Mark a test as expected to fail (trial's C{todo}) until the bug it names is fixed."""
-    assert difference.kind == "bug"
-
-    def mark(test: Callable[..., None]) -> Callable[..., None]:
-        test.todo = f"weblog bug: {difference.why}"  # type: ignore[attr-defined]
-        return test
-
-    return mark
+FIXED: dict[tuple[str, str], Difference] = {
+    ("twisted/test_web.log:2", "auto"): CLIENT_WITH_SPACES,
+    ("twisted/generated.log:11", "auto"): LONG_REQUEST,
+    ("twisted/generated.log:11", "format"): LONG_REQUEST,
+    ("twisted/generated.log:14", "auto"): CLIENT_WITH_ESCAPES,
+    ("twisted/generated.log:14", "format"): FORMAT_CLIENT_QUOTES,
+    ("twisted/generated.log:15", "format"): FORMAT_CLIENT_QUOTES,
+    ("nginx-docs/combined.log:6", "auto"): USER_WITH_SPACES,
+    ("nginx-docs/combined.log:6", "format"): USER_WITH_SPACES,
+}
+"""Each (line, parser) that weblog read otherwise than the reference before the fix its class
+names: each is now read as the reference reads it."""
 
 
 def listed(difference: Difference) -> list[tuple[Entry, str]]:
-    """The lines and parsers of a class of L{DIFFERENCES}."""
-    return [(BY_ID[id], parser) for (id, parser), (which, _) in DIFFERENCES.items()
-            if which is difference]
+    """The lines and parsers of a class of L{DIFFERENCES} or L{FIXED}."""
+    table = FIXED if difference.kind == "fixed" else \
+        {key: which for key, (which, _) in DIFFERENCES.items()}
+    return [(BY_ID[id], parser) for (id, parser), which in table.items() if which is difference]
 
 
 def parser_named(entry: Entry, name: str) -> Callable[..., Any]:
@@ -541,7 +535,7 @@ def parser_named(entry: Entry, name: str) -> Callable[..., Any]:
 
 
 def assertReadAsPeers(test: unittest.TestCase, difference: Difference) -> None:
-    """Assert that weblog reads each line of a class of L{DIFFERENCES} as its reference does."""
+    """Assert that weblog reads each line of a class of L{FIXED} as its reference does."""
     cases = listed(difference)
     test.assertTrue(cases)
     for entry, parser in cases:
@@ -572,13 +566,12 @@ class CensusTests(unittest.TestCase):
         )
 
     def test_peersAcceptWhatWeblogRejects(self):
-        """No line weblog rejects is one only weblog rejects, but for a listed bug."""
+        """No line weblog rejects is one only weblog rejects."""
         for entry in ENTRIES:
             for name, parse in parsers(entry):
                 if weblog_reading(parse, entry.raw, ()) is None and \
                         reference(entry, name == "auto") is not None:
-                    difference, _ = DIFFERENCES[(entry.id, name)]
-                    self.assertEqual(difference.kind, "bug", entry.id)
+                    self.fail(f"only weblog rejects {entry.id} ({name})")
 
     def test_autoAndFormatAgree(self):
         """A line in a recognised format gives the same hit both ways, but for the vhost."""
@@ -651,24 +644,20 @@ class TwistedTests(unittest.TestCase):
                          "evil agent X-Injected: 1")
         self.assertEqual(parse_line(BY_ID["twisted/generated.log:2"].raw).resource, "/a\\x0ab")
 
-    @weblog_bug(CLIENT_WITH_SPACES)
     def test_clientWithSpaces(self):
-        """A quoted client with spaces parses (bug: CLIENT_WITH_SPACES)."""
+        """A quoted client with spaces parses (fixed: CLIENT_WITH_SPACES)."""
         assertReadAsPeers(self, CLIENT_WITH_SPACES)
 
-    @weblog_bug(CLIENT_WITH_ESCAPES)
     def test_clientWithEscapes(self):
-        """A quoted client with an escaped quote parses (bug: CLIENT_WITH_ESCAPES)."""
+        """A quoted client with an escaped quote parses (fixed: CLIENT_WITH_ESCAPES)."""
         assertReadAsPeers(self, CLIENT_WITH_ESCAPES)
 
-    @weblog_bug(FORMAT_CLIENT_QUOTES)
     def test_formatClientQuotes(self):
-        """Under a LogFormat, a quoted client is read as logged (bug: FORMAT_CLIENT_QUOTES)."""
+        """Under a LogFormat, a quoted client is read as logged (fixed: FORMAT_CLIENT_QUOTES)."""
         assertReadAsPeers(self, FORMAT_CLIENT_QUOTES)
 
-    @weblog_bug(LONG_REQUEST)
     def test_longRequest(self):
-        """A request over 2048 characters keeps its protocol (bug: LONG_REQUEST)."""
+        """A request over 2048 characters keeps its protocol (fixed: LONG_REQUEST)."""
         assertReadAsPeers(self, LONG_REQUEST)
 
 
@@ -690,9 +679,8 @@ class NginxTests(unittest.TestCase):
         hit = parse_line(BY_ID["nginx-docs/combined.log:5"].raw)
         self.assertEqual((hit.method, hit.resource, hit.protocol), (None, "", None))
 
-    @weblog_bug(USER_WITH_SPACES)
     def test_userWithSpaces(self):
-        """A user name with a space parses (bug: USER_WITH_SPACES)."""
+        """A user name with a space parses (fixed: USER_WITH_SPACES)."""
         assertReadAsPeers(self, USER_WITH_SPACES)
 
 
@@ -769,12 +757,12 @@ DELIBERATE_REFUSALS = (NO_TIME, NO_REQUEST, STRFTIME_TIME)
 read in the one layout of C{%t} (the README says so; apachelogs reads any C{%{...}t})."""
 
 APACHE_DIRECTIVES = Difference(
-    "bug",
+    "fixed",
     "valid Apache directives are refused: modifiers after a {...} argument or in another "
     "order (%<>s, %200<T, %>{s}!200T, %{s}!200>T, %<200<!>T) as 'bad directive', the "
     "trailer directives %{...}^ti and %{...}^to and mod_ssl's %{...}x and %{...}c as 'bad' or "
     "'unknown directive' (so would be mod_logio's %^FB and %^FU); apachelogs reads all but "
-    "%^FU. Fix: in logformat, "
+    "%^FU. Fixed: in logformat, "
     r"_DIRECTIVE = %((?:[<>!]|[0-9,]+)*)(?:\{([^}]*)\})?((?:[<>!]|[0-9,]+)*)"
     r"(\^(?:t[io]|F[BU])|[a-zA-Z%]) (compile_format then reads its groups as _, argument, _, "
     "letter), and c, x, ^ti, ^to, ^FB and ^FU in _KNOWN (each matched as one field, ignored)",
@@ -782,7 +770,7 @@ APACHE_DIRECTIVES = Difference(
 APACHE_DIRECTIVE_ROWS = {
     f"apachelogs/cases.tsv:{row}" for row in (25, 26, 28, 29, 30, 31, 32, 33, 37)
 }
-"""The rows of apachelogs' cases whose format weblog refuses for APACHE_DIRECTIVES."""
+"""The rows of apachelogs' cases whose format weblog refused before APACHE_DIRECTIVES's fix."""
 
 
 class FormatTests(unittest.TestCase):
@@ -800,18 +788,18 @@ class FormatTests(unittest.TestCase):
         return found
 
     def test_refusedOnPurpose(self):
-        """A format weblog refuses lacks a time or a request, or times with C{%{...}t}; but
-        for the listed rows (APACHE_DIRECTIVES)."""
+        """A format weblog refuses lacks a time or a request, or times with C{%{...}t}: none is
+        refused for its directives (the rows of APACHE_DIRECTIVES were, before its fix)."""
         refusals = self.refusals()
         self.assertEqual(len(refusals), 34)  # all but rows 1, 21, 36 and 38
         self.assertEqual({id for id, reason in refusals.items()
-                          if reason not in DELIBERATE_REFUSALS}, APACHE_DIRECTIVE_ROWS)
+                          if reason not in DELIBERATE_REFUSALS}, set())
 
-    @weblog_bug(APACHE_DIRECTIVES)
     def test_apacheDirectives(self):
-        """Every directive Apache and apachelogs know is read (bug: APACHE_DIRECTIVES)."""
-        for id, reason in self.refusals().items():
-            self.assertIn(reason, DELIBERATE_REFUSALS, id)
+        """Every directive Apache and apachelogs know is read (fixed: APACHE_DIRECTIVES)."""
+        refusals = self.refusals()
+        for id in sorted(APACHE_DIRECTIVE_ROWS):
+            self.assertIn(refusals.get(id, NO_TIME), DELIBERATE_REFUSALS, id)
 
     def test_apacheDocsFormats(self):
         """The docs' formats: the three with a time and a request are read, the rest refused
@@ -894,9 +882,10 @@ GOACCESS_DIFFERENCES: dict[str, tuple[Difference, str]] = {
     "goaccess/ci-vcombined.log:1": (GLUED_TEXT, "weblog rejects"),
     "goaccess/ci-vcombined.log:2": (GLUED_TEXT, "weblog rejects"),
     "goaccess/ci-vcombined.log:3": (GLUED_TEXT, "weblog rejects"),
-    "nginx-docs/combined.log:6": (USER_WITH_SPACES, "weblog rejects"),
+    "twisted/test_web.log:2": (CLIENT_NOT_AN_IP, "weblog accepts"),
     "twisted/test_web.log:4": (CLIENT_NOT_AN_IP, "weblog accepts"),
     "twisted/generated.log:13": (CLIENT_NOT_AN_IP, "weblog accepts"),
+    "twisted/generated.log:14": (CLIENT_NOT_AN_IP, "weblog accepts"),
     "twisted/generated.log:15": (CLIENT_NOT_AN_IP, "weblog accepts"),
 }
 """Each line on which weblog's verdict differs from GoAccess's: its class and how."""
@@ -995,6 +984,6 @@ class GoAccessDifferenceTests(unittest.TestCase):
         for id, (difference, _) in GOACCESS_DIFFERENCES.items():
             if difference is CLIENT_NOT_AN_IP:
                 clients.append(parse_line(BY_ID[id].raw).client)
-        self.assertEqual(clients, ["-", "unknown", ""])
+        self.assertEqual(clients, ["evil x-forwarded-for \\x80", "-", "unknown", '1.2.3.4"', ""])
         self.assertEqual(parse_line(BY_ID["twisted/generated.log:16"].raw).client,
                          "[2001:db8::1]:8443")

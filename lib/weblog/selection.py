@@ -15,10 +15,9 @@ from urllib.parse import urlencode
 
 from crawleruseragents import is_crawler
 
-from weblog.cleaning import clean
 from weblog.errors import BadQuery
 from weblog.hit import Hit
-from weblog.parsing import Memo, Raw, as_text, split_request
+from weblog.parsing import Memo, Raw, request_of
 
 __all__ = ["OWN_MARK", "BadQuery", "Selection", "is_bot", "is_own", "is_own_logged",
            "is_own_request", "parse_query"]
@@ -60,7 +59,7 @@ def is_own(hit: Hit) -> bool:
     return is_own_request(hit.method, hit.resource)
 
 
-_own_logged = Memo(lambda request: is_own_request(*split_request(clean(as_text(request)))[:2]))
+_own_logged = Memo(lambda request: is_own_request(*request_of(request)[:2]))
 
 
 OWN_MARK = b"/weblog."
