@@ -10,7 +10,7 @@ from typing import Any
 from persist import Records
 from twisted.internet.task import Clock
 from twisted.trial import unittest
-from weblog.logformat import FormatError, compile_format
+from weblog.logformat import NAMED, FormatError, compile_format
 from weblog.startup import config_problem
 from webloglib import Hit, LogLineError, parse_line
 
@@ -426,3 +426,24 @@ class EnvironmentTests(_LogCase):
         self.assertEqual(
             config_problem(), "WEBLOG_MAX_STREAMS must be from 1 to 100000, got 0"
         )
+
+
+class NamedFormatTests(unittest.TestCase):
+    """C{WEBLOG_FORMAT} may name a format: Apache's nicknames and Twisted's line."""
+
+    def test_namesAreTheirFormats(self):
+        """A name reads lines as its format string does."""
+        line = f'www.example.com 1.2.3.4 - - {TIME} "GET / HTTP/1.1" 200 5'
+        self.assertEqual(compile_format("vhost_common")(line),
+                         compile_format('%v %h %l %u %t "%r" %>s %b')(line))
+        self.assertEqual(compile_format("vhost_common")(line).vhost, "www.example.com")
+        for name, format in (("common", COMMON), ("combined", COMBINED),
+                             ("vhost_combined", VHOST_COMBINED)):
+            self.assertEqual(NAMED[name], format)
+        self.assertEqual(compile_format(" twisted ")(f'"1.2.3.4" - - {TIME} "GET / HTTP/1.1"'
+                                                       ' 200 5 "-" "-"'), hit())
+
+    def test_unknownNameIsAFormat(self):
+        """Any other word is read as a format string, and refused as one."""
+        error = self.assertRaises(FormatError, compile_format, "nginx")
+        self.assertEqual(str(error), "WEBLOG_FORMAT 'nginx': needs %t for the time")

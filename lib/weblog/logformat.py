@@ -17,7 +17,7 @@ from weblog.hit import Hit, count_of
 from weblog.parsing import Logged, hit_of, unquoted
 from weblog.timestamps import minute_of
 
-__all__ = ["FormatParser", "compile_format"]
+__all__ = ["NAMED", "FormatParser", "compile_format"]
 
 _DIRECTIVE = re.compile(
     r"%((?:[<>!]|[0-9,]+)*)(?:\{([^}]*)\})?((?:[<>!]|[0-9,]+)*)(\^(?:t[io]|F[BU])|[a-zA-Z%])")
@@ -110,15 +110,28 @@ class FormatParser:
         return hit_of(self.read(line), source)
 
 
+NAMED = {
+    "common": '%h %l %u %t "%r" %>s %b',
+    "combined": '%h %l %u %t "%r" %>s %b "%{Referer}i" "%{User-Agent}i"',
+    "vhost_common": '%v %h %l %u %t "%r" %>s %b',
+    "vhost_combined": '%v:%p %h %l %u %t "%r" %>s %O "%{Referer}i" "%{User-Agent}i"',
+    "twisted": '"%h" %l %u %t "%r" %>s %b "%{Referer}i" "%{User-Agent}i"',
+}
+"""Formats known by name (C{WEBLOG_FORMAT=vhost_common}): Apache's own nicknames, as Debian's
+apache2.conf defines them, and the line C{twisted.web} writes."""
+
+
 def compile_format(format: str) -> FormatParser:
     """
     Make a parser for lines written with Apache's C{LogFormat} string C{format}.
 
-    @param format: for example C{'%h %l %u %t "%r" %>s %b "%{Referer}i" "%{User-Agent}i"'}.
+    @param format: for example C{'%h %l %u %t "%r" %>s %b "%{Referer}i" "%{User-Agent}i"'},
+        or one of the names of L{NAMED}.
     @return: its parser: C{read} gives a line's L{Logged}, a call its hit.
     @raise FormatError: if the string has an unknown directive, uses a field
         twice, or lacks C{%t} or a request (C{%r}, or C{%U}).
     """
+    format = NAMED.get(format.strip(), format)
     if not format.strip():
         raise FormatError(format, "is empty")
     parts: list[str] = []
