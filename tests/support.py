@@ -6,13 +6,8 @@ from __future__ import annotations
 import base64
 import io
 import os
-import signal
-import socket
-import subprocess
-import sys
 import threading
 import time
-import urllib.request
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -31,6 +26,9 @@ from twisted.web.client import Agent, HTTPConnectionPool, readBody
 from twisted.web.http_headers import Headers
 from twisted.web.test.requesthelper import DummyRequest
 from weblog.hit import Hit
+
+from tests.server import TwistdServer as TwistdServer  # re-exported: bench/ uses tests.server
+from tests.server import free_port as free_port
 
 REPO = FilePath(os.path.abspath(__file__)).parent().parent()
 SHARED_DATA = REPO.parent().child("shared").child("data")
@@ -199,75 +197,6 @@ class SiteCase(unittest.TestCase):
         response = yield self.agent.request(b"GET", url, Headers(headers or {}))
         body = yield readBody(response)
         return response.code, response.headers, body
-
-
-TWISTD = os.path.join(os.path.dirname(sys.executable), "twistd")
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-class TwistdServer:
-    """A real `twistd web --path www` process over a copy of www/, logging to var/access.log."""
-
-    def __init__(self, test: unittest.TestCase, env: dict[str, str] | None = None) -> None:
-        self.test = test
-        self.base = FilePath(test.mktemp())
-        self.base.makedirs()
-        REPO.child("www").copyTo(self.base.child("www"))
-        self.base.child("var").makedirs()
-        self.env = {key: value for key, value in os.environ.items()
-                    if key not in ("PYTHONPATH", "WEBLOG_LOG", "WEBLOG_STATE", "WEBLOG_KEEP")}
-        self.env.update(env or {})
-        self.process: subprocess.Popen[bytes] | None = None
-        self.port = 0
-
-    def start(self) -> None:
-        """Start twistd in the test's directory and wait until it listens."""
-        self.port = free_port()
-        self.process = subprocess.Popen(
-            [TWISTD, "--nodaemon", "--pidfile=", "web", "--path", "www",
-             "--listen", f"tcp:{self.port}:interface=127.0.0.1", "--logfile", "var/access.log"],
-            cwd=self.base.path, env=self.env,
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )
-        self.test.addCleanup(self.kill)
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
-                return
-            except OSError:
-                time.sleep(0.1)
-        self.test.fail("twistd did not start listening within 20 s")
-
-    def kill(self) -> None:
-        """Make sure no twistd outlives the test."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(10)
-
-    def stop(self) -> int:
-        """Stop twistd with SIGTERM, as Ctrl-C or a service manager does; return its status."""
-        assert self.process is not None
-        self.process.send_signal(signal.SIGTERM)
-        return self.process.wait(20)
-
-    def url(self, path: str) -> str:
-        """The full URL of a path on this server."""
-        return f"http://127.0.0.1:{self.port}{path}"
-
-    def fetch(self, path: str, referrer: str | None = None) -> str:
-        """GET a page from the running twistd."""
-        request = urllib.request.Request(self.url(path))
-        if referrer:
-            request.add_header("Referer", referrer)
-        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
-            return str(response.read().decode("utf-8"))
 
 
 def unblockFifo(path: str) -> None:

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 from twisted.trial import unittest
-from weblog.logformat import FormatError, compile_format
+from weblog.logformat import NAMED, FormatError, compile_format
 from webloglib import Hit, LogLineError, parse_line
 
 COMBINED = '%h %l %u %t "%r" %>s %b "%{Referer}i" "%{User-Agent}i"'
@@ -291,3 +291,24 @@ class FormatErrorTests(unittest.TestCase):
         """The message quotes at most 60 characters of the format, in one line."""
         format = "%h\n" + "x" * 100
         self.assertFormatError(format, f"WEBLOG_FORMAT {format[:60]!r}: needs %t for the time")
+
+
+class NamedFormatTests(unittest.TestCase):
+    """C{WEBLOG_FORMAT} may name a format: Apache's nicknames and Twisted's line."""
+
+    def test_namesAreTheirFormats(self):
+        """A name reads lines as its format string does."""
+        line = f'www.example.com 1.2.3.4 - - {TIME} "GET / HTTP/1.1" 200 5'
+        self.assertEqual(compile_format("vhost_common")(line),
+                         compile_format('%v %h %l %u %t "%r" %>s %b')(line))
+        self.assertEqual(compile_format("vhost_common")(line).vhost, "www.example.com")
+        for name, format in (("common", COMMON), ("combined", COMBINED),
+                             ("vhost_combined", VHOST_COMBINED)):
+            self.assertEqual(NAMED[name], format)
+        self.assertEqual(compile_format(" twisted ")(f'"1.2.3.4" - - {TIME} "GET / HTTP/1.1"'
+                                                       ' 200 5 "-" "-"'), hit())
+
+    def test_unknownNameIsAFormat(self):
+        """Any other word is read as a format string, and refused as one."""
+        error = self.assertRaises(FormatError, compile_format, "nginx")
+        self.assertEqual(str(error), "WEBLOG_FORMAT 'nginx': needs %t for the time")

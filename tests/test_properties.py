@@ -17,7 +17,7 @@ from twisted.internet.task import Clock
 from twisted.trial import unittest
 from twisted.web import http
 from weblog.following import OVERLONG, LogFollower
-from weblog.parsing import hit_of, read_line
+from weblog.parsing import hit_of, read_line, split_request
 from webloglib import Hit, LogLineError, parse_line
 
 from tests.support import apache_escape, twisted_line
@@ -410,3 +410,23 @@ class FastCleanTests(unittest.TestCase):
     def test_anyTextSameAsReference(self, text: str) -> None:
         """Any text at all cleans to the same text."""
         self.assertEqual(webloglib.clean(text), clean_reference(text))
+
+
+_REQUEST_REFERENCE = re.compile(r"([^ ]+) (.+?)(?: (HTTP/[0-9.]+))?\Z", re.DOTALL)
+"""How requests were split by a regular expression before split_request used partition."""
+
+
+class SplitRequestTests(unittest.TestCase):
+    """L{weblog.parsing.split_request} splits as the regular expression it replaced did."""
+
+    @PROPERTY
+    @given(st.text(alphabet=" GETHTP/1.0a\n\t\"x", max_size=40))
+    @example("GET  HTTP/1.1")
+    @example("GET /a HTTP/1.1\n")
+    @example(" GET / HTTP/1.1")
+    @example("GET ")
+    def test_sameSplit(self, request: str) -> None:
+        """Method, resource and protocol are those the regular expression found."""
+        found = _REQUEST_REFERENCE.match(request)
+        expected = (None, request, None) if found is None else found.groups()
+        self.assertEqual(split_request(request), expected)
