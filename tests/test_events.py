@@ -12,7 +12,10 @@ from persist import IRecords, Records
 from twisted.internet import defer, reactor
 from twisted.internet.task import Clock, deferLater
 from twisted.trial import unittest
-from weblog.events import EventHub, hub_for
+from weblog.errors import ConfigError
+from weblog.events import EventHub
+from weblog.interfaces import IEventHub
+from weblog.resources import EventsPage, WeblogPage
 from weblog.selection import Selection
 
 from tests.support import SiteCase, combined
@@ -147,9 +150,8 @@ class HubTests(unittest.TestCase):
         self.assertEqual([event["id"] for event in header_wins.events()], ["5"])
 
     def test_capRefusesWith503(self):
-        """Past WEBLOG_MAX_STREAMS open streams, a new one gets 503 and a reason."""
-        with mock.patch.dict(os.environ, {"WEBLOG_MAX_STREAMS": "2"}):
-            hub = EventHub(self.records, self.clock)
+        """Past the most streams open at once, a new one gets 503 and a reason."""
+        hub = EventHub(self.records, self.clock, max_streams=2)
         requests = [FakeRequest() for _ in range(3)]
         results = [hub.open(request, Selection()) for request in requests]  # type: ignore[arg-type]
         self.assertEqual([request.code for request in requests], [200, 200, 503])
@@ -158,13 +160,31 @@ class HubTests(unittest.TestCase):
             request.finished.callback(None)
         self.assertEqual(hub.streams, [])
 
+    def test_capFromEnvironment(self):
+        """Without a cap given, $WEBLOG_MAX_STREAMS is read when the first stream opens."""
+        with mock.patch.dict(os.environ, {"WEBLOG_MAX_STREAMS": "1"}):
+            hub = EventHub(self.records, self.clock)
+            requests = [FakeRequest() for _ in range(2)]
+            for request in requests:
+                hub.open(request, Selection())  # type: ignore[arg-type]
+                self.addCleanup(request.finished.callback, None)
+        self.assertEqual([request.code for request in requests], [200, 503])
+
+    def test_badCapRefusesStreamsOnly(self):
+        """A bad $WEBLOG_MAX_STREAMS does not stop the hub being made: its streams fail."""
+        with mock.patch.dict(os.environ, {"WEBLOG_MAX_STREAMS": "0"}):
+            hub = EventHub(self.records, self.clock)
+            self.assertRaises(ConfigError, hub.open, FakeRequest(), Selection())
+        self.assertEqual(hub.streams, [])
+
     def test_finishedStreamIsForgotten(self):
         """A client that goes away is removed, and the hub stops listening and beating."""
         request = self.open()
         self.assertEqual(len(self.hub.streams), 1)
+        self.assertEqual(self.records.listening, 1)
         request.finished.errback(Exception("connection lost"))
         self.assertEqual(self.hub.streams, [])
-        self.assertEqual(self.records._listeners, [])
+        self.assertEqual(self.records.listening, 0)
         self.assertEqual(self.clock.getDelayedCalls(), [])
 
     def test_heartbeatAndStats(self):
@@ -298,9 +318,19 @@ class HubTests(unittest.TestCase):
         stats = [event for event in request.events() if event["event"] == "stats"]
         self.assertEqual(len(stats), 1)
 
-    def test_oneHubPerRecords(self):
-        """hub_for gives the same hub for the same Records."""
-        self.assertIs(hub_for(self.records, self.clock), hub_for(self.records, self.clock))
+    def test_hubProvidesInterface(self):
+        """The hub is what the registry keeps under IEventHub."""
+        self.assertTrue(IEventHub.providedBy(self.hub))
+
+    def test_pageStreamsThroughItsHub(self):
+        """The weblog page's events child streams through the hub given, else one of its own."""
+        events = WeblogPage(self.records, hub=self.hub).getStaticEntity(b"events")
+        assert isinstance(events, EventsPage)
+        self.assertIs(events.hub, self.hub)
+        own = WeblogPage(self.records).getStaticEntity(b"events")
+        assert isinstance(own, EventsPage)
+        self.assertIsInstance(own.hub, EventHub)
+        self.assertIsNot(own.hub, self.hub)
 
 
 class EventsPageTests(SiteCase):
@@ -332,20 +362,32 @@ class EventsPageTests(SiteCase):
             self.assertTrue(body.startswith(reason), body)
 
     @defer.inlineCallbacks
+    def test_oneHubInRegistry(self):
+        """The streams of every request share one hub, kept in the registry beside Records."""
+        root = self.serve()
+        for _ in range(2):
+            _, collector = yield self.openStream()
+            yield collector.waitFor(b"retry:")
+        hub = root.registry.getComponent(IEventHub)
+        self.assertIsInstance(hub, EventHub)
+        self.assertIs(hub.records, root.registry.getComponent(IRecords))
+        self.assertEqual(len(hub.streams), 2)
+
+    @defer.inlineCallbacks
     def test_disconnectForgetsStream(self):
         """A client that disconnects is forgotten by the hub."""
         root = self.serve()
-        response, collector = yield self.openStream()
+        _, collector = yield self.openStream()
         yield collector.waitFor(b"retry:")
-        records = root.registry.getComponent(IRecords)
-        self.assertEqual(len(hub_for(records).streams), 1)
-        response._transport.stopProducing()
+        hub = root.registry.getComponent(IEventHub)
+        self.assertEqual(len(hub.streams), 1)
+        collector.transport.stopProducing()
         yield collector.done
         for _ in range(50):
-            if not hub_for(records).streams:
+            if not hub.streams:
                 break
             yield deferLater(reactor, 0.02, lambda: None)
-        self.assertEqual(hub_for(records).streams, [])
+        self.assertEqual(hub.streams, [])
 
 
 class OrderTests(unittest.TestCase):

@@ -1,6 +1,6 @@
 # -*- test-case-name: tests.test_events -*-
 """
-Server-Sent Events for C{/weblog.rpy/events}: one shared hub per Records fans new hits out.
+Server-Sent Events for C{/weblog.rpy/events}: one hub per Records fans new hits out.
 
 Each stream gets the new hits of a batch in as few writes as fit Twisted's
 transport buffer (a burst is coalesced, a big one split), a heartbeat comment
@@ -10,6 +10,14 @@ does not keep up (more than 256 KiB still waiting when new events come) is
 dropped, and the clients most behind are dropped while what waits for all of
 them passes 16 MiB, so memory stays bounded whatever the clients do; a client
 reading at full speed is never dropped for the size of a batch.
+
+The hub outlives the requests, in the site registry beside Records, as
+C{www/weblog.rpy} keeps it::
+
+    hub = registry.getComponent(IEventHub)
+    if hub is None:
+        hub = EventHub(records)
+        registry.setComponent(IEventHub, hub)
 """
 
 from __future__ import annotations
@@ -17,7 +25,6 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterable, Iterator
 from typing import Any
-from weakref import WeakKeyDictionary
 
 from twisted.internet.defer import CancelledError
 from twisted.internet.interfaces import IPushProducer, IReactorTime
@@ -29,27 +36,13 @@ from zope.interface import implementer
 
 from weblog import settings
 from weblog.hit import Hit, count_of, json_text
-from weblog.interfaces import IRecords
+from weblog.interfaces import IEventHub, IRecords
 from weblog.selection import Selection
 from weblog.slices import OneAtATime
 
-__all__ = ["EventHub", "hub_for"]
+__all__ = ["EventHub", "hit_event"]
 
 _log = Logger()
-_hubs: WeakKeyDictionary[IRecords, EventHub] = WeakKeyDictionary()
-
-
-def hub_for(records: IRecords, clock: IReactorTime | None = None) -> EventHub:
-    """
-    The one hub of C{records}, made at first use.
-
-    @param records: the hits to stream.
-    @param clock: the reactor for heartbeats; default the global one.
-    """
-    hub = _hubs.get(records)
-    if hub is None:
-        hub = _hubs[records] = EventHub(records, clock)
-    return hub
 
 
 def hit_event(event_id: int, hit: Hit) -> bytes:
@@ -189,21 +182,25 @@ class EventStream:
         self.close()
 
 
+@implementer(IEventHub)
 class EventHub:
     """Fans the new hits of one Records out to every connected event stream."""
 
     MERGE_MOST = 5000
     """The most hits of queued batches fanned out together."""
 
-    def __init__(self, records: IRecords, clock: IReactorTime | None = None) -> None:
+    def __init__(self, records: IRecords, clock: IReactorTime | None = None,
+                 max_streams: int | None = None) -> None:
         """
         @param records: the hits to stream.
         @param clock: the reactor for heartbeats; default the global one.
-        @raise ConfigError: if C{$WEBLOG_MAX_STREAMS} is not a number from 1 to 100000.
+        @param max_streams: the most streams open at once; default C{$WEBLOG_MAX_STREAMS},
+            read when the first stream opens, so that a bad value refuses the streams
+            (as a L{ConfigError}) and not the page that made the hub.
         """
         self.records = records
         self.clock = clock
-        self.max_streams = settings.max_streams()
+        self.max_streams = max_streams
         self.max_unsent = 256 << 10
         """A stream is dropped when, as new events come, more than this still waits for it."""
         self.max_unsent_total = 16 << 20
@@ -231,7 +228,11 @@ class EventHub:
         @param since: the id of the last hit the client has (the C{since} parameter); its
             C{Last-Event-ID} header, sent when an EventSource reconnects, wins over it.
         @return: C{NOT_DONE_YET}, or the body of the refusal.
+        @raise ConfigError: if no C{max_streams} was given and C{$WEBLOG_MAX_STREAMS} is
+            not a number from 1 to 100000.
         """
+        if self.max_streams is None:
+            self.max_streams = settings.max_streams()
         if len(self.streams) >= self.max_streams:
             request.setResponseCode(503)
             request.setHeader(b"content-type", b"text/plain; charset=utf-8")
