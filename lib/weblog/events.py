@@ -5,11 +5,12 @@ Server-Sent Events for C{/weblog.rpy/events}: one hub per Records fans new hits 
 Each stream gets the new hits of a batch in as few writes as fit Twisted's
 transport buffer (a burst is coalesced, a big one split), a heartbeat comment
 while idle, and on reconnection with C{Last-Event-ID} the kept hits it missed.
-What the transport has no room for waits in the stream, counted: a client that
-does not keep up (more than 256 KiB still waiting when new events come) is
-dropped, and the clients most behind are dropped while what waits for all of
-them passes 16 MiB, so memory stays bounded whatever the clients do; a client
-reading at full speed is never dropped for the size of a batch.
+What the transport has no room for waits in the stream, counted
+(L{weblog.streams}): a client that does not keep up (more than 256 KiB still
+waiting when new events come) is dropped, and the clients most behind are
+dropped while what waits for all of them passes 16 MiB, so memory stays
+bounded whatever the clients do; a client reading at full speed is never
+dropped for the size of a batch.
 
 The hub outlives the requests, in the site registry beside Records, as
 C{www/weblog.rpy} keeps it::
@@ -23,11 +24,11 @@ C{www/weblog.rpy} keeps it::
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 from twisted.internet.defer import CancelledError
-from twisted.internet.interfaces import IPushProducer, IReactorTime
+from twisted.internet.interfaces import IReactorTime
 from twisted.internet.task import LoopingCall, SchedulerStopped
 from twisted.logger import Logger
 from twisted.python.failure import Failure
@@ -35,151 +36,16 @@ from twisted.web.server import NOT_DONE_YET, Request
 from zope.interface import implementer
 
 from weblog import settings
-from weblog.hit import Hit, count_of, json_text
+from weblog.hit import Hit, count_of
 from weblog.interfaces import IEventHub, IRecords
 from weblog.selection import Selection
-from weblog.slices import OneAtATime
+from weblog.slices import OneAtATime, default_reactor
+from weblog.sse import HEARTBEAT, RETRY, hit_event, stats_event
+from weblog.streams import EventStream, pieces
 
-__all__ = ["EventHub", "hit_event"]
+__all__ = ["EventHub"]
 
 _log = Logger()
-
-
-def hit_event(event_id: int, hit: Hit) -> bytes:
-    """One C{hit} event, its data the hit as one line of JSON."""
-    return b"id: %d\nevent: hit\ndata: %s\n\n" % (event_id, json_text(hit.to_json()).encode())
-
-
-PIECE = 64 << 10
-"""The most bytes of events written at once (a bigger batch is split); the size of Twisted's
-transport buffer, past which it pauses the stream."""
-
-
-def pieces(events: Iterable[bytes]) -> list[bytes]:
-    """Join C{events} into pieces of about L{PIECE} bytes, never splitting an event."""
-    joined: list[bytes] = []
-    current: list[bytes] = []
-    size = 0
-    for event in events:
-        if current and size + len(event) > PIECE:
-            joined.append(b"".join(current))
-            current, size = [], 0
-        current.append(event)
-        size += len(event)
-    if current:
-        joined.append(b"".join(current))
-    return joined
-
-
-@implementer(IPushProducer)
-class EventStream:
-    """
-    One client's event stream: events wait here until its transport wants them.
-
-    The stream writes while the transport has room and stops when Twisted
-    pauses it (its buffer holds 64 KiB), so what waits for a client that
-    stops reading stays here, in L{pending}, where it is counted, and not in
-    the transport.  Pieces are shared between the streams of one selection.
-
-    @ivar pending: what waits to be written, oldest first.
-    @ivar pending_bytes: the bytes in L{pending}.
-    """
-
-    def __init__(self, hub: EventHub, request: Request, selection: Selection) -> None:
-        self.hub = hub
-        self.request = request
-        self.selection = selection
-        self.paused = False
-        self.closed = False
-        self.pending: deque[bytes] = deque()
-        self.pending_bytes = 0
-        self.replaying = True
-        """Until the hits it missed are found, live events wait behind them."""
-        self.floor = 0
-        """The id up to which it has every hit (from its page or its replay): no live event
-        at or below it is sent again."""
-
-    def send(self, data: list[bytes] | bytes) -> None:
-        """Queue C{data} (one piece or several) and write what the transport has room for."""
-        if self.closed:
-            return
-        for piece in [data] if isinstance(data, bytes) else data:
-            if piece:
-                self.pending.append(piece)
-                self.pending_bytes += len(piece)
-                self.hub.hold(piece)
-        self.flush()
-
-    def replayed(self, data: list[bytes]) -> None:
-        """The missed hits' events are ready: they go first, before any live event."""
-        if self.closed:
-            return
-        self.replaying = False
-        for piece in reversed(data):
-            self.pending.appendleft(piece)
-            self.pending_bytes += len(piece)
-            self.hub.hold(piece)
-        self.flush()
-
-    def in_transport(self) -> int:
-        """
-        How many bytes the transport holds for this stream, written but not yet sent.
-
-        Twisted's transports say nothing of this through their interfaces, and each
-        keeps its own copy of what it was given (up to 64 KiB and a piece, since it
-        pauses the stream past 64 KiB), so with a thousand streams it matters: this
-        reads a TCP transport's buffer attributes where it has them, else says 0.
-        """
-        transport = self.request.transport
-        data = getattr(transport, "dataBuffer", b"")
-        offset = getattr(transport, "offset", 0)
-        later = getattr(transport, "_tempDataLen", 0)
-        if not (isinstance(data, bytes) and isinstance(offset, int) and isinstance(later, int)):
-            return 0
-        return len(data) - offset + later
-
-    def waiting(self) -> int:
-        """How many bytes wait for this client: here, and in its transport."""
-        return self.pending_bytes + self.in_transport()
-
-    def flush(self) -> None:
-        """Write waiting pieces until none is left or the transport pauses this stream."""
-        while self.pending and not self.paused and not self.replaying and not self.closed:
-            piece = self.pending.popleft()
-            self.pending_bytes -= len(piece)
-            self.hub.release(piece)
-            self.request.write(piece)  # may pause this stream, at once
-
-    def drop(self) -> None:
-        """Close the connection of a client that does not keep up."""
-        _log.info("dropping an event stream whose client does not keep up")
-        self.close()
-        transport: Any = self.request.transport
-        if transport is not None:
-            transport.abortConnection()
-
-    def close(self) -> None:
-        """Forget this stream and what waits for it."""
-        if not self.closed:
-            self.closed = True
-            for piece in self.pending:
-                self.hub.release(piece)
-            self.pending.clear()
-            self.pending_bytes = 0
-            self.hub.remove(self)
-
-    def pauseProducing(self) -> None:
-        """The transport's buffer is full: keep what comes here until it drains."""
-        self.paused = True
-
-    def resumeProducing(self) -> None:
-        """The transport drained: write what waits."""
-        self.paused = False
-        self.flush()
-
-    def stopProducing(self) -> None:
-        """The connection is gone."""
-        self.close()
 
 
 @implementer(IEventHub)
@@ -247,7 +113,7 @@ class EventHub:
         if self._unlisten is None:
             self._unlisten = self.records.listen(self._new_hits)
             self._start_heartbeat()
-        request.write(b"retry: 2000\n\n")  # the headers go out now, whatever comes next
+        request.write(RETRY)  # the headers go out now, whatever comes next
         self._replay(stream, self._last_id(request, since))
         return NOT_DONE_YET
 
@@ -406,11 +272,7 @@ class EventHub:
 
     def _start_heartbeat(self) -> None:
         """Every second: aggregates when they changed (at most every 5 s), a comment when idle."""
-        clock = self.clock
-        if clock is None:
-            from twisted.internet import reactor
-
-            clock = reactor
+        clock = self.clock if self.clock is not None else default_reactor()
         self._heartbeat = LoopingCall(self._beat)
         self._heartbeat.clock = clock
         self._last_stats = self._last_beat = clock.seconds()
@@ -432,12 +294,10 @@ class EventHub:
             total = self.records.aggregates.total
             if total != self._stats_total:
                 self._stats_total = total
-                stats = self.records.aggregates.to_json()
-                stats["log"] = self.records.status()
-                event = b"event: stats\ndata: %s\n\n" % json_text(stats).encode()
+                event = stats_event(self.records)
                 for stream in list(self.streams):
                     stream.send(event)  # one piece for all
         if now - self._last_beat >= self.heartbeat_seconds:
             self._last_beat = now
             for stream in list(self.streams):
-                stream.send(b": heartbeat\n\n")
+                stream.send(HEARTBEAT)  # one piece for all
