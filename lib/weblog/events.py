@@ -41,7 +41,7 @@ from weblog.interfaces import IEventHub, IRecords
 from weblog.selection import Selection
 from weblog.slices import OneAtATime, default_reactor
 from weblog.sse import HEARTBEAT, RETRY, hit_event, stats_event
-from weblog.streams import EventStream, pieces
+from weblog.streams import EventStream, Unsent, pieces
 
 __all__ = ["EventHub"]
 
@@ -71,10 +71,9 @@ class EventHub:
         """A stream is dropped when, as new events come, more than this still waits for it."""
         self.max_unsent_total = 16 << 20
         """The streams most behind are dropped while this many bytes wait for all."""
-        self.held: dict[int, list[int]] = {}
-        """What waits in the streams, each piece once: its id -> [its size, streams holding it]."""
-        self.held_bytes = 0
-        """The bytes of those pieces, each counted once however many streams hold it."""
+        self.unsent = Unsent()
+        """What waits for the streams: their pieces, each counted once, and what the
+        transports of the paused ones hold."""
         self.max_replay = 4 << 20
         """The most bytes of missed hits replayed to a reconnecting stream (the newest)."""
         self.heartbeat_seconds = 15.0
@@ -106,14 +105,13 @@ class EventHub:
             return f"too many event streams open (at most {self.max_streams})\n".encode()
         request.setHeader(b"content-type", b"text/event-stream; charset=utf-8")
         request.setHeader(b"x-accel-buffering", b"no")
-        stream = EventStream(self, request, selection)
+        stream = EventStream(request, selection, self.unsent, self.remove)
         self.streams.append(stream)
-        request.registerProducer(stream, True)
         request.notifyFinish().addBoth(lambda _: stream.close())
         if self._unlisten is None:
             self._unlisten = self.records.listen(self._new_hits)
             self._start_heartbeat()
-        request.write(RETRY)  # the headers go out now, whatever comes next
+        stream.write(RETRY)  # the headers go out now, whatever comes next
         self._replay(stream, self._last_id(request, since))
         return NOT_DONE_YET
 
@@ -232,43 +230,22 @@ class EventHub:
                 yield None
             self._shed()
 
-    def hold(self, piece: bytes) -> None:
-        """A stream queued C{piece}: count it, once however many streams hold it."""
-        entry = self.held.get(id(piece))
-        if entry is None:
-            self.held[id(piece)] = [len(piece), 1]
-            self.held_bytes += len(piece)
-        else:
-            entry[1] += 1
-
-    def release(self, piece: bytes) -> None:
-        """A stream wrote or let go of C{piece}: it counts no more once no stream holds it."""
-        entry = self.held[id(piece)]
-        entry[1] -= 1
-        if entry[1] == 0:
-            del self.held[id(piece)]
-            self.held_bytes -= entry[0]
-
     def _shed(self) -> None:
         """
         While what waits for all streams passes the bound, drop the streams most behind.
 
         A piece queued for many streams is one shared bytes object, so it counts
-        once (L{held_bytes}, kept as pieces are queued and written), and only stops
-        counting when the last stream holding it writes it or is dropped; what each
-        transport holds is its own copy, and counts for each.
+        once, and only stops counting when the last stream holding it writes it or
+        is dropped; what the transport of a paused stream holds is its own copy,
+        and counts for each.  Both are kept as they change (L{Unsent}), so this
+        costs nothing while under the bound.
         """
-        transports = {stream: stream.in_transport() for stream in self.streams}
-        total = self.held_bytes + sum(transports.values())
-        if total <= self.max_unsent_total:
+        if self.unsent.total <= self.max_unsent_total:
             return
-        for stream in sorted(self.streams, key=lambda each: each.pending_bytes + transports[each],
-                             reverse=True):
-            if total <= self.max_unsent_total:
+        for stream in sorted(self.streams, key=EventStream.waiting, reverse=True):
+            if self.unsent.total <= self.max_unsent_total:
                 break
-            before = self.held_bytes
             stream.drop()
-            total -= before - self.held_bytes + transports[stream]
 
     def _start_heartbeat(self) -> None:
         """Every second: aggregates when they changed (at most every 5 s), a comment when idle."""
