@@ -9,8 +9,9 @@ What the transport has no room for waits in the stream, counted
 (L{weblog.streams}): a client that does not keep up (more than 256 KiB still
 waiting when new events come) is dropped, and the clients most behind are
 dropped while what waits for all of them passes 16 MiB, so memory stays
-bounded whatever the clients do; a client reading at full speed is never
-dropped for the size of a batch.
+bounded whatever the clients do (16 MiB, and less than 64 KiB in the
+transport of each stream that keeps up, as in any connection's buffers); a
+client reading at full speed is never dropped for the size of a batch.
 
 The hub outlives the requests, in the site registry beside Records, as
 C{www/weblog.rpy} keeps it::

@@ -142,7 +142,11 @@ class EventStream:
         request.registerProducer(self, True)
 
     def write(self, data: bytes) -> None:
-        """Write C{data} at once: only for what comes before any piece (the headers' write)."""
+        """
+        Write C{data} to the request now, noting its size: if this write pauses the stream,
+        it is part of what the transport holds.  Pieces come through L{send}; this is for
+        the first write only (the headers go out with it) and for L{flush}.
+        """
         self.last_write = len(data)
         self.request.write(data)  # may pause this stream, at once
 
