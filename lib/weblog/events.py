@@ -7,7 +7,7 @@ transport buffer (a burst is coalesced, a big one split), a heartbeat comment
 while idle, and on reconnection with C{Last-Event-ID} the kept hits it missed.
 What the transport has no room for waits in the stream, counted
 (L{weblog.streams}): a client that does not keep up (more than 256 KiB still
-waiting when new events come) is dropped, and the clients most behind are
+waiting in its stream when new events come) is dropped, and the clients most behind are
 dropped while what waits for all of them passes 16 MiB, so memory stays
 bounded whatever the clients do (16 MiB, and less than 64 KiB in the
 transport of each stream that keeps up, as in any connection's buffers); a
@@ -69,7 +69,9 @@ class EventHub:
         self.clock = clock
         self.max_streams = max_streams
         self.max_unsent = 256 << 10
-        """A stream is dropped when, as new events come, more than this still waits for it."""
+        """A stream is dropped when, as new events come, more than this still waits in it
+        (what its transport holds besides is counted in the bound for all streams: counted
+        here, as the most it may hold, it would drop clients that read at full speed)."""
         self.max_unsent_total = 16 << 20
         """The streams most behind are dropped while this many bytes wait for all."""
         self.unsent = Unsent()
@@ -190,8 +192,8 @@ class EventHub:
         """
         Queue for each stream the new hits that match its selection, in pieces, a step each.
 
-        A stream that still has more than C{max_unsent} waiting from before is
-        dropped: it stopped reading.  Streams with the same selection share the
+        A stream that still has more than C{max_unsent} waiting in it from before
+        is dropped: it stopped reading.  Streams with the same selection share the
         same pieces, so a burst costs memory once per selection, not per client;
         each event is encoded once, and each encoding and each stream is a step.
         """
@@ -209,7 +211,7 @@ class EventHub:
             for stream in list(self.streams):
                 if stream.closed or last_id <= stream.floor:
                     continue  # gone, or has these hits already
-                if stream.waiting() > self.max_unsent:
+                if stream.pending_bytes > self.max_unsent:
                     stream.drop()
                     continue
                 key = stream.selection.filter_key()
