@@ -19,9 +19,9 @@ from persist import IRecords, Records
 from twisted.internet import defer, reactor, threads
 from twisted.internet.task import LoopingCall, deferLater
 from twisted.trial import unittest
-from weblog.events import hit_event
 from weblog.render import hit_cells
 from weblog.resources import hit_json
+from weblog.sse import hit_event
 
 from tests.support import SiteCase, combined, written
 from tests.test_properties import PROPERTY

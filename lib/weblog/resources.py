@@ -25,9 +25,9 @@ from zope.interface import implementer
 
 from weblog.auth import protect
 from weblog.errors import BadQuery
-from weblog.events import hub_for
+from weblog.events import EventHub
 from weblog.hit import Hit, count_of, json_text
-from weblog.interfaces import ICounter, IRecords
+from weblog.interfaces import ICounter, IEventHub, IRecords
 from weblog.render import hit_cells, render_page
 from weblog.selection import Selection, parse_query
 
@@ -231,9 +231,10 @@ class EventsPage(Resource):
 
     isLeaf = True
 
-    def __init__(self, records: IRecords) -> None:
+    def __init__(self, records: IRecords, hub: IEventHub) -> None:
         super().__init__()
         self.records = records
+        self.hub = hub
 
     def render_GET(self, request: Request) -> bytes | int:
         """Open a stream, or answer 400 for a bad query and 503 when too many are open."""
@@ -246,7 +247,7 @@ class EventsPage(Resource):
         except BadQuery as error:
             return bad_request(request, error)
         self.records.refresh()
-        return hub_for(self.records).open(request, selection, last)
+        return self.hub.open(request, selection, last)
 
 
 def _since(values: list[bytes] | None) -> int | None:
@@ -265,12 +266,17 @@ def _since(values: list[bytes] | None) -> int | None:
 class WeblogPage(Resource):
     """C{/weblog.rpy}: the latest hits, newest first, with C{json} and C{events} as children."""
 
-    def __init__(self, records: IRecords, heading: str = "Latest hits") -> None:
+    def __init__(self, records: IRecords, heading: str = "Latest hits",
+                 hub: IEventHub | None = None) -> None:
+        """
+        @param hub: the event streams of C{records}, kept in the site registry beside them
+            (see C{weblog.rpy}); without one, the page makes its own.
+        """
         super().__init__()
         self.records = records
         self.heading = heading
         self.putChild(b"json", JsonPage(records))
-        self.putChild(b"events", EventsPage(records))
+        self.putChild(b"events", EventsPage(records, EventHub(records) if hub is None else hub))
 
     def getChild(self, path: bytes, request: Request) -> Resource:
         """The page itself for a trailing slash; a 404 resource for anything unknown."""
