@@ -8,7 +8,9 @@ import sys
 import time
 from pathlib import Path
 
-from common import PYTHON, Context, Figure, Section, child_json, peak_rss_mb
+from children import PYTHON, child_json, peak_rss_mb
+from context import Context
+from report import Figure, Section
 
 
 class ArticleRecords:
@@ -87,7 +89,7 @@ def run(ctx: Context) -> Section:
             found: list[dict[str, float]] = []
             while ctx.keep_going(len(found), ctx.runs, 10):
                 command = [PYTHON, __file__, kind, str(log)]
-                found.append(child_json(command, timeout=600))  # type: ignore[arg-type]
+                found.append(child_json(command, timeout=600))
 
             def fig(key: str, scale: float = 1.0, found: list[dict[str, float]] = found) -> str:
                 """One column's figure over the runs."""

@@ -11,7 +11,9 @@ import sys
 import time
 from pathlib import Path
 
-from common import PYTHON, Context, Figure, Section, at_least, child_json, peak_rss_mb
+from children import PYTHON, child_json, peak_rss_mb
+from context import Context
+from report import Figure, Section, at_least
 
 APACHELOGS_LIMIT = 200_000
 """apachelogs parses only this many lines of the big log per run: at ~20k lines/s the whole
@@ -94,14 +96,14 @@ def run(ctx: Context) -> Section:
         result = child_json([PYTHON, __file__, "weblog", str(big), str(live)], timeout=600)
         if result["lines"] != count:
             raise RuntimeError(f"Records read {result['lines']} lines, not {count}")
-        weblog.append(count / float(result["seconds"]))  # type: ignore[arg-type]
+        weblog.append(count / float(result["seconds"]))
         checks.append(result)
         if has_goaccess:
             seconds, general = goaccess_once(big, out)
             goaccess.append(count / seconds)
         result = child_json([PYTHON, __file__, "apachelogs", str(big), str(limit)], timeout=600)
-        apache.append(float(result["lines"]) / float(result["seconds"]))  # type: ignore[arg-type]
-        parsed = int(result["parsed"])  # type: ignore[call-overload]
+        apache.append(float(result["lines"]) / float(result["seconds"]))
+        parsed = int(result["parsed"])
         rounds += 1
     live.unlink(missing_ok=True)
     last = checks[-1]

@@ -12,17 +12,11 @@ import time
 import traceback
 from pathlib import Path
 
-from common import (
-    REPO,
-    Context,
-    LogCache,
-    Section,
-    Verdict,
-    commit,
-    ensure_tools,
-    machine,
-    table,
-)
+import tools
+from context import Context
+from logs import LogCache
+from machine import REPO, commit, machine
+from report import Section, Verdict, table
 
 BENCHMARKS = {
     "ingest": "1. Ingest",
@@ -85,9 +79,8 @@ def previous_analysis(path: Path) -> str:
     return found.group(1).strip()
 
 
-def report(args: argparse.Namespace, sections: list[Section], tools: dict[str, str | None],
-           tool_notes: list[str], logs: LogCache, seconds: float,
-           facts: list[tuple[str, str]]) -> str:
+def report(args: argparse.Namespace, sections: list[Section], found: dict[str, str | None],
+           logs: LogCache, seconds: float, facts: list[tuple[str, str]]) -> str:
     """The whole BENCHMARKS.md text; C{facts} are the machine and commit as the run began."""
     out = ["# weblog benchmarks", ""]
     mode = "quick smoke run (`--quick`): short loads, few repetitions; not figures to quote" \
@@ -102,12 +95,19 @@ def report(args: argparse.Namespace, sections: list[Section], tools: dict[str, s
     now = commit()
     if now != dict(facts)["commit"]:
         rows.append(["commit at the end", f"{now} (the tree changed during the run)"])
-    rows += [["GoAccess", tools.get("goaccess") or "not installed"],
-             ["wrk", tools.get("wrk") or "not installed"]]
+    rows += [["GoAccess", found.get("goaccess") or "not installed"],
+             ["wrk", found.get("wrk") or "not installed"]]
     out += ["## Machine", ""] + table(["", ""], rows) + [""]
+    skipped = tools.skipped(found, args.names)
+    if skipped:
+        out += ["## Skipped", "", "These figures need a tool this machine lacks; "
+                f"`{tools.install(tools.missing(found, args.names))}`, as root, installs "
+                "what is missing.", ""]
+        out += table(["benchmark", "skipped", "why"],
+                     [[BENCHMARKS[name], what, why] for name, what, why in skipped]) + [""]
     out += ["## Logs", "", f"- Sample: {logs.origin}."]
     out += [f"- `{name}`: {story}" for name, story in logs.stories.items()]
-    out += [f"- {note}" for note in tool_notes]
+    out += [f"- {note}" for note in tools.notes(found)]
     out += ["- Logs are built in a temporary directory under /tmp and deleted at the end.", ""]
     out += ["## Targets", ""]
     out += table(["benchmark", "target", "measured", "verdict"],
@@ -125,11 +125,16 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     budget = args.budget if args.budget is not None else (600.0 if args.quick else 1440.0)
     began = time.monotonic()
-    tools, tool_notes = ensure_tools()
+    found = tools.versions()
+    for name, what, why in tools.skipped(found, args.names):
+        print(f"bench: {BENCHMARKS[name]}: skipping {what}: {why}", flush=True)
+    if tools.missing(found, args.names):
+        print(f"bench: `{tools.install(tools.missing(found, args.names))}`, as root, installs "
+              "what is missing", flush=True)
     facts = machine()
     work = Path(tempfile.mkdtemp(prefix="weblog-bench-", dir="/tmp"))
     ctx = Context(quick=args.quick, work=work, deadline=began + budget,
-                  runs=2 if args.quick else 5, wrk_seconds=3 if args.quick else 10, tools=tools)
+                  runs=2 if args.quick else 5, wrk_seconds=3 if args.quick else 10, tools=found)
     sections: list[Section] = []
     try:
         ctx.logs = LogCache(work)
@@ -156,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(work, ignore_errors=True)
     assert ctx.logs is not None
     seconds = time.monotonic() - began
-    text = report(args, sections, tools, tool_notes, ctx.logs, seconds, facts)
+    text = report(args, sections, found, ctx.logs, seconds, facts)
     args.output.write_text(text)
     print("## Targets\n")
     print("\n".join(table(["benchmark", "target", "measured", "verdict"],

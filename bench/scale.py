@@ -6,7 +6,11 @@ import shutil
 import time
 from pathlib import Path
 
-from common import Context, Figure, Section, Server, at_least, at_most, wrk
+from context import Context
+from report import Figure, Section, at_least, at_most
+from servers import weblog_server
+from tests.server import TwistdServer
+from wrk import wrk
 
 CONNECTIONS = 10
 FREE_NEEDED = 5 * 10**9
@@ -23,7 +27,7 @@ def big_log(ctx: Context) -> tuple[Path | None, str, str]:
     return ctx.logs.by_size(10**8 if ctx.quick else 10**9, label.replace(" ", "")), label, ""
 
 
-def first_page(server: Server, timeout: float = 120.0) -> tuple[float, float]:
+def first_page(server: TwistdServer, timeout: float = 120.0) -> tuple[float, float]:
     """Seconds from process start until it listens, and until the first full 200 /weblog.rpy."""
     server.wait_listening(timeout)
     listening = time.monotonic() - server.started
@@ -42,8 +46,8 @@ def measure(ctx: Context, log: Path, name: str) -> dict[str, list[float]]:
                                      "rps": []}
     each = ctx.wrk_seconds + 5
     while ctx.keep_going(len(found["first"]), 1 if ctx.quick else ctx.runs, each):
-        server = Server(ctx.work, log, name)
-        server.start()
+        server = weblog_server(ctx.work, log, name)
+        server.launch()
         try:
             listening, first = first_page(server)
             found["listen"].append(listening)
@@ -56,7 +60,7 @@ def measure(ctx: Context, log: Path, name: str) -> dict[str, list[float]]:
                 found["p50"].append(result.p50_ms)
                 found["p99"].append(result.p99_ms)
                 found["rps"].append(result.rps)
-            found["rss"].append(server.rss_mb())
+            found["rss"].append(server.rss_kib() / 1024)
         finally:
             server.stop()
     return found

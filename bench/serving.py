@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from common import Context, Figure, Section, Server, WrkResult, at_least, wrk
+from context import Context
+from report import Figure, Section, at_least
+from servers import weblog_server
+from wrk import WrkResult, wrk
 
 URLS = [
     ("/weblog.rpy", "weblog page (HTML)"),
@@ -24,7 +27,7 @@ def run(ctx: Context) -> Section:
         return section
     log = ctx.logs.sample()
     results: dict[str, list[WrkResult]] = {path: [] for path, _ in URLS}
-    with Server(ctx.work, log, "serving") as server:
+    with weblog_server(ctx.work, log, "serving") as server:
         for path, _ in URLS:
             for _ in range(3):
                 status, body = server.get(path)
@@ -37,7 +40,7 @@ def run(ctx: Context) -> Section:
             for path, _ in URLS:  # interleaved, so that the machine's drift hits every URL
                 results[path].append(wrk(server.url(path), ctx.wrk_seconds, CONNECTIONS))
             rounds += 1
-        rss = server.rss_mb()
+        rss = server.rss_kib() / 1024
     plain = [r.rps for r in results["/plain.rpy"]]
     section.headers = ["URL", "what", "requests/s", "p50 ms", "p99 ms", "÷ trivial .rpy"]
     for path, what in URLS:

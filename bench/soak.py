@@ -3,34 +3,35 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import random
 import shutil
-import signal
 import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.request
+from collections.abc import Callable
 from pathlib import Path
+from typing import TextIO
 
-from common import REPO, TWISTD, free_port, proc_status_kb
+from logs import log_time
+from tests.procfs import open_fds, rss_kib
+from tests.server import TwistdServer
 
 
 def line(number: int) -> str:
     """One Apache combined line carrying its sequence number."""
-    stamp = time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime())
-    return (f'203.0.113.{number % 250} - - [{stamp}] "GET /soak/{number} HTTP/1.1" 200 512 '
+    return (f'203.0.113.{number % 250} - - [{log_time()}] "GET /soak/{number} HTTP/1.1" 200 512 '
             f'"http://ref{number % 40}.example/page" "Mozilla/5.0 (soak)"\n')
 
 
 class Writer(threading.Thread):
     """Appends lines at a steady rate and rotates the log now and then, in the three ways."""
 
-    def __init__(self, log: Path, rate: int, rotate_every: float, seen: object) -> None:
+    def __init__(self, log: Path, rate: int, rotate_every: float,
+                 seen: Callable[[], int]) -> None:
         super().__init__(daemon=True)
         self.log = log
         self.rate = rate
@@ -40,10 +41,10 @@ class Writer(threading.Thread):
         self.rotations: list[str] = []
         self.stopping = threading.Event()
 
-    def write(self, handle: object, count: int) -> None:
+    def write(self, handle: TextIO, count: int) -> None:
         """Append C{count} lines through C{handle}."""
-        handle.write("".join(line(self.written + n) for n in range(count)))  # type: ignore[attr-defined]
-        handle.flush()  # type: ignore[attr-defined]
+        handle.write("".join(line(self.written + n) for n in range(count)))
+        handle.flush()
         self.written += count
 
     def run(self) -> None:
@@ -68,11 +69,11 @@ class Writer(threading.Thread):
             elif kind == "copytruncate":
                 # Like logrotate's copytruncate, but waiting until weblog has read everything:
                 # lines written between the copy and the truncation are lost to any reader.
-                wait_until(lambda: self.seen() >= self.written, 30)  # type: ignore[operator]
+                wait_until(lambda: self.seen() >= self.written, 30)
                 shutil.copyfile(self.log, f"{self.log}.1")
                 os.truncate(self.log, 0)
             else:
-                wait_until(lambda: self.seen() >= self.written, 30)  # type: ignore[operator]
+                wait_until(lambda: self.seen() >= self.written, 30)
                 handle.close()
                 os.remove(self.log)
                 time.sleep(1.5)  # weblog shows the log as missing meanwhile
@@ -80,20 +81,14 @@ class Writer(threading.Thread):
         handle.close()
 
 
-def wait_until(condition: object, seconds: float) -> bool:
+def wait_until(condition: Callable[[], bool], seconds: float) -> bool:
     """Poll C{condition} until true or C{seconds} pass."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        if condition():  # type: ignore[operator]
+        if condition():
             return True
         time.sleep(0.1)
     return False
-
-
-def get_json(port: int, path: str) -> dict[str, object]:
-    """GET a JSON page."""
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=10) as response:
-        return dict(json.loads(response.read()))
 
 
 def stream_clients(port: int, stop: threading.Event, counts: dict[str, int]) -> None:
@@ -132,25 +127,20 @@ def main() -> int:
                         help="seconds between rotations (default 30)")
     arguments = parser.parse_args()
     base = Path(tempfile.mkdtemp(prefix="weblog-soak-"))
-    shutil.copytree(REPO / "www", base / "www")
-    (base / "var").mkdir()
     log = base / "var" / "soak.log"
+    server = TwistdServer(base, {"WEBLOG_LOG": str(log)})
     log.touch()
-    port = free_port()
-    env = {**os.environ, "WEBLOG_LOG": str(log), "WEBLOG_STATE": str(base / "var")}
-    server = subprocess.Popen(
-        [TWISTD, "--nodaemon", "--pidfile=", "web", "--path", "www",
-         "--listen", f"tcp:{port}:interface=127.0.0.1", "--logfile", "var/access.log"],
-        cwd=base, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
     try:
-        if not wait_until(lambda: _listening(port), 20):
-            print("soak: twistd did not start", file=sys.stderr)
+        try:
+            server.start(timeout=20)
+        except RuntimeError as error:
+            print(f"soak: twistd did not start: {error}", file=sys.stderr)
             return 1
-        get_json(port, "/weblog.rpy/json")
+        port = server.port
+        server.get_json("/weblog.rpy/json", timeout=10)
 
         def seen() -> int:
-            return int(get_json(port, "/weblog.rpy/json?limit=1")["log"]["lines"])  # type: ignore[index]
+            return int(server.get_json("/weblog.rpy/json?limit=1", timeout=10)["log"]["lines"])
 
         writer = Writer(log, arguments.rate, arguments.rotate_every, seen)
         stop = threading.Event()
@@ -168,31 +158,29 @@ def main() -> int:
         samples = []
         while time.monotonic() - started < arguments.seconds:
             time.sleep(5)
-            state = get_json(port, "/weblog.rpy/json?limit=1")["log"]
-            rss = int(proc_status_kb(server.pid, "VmRSS"))
-            samples.append((round(time.monotonic() - started), rss,
-                            len(os.listdir(f"/proc/{server.pid}/fd")), state))
+            state = server.get_json("/weblog.rpy/json?limit=1", timeout=10)["log"]
+            samples.append((round(time.monotonic() - started), rss_kib(server.pid),
+                            open_fds(server.pid), state))
             print(f"soak: {samples[-1][0]:>4} s  rss {samples[-1][1] // 1024} MiB  "
-                  f"fds {samples[-1][2]}  written {writer.written}  seen {state['lines']}  "  # type: ignore[index]
-                  f"state {state['state']}", flush=True)  # type: ignore[index]
+                  f"fds {samples[-1][2]}  written {writer.written}  seen {state['lines']}  "
+                  f"state {state['state']}", flush=True)
         writer.stopping.set()
         writer.join()
         stop.set()
         streams.join()
         caught_up = wait_until(lambda: seen() >= writer.written, 60)
-        final = get_json(port, "/weblog.rpy/json?limit=1")["log"]
+        final = server.get_json("/weblog.rpy/json?limit=1", timeout=10)["log"]
         wrk_output = load.communicate(timeout=60)[0] if load else "wrk not installed"
     finally:
-        server.send_signal(signal.SIGTERM)
-        server.wait(30)
+        server.stop(grace=30)
         shutil.rmtree(base, ignore_errors=True)
-    lines = final["lines"]  # type: ignore[index]
+    lines = final["lines"]
     print()
     print(f"duration            {arguments.seconds:.0f} s at {arguments.rate} lines/s")
     print(f"rotations           {len(writer.rotations)} ({', '.join(writer.rotations)})")
     print(f"lines written       {writer.written}")
-    print(f"lines seen          {lines} (malformed {final['malformed']}, "  # type: ignore[index]
-          f"rotations seen {final['rotations']}, truncations {final['truncations']})")  # type: ignore[index]
+    print(f"lines seen          {lines} (malformed {final['malformed']}, "
+          f"rotations seen {final['rotations']}, truncations {final['truncations']})")
     print(f"caught up           {caught_up}")
     print(f"event streams       {counts['opened']} opened, {counts['refused']} refused")
     print(f"server RSS          max {max(s[1] for s in samples) // 1024} MiB")
@@ -200,19 +188,10 @@ def main() -> int:
     for text in wrk_output.splitlines():
         if "Requests/sec" in text or text.strip().startswith(("50%", "99%")):
             print(f"wrk /weblog.rpy     {text.strip()}")
-    ok = lines == writer.written and final["malformed"] == 0  # type: ignore[index]
+    ok = lines == writer.written and final["malformed"] == 0
     verdict = "every line seen exactly once" if ok else "LINES LOST OR DOUBLED"
     print(f"RESULT              {verdict}")
     return 0 if ok else 1
-
-
-def _listening(port: int) -> bool:
-    """Whether something listens on the port."""
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=1).close()
-        return True
-    except OSError:
-        return False
 
 
 if __name__ == "__main__":

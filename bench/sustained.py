@@ -6,7 +6,11 @@ import threading
 import time
 from typing import Any
 
-from common import Context, Figure, Section, Server, append_at_rate, at_most, wrk
+from context import Context
+from logs import append_at_rate
+from report import Figure, Section, at_most
+from servers import weblog_server
+from wrk import wrk
 
 RATE = 20_000
 CONNECTIONS = 10
@@ -31,7 +35,7 @@ def one_run(ctx: Context, seconds: int, index: int) -> dict[str, Any]:
         return b"".join(chunk)
 
     written: list[tuple[int, float]] = []
-    with Server(ctx.work, live, "sustained") as server:
+    with weblog_server(ctx.work, live, "sustained") as server:
         base = server.get_json("/weblog.rpy/json?limit=1")["log"]["lines"]
         for _ in range(50):  # the read-back at start, ready before the clock starts
             if base >= len(lines):
@@ -57,7 +61,7 @@ def one_run(ctx: Context, seconds: int, index: int) -> dict[str, Any]:
                 caught = time.monotonic() - stopped
                 break
             time.sleep(0.1)
-        rss = server.rss_mb()
+        rss = server.rss_kib() / 1024
     live.unlink(missing_ok=True)
     return {"written": count, "rate": count / took, "read": read,
             "lag": max(count - read, 0) / RATE, "behind": count - read, "caught": caught,

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_refreshers -*-
+# -*- test-case-name: tests.test_logmaker -*-
 """
 The article's standalone refresher: rewrite a static snapshot page of the latest referrer hits.
 

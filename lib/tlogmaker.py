@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_refreshers -*-
+# -*- test-case-name: tests.test_tlogmaker -*-
 """
 The article's refresher inside twistd: a resource script that serves C{www/}, rewrites
 C{var/weblog.html} beside it every five seconds from the reactor, and serves that

@@ -1,26 +1,34 @@
 # -*- test-case-name: tests.test_pages -*-
-"""Helpers for the end-to-end tests: a copy of www/ served by a real Site on 127.0.0.1."""
+"""Helpers for the tests: www/ served by a real Site on 127.0.0.1; logs, lines and requests."""
 
 from __future__ import annotations
 
+import base64
+import io
 import os
-import signal
-import socket
-import subprocess
-import sys
 import threading
 import time
-import urllib.request
-from typing import Any
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any, cast
 from unittest import mock
 
+import bcrypt
 from persist import ICounter, IRecords, Records
 from twisted.internet import defer, protocol, reactor
+from twisted.internet.address import IPv4Address, IPv6Address
+from twisted.internet.interfaces import IPushProducer
+from twisted.internet.task import Clock
 from twisted.python.filepath import FilePath
 from twisted.trial import unittest
-from twisted.web import script, server, static
+from twisted.web import http, script, server, static
 from twisted.web.client import Agent, HTTPConnectionPool, readBody
 from twisted.web.http_headers import Headers
+from twisted.web.test.requesthelper import DummyRequest
+from weblog.hit import Hit
+
+from tests.server import TwistdServer as TwistdServer  # re-exported: bench/ uses tests.server
+from tests.server import free_port as free_port
 
 REPO = FilePath(os.path.abspath(__file__)).parent().parent()
 SHARED_DATA = REPO.parent().child("shared").child("data")
@@ -51,6 +59,13 @@ def combined(
     )
 
 
+class LoggedRequest(DummyRequest):
+    """A L{DummyRequest} with the attributes that C{combinedLogFormatter} reads."""
+
+    code = 200
+    sentLength: int | None = None
+
+
 def shared_file(*segments: str) -> FilePath:
     """A file under ../shared/data, or skip the test with the reason when it is absent."""
     path = SHARED_DATA.descendant(list(segments))
@@ -79,6 +94,11 @@ class Collect(protocol.Protocol):
 
     def connectionLost(self, reason: Any = None) -> None:
         self.done.callback(None)
+
+    def stopReceiving(self) -> None:
+        """Drop the stream from this end: its response's transport stops producing."""
+        producer: IPushProducer = cast(IPushProducer, self.transport)
+        producer.stopProducing()
 
     def waitFor(self, text: bytes, timeout: float = 5.0) -> defer.Deferred[bytes]:
         """A Deferred that fires when `text` has arrived, or fails after `timeout` seconds."""
@@ -155,7 +175,7 @@ class SiteCase(unittest.TestCase):
         collector = Collect()
         response.deliverBody(collector)
         self.addCleanup(lambda: collector.done)
-        self.addCleanup(response._transport.stopProducing)
+        self.addCleanup(collector.stopReceiving)
         return response, collector
 
     def writeLog(self, *lines: str | bytes) -> None:
@@ -177,75 +197,6 @@ class SiteCase(unittest.TestCase):
         response = yield self.agent.request(b"GET", url, Headers(headers or {}))
         body = yield readBody(response)
         return response.code, response.headers, body
-
-
-TWISTD = os.path.join(os.path.dirname(sys.executable), "twistd")
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-class TwistdServer:
-    """A real `twistd web --path www` process over a copy of www/, logging to var/access.log."""
-
-    def __init__(self, test: unittest.TestCase, env: dict[str, str] | None = None) -> None:
-        self.test = test
-        self.base = FilePath(test.mktemp())
-        self.base.makedirs()
-        REPO.child("www").copyTo(self.base.child("www"))
-        self.base.child("var").makedirs()
-        self.env = {key: value for key, value in os.environ.items()
-                    if key not in ("PYTHONPATH", "WEBLOG_LOG", "WEBLOG_STATE", "WEBLOG_KEEP")}
-        self.env.update(env or {})
-        self.process: subprocess.Popen[bytes] | None = None
-        self.port = 0
-
-    def start(self) -> None:
-        """Start twistd in the test's directory and wait until it listens."""
-        self.port = free_port()
-        self.process = subprocess.Popen(
-            [TWISTD, "--nodaemon", "--pidfile=", "web", "--path", "www",
-             "--listen", f"tcp:{self.port}:interface=127.0.0.1", "--logfile", "var/access.log"],
-            cwd=self.base.path, env=self.env,
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )
-        self.test.addCleanup(self.kill)
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
-                return
-            except OSError:
-                time.sleep(0.1)
-        self.test.fail("twistd did not start listening within 20 s")
-
-    def kill(self) -> None:
-        """Make sure no twistd outlives the test."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(10)
-
-    def stop(self) -> int:
-        """Stop twistd with SIGTERM, as Ctrl-C or a service manager does; return its status."""
-        assert self.process is not None
-        self.process.send_signal(signal.SIGTERM)
-        return self.process.wait(20)
-
-    def url(self, path: str) -> str:
-        """The full URL of a path on this server."""
-        return f"http://127.0.0.1:{self.port}{path}"
-
-    def fetch(self, path: str, referrer: str | None = None) -> str:
-        """GET a page from the running twistd."""
-        request = urllib.request.Request(self.url(path))
-        if referrer:
-            request.add_header("Referer", referrer)
-        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
-            return str(response.read().decode("utf-8"))
 
 
 def unblockFifo(path: str) -> None:
@@ -290,3 +241,174 @@ def withinDeadline(testCase: unittest.TestCase, work: Any, fifos: list[str],
     if not returned:
         raise value
     return value
+
+
+# The unit tests' helpers: logs in fresh directories, the lines written to them, the hits.
+
+
+class DirectoryCase(unittest.TestCase):
+    """
+    A fresh directory (C{self.directory}), the path of a file in it (C{self.path}, named
+    C{fileName}: by default a log), a Clock (C{self.clock}), and ways to write the file.
+    """
+
+    fileName = "access.log"
+
+    def setUp(self) -> None:
+        self.directory = self.mktemp()
+        os.makedirs(self.directory)
+        self.path = os.path.join(self.directory, self.fileName)
+        self.clock = Clock()
+
+    def append(self, data: bytes, path: str | None = None) -> None:
+        """Append C{data} to the file (or to C{path}), opening and closing it."""
+        with open(path or self.path, "ab") as log:
+            log.write(data)
+
+    def writer(self, path: str | None = None) -> io.FileIO:
+        """Open the file (or C{path}) for unbuffered appending, as a server holds its log open."""
+        handle = open(path or self.path, "ab", buffering=0)
+        self.addCleanup(handle.close)
+        return handle
+
+
+def page_line(number: int, status: int = 200, length: int | None = None) -> bytes:
+    """
+    A real-looking Apache combined line (no line ending) for a request of C{/page/number}.
+
+    @param length: if given, pad the user-agent so that the line is exactly this many bytes.
+    """
+    line = (
+        b'83.149.9.%d - - [17/May/2015:10:%02d:%02d +0000] "GET /page/%d HTTP/1.1" %d %d '
+        b'"http://semicomplete.com/from/%d" "Mozilla/5.0 (X11; Linux x86_64)'
+        % (number % 256, number // 60 % 60, number % 60, number, status, 1000 + number, number)
+    )
+    if length is not None:
+        padding = length - len(line) - 2
+        assert padding >= 0, f"a line of {length} bytes is too short"
+        line += b" " + b"x" * padding
+    return line + b'"'
+
+
+def page_log(numbers: range, length: int | None = None) -> bytes:
+    """The lines of L{page_line} for C{numbers}, each ended by a newline."""
+    return b"".join(page_line(number, length=length) + b"\n" for number in numbers)
+
+
+def pages(numbers: range) -> list[str]:
+    """The resources of L{page_line}'s lines for C{numbers}."""
+    return [f"/page/{number}" for number in numbers]
+
+
+def resources(hits: Iterable[Hit]) -> list[str]:
+    """The resource of each hit."""
+    return [hit.resource for hit in hits]
+
+
+def htpasswd_entry(user: str, password: str | bytes, cost: int = 4) -> bytes:
+    """An entry as `htpasswd -B` writes it ($2y$), with a cheap cost for tests."""
+    secret = password.encode() if isinstance(password, str) else password
+    hashed = bcrypt.hashpw(secret[:72], bcrypt.gensalt(cost)).replace(b"$2b$", b"$2y$", 1)
+    return user.encode() + b":" + hashed + b"\n"
+
+
+def basic(user: str, password: str) -> dict[bytes, list[bytes]]:
+    """An Authorization header for Basic credentials."""
+    token = base64.b64encode(f"{user}:{password}".encode())
+    return {b"authorization": [b"Basic " + token]}
+
+
+# Golden lines, and lines written field by field as a server writes them.
+
+ELASTIC_FIRST = (
+    '83.149.9.216 - - [17/May/2015:10:05:03 +0000] '
+    '"GET /presentations/logstash-monitorama-2013/images/kibana-search.png HTTP/1.1" '
+    '200 203023 "http://semicomplete.com/presentations/logstash-monitorama-2013/" '
+    '"Mozilla/5.0 (Macintosh; Intel Mac OS X 10_9_1) AppleWebKit/537.36 '
+    '(KHTML, like Gecko) Chrome/32.0.1700.77 Safari/537.36"'
+)
+"""The first line of shared/data/elastic-apache/access.log."""
+ELASTIC_AGENT = (
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_9_1) AppleWebKit/537.36 "
+    "(KHTML, like Gecko) Chrome/32.0.1700.77 Safari/537.36"
+)
+"""Its user-agent."""
+APACHE_COMMON = (
+    '127.0.0.1 - frank [10/Oct/2000:13:55:36 -0700] "GET /apache_pb.gif HTTP/1.0" 200 2326'
+)
+"""The Apache documentation's example of a common line."""
+APACHE_COMBINED = (
+    APACHE_COMMON + ' "http://www.example.com/start.html" "Mozilla/4.08 [en] (Win98; I ;Nav)"'
+)
+"""The Apache documentation's example of a combined line."""
+WHEN = datetime(2015, 5, 17, 10, 5, 3, tzinfo=UTC)
+"""The time of L{written}'s lines."""
+XSS = '"><script>alert(1)</script>'
+
+
+def written(
+    request: str = "GET /index.html HTTP/1.1",
+    referrer: str = "http://example.com/",
+    agent: str = "Mozilla/5.0",
+    client: str = "203.0.113.7",
+    status: str = "200",
+    size: str = "512",
+    time: str = "17/May/2015:10:05:03 +0000",
+) -> str:
+    """A combined line (no line ending) of fields already escaped as a server writes them."""
+    return f'{client} - - [{time}] "{request}" {status} {size} "{referrer}" "{agent}"'
+
+
+def written_hit(
+    resource: str = "/index.html",
+    referrer: str | None = "http://example.com/",
+    agent: str | None = "Mozilla/5.0",
+) -> Hit:
+    """The hit that L{written} with the same fields (and the others' defaults) parses to."""
+    return Hit(
+        client="203.0.113.7", ident="-", user="-", time=WHEN, method="GET",
+        resource=resource, protocol="HTTP/1.1", status=200, bytes=512,
+        referrer=referrer, agent=agent,
+    )
+
+
+def twisted_line(
+    referrer: bytes | None = None,
+    agent: bytes | None = None,
+    client: IPv4Address | IPv6Address | None = None,
+    sent: int | None = 1234,
+    uri: bytes = b"/index.html?q=1",
+    method: bytes = b"GET",
+    protocol: bytes = b"HTTP/1.1",
+    status: int = 200,
+    when: int = 1234567890,
+) -> str:
+    """Have Twisted's own C{combinedLogFormatter} write the line for one request."""
+    request = LoggedRequest([b""])
+    request.client = client or IPv4Address("TCP", "203.0.113.7", 54321)
+    request.method = method
+    request.uri = uri
+    request.clientproto = protocol
+    request.code = status
+    request.sentLength = sent
+    if referrer is not None:
+        request.requestHeaders.setRawHeaders(b"referer", [referrer])
+    if agent is not None:
+        request.requestHeaders.setRawHeaders(b"user-agent", [agent])
+    line: str = http.combinedLogFormatter(http.datetimeToLogString(when), request)
+    return line
+
+
+def inDirectory(testCase: unittest.TestCase, directory: FilePath) -> None:
+    """Make C{directory} the working directory until C{testCase} cleans up."""
+    testCase.addCleanup(os.chdir, os.getcwd())
+    os.chdir(directory.path)
+
+
+@defer.inlineCallbacks
+def assertNotServed(case: SiteCase, paths: Iterable[str], secret: bytes) -> Any:
+    """Assert that each of C{paths} on C{case}'s site is a 404 that does not show C{secret}."""
+    for path in paths:
+        code, _, body = yield case.get(path)
+        case.assertEqual(code, 404, path)
+        case.assertNotIn(secret, body)

@@ -1,5 +1,5 @@
 # -*- test-case-name: tests.test_aggregates -*-
-"""Tests for aggregates (top lists, bounded memory, hits per minute) and the chart's SVG."""
+"""Tests for L{weblog.aggregates}: the top lists, in bounded memory, and hits per minute."""
 
 from __future__ import annotations
 
@@ -7,16 +7,14 @@ import json
 import os
 from datetime import UTC, datetime, timedelta
 from unittest import mock
-from xml.etree import ElementTree
 
 from twisted.trial import unittest
-from twisted.web.template import flattenString
 from weblog import parsing
 from weblog.aggregates import MINUTES, Aggregates
-from weblog.chart import HEIGHT, per_minute_svg
-from weblog.panels import referring_site
 from weblog.parsing import Logged, read_line
 from webloglib import MAX_FIELD, parse_line
+
+from tests.support import written
 
 NEWEST = datetime(2015, 5, 17, 10, 5, tzinfo=UTC)
 """The minute most tests count up to."""
@@ -35,10 +33,8 @@ def hit(
     agent: str = "Mozilla/5.0",
 ) -> Logged:
     """One Apache combined line, as read; C{"-"} for no referrer or status."""
-    return read_line(
-        f'203.0.113.7 - - [{time}] "GET {resource} HTTP/1.1" {status} 123 '
-        f'"{referrer}" "{agent}"'.encode()
-    )
+    return read_line(written(f"GET {resource} HTTP/1.1", referrer, agent, status=str(status),
+                             size="123", time=time).encode())
 
 
 def at(when: datetime, seconds: int = 3) -> Logged:
@@ -46,68 +42,16 @@ def at(when: datetime, seconds: int = 3) -> Logged:
     return hit(time=stamp(when, seconds))
 
 
-def logged(request: bytes, status: bytes, referrer: bytes | None, minute: int = 0) -> Logged:
+def logged(request: bytes, status: bytes, referrer: bytes | None) -> Logged:
     """A line as read, of only what the counts look at."""
     return Logged(b"1.2.3.4", b"-", b"-", b"17/May/2015:10:05:03 +0000", request, status, b"1",
-                  referrer, None, None, minute)
+                  referrer, None, None, 23864285)
 
 
 def window(counts: dict[datetime, int], newest: datetime = NEWEST) -> list[tuple[datetime, int]]:
     """The 60 (minute, hits) pairs ending at C{newest}, zero where C{counts} has none."""
     starts = [newest - timedelta(minutes=MINUTES - 1 - index) for index in range(MINUTES)]
     return [(start, counts.get(start, 0)) for start in starts]
-
-
-class ReferringSiteTests(unittest.TestCase):
-    """referring_site: the host a referrer names, whatever text it is given."""
-
-    def test_host_lower_cased(self) -> None:
-        """The host is lower-cased, without credentials or port."""
-        self.assertEqual(referring_site("http://User:pw@Example.COM:8080/x"), "example.com")
-
-    def test_plain_url(self) -> None:
-        """An ordinary referrer URL gives its host."""
-        self.assertEqual(referring_site("https://www.example.org/a/b?c=d#e"), "www.example.org")
-
-    def test_scheme_relative(self) -> None:
-        """A scheme-relative URL still names its host."""
-        self.assertEqual(referring_site("//Example.com/x"), "example.com")
-
-    def test_ipv6_host(self) -> None:
-        """A bracketed IPv6 host is given without brackets or port."""
-        self.assertEqual(referring_site("http://[2001:DB8::1]:8080/"), "2001:db8::1")
-
-    def test_dash(self) -> None:
-        """A dash, as logged for no referrer, names no site."""
-        self.assertIsNone(referring_site("-"))
-
-    def test_empty(self) -> None:
-        """Empty text names no site."""
-        self.assertIsNone(referring_site(""))
-
-    def test_not_a_url(self) -> None:
-        """Text that is not a URL names no site."""
-        self.assertIsNone(referring_site("not a url"))
-        self.assertIsNone(referring_site("example.com/x"))
-
-    def test_app_referrer(self) -> None:
-        """An android-app referrer names its package as the host, as urlsplit reads it."""
-        self.assertEqual(
-            referring_site("android-app://com.google.android.gm/"), "com.google.android.gm"
-        )
-
-    def test_malformed_ipv6(self) -> None:
-        """A malformed IPv6 URL (urlsplit raises ValueError) names no site."""
-        self.assertIsNone(referring_site("http://[::1/"))
-
-    def test_nfkc_netloc(self) -> None:
-        """A netloc urlsplit rejects under NFKC normalization names no site."""
-        self.assertIsNone(referring_site("http://example.com\uff03@evil.example/"))
-
-    def test_hostile_text(self) -> None:
-        """Markup in the host does not crash; it comes back as text, lower-cased."""
-        self.assertEqual(referring_site('http://"><script>/'), '"><script>')
-        self.assertEqual(referring_site("http://<SCRIPT>x</script>/"), "<script>x<")
 
 
 class TopListTests(unittest.TestCase):
@@ -455,69 +399,6 @@ class ToJSONTests(unittest.TestCase):
             "per_minute": [],
             "total": 0,
         })
-
-
-class ChartTests(unittest.TestCase):
-    """chart.per_minute_svg: 60 bars scaled to the peak minute, each with a tooltip."""
-
-    def render(self, per_minute: list[tuple[datetime, int]]) -> tuple[bytes, ElementTree.Element]:
-        """Flatten the chart for C{per_minute}; return its bytes and parsed element."""
-        svg = self.successResultOf(flattenString(None, per_minute_svg(per_minute)))
-        return svg, ElementTree.fromstring(svg)
-
-    def bars(self, svg: ElementTree.Element) -> list[tuple[int, int, str]]:
-        """Each bar's height, y and tooltip text."""
-        return [
-            (int(rect.get("height", "")), int(rect.get("y", "")), rect.findtext("title", ""))
-            for rect in svg.iter("rect")
-        ]
-
-    def test_bars(self) -> None:
-        """Sixty rects; the peak minute is HEIGHT-10 tall, others in proportion, zero is 0."""
-        aggregates = Aggregates()
-        aggregates.count([at(NEWEST)] * 3 + [at(NEWEST - timedelta(minutes=1))] * 6
-                       + [at(NEWEST - timedelta(minutes=3))])
-        raw, svg = self.render(aggregates.per_minute())
-        self.assertEqual(raw.count(b"<rect"), 60)
-        bars = self.bars(svg)
-        self.assertEqual(len(bars), 60)
-        self.assertEqual(bars[58], (HEIGHT - 10, 10, "2015-05-17 10:04 UTC: 6 hits"))
-        self.assertEqual(bars[59], (55, HEIGHT - 55, "2015-05-17 10:05 UTC: 3 hits"))
-        self.assertEqual(bars[56], (18, HEIGHT - 18, "2015-05-17 10:02 UTC: 1 hits"))
-        self.assertEqual(bars[57], (0, HEIGHT, "2015-05-17 10:03 UTC: 0 hits"))
-        self.assertEqual(bars[0], (0, HEIGHT, "2015-05-17 09:06 UTC: 0 hits"))
-        self.assertEqual(max(height for height, _, _ in bars), HEIGHT - 10)
-
-    def test_positions(self) -> None:
-        """Bars are laid out left to right, oldest first, one per minute."""
-        aggregates = Aggregates()
-        aggregates.count([at(NEWEST)])
-        _, svg = self.render(aggregates.per_minute())
-        xs = [int(rect.get("x", "")) for rect in svg.iter("rect")]
-        self.assertEqual(xs, [index * 10 for index in range(60)])
-        self.assertEqual(svg.get("data-peak"), "1")
-
-    def test_titles(self) -> None:
-        """Every bar's tooltip names its UTC minute and its hits."""
-        aggregates = Aggregates()
-        aggregates.count([at(NEWEST)])
-        _, svg = self.render(aggregates.per_minute())
-        titles = [title for _, _, title in self.bars(svg)]
-        self.assertEqual(titles, [
-            f"{start:%Y-%m-%d %H:%M} UTC: {count} hits"
-            for start, count in window({NEWEST: 1})
-        ])
-
-    def test_empty(self) -> None:
-        """No minutes render 60 zero-height bars without crashing."""
-        raw, svg = self.render([])
-        self.assertEqual(raw.count(b"<rect"), 60)
-        self.assertEqual(self.bars(svg), [(0, HEIGHT, "no data")] * 60)
-
-    def test_all_zero(self) -> None:
-        """Sixty minutes of no hits render 60 zero-height bars, not a division by zero."""
-        _, svg = self.render(window({}))
-        self.assertEqual([height for height, _, _ in self.bars(svg)], [0] * 60)
 
 
 class CleanedOnceTests(unittest.TestCase):

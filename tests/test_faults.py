@@ -15,10 +15,9 @@ from unittest import mock
 
 from persist import Records
 from twisted.internet import defer
-from twisted.internet.task import Clock
 from twisted.trial import unittest
 
-from tests.support import SiteCase, combined
+from tests.support import DirectoryCase, SiteCase, combined
 
 
 def lines(*resources: str) -> bytes:
@@ -31,33 +30,24 @@ def named(name: str, count: int, first: int = 0) -> list[str]:
     return [f"/{name}{number}" for number in range(first, first + count)]
 
 
-class _RecordsCase(unittest.TestCase):
+class _RecordsCase(DirectoryCase):
     """A log path in a fresh directory, Records on a Clock, writers, and exact-count checks."""
 
-    def setUp(self) -> None:
-        self.directory = self.mktemp()
-        os.makedirs(self.directory)
-        self.path = os.path.join(self.directory, "a.log")
-        self.clock = Clock()
+    fileName = "a.log"
 
     def records(self, path: str | None = None, keep: int = 1000) -> Records:
         """Records following the log (or C{path}) on the test's clock, stopped at cleanup."""
-        records = Records(path or self.path, keep=keep, clock=self.clock)
-        for follower in records._followers:
-            follower._now = self.clock.seconds  # the follower's linger runs on the test's clock
+        records = Records(path or self.path, keep=keep, clock=self.clock)  # linger on it too
         self.addCleanup(records.stop)
         return records
 
-    def writer(self, path: str | None = None) -> io.FileIO:
-        """Open the log (or C{path}) for unbuffered appending, as a server holds its log open."""
-        handle = open(path or self.path, "ab", buffering=0)
-        self.addCleanup(handle.close)
-        return handle
-
-    def append(self, data: bytes, path: str | None = None) -> None:
-        """Append C{data} to the log (or C{path}), opening and closing it."""
-        with open(path or self.path, "ab") as log:
-            log.write(data)
+    def following(self, *resources: str) -> tuple[io.FileIO, Records]:
+        """The log held open by its writer, with C{resources}' lines, and Records that read them."""
+        writer = self.writer()
+        writer.write(lines(*resources))
+        records = self.records()
+        records.poll()
+        return writer, records
 
     def assertCounted(self, records: Records, resources: list[str], malformed: int = 0) -> None:
         """
@@ -76,10 +66,7 @@ class RenameRotationTests(_RecordsCase):
 
     def test_writerKeepsAppendingToRenamedFile(self):
         """Lines the old writer appends after the switch are read within linger, each once."""
-        old = self.writer()
-        old.write(lines(*named("old", 2)))
-        records = self.records()
-        records.poll()
+        old, records = self.following(*named("old", 2))
         self.assertCounted(records, named("old", 2))
         os.rename(self.path, self.path + ".1")
         new = self.writer()
@@ -103,24 +90,22 @@ class RenameRotationTests(_RecordsCase):
 
     def test_renamedFileLetGoAfterLinger(self):
         """Once the renamed file has not grown for linger seconds it is closed and not read."""
-        old = self.writer()
-        records = self.records()
-        records.poll()
+        old, records = self.following()
         os.rename(self.path, self.path + ".1")
         self.append(lines("/new0"))
         records.poll()
         self.clock.advance(30)
         records.poll()
-        self.assertEqual(records._followers[0]._retired, [])
+        [follower] = records.followers
+        [held] = follower.held_files()  # the new file only: the renamed one is let go
+        self.assertEqual(os.fstat(held.fileno()).st_ino, os.stat(self.path).st_ino)
         old.write(lines("/too-late"))
         records.poll()
         self.assertCounted(records, ["/new0"])
 
     def test_rotationWithPartialLinePending(self):
         """A line half-written before the rename is finished in the old file and read whole."""
-        old = self.writer()
-        records = self.records()
-        records.poll()
+        old, records = self.following()
         whole = combined("/split").encode()
         old.write(lines("/before") + whole[:25])
         records.poll()
@@ -147,10 +132,7 @@ class CopyTruncateTests(_RecordsCase):
 
     def test_readBeforeTruncationCountOnce(self):
         """Lines read before the truncation are not read again from the copy or the file."""
-        writer = self.writer()
-        writer.write(lines(*named("old", 3)))
-        records = self.records()
-        records.poll()
+        writer, records = self.following(*named("old", 3))
         writer.write(lines(*named("old", 2, 3)))
         records.poll()
         self.copytruncate()
@@ -165,10 +147,7 @@ class CopyTruncateTests(_RecordsCase):
 
     def test_shorterContentBeforeNextPoll(self):
         """New lines written before the next poll, shorter than what was read, are all read."""
-        writer = self.writer()
-        writer.write(lines(*named("old", 5)))
-        records = self.records()
-        records.poll()
+        writer, records = self.following(*named("old", 5))
         self.copytruncate()
         writer.write(lines(*named("new", 2)))
         records.poll()
@@ -180,10 +159,7 @@ class CopyTruncateTests(_RecordsCase):
         New lines written before the next poll that outgrow what was read before the truncation
         are all read from the file's start, and the truncation is counted.
         """
-        writer = self.writer()
-        writer.write(lines("/old0", "/old1"))
-        records = self.records()
-        records.poll()
+        writer, records = self.following("/old0", "/old1")
         self.copytruncate()
         writer.write(lines("/n0", "/longer-new-1", "/n2", "/longer-new-3", "/n4"))
         records.poll()
@@ -198,10 +174,7 @@ class DeleteRecreateTests(_RecordsCase):
 
     def test_deleteThenRecreate(self):
         """The state is missing/not found in between; the rest and the new file are read once."""
-        writer = self.writer()
-        writer.write(lines(*named("old", 2)))
-        records = self.records()
-        records.poll()
+        writer, records = self.following(*named("old", 2))
         writer.write(lines("/old2"))
         os.remove(self.path)
         records.poll()
@@ -265,10 +238,7 @@ class UnreadableTests(_RecordsCase):
         A directory at the path is unreadable, "is a directory", without a crash; the lines
         written to the file before it went away are read at once, as for a deletion.
         """
-        writer = self.writer()
-        writer.write(lines("/old0"))
-        records = self.records()
-        records.poll()
+        writer, records = self.following("/old0")
         writer.write(lines("/old1"))
         os.remove(self.path)
         os.mkdir(self.path)
@@ -307,10 +277,7 @@ class UnreadableTests(_RecordsCase):
         A new file that cannot be opened after a rotation is unreadable, "Permission denied";
         the old file's rest is read, and the new file from its start once it can be opened.
         """
-        writer = self.writer()
-        writer.write(lines("/old0"))
-        records = self.records()
-        records.poll()
+        writer, records = self.following("/old0")
         writer.write(lines("/old1"))
         os.rename(self.path, self.path + ".1")
         self.append(lines("/new0"))
@@ -333,10 +300,7 @@ class UnreadableTests(_RecordsCase):
                 "running as root, which reads any file whatever its mode; "
                 "test_newFileWithoutPermissionAfterRotation covers this by patching open"
             )
-        writer = self.writer()
-        writer.write(lines("/old0"))
-        records = self.records()
-        records.poll()
+        writer, records = self.following("/old0")
         writer.write(lines("/old1"))
         os.rename(self.path, self.path + ".1")
         self.append(lines("/new0"))
@@ -383,23 +347,18 @@ class OverlongLineTests(_RecordsCase):
     def test_tenMegabyteLine(self):
         """It is one malformed line, the pending partial stays within max_line, and later lines
         parse normally."""
-        writer = self.writer()
-        writer.write(lines("/before"))
-        records = self.records()
-        records.poll()
-        follower = records._followers[0]
+        writer, records = self.following("/before")
+        [follower] = records.followers
         writer.write(b'203.0.113.7 - - [17/May/2015:10:05:03 +0000] "GET /')
         for _ in range(10):
             writer.write(b"x" * (1 << 20))
             records.catchUp()
             self.assertCounted(records, ["/before"])
-            assert follower._current is not None
-            self.assertLessEqual(len(follower._current.partial), follower._max_line)
+            self.assertLessEqual(follower.partial_bytes, follower.max_line)
         writer.write(b' HTTP/1.1" 200 1 "-" "-"\n' + lines("/after0", "/after1"))
         records.catchUp()
         self.assertCounted(records, ["/before", "/after0", "/after1"], malformed=1)
-        assert follower._current is not None
-        self.assertEqual(follower._current.partial, b"")
+        self.assertEqual(follower.partial_bytes, 0)
 
 
 class OddBytesTests(_RecordsCase):
@@ -507,6 +466,21 @@ class JsonFaultTests(SiteCase):
         return document["log"], [hit["resource"] for hit in document["hits"]]
 
     @defer.inlineCallbacks
+    def assertLogAfterWakeGap(self, counts: tuple[str, int, int, int, int],
+                              resources: list[str]):
+        """
+        Once the log may be polled again: the JSON log's state, lines, malformed, rotations and
+        truncations are C{counts}, and the hits' resources, newest first, are C{resources}.
+        """
+        yield self.afterWakeGap()
+        log, shown = yield self.getLog()
+        self.assertEqual(
+            (log["state"], log["lines"], log["malformed"], log["rotations"], log["truncations"]),
+            counts,
+        )
+        self.assertEqual(shown, resources)
+
+    @defer.inlineCallbacks
     def test_renameRotationBetweenRequests(self):
         """A rename rotation between two requests: log.lines and log.rotations are exact."""
         self.writeLog(lines("/old0", "/old1"))
@@ -517,13 +491,8 @@ class JsonFaultTests(SiteCase):
         self.writeLog(lines("/old2"), b"garbage\n")
         os.rename(self.log.path, self.log.path + ".1")
         self.writeLog(lines("/new0", "/new1"))
-        yield self.afterWakeGap()
-        log, resources = yield self.getLog()
-        self.assertEqual(
-            (log["state"], log["lines"], log["malformed"], log["rotations"], log["truncations"]),
-            ("ok", 6, 1, 1, 0),
-        )
-        self.assertEqual(resources, ["/new1", "/new0", "/old2", "/old1", "/old0"])
+        yield self.assertLogAfterWakeGap(("ok", 6, 1, 1, 0),
+                                         ["/new1", "/new0", "/old2", "/old1", "/old0"])
 
     @defer.inlineCallbacks
     def test_copytruncateBetweenRequests(self):
@@ -535,13 +504,8 @@ class JsonFaultTests(SiteCase):
         shutil.copyfile(self.log.path, self.log.path + ".1")
         os.truncate(self.log.path, 0)
         self.writeLog(lines("/new0"))
-        yield self.afterWakeGap()
-        log, resources = yield self.getLog()
-        self.assertEqual(
-            (log["state"], log["lines"], log["malformed"], log["rotations"], log["truncations"]),
-            ("ok", 5, 0, 0, 1),
-        )
-        self.assertEqual(resources, ["/new0", "/old3", "/old2", "/old1", "/old0"])
+        yield self.assertLogAfterWakeGap(("ok", 5, 0, 0, 1),
+                                         ["/new0", "/old3", "/old2", "/old1", "/old0"])
 
     @defer.inlineCallbacks
     def test_fifoAtLogPath(self):

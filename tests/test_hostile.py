@@ -19,11 +19,11 @@ from persist import IRecords, Records
 from twisted.internet import defer, reactor, threads
 from twisted.internet.task import LoopingCall, deferLater
 from twisted.trial import unittest
-from weblog.events import hit_event
 from weblog.render import hit_cells
 from weblog.resources import hit_json
+from weblog.sse import hit_event
 
-from tests.support import SiteCase, combined
+from tests.support import SiteCase, combined, written
 from tests.test_properties import PROPERTY
 
 STALL = 0.05
@@ -81,11 +81,11 @@ def escaped(times: int, escape: str = "\\x01") -> str:
     return escape * times
 
 
-def logged(resource: str, referrer: str, agent: str, **fields: Any) -> str:
+def logged(resource: str, referrer: str, agent: str,
+           time: str = "17/May/2015:10:05:03 +0000") -> str:
     """A combined line whose fields are written as the server wrote them (escapes kept)."""
-    return (f'{fields.get("client", "203.0.113.9")} - - '
-            f'[{fields.get("time", "17/May/2015:10:05:03 +0000")}] '
-            f'"GET {resource} HTTP/1.1" {fields.get("status", 200)} 10 "{referrer}" "{agent}"\n')
+    return written(f"GET {resource} HTTP/1.1", referrer, agent, client="203.0.113.9", size="10",
+                   time=time) + "\n"
 
 
 class StallTests(SiteCase):

@@ -3,18 +3,12 @@
 
 from __future__ import annotations
 
-import os
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
-from persist import Records
-from twisted.internet.task import Clock
 from twisted.trial import unittest
-from weblog.logformat import FormatError, compile_format
-from weblog.startup import config_problem
+from weblog.logformat import NAMED, FormatError, compile_format
 from webloglib import Hit, LogLineError, parse_line
-
-from tests.support import setEnvironment
 
 COMBINED = '%h %l %u %t "%r" %>s %b "%{Referer}i" "%{User-Agent}i"'
 COMMON = '%h %l %u %t "%r" %>s %b'
@@ -251,10 +245,6 @@ class FormatErrorTests(unittest.TestCase):
         self.assertNotIn("\n", str(error))
         return error
 
-    def test_isValueError(self):
-        """FormatError is a ValueError."""
-        self.assertTrue(issubclass(FormatError, ValueError))
-
     def test_empty(self):
         """An empty or blank format is refused."""
         self.assertFormatError("", "WEBLOG_FORMAT '': is empty")
@@ -303,126 +293,22 @@ class FormatErrorTests(unittest.TestCase):
         self.assertFormatError(format, f"WEBLOG_FORMAT {format[:60]!r}: needs %t for the time")
 
 
-class _LogCase(unittest.TestCase):
-    """A log path in a fresh directory, and Records stopped at cleanup."""
+class NamedFormatTests(unittest.TestCase):
+    """C{WEBLOG_FORMAT} may name a format: Apache's nicknames and Twisted's line."""
 
-    def setUp(self) -> None:
-        directory = self.mktemp()
-        os.makedirs(directory)
-        self.path = os.path.join(directory, "access.log")
-        self.clock = Clock()
+    def test_namesAreTheirFormats(self):
+        """A name reads lines as its format string does."""
+        line = f'www.example.com 1.2.3.4 - - {TIME} "GET / HTTP/1.1" 200 5'
+        self.assertEqual(compile_format("vhost_common")(line),
+                         compile_format('%v %h %l %u %t "%r" %>s %b')(line))
+        self.assertEqual(compile_format("vhost_common")(line).vhost, "www.example.com")
+        for name, format in (("common", COMMON), ("combined", COMBINED),
+                             ("vhost_combined", VHOST_COMBINED)):
+            self.assertEqual(NAMED[name], format)
+        self.assertEqual(compile_format(" twisted ")(f'"1.2.3.4" - - {TIME} "GET / HTTP/1.1"'
+                                                       ' 200 5 "-" "-"'), hit())
 
-    def append(self, *lines: str) -> None:
-        """Append C{lines}, each ended by a newline, to the log."""
-        with open(self.path, "ab") as log:
-            for line in lines:
-                log.write(line.encode("utf-8") + b"\n")
-
-    def records(self, format: str | None = None) -> Records:
-        """A Records on the log keeping 10 hits, in C{format} if given, stopped at cleanup."""
-        records = Records(self.path, keep=10, clock=self.clock, format=format)
-        self.addCleanup(records.stop)
-        return records
-
-
-class RecordsFormatTests(_LogCase):
-    """L{Records} parses its log with a custom format, or says why it cannot."""
-
-    def test_customFormat(self):
-        """Lines in the given format become hits, newest first."""
-        self.append(f'{TIME} 1.2.3.4 "GET /a HTTP/1.1" 200 5 7 "agent" "-"',
-                    "not a line",
-                    f'{TIME} 1.2.3.5 "GET /b HTTP/1.1" 404 - 9 "-" "http://r/"')
-        records = self.records(format=CUSTOM)
-        self.assertEqual(
-            records.getNew(),
-            [hit(client="1.2.3.5", resource="/b", status=404, bytes=None, referrer="http://r/"),
-             hit(resource="/a", agent="agent")],
-        )
-        self.assertEqual((records.lines, records.malformed), (3, 1))
-        self.assertEqual(records.status()["state"], "ok")
-
-    def test_combinedLineNotInFormat(self):
-        """With a custom format, a combined line that does not match it is malformed."""
-        self.append(COMBINED_LINES[0])
-        records = self.records(format=CUSTOM)
-        self.assertEqual(records.getNew(), [])
-        self.assertEqual((records.lines, records.malformed), (1, 1))
-
-    def test_nonAsciiDigitsMalformed(self):
-        """A line whose byte count is a superscript digit is counted malformed, not raised."""
-        self.append(f'1.2.3.4 - - {TIME} "GET / HTTP/1.1" 200 \u00b2',
-                    f'1.2.3.4 - - {TIME} "GET / HTTP/1.1" 200 5')
-        records = self.records(format=COMMON)
-        self.assertEqual(records.getNew(), [hit()])
-        self.assertEqual((records.lines, records.malformed), (2, 1))
-
-    def test_badFormat(self):
-        """A bad format: misconfigured with the FormatError's message, and nothing is read."""
-        self.append(COMBINED_LINES[0])
-        records = self.records(format="%Z")
-        status = records.status()
-        self.assertEqual(
-            (status["state"], status["reason"]),
-            ("misconfigured", "WEBLOG_FORMAT '%Z': unknown directive %Z"),
-        )
-        self.assertEqual(records.getNew(), [])
-        self.assertEqual(records.lines, 0)
-        self.flushLoggedErrors()
-
-
-class EnvironmentTests(_LogCase):
-    """C{$WEBLOG_FORMAT} chooses the format, and L{persist.config_problem} checks it."""
-
-    def test_formatFromEnvironment(self):
-        """Without a format argument, Records uses C{$WEBLOG_FORMAT}."""
-        setEnvironment(self, WEBLOG_FORMAT=CUSTOM)
-        self.append(f'{TIME} 1.2.3.4 "GET / HTTP/1.1" 200 5 7 "agent" "-"')
-        self.assertEqual(self.records().getNew(), [hit(agent="agent")])
-
-    def test_argumentOverridesEnvironment(self):
-        """A format argument wins over C{$WEBLOG_FORMAT}."""
-        setEnvironment(self, WEBLOG_FORMAT=CUSTOM)
-        self.append(f'1.2.3.4 - - {TIME} "GET / HTTP/1.1" 200 5')
-        self.assertEqual(self.records(format=COMMON).getNew(), [hit()])
-
-    def test_autoDetectionWithoutFormat(self):
-        """Without C{$WEBLOG_FORMAT} (or with it empty), lines are auto-detected."""
-        for value in (None, ""):
-            setEnvironment(self, WEBLOG_FORMAT=value)
-            self.append(f'1.2.3.4 - - {TIME} "GET / HTTP/1.1" 200 5')
-            self.assertEqual(self.records().getNew()[0], hit())
-
-    def test_badFormatFromEnvironment(self):
-        """A bad C{$WEBLOG_FORMAT} makes Records misconfigured with its message."""
-        setEnvironment(self, WEBLOG_FORMAT='%h "%r"')
-        status = self.records().status()
-        self.assertEqual(
-            (status["state"], status["reason"]),
-            ("misconfigured", "WEBLOG_FORMAT '%h \"%r\"': needs %t for the time"),
-        )
-        self.flushLoggedErrors()
-
-    def test_configGood(self):
-        """Unset or good settings are no problem."""
-        setEnvironment(self, WEBLOG_FORMAT=None, WEBLOG_KEEP=None, WEBLOG_MAX_STREAMS=None)
-        self.assertEqual(config_problem(), "")
-        setEnvironment(self, WEBLOG_FORMAT=COMBINED, WEBLOG_KEEP="100", WEBLOG_MAX_STREAMS="10")
-        self.assertEqual(config_problem(), "")
-
-    def test_configBadFormat(self):
-        """A bad C{$WEBLOG_FORMAT} is the problem, in one line."""
-        setEnvironment(self, WEBLOG_FORMAT="%h %t %Z", WEBLOG_KEEP=None, WEBLOG_MAX_STREAMS=None)
-        self.assertEqual(config_problem(), "WEBLOG_FORMAT '%h %t %Z': unknown directive %Z")
-
-    def test_configBadKeep(self):
-        """A C{$WEBLOG_KEEP} that is not a number is the problem."""
-        setEnvironment(self, WEBLOG_FORMAT=None, WEBLOG_KEEP="lots", WEBLOG_MAX_STREAMS=None)
-        self.assertEqual(config_problem(), "WEBLOG_KEEP must be a whole number, got 'lots'")
-
-    def test_configBadMaxStreams(self):
-        """A C{$WEBLOG_MAX_STREAMS} out of range is the problem."""
-        setEnvironment(self, WEBLOG_FORMAT=None, WEBLOG_KEEP=None, WEBLOG_MAX_STREAMS="0")
-        self.assertEqual(
-            config_problem(), "WEBLOG_MAX_STREAMS must be from 1 to 100000, got 0"
-        )
+    def test_unknownNameIsAFormat(self):
+        """Any other word is read as a format string, and refused as one."""
+        error = self.assertRaises(FormatError, compile_format, "nginx")
+        self.assertEqual(str(error), "WEBLOG_FORMAT 'nginx': needs %t for the time")

@@ -1,863 +1,33 @@
 # -*- test-case-name: tests.test_persist -*-
-"""Tests for L{persist}: the persistent L{Counter}, the followed L{Records}, and L{env_int}."""
+"""Tests for L{persist}, the article's module: L{persist.Records} made from the settings."""
 
 from __future__ import annotations
 
-import json
 import os
-import stat
-import subprocess
-import sys
-from collections.abc import Callable
-from typing import Any
 
-from persist import Counter, ICounter, IRecords, Records
-from twisted.internet.task import Clock
-from twisted.logger import ILogObserver, LogLevel, formatEvent, globalLogPublisher
+import persist
+from persist import Records
 from twisted.trial import unittest
-from weblog.records import ENTRY_BYTES
-from weblog.settings import env_int
-from weblog.startup import config_problem
-from webloglib import Hit
-from zope.interface import implementer
-from zope.interface.verify import verifyObject
+from weblog import counter, interfaces, records
+from weblog.following import LogFollower
 
-from tests.support import setEnvironment, withinDeadline
+from tests.support import DirectoryCase, page_log, pages, resources, setEnvironment
+from tests.test_logformat import COMBINED_LINES, COMMON, CUSTOM, TIME, hit
 
 
-def combined(number: int, status: int = 200, length: int | None = None) -> bytes:
-    """
-    Return a real-looking Apache combined line (no line ending) for a request of C{/page/number}.
+class NamesTests(unittest.TestCase):
+    """The article's names are the package's objects."""
 
-    @param length: if given, pad the user-agent so that the line is exactly this many bytes.
-    """
-    line = (
-        b'83.149.9.%d - - [17/May/2015:10:%02d:%02d +0000] "GET /page/%d HTTP/1.1" %d %d '
-        b'"http://semicomplete.com/from/%d" "Mozilla/5.0 (X11; Linux x86_64)'
-        % (number % 256, number // 60 % 60, number % 60, number, status, 1000 + number, number)
-    )
-    if length is not None:
-        padding = length - len(line) - 2
-        assert padding >= 0, f"a line of {length} bytes is too short"
-        line += b" " + b"x" * padding
-    return line + b'"'
+    def test_names(self) -> None:
+        """Counter and the registry's keys are weblog's; Records is weblog's, made from settings."""
+        self.assertIs(persist.Counter, counter.Counter)
+        self.assertIs(persist.ICounter, interfaces.ICounter)
+        self.assertIs(persist.IRecords, interfaces.IRecords)
+        self.assertTrue(issubclass(Records, records.Records))
 
 
-def combinedLog(numbers: range, length: int | None = None) -> bytes:
-    """Return the lines of L{combined} for C{numbers}, each ended by a newline."""
-    return b"".join(combined(number, length=length) + b"\n" for number in numbers)
-
-
-def resources(hits: list[Hit]) -> list[str]:
-    """Return the resource of each hit."""
-    return [hit.resource for hit in hits]
-
-
-def pages(numbers: range) -> list[str]:
-    """Return the resources of L{combined} lines for C{numbers}."""
-    return [f"/page/{number}" for number in numbers]
-
-
-class EnvIntTests(unittest.TestCase):
-    """L{env_int} reads a bounded whole number from the environment."""
-
-    def test_unsetOrEmpty(self) -> None:
-        """An unset, empty or blank variable gives the default."""
-        setEnvironment(self, WEBLOG_TEST=None)
-        self.assertEqual(env_int("WEBLOG_TEST", 7, 1, 10), 7)
-        for blank in ("", "   "):
-            os.environ["WEBLOG_TEST"] = blank
-            self.assertEqual(env_int("WEBLOG_TEST", 7, 1, 10), 7)
-
-    def test_value(self) -> None:
-        """A whole number within bounds, bounds included and blanks around it ignored, is read."""
-        setEnvironment(self)
-        for text, value in (("1", 1), ("10", 10), (" 5 ", 5)):
-            os.environ["WEBLOG_TEST"] = text
-            self.assertEqual(env_int("WEBLOG_TEST", 7, 1, 10), value)
-
-    def test_notANumber(self) -> None:
-        """A value that is not a whole number is a ValueError naming the variable, in one line."""
-        setEnvironment(self)
-        for text in ("many", "1.5", "0x10"):
-            os.environ["WEBLOG_TEST"] = text
-            error = self.assertRaises(ValueError, env_int, "WEBLOG_TEST", 7, 1, 10)
-            self.assertEqual(str(error), f"WEBLOG_TEST must be a whole number, got {text!r}")
-
-    def test_outOfRange(self) -> None:
-        """A whole number out of bounds is a ValueError naming the variable and the bounds."""
-        setEnvironment(self)
-        for text in ("0", "11", "-3"):
-            os.environ["WEBLOG_TEST"] = text
-            error = self.assertRaises(ValueError, env_int, "WEBLOG_TEST", 7, 1, 10)
-            self.assertEqual(str(error), f"WEBLOG_TEST must be from 1 to 10, got {int(text)}")
-            self.assertNotIn("\n", str(error))
-
-
-def makeReadOnly(testCase: unittest.TestCase, directory: str) -> None:
-    """
-    Make C{directory} refuse new names until C{testCase} ends, or skip the test.
-
-    Mode 555 does it, except for root, which writes anyway: then the immutable attribute
-    (C{chattr +i}), where the file system and the capabilities allow it.
-    """
-    if os.geteuid() != 0:
-        os.chmod(directory, 0o555)
-        testCase.addCleanup(os.chmod, directory, 0o755)
-        return
-    try:
-        subprocess.run(["chattr", "+i", directory], check=True, capture_output=True)
-    except (OSError, subprocess.CalledProcessError) as error:
-        raise unittest.SkipTest(f"running as root, and chattr +i is refused: {error}") from None
-    testCase.addCleanup(subprocess.run, ["chattr", "-i", directory], check=True)
-
-
-class FakeReactor:
-    """Records the system event triggers added and removed, as L{IReactorCore} would run them."""
-
-    def __init__(self) -> None:
-        self.triggers: dict[int, tuple[str, str, Callable[[], None]]] = {}
-        self.removed: list[int] = []
-
-    def addSystemEventTrigger(
-        self, phase: str, eventType: str, callable: Callable[[], None]
-    ) -> int:
-        """Remember the trigger; return its id."""
-        identifier = len(self.triggers) + 1
-        self.triggers[identifier] = (phase, eventType, callable)
-        return identifier
-
-    def removeSystemEventTrigger(self, identifier: int) -> None:
-        """Forget the trigger."""
-        del self.triggers[identifier]
-        self.removed.append(identifier)
-
-
-@implementer(ILogObserver)
-class EventCollector:
-    """A log observer that keeps every event it sees."""
-
-    def __init__(self) -> None:
-        self.events: list[dict[str, Any]] = []
-
-    def __call__(self, event: dict[str, Any]) -> None:
-        """Keep C{event}."""
-        self.events.append(event)
-
-
-@implementer(ILogObserver)
-class ErrorTexts(list[str]):
-    """A log observer that is the list of the errors it saw, as text."""
-
-    def __call__(self, event: dict[str, Any]) -> None:
-        """Keep C{event}'s text if it is an error."""
-        if event.get("log_level") == LogLevel.error:
-            self.append(formatEvent(event))
-
-
-def collectErrors(testCase: unittest.TestCase) -> ErrorTexts:
-    """A list that gets the text of every error logged from now until C{testCase} ends."""
-    errors = ErrorTexts()
-    globalLogPublisher.addObserver(errors)
-    testCase.addCleanup(globalLogPublisher.removeObserver, errors)
-    return errors
-
-
-class CounterTests(unittest.TestCase):
-    """L{Counter} counts views and keeps the count in C{counter.json} across restarts."""
-
-    def setUp(self) -> None:
-        self.directory = self.mktemp()
-        os.makedirs(self.directory)
-        self.path = os.path.join(self.directory, "counter.json")
-        self.clock = Clock()
-
-    def counter(self, delay: float = 1.0) -> Counter:
-        """Make a counter on the test's directory and clock."""
-        return Counter(self.directory, clock=self.clock, delay=delay)
-
-    def stateFiles(self) -> list[str]:
-        """The names in the state directory, but the lock file's."""
-        return sorted(name for name in os.listdir(self.directory) if name != "weblog.lock")
-
-    def saved(self) -> Any:
-        """Return the state file's parsed content."""
-        with open(self.path) as state:
-            return json.load(state)
-
-    def test_provides(self) -> None:
-        """A Counter provides ICounter."""
-        counter = self.counter()
-        self.assertTrue(ICounter.providedBy(counter))
-        self.assertTrue(verifyObject(ICounter, counter))
-
-    def test_startsAtZero(self) -> None:
-        """Without a state file the count is 0, and no file but the lock is written for it."""
-        counter = self.counter()
-        self.assertEqual(counter.getValue(), 0)
-        self.assertEqual(counter.path, self.path)
-        self.assertEqual(os.listdir(self.directory), ["weblog.lock"])
-        self.assertEqual(self.clock.getDelayedCalls(), [])
-
-    def test_increment(self) -> None:
-        """Each increment adds one."""
-        counter = self.counter()
-        counter.increment()
-        counter.increment()
-        counter.increment()
-        self.assertEqual(counter.getValue(), 3)
-
-    def test_writtenAfterDelay(self) -> None:
-        """An increment is written once C{delay} seconds have passed, not before."""
-        counter = self.counter(delay=1.0)
-        counter.increment()
-        self.clock.advance(0.5)
-        self.assertFalse(os.path.exists(self.path))
-        counter.increment()
-        self.clock.advance(0.5)
-        self.assertEqual(self.saved(), {"value": 2})
-        self.assertEqual(self.clock.getDelayedCalls(), [])
-        counter.increment()
-        self.clock.advance(0.9)
-        self.assertEqual(self.saved(), {"value": 2})
-        self.clock.advance(0.1)
-        self.assertEqual(self.saved(), {"value": 3})
-
-    def test_oneWritePending(self) -> None:
-        """Many increments within the delay schedule a single write."""
-        counter = self.counter()
-        for _ in range(5):
-            counter.increment()
-        self.assertEqual(len(self.clock.getDelayedCalls()), 1)
-
-    def test_saveNow(self) -> None:
-        """save() writes at once and cancels the pending write."""
-        counter = self.counter()
-        counter.increment()
-        counter.save()
-        self.assertEqual(self.saved(), {"value": 1})
-        self.assertEqual(self.clock.getDelayedCalls(), [])
-
-    def test_atomic(self) -> None:
-        """The write leaves only the state file: no temporary file behind."""
-        counter = self.counter()
-        counter.increment()
-        counter.save()
-        counter.increment()
-        self.clock.advance(1)
-        self.assertEqual(self.stateFiles(), ["counter.json"])
-
-    def test_temporaryLinkNotFollowed(self) -> None:
-        """
-        A symlink planted at C{counter.json.tmp} is not written through: its target keeps its
-        content, and the count is saved as a regular C{counter.json}.
-        """
-        target = os.path.join(self.directory, "passwd-copy")
-        with open(target, "w") as copy:
-            copy.write("root:x:0:0:root:/root:/bin/sh\n")
-        os.symlink(os.path.abspath(target), self.path + ".tmp")
-        counter = self.counter()
-        counter.increment()
-        counter.save()
-        with open(target) as copy:
-            self.assertEqual(copy.read(), "root:x:0:0:root:/root:/bin/sh\n")
-        self.assertTrue(stat.S_ISREG(os.lstat(self.path).st_mode))
-        self.assertEqual(self.saved(), {"value": 1})
-        self.assertTrue(os.path.islink(self.path + ".tmp"))
-
-    def test_othersTemporaryUntouched(self) -> None:
-        """A temporary file another writer has at C{counter.json.tmp} is neither used nor moved."""
-        with open(self.path + ".tmp", "w") as other:
-            other.write('{"value": 7')
-        counter = self.counter()
-        counter.increment()
-        counter.save()
-        self.assertEqual(self.saved(), {"value": 1})
-        with open(self.path + ".tmp") as other:
-            self.assertEqual(other.read(), '{"value": 7')
-
-    def test_failedSaveLeavesNoTemporary(self) -> None:
-        """When the rename fails (a directory took the state's name), no temporary is left."""
-        counter = self.counter()
-        os.mkdir(self.path)
-        errors = collectErrors(self)
-        counter.increment()
-        counter.save()
-        self.assertEqual(len(errors), 1)
-        self.assertTrue(errors[0].startswith("cannot save the view count to "), errors)
-        self.assertEqual(self.stateFiles(), ["counter.json"])
-        self.assertEqual(counter.getValue(), 1)
-
-    def test_createsDirectory(self) -> None:
-        """A state directory that does not exist yet is created, to hold the lock and the count."""
-        directory = os.path.join(self.directory, "deeper", "state")
-        counter = Counter(directory, clock=self.clock)
-        self.assertEqual(os.listdir(directory), ["weblog.lock"])
-        counter.increment()
-        counter.save()
-        self.assertEqual(sorted(os.listdir(directory)), ["counter.json", "weblog.lock"])
-
-    def test_survivesRestart(self) -> None:
-        """A new Counter on the same directory starts from the saved value."""
-        counter = self.counter()
-        for _ in range(4):
-            counter.increment()
-        self.clock.advance(1)
-        counter.stop()
-        again = self.counter()
-        self.assertEqual(again.getValue(), 4)
-        again.increment()
-        again.stop()
-        self.assertEqual(self.counter().getValue(), 5)
-
-    def assertCorrupt(self, content: bytes) -> None:
-        """
-        A state file holding C{content} is set aside with its content, an error naming it is
-        logged, and the count starts at 0.
-        """
-        with open(self.path, "wb") as state:
-            state.write(content)
-        events = EventCollector()
-        globalLogPublisher.addObserver(events)
-        self.addCleanup(globalLogPublisher.removeObserver, events)
-        counter = self.counter()
-        self.assertEqual(counter.getValue(), 0)
-        names = self.stateFiles()
-        self.assertEqual(len(names), 1)
-        self.assertTrue(names[0].startswith("counter.json.corrupt-"), names)
-        with open(os.path.join(self.directory, names[0]), "rb") as aside:
-            self.assertEqual(aside.read(), content)
-        errors = [event for event in events.events if event.get("log_level") == LogLevel.error]
-        self.assertEqual(len(errors), 1)
-        self.assertIn(self.path, formatEvent(errors[0]))
-        self.assertIn(names[0], formatEvent(errors[0]))
-        counter.increment()
-        counter.save()
-        self.assertEqual(self.saved(), {"value": 1})
-
-    def test_corruptGarbage(self) -> None:
-        """A state file that is not JSON is set aside and the count starts at 0."""
-        self.assertCorrupt(b"garbage")
-
-    def test_corruptTruncated(self) -> None:
-        """A truncated JSON state file is set aside and the count starts at 0."""
-        self.assertCorrupt(b'{"value": 1')
-
-    def test_corruptNegative(self) -> None:
-        """A negative count is set aside and the count starts at 0."""
-        self.assertCorrupt(b'{"value": -1}')
-
-    def test_corruptNotInteger(self) -> None:
-        """A count that is a string, a fraction or a boolean is set aside."""
-        self.assertCorrupt(b'{"value": "3"}')
-
-    def test_corruptFraction(self) -> None:
-        """A count that is a fraction is set aside."""
-        self.assertCorrupt(b'{"value": 1.5}')
-
-    def test_corruptBoolean(self) -> None:
-        """A count that is a boolean is set aside."""
-        self.assertCorrupt(b'{"value": true}')
-
-    def test_corruptNoValue(self) -> None:
-        """JSON without a value, or not an object, is set aside."""
-        self.assertCorrupt(b'{"count": 3}')
-
-    def test_corruptNotObject(self) -> None:
-        """A JSON array is set aside."""
-        self.assertCorrupt(b"[3]")
-
-    def test_corruptNotUtf8(self) -> None:
-        """Bytes that are not text are set aside."""
-        self.assertCorrupt(b"\xff\xfe\x00garbage")
-
-    def test_corruptDeepNesting(self) -> None:
-        """4,096 C{[}, on which json.loads raises RecursionError, are set aside like any garbage."""
-        self.assertCorrupt(b"[" * 4096)
-
-    def test_corruptTooLong(self) -> None:
-        """A state file longer than any count (valid JSON or not) is set aside."""
-        self.assertCorrupt(b'{"value": 1, "padding": "' + b"x" * 5000 + b'"}')
-
-    def test_fifoAsState(self) -> None:
-        """
-        A FIFO at C{counter.json} is set aside at once instead of blocking the read: opening
-        one waits for a writer, and the Counter is made during a request, in the reactor.
-        """
-        os.mkfifo(self.path)
-        errors = collectErrors(self)
-        counter: Counter = withinDeadline(self, self.counter, [self.path])
-        self.assertEqual(counter.getValue(), 0)
-        [aside] = self.stateFiles()
-        self.assertTrue(stat.S_ISFIFO(os.lstat(os.path.join(self.directory, aside)).st_mode))
-        self.assertEqual(len(errors), 1)
-        self.assertIn("is a FIFO", errors[0])
-        counter.increment()
-        counter.save()
-        self.assertEqual(self.saved(), {"value": 1})
-
-    def test_corruptTwiceInOneSecond(self) -> None:
-        """Two corrupt state files set aside within one second are both kept, under two names."""
-        for content in (b"first garbage", b"second garbage"):
-            with open(self.path, "wb") as state:
-                state.write(content)
-            counter = self.counter()
-            self.assertEqual(counter.getValue(), 0)
-            counter.stop()
-        asides = [name for name in self.stateFiles() if name != "counter.json"]
-        self.assertEqual(len(asides), 2, asides)
-        contents = set()
-        for name in asides:
-            self.assertTrue(name.startswith("counter.json.corrupt-"), name)
-            with open(os.path.join(self.directory, name), "rb") as aside:
-                contents.add(aside.read())
-        self.assertEqual(contents, {b"first garbage", b"second garbage"})
-
-    def test_corruptInReadOnlyDirectory(self) -> None:
-        """
-        A corrupt state file that cannot be set aside is logged and left as it is; counting
-        goes on from 0 in memory, and nothing is raised.
-        """
-        with open(self.path, "wb") as state:
-            state.write(b"garbage")
-        makeReadOnly(self, self.directory)
-        errors = collectErrors(self)
-        counter = self.counter()
-        self.assertEqual(counter.getValue(), 0)
-        [aside] = [error for error in errors if "cannot be set aside" in error]
-        self.assertIn(self.path, aside)
-        counter.increment()
-        counter.save()
-        self.assertEqual(counter.getValue(), 1)
-        self.assertEqual(self.stateFiles(), ["counter.json"])
-        with open(self.path, "rb") as state:
-            self.assertEqual(state.read(), b"garbage")
-
-    def test_startSavesAtShutdown(self) -> None:
-        """start() adds a before-shutdown trigger that saves the count."""
-        reactor = FakeReactor()
-        counter = self.counter()
-        counter.start(reactor)  # type: ignore[arg-type]
-        self.assertEqual(list(reactor.triggers), [1])
-        phase, eventType, trigger = reactor.triggers[1]
-        self.assertEqual((phase, eventType), ("before", "shutdown"))
-        counter.increment()
-        trigger()
-        self.assertEqual(self.saved(), {"value": 1})
-        self.assertEqual(self.clock.getDelayedCalls(), [])
-
-    def test_stop(self) -> None:
-        """stop() saves at once and removes the shutdown trigger."""
-        reactor = FakeReactor()
-        counter = self.counter()
-        counter.start(reactor)  # type: ignore[arg-type]
-        counter.increment()
-        counter.stop()
-        self.assertEqual(reactor.triggers, {})
-        self.assertEqual(reactor.removed, [1])
-        self.assertEqual(self.saved(), {"value": 1})
-        self.assertEqual(self.clock.getDelayedCalls(), [])
-
-    def test_stateFromEnvironment(self) -> None:
-        """Without a directory, the state file is in C{$WEBLOG_STATE}."""
-        setEnvironment(self, WEBLOG_STATE=self.directory)
-        with open(self.path, "w") as state:
-            json.dump({"value": 41}, state)
-        counter = Counter(clock=self.clock)
-        self.assertEqual(counter.path, self.path)
-        self.assertEqual(counter.getValue(), 41)
-
-    def test_stateDefault(self) -> None:
-        """Without a directory or C{$WEBLOG_STATE}, the state file is C{var/counter.json}."""
-        setEnvironment(self, WEBLOG_STATE=None)
-        self.assertEqual(Counter(clock=self.clock).path, os.path.join("var", "counter.json"))
-
-
-HOLDER = """
-import sys
-from twisted.internet.task import Clock
-from persist import Counter
-counter = Counter(sys.argv[1], clock=Clock())
-for _ in range(5):
-    counter.increment()
-counter.save()
-print(counter.problem or "holding", flush=True)
-sys.stdin.readline()
-counter.stop()
-"""
-"""A server stand-in: count 5 views in the directory given, then hold it until told to stop."""
-
-
-class CounterLockTests(unittest.TestCase):
-    """Only one server uses a state directory: the Counter holds C{weblog.lock} there."""
-
-    def setUp(self) -> None:
-        self.directory = self.mktemp()
-        os.makedirs(self.directory)
-        self.path = os.path.join(self.directory, "counter.json")
-        self.clock = Clock()
-        self.errors = collectErrors(self)
-
-    def counter(self) -> Counter:
-        """A Counter on the test's directory, stopped when the test ends."""
-        counter = Counter(self.directory, clock=self.clock)
-        self.addCleanup(counter.stop)
-        return counter
-
-    def inUse(self, pid: int) -> str:
-        """The refusal's reason while process C{pid} holds the directory."""
-        return (f"WEBLOG_STATE {self.directory} is in use by another weblog server (pid {pid}); "
-                "each server needs its own")
-
-    def saved(self) -> Any:
-        """The state file's parsed content."""
-        with open(self.path) as state:
-            return json.load(state)
-
-    def test_secondCounterRefused(self) -> None:
-        """
-        A second Counter on a directory in use counts nothing, writes nothing, and says why
-        (logged once, however many views it refuses).
-        """
-        first = self.counter()
-        first.increment()
-        first.save()
-        second = self.counter()
-        self.assertEqual(second.problem, self.inUse(os.getpid()))
-        self.assertEqual(first.problem, "")
-        for _ in range(3):
-            second.increment()
-        self.assertEqual(second.getValue(), 0)
-        first.increment()
-        first.increment()
-        self.clock.advance(5)
-        second.save()
-        self.assertEqual(self.saved(), {"value": 3})
-        self.assertEqual(first.getValue(), 3)
-        refusals = [error for error in self.errors if "views are not counted" in error]
-        self.assertEqual(refusals, [f"views are not counted: {self.inUse(os.getpid())}"])
-
-    def test_noCountedViewLost(self) -> None:
-        """
-        Views on two Counters sharing a directory, interleaved: every view a Counter showed as
-        counted (its value went up) is in the saved count once both have stopped.
-        """
-        counters = [self.counter(), self.counter()]
-        counted = 0
-        for view in range(20):
-            counter = counters[view % 2]
-            before = counter.getValue()
-            counter.increment()
-            counted += counter.getValue() - before
-            self.clock.advance(0.3)
-        for counter in counters:
-            counter.stop()
-        self.assertEqual(self.saved(), {"value": counted})
-        self.assertEqual(counted, 10)
-
-    def test_takesOverWhenFirstStops(self) -> None:
-        """Once the first Counter stops, the second's next view takes the lock and goes on."""
-        first = self.counter()
-        first.increment()
-        first.increment()
-        second = self.counter()
-        second.increment()
-        first.stop()
-        second.increment()
-        self.assertEqual((second.problem, second.getValue()), ("", 3))
-        second.save()
-        self.assertEqual(self.saved(), {"value": 3})
-        third = self.counter()
-        self.assertEqual(third.problem, self.inUse(os.getpid()))
-
-    def test_otherProcess(self) -> None:
-        """
-        A Counter in another process holds the directory: this one is refused, naming that
-        process, and so is start-up (L{config_problem}); once it ends, this one goes on.
-        """
-        holder = subprocess.Popen(
-            [sys.executable, "-c", HOLDER, self.directory],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        )
-        self.addCleanup(holder.wait, 10)
-        self.addCleanup(holder.kill)
-        assert holder.stdout is not None and holder.stdin is not None
-        self.assertEqual(holder.stdout.readline(), b"holding\n")
-        counter = self.counter()
-        self.assertEqual(counter.problem, self.inUse(holder.pid))
-        setEnvironment(self, WEBLOG_STATE=self.directory, WEBLOG_HTPASSWD=None,
-                       WEBLOG_KEEP=None, WEBLOG_FORMAT=None, WEBLOG_MAX_STREAMS=None)
-        self.assertEqual(config_problem(), self.inUse(holder.pid))
-        holder.communicate(b"stop\n", timeout=30)
-        self.assertEqual(holder.returncode, 0)
-        self.assertEqual(config_problem(), "")
-        counter.increment()
-        self.assertEqual((counter.problem, counter.getValue()), ("", 6))
-
-    def test_startupCheckOnlyLooks(self) -> None:
-        """L{config_problem} on a directory no server used creates nothing, and holds no lock."""
-        setEnvironment(self, WEBLOG_STATE=self.directory, WEBLOG_HTPASSWD=None,
-                       WEBLOG_KEEP=None, WEBLOG_FORMAT=None, WEBLOG_MAX_STREAMS=None)
-        self.assertEqual(config_problem(), "")
-        self.assertEqual(os.listdir(self.directory), [])
-        counter = self.counter()
-        self.assertEqual(config_problem(), self.inUse(os.getpid()))
-        self.assertEqual(counter.problem, "")
-        counter.stop()
-        self.assertEqual(config_problem(), "")
-
-    def test_lockLinkNotFollowed(self) -> None:
-        """
-        A symlink planted at C{weblog.lock} is not followed: its target is untouched, the
-        failure is logged, and the count is kept in memory without writing the state.
-        """
-        target = os.path.join(self.directory, "elsewhere")
-        with open(target, "w") as file:
-            file.write("precious\n")
-        os.symlink(os.path.abspath(target), os.path.join(self.directory, "weblog.lock"))
-        counter = self.counter()
-        counter.increment()
-        counter.save()
-        self.assertEqual((counter.problem, counter.getValue()), ("", 1))
-        with open(target) as file:
-            self.assertEqual(file.read(), "precious\n")
-        self.assertFalse(os.path.exists(self.path))
-        [error] = self.errors
-        self.assertTrue(error.startswith("cannot lock "), error)
-
-
-class _RecordsTestCase(unittest.TestCase):
-    """Helpers: a log path in a fresh directory, and Records stopped at cleanup."""
-
-    def setUp(self) -> None:
-        self.directory = self.mktemp()
-        os.makedirs(self.directory)
-        self.path = os.path.join(self.directory, "access.log")
-        self.clock = Clock()
-
-    def append(self, data: bytes) -> None:
-        """Append C{data} to the log."""
-        with open(self.path, "ab") as log:
-            log.write(data)
-
-    def records(self, keep: int = 100, path: str | None = None, **kwargs: Any) -> Records:
-        """Make Records following the log (or C{path}) on the test's clock, stopped at cleanup."""
-        records = Records(path or self.path, keep=keep, clock=self.clock, **kwargs)
-        self.addCleanup(records.stop)
-        return records
-
-
-class RecordsTests(_RecordsTestCase):
-    """L{Records} keeps the latest hits of the log and counts what it read."""
-
-    def test_provides(self) -> None:
-        """Records provides IRecords."""
-        records = self.records()
-        self.assertTrue(IRecords.providedBy(records))
-        self.assertTrue(verifyObject(IRecords, records))
-
-    def test_newestFirst(self) -> None:
-        """getNew() returns the hits newest (last written) first."""
-        self.append(combinedLog(range(5)))
-        records = self.records()
-        self.assertEqual(resources(records.getNew()), pages(range(4, -1, -1)))
-        self.assertEqual(resources(list(records.newest())), pages(range(4, -1, -1)))
-        self.assertEqual((records.lines, records.malformed), (5, 0))
-
-    def test_hitFields(self) -> None:
-        """A combined line becomes a hit with its fields."""
-        self.append(combined(3) + b"\n")
-        [hit] = self.records().getNew()
-        self.assertEqual(
-            (hit.client, hit.method, hit.resource, hit.protocol, hit.status, hit.bytes),
-            ("83.149.9.3", "GET", "/page/3", "HTTP/1.1", 200, 1003),
-        )
-        self.assertEqual(
-            (hit.referrer, hit.agent),
-            ("http://semicomplete.com/from/3", "Mozilla/5.0 (X11; Linux x86_64)"),
-        )
-        self.assertEqual(hit.time.isoformat(), "2015-05-17T10:00:03+00:00")
-
-    def test_malformed(self) -> None:
-        """A line that does not parse is counted as malformed and as a line, and not kept."""
-        self.append(combinedLog(range(2)) + b"garbage\n" + combinedLog(range(2, 3)))
-        records = self.records()
-        self.assertEqual(resources(records.getNew()), pages(range(2, -1, -1)))
-        self.assertEqual((records.lines, records.malformed), (4, 1))
-
-    def test_overlongMalformed(self) -> None:
-        """A line longer than the follower's longest line counts as malformed."""
-        self.append(b"")
-        records = self.records(slice_bytes=256 * 1024)  # the 70 KB line in one slice
-        records.getNew()
-        self.append(combined(1) + b"\n" + combined(2, length=70_000) + b"\n" + combined(3) + b"\n")
-        self.assertEqual(resources(records.getNew()), ["/page/3", "/page/1"])
-        self.assertEqual((records.lines, records.malformed), (3, 1))
-
-    def test_ringBytesBound(self) -> None:
-        """
-        The ring holds at most ring_bytes of lines (and what each costs beside, ENTRY_BYTES):
-        a log of long lines keeps fewer hits, the newest, with their ids; short lines fill it
-        up to keep again.
-        """
-        self.append(b"")
-        records = self.records(keep=100, ring_bytes=5 * (20_000 + ENTRY_BYTES) + 100)
-        records.getNew()
-        self.append(combinedLog(range(30), length=20_000))
-        records.catchUp()
-        self.assertEqual(resources(records.getNew()), pages(range(29, 24, -1)))
-        self.assertEqual(records.status()["kept"], 5)
-        self.assertEqual([(hit_id, hit.resource) for hit_id, hit in records.walk(28)],
-                         [(30, "/page/29"), (29, "/page/28")])
-        self.append(combinedLog(range(30, 130)))
-        records.catchUp()
-        self.assertEqual(resources(records.getNew()), pages(range(129, 29, -1)))
-        self.assertEqual(records.lines, 130)
-
-    def test_ringBytesBoundCustomFormat(self) -> None:
-        """With WEBLOG_FORMAT the ring keeps lines as read too, counted the same."""
-        self.append(b"")
-        records = self.records(keep=100, ring_bytes=5 * (20_000 + ENTRY_BYTES) + 100,
-                               format='%h %l %u %t "%r" %>s %b "%{Referer}i" "%{User-Agent}i"')
-        records.getNew()
-        self.append(combinedLog(range(30), length=20_000))
-        records.catchUp()
-        kept = records.getNew()
-        self.assertEqual(records.lines, 30)
-        self.assertEqual(resources(kept), pages(range(29, 24, -1)))
-
-    def test_ringBytesDefault(self) -> None:
-        """By default the ring's lines may take WEBLOG_KEEP KiB in all, and at least 32 MiB."""
-        self.assertEqual(self.records(keep=10).ring_bytes, 32 << 20)
-        self.assertEqual(self.records(keep=100_000).ring_bytes, 100_000 * 1024)
-
-    def test_keepBound(self) -> None:
-        """
-        Only the newest C{keep} hits are kept, and at start only that many lines are read back
-        (and counted as lines).
-        """
-        self.append(combinedLog(range(20)))
-        records = self.records(keep=5)
-        self.assertEqual(resources(records.getNew()), pages(range(19, 14, -1)))
-        self.assertEqual((records.lines, records.malformed), (5, 0))
-        self.append(combinedLog(range(20, 23)))
-        self.assertEqual(resources(records.getNew()), pages(range(22, 17, -1)))
-        self.assertEqual((records.lines, records.malformed), (8, 0))
-
-    def test_appended(self) -> None:
-        """Lines appended to the log appear on the next getNew(), once."""
-        self.append(combinedLog(range(2)))
-        records = self.records()
-        records.getNew()
-        self.append(combinedLog(range(2, 4)))
-        self.assertEqual(resources(records.getNew()), pages(range(3, -1, -1)))
-        self.assertEqual(resources(records.getNew()), pages(range(3, -1, -1)))
-        self.assertEqual(records.lines, 4)
-
-    def test_newestDoesNotRead(self) -> None:
-        """newest() iterates over the kept hits without reading the log."""
-        self.append(combinedLog(range(2)))
-        records = self.records()
-        records.getNew()
-        self.append(combinedLog(range(2, 4)))
-        self.assertEqual(resources(list(records.newest())), pages(range(1, -1, -1)))
-
-    def test_status(self) -> None:
-        """status() gives the log's path, state and counts."""
-        self.append(combinedLog(range(3)) + b"garbage\n")
-        records = self.records(keep=10)
-        records.getNew()
-        self.assertEqual(
-            records.status(),
-            {
-                "path": self.path,
-                "state": "ok",
-                "reason": "",
-                "lines": 4,
-                "malformed": 1,
-                "rotations": 0,
-                "truncations": 0,
-                "kept": 3,
-            },
-        )
-
-    def test_rotation(self) -> None:
-        """A rename rotation is followed: the old file's rest, then the new file, counted."""
-        self.append(combinedLog(range(2)))
-        records = self.records()
-        records.getNew()
-        self.append(combinedLog(range(2, 3)))
-        os.rename(self.path, self.path + ".1")
-        self.append(combinedLog(range(3, 5)))
-        self.assertEqual(resources(records.getNew()), pages(range(4, -1, -1)))
-        self.assertEqual((records.lines, records.status()["rotations"]), (5, 1))
-
-    def test_missingLog(self) -> None:
-        """A missing log is a state, not an error; when it appears it is followed from its start."""
-        records = self.records(keep=3)
-        self.assertEqual(records.getNew(), [])
-        status = records.status()
-        self.assertEqual((status["state"], status["reason"]), ("missing", "not found"))
-        self.append(combinedLog(range(5)))
-        self.assertEqual(resources(records.getNew()), pages(range(4, 1, -1)))
-        self.assertEqual((records.lines, records.status()["state"]), (5, "ok"))
-
-    def test_listen(self) -> None:
-        """A listener gets each batch of new hits until it unsubscribes."""
-        self.append(combinedLog(range(2)))
-        records = self.records()
-        batches: list[list[str]] = []
-        unlisten = records.listen(lambda hits, last: batches.append(resources(hits)))
-        records.getNew()
-        self.append(combinedLog(range(2, 3)) + b"garbage\n")
-        records.getNew()
-        records.getNew()
-        self.assertEqual(batches, [pages(range(2)), pages(range(2, 3))])
-        unlisten()
-        self.append(combinedLog(range(3, 4)))
-        records.getNew()
-        self.assertEqual(batches, [pages(range(2)), pages(range(2, 3))])
-        unlisten()
-
-    def test_walk(self) -> None:
-        """Hits are numbered from 1 as read; walk() gives the kept ones after a number."""
-        self.append(combinedLog(range(5)))
-        records = self.records(keep=3)
-        records.getNew()
-        self.assertEqual(records.hit_count, 3)
-        self.append(combinedLog(range(5, 7)))
-        records.getNew()
-        self.assertEqual(records.hit_count, 5)
-        numbered = list(records.walk(0))
-        self.assertEqual([number for number, _ in numbered], [5, 4, 3])
-        self.assertEqual(resources([hit for _, hit in numbered]), pages(range(6, 3, -1)))
-        self.assertEqual(
-            [(number, hit.resource) for number, hit in records.walk(4)], [(5, "/page/6")]
-        )
-        self.assertEqual(list(records.walk(5)), [])
-
-    def test_severalLogs(self) -> None:
-        """Several paths joined by ':' are all followed; a missing one is named in the status."""
-        other = os.path.join(self.directory, "other.log")
-        self.append(combinedLog(range(2)))
-        records = self.records(path=f"{self.path}:{other}")
-        self.assertEqual(resources(records.getNew()), pages(range(1, -1, -1)))
-        status = records.status()
-        self.assertEqual((status["state"], status["reason"]), ("missing", f"{other}: not found"))
-        self.assertEqual(
-            status["files"],
-            [
-                {"path": self.path, "state": "ok", "reason": ""},
-                {"path": other, "state": "missing", "reason": "not found"},
-            ],
-        )
-        with open(other, "ab") as log:
-            log.write(combinedLog(range(2, 3)))
-        self.assertEqual(
-            [(hit.resource, hit.source) for hit in records.getNew()],
-            [("/page/2", other), ("/page/1", self.path), ("/page/0", self.path)],
-        )
-        self.assertEqual((records.status()["state"], records.lines), ("ok", 3))
+class SettingsTests(DirectoryCase):
+    """Without arguments, L{Records} follows the logs, and keeps the hits, the settings name."""
 
     def test_pathFromEnvironment(self) -> None:
         """Without a path, the log is C{$WEBLOG_LOG}, else C{var/access.log}."""
@@ -869,7 +39,7 @@ class RecordsTests(_RecordsTestCase):
     def test_keepFromEnvironment(self) -> None:
         """Without keep, it is C{$WEBLOG_KEEP}, else 10000."""
         setEnvironment(self, WEBLOG_KEEP="3")
-        self.append(combinedLog(range(5)))
+        self.append(page_log(range(5)))
         records = Records(self.path, clock=self.clock)
         self.addCleanup(records.stop)
         self.assertEqual(records.keep, 3)
@@ -880,7 +50,7 @@ class RecordsTests(_RecordsTestCase):
     def test_badKeepFromEnvironment(self) -> None:
         """A bad C{$WEBLOG_KEEP} is a misconfigured state naming it; an explicit keep is not."""
         setEnvironment(self)
-        self.append(combinedLog(range(2)))
+        self.append(page_log(range(2)))
         for text in ("lots", "0", "1000001"):
             os.environ["WEBLOG_KEEP"] = text
             records = Records(self.path, clock=self.clock)
@@ -892,178 +62,127 @@ class RecordsTests(_RecordsTestCase):
             self.assertEqual(Records(self.path, keep=2, clock=self.clock).keep, 2)
         self.flushLoggedErrors()
 
+    def test_readBackIsKeep(self) -> None:
+        """At the start each log is read back only as many lines as are kept."""
+        self.append(page_log(range(20)))
+        records = Records(self.path, keep=5, clock=self.clock)
+        self.addCleanup(records.stop)
+        self.assertEqual(resources(records.getNew()), pages(range(19, 14, -1)))
+        self.assertEqual((records.lines, records.malformed), (5, 0))
 
-class RecordsLoopTests(_RecordsTestCase):
-    """Once started, L{Records} polls the log on its clock, reading a backlog in slices."""
+    def test_severalPaths(self) -> None:
+        """Paths joined by C{:} are one follower each, in order; empty parts are none."""
+        other = os.path.join(self.directory, "other.log")
+        records = Records(f"{self.path}::{other}:", keep=5, clock=self.clock)
+        self.addCleanup(records.stop)
+        self.assertEqual([follower.path for follower in records.followers], [self.path, other])
+        self.assertEqual(records.path, f"{self.path}::{other}:")
 
-    def test_polls(self) -> None:
-        """After start(), appended lines are read every interval without any getNew()."""
-        self.append(combinedLog(range(2)))
-        records = self.records(interval=1.0)
-        records.start()
-        self.assertEqual(resources(list(records.newest())), pages(range(1, -1, -1)))
-        self.append(combinedLog(range(2, 4)))
-        self.clock.advance(0.5)
-        self.assertEqual(records.lines, 2)
-        self.clock.advance(0.5)
-        self.assertEqual(resources(list(records.newest())), pages(range(3, -1, -1)))
-        self.assertEqual(records.lines, 4)
-
-    def test_wake(self) -> None:
-        """
-        wake() polls 10 ms later, without waiting for the interval, but no sooner than
-        WAKE_GAP after the last poll; repeated, it polls once.
-        """
-        self.append(b"")
-        records = self.records(interval=60.0)
-        records.start()  # polls at once, at time 0
-        batches: list[list[str]] = []
-        records.listen(lambda hits, last: batches.append(resources(hits)))
-        self.append(combinedLog(range(2)))
-        records.wake()
-        records.wake()
-        self.clock.advance(records.WAKE_GAP / 2)
-        self.assertEqual(batches, [])  # within WAKE_GAP of the poll at start
-        self.clock.advance(records.WAKE_GAP / 2)
-        self.assertEqual(batches, [pages(range(2))])
-        self.clock.advance(5)
-        self.append(combinedLog(range(2, 3)))
-        records.wake()
-        self.clock.advance(0.01)  # long after the last poll: only the 10 ms delay
-        self.assertEqual(batches, [pages(range(2)), pages(range(2, 3))])
-        self.assertEqual([call.getTime() for call in self.clock.getDelayedCalls()], [60.0])
-
-    def test_refreshRateLimitedOnceStarted(self) -> None:
-        """
-        refresh() (what pages call) polls unless a poll ran less than WAKE_GAP ago; before
-        start() it always polls, as the article's getNew() did.
-        """
-        self.append(b"")
-        records = self.records(interval=60.0)
-        self.append(combinedLog(range(1)))
-        records.refresh()
-        self.assertEqual(records.lines, 1)  # not started: every refresh polls
-        records.start()  # polls at once, at time 0
-        self.append(combinedLog(range(1, 2)))
-        self.clock.advance(records.WAKE_GAP / 2)
-        records.refresh()
-        self.assertEqual(records.lines, 1)  # polled a moment ago: the page may be that stale
-        self.clock.advance(records.WAKE_GAP / 2)
-        records.refresh()
-        self.assertEqual(records.lines, 2)
-        self.append(combinedLog(range(2, 3)))
-        records.refresh()
-        self.assertEqual(records.lines, 2)  # that refresh counts as the last poll
-
-    def test_wakeStopped(self) -> None:
-        """wake() before start() or after stop() schedules nothing."""
-        records = self.records()
-        records.wake()
-        self.assertEqual(self.clock.getDelayedCalls(), [])
-        records.start()
-        records.stop()
-        records.wake()
-        self.assertEqual(self.clock.getDelayedCalls(), [])
-
-    def test_startTwice(self) -> None:
-        """A second start() does not start a second loop."""
-        records = self.records()
-        records.start()
-        records.start()
-        self.assertEqual(len(self.clock.getDelayedCalls()), 1)
-
-    def test_backlogInSlices(self) -> None:
-        """
-        A backlog larger than slice_bytes is read one bounded slice per call (here 2000 bytes,
-        10 lines of 200 bytes), the rest in calls scheduled at once on the clock; every line
-        once, and the hits are made (and listeners told) once the backlog is read.
-        """
-        self.append(b"")
-        records = self.records(keep=1000, interval=1.0, slice_bytes=2000)
-        records.getNew()
-        batches: list[tuple[list[str], int]] = []
-        records.listen(lambda hits, last: batches.append((resources(hits), last)))
-        self.append(combinedLog(range(35), length=199))
-        records.start()
-        self.assertEqual(records.lines, 10)
-        self.assertEqual(batches, [])
-        self.assertEqual(sorted(call.getTime() for call in self.clock.getDelayedCalls()), [0, 1])
-        self.clock.advance(0)
-        self.assertEqual(batches, [(pages(range(35)), 35)])
-        self.assertEqual(records.lines, 35)
-        self.assertEqual(records.last_id, 35)
-        self.assertEqual([call.getTime() for call in self.clock.getDelayedCalls()], [1])
-
-    def test_stop(self) -> None:
-        """stop() leaves no call on the clock, even with a backlog waiting, and polls no more."""
-        self.append(b"")
-        records = self.records(keep=1000, interval=1.0, slice_bytes=2000)
-        records.getNew()
-        self.append(combinedLog(range(35), length=199))
-        records.start()
-        self.assertEqual(records.lines, 10)
-        records.stop()
-        self.assertEqual(self.clock.getDelayedCalls(), [])
-        self.clock.advance(10)
-        self.assertEqual(records.lines, 10)
-
-    def test_stopDuringBacklog(self) -> None:
-        """
-        stop() from a listener, while the interval's poll is due, leaves nothing scheduled.
-
-        The poll at the interval comes while slices of a backlog are scheduled, and must not
-        start a second chain that stop() would not cancel.
-        """
-        self.append(b"")
-        records = self.records(keep=1000, interval=1.0, slice_bytes=2000)
-        records.getNew()
-        self.append(combinedLog(range(35), length=199))
-        batches: list[list[str]] = []
-
-        def listener(hits: list[Hit], last: int) -> None:
-            batches.append(resources(hits))
-            records.stop()
-
-        records.listen(listener)
-        records.start()
-        self.clock.advance(1)
-        self.assertEqual(batches, [pages(range(35))])
-        self.assertEqual(records.lines, 35)
-        self.assertEqual(self.clock.getDelayedCalls(), [])
-        self.append(combinedLog(range(35, 40), length=199))
-        self.clock.advance(5)
-        self.assertEqual(records.lines, 35)
+    def test_followersOnTheClock(self) -> None:
+        """Each follower's linger runs on the clock given: a rotated-away log is let go on it."""
+        self.append(page_log(range(1)))
+        records = Records(self.path, keep=5, clock=self.clock)
+        self.addCleanup(records.stop)
+        records.poll()
+        os.rename(self.path, self.path + ".1")
+        self.append(page_log(range(1, 2)))
+        records.poll()
+        [follower] = records.followers
+        self.assertIsInstance(follower, LogFollower)
+        self.assertEqual(len(follower.held_files()), 2)
+        self.clock.advance(30)
+        records.poll()
+        self.assertEqual(len(follower.held_files()), 1)
 
 
-class CounterSaveFailureTests(unittest.TestCase):
-    """A Counter whose state cannot be written keeps counting and says why."""
+class FormatCase(DirectoryCase):
+    """Records on the log keeping 10 hits, in a format, and the lines written in it."""
 
-    def test_unwritableStateIsLogged(self) -> None:
-        """
-        With the state directory unusable, the Counter logs once that it cannot lock it and
-        once that it cannot read the count; the count goes on in memory, and saves say no more.
-        """
-        base = self.mktemp()
-        os.makedirs(base)
-        blocker = os.path.join(base, "not-a-dir")
-        with open(blocker, "w") as file:
-            file.write("a file where the state directory should be")
-        events = EventCollector()
-        globalLogPublisher.addObserver(events)
-        self.addCleanup(globalLogPublisher.removeObserver, events)
-        clock = Clock()
-        counter = Counter(blocker, clock=clock)
-        counter.increment()
-        counter.save()
-        self.assertEqual(counter.getValue(), 1)
-        counter.increment()
-        clock.advance(1)
-        self.assertEqual(counter.getValue(), 2)
-        errors = [formatEvent(event) for event in events.events
-                  if event.get("log_level") == LogLevel.error]
-        self.assertEqual(len(errors), 2, errors)
-        self.assertTrue(errors[0].startswith(f"cannot lock {blocker}/weblog.lock: "), errors[0])
-        self.assertTrue(errors[0].endswith("; the view count is kept in memory only"), errors[0])
-        self.assertTrue(errors[1].startswith("cannot read the view count from "), errors[1])
-        with open(blocker) as file:
-            self.assertEqual(file.read(), "a file where the state directory should be")
+    def appendLines(self, *lines: str) -> None:
+        """Append C{lines}, each ended by a newline, to the log."""
+        self.append(b"".join(line.encode("utf-8") + b"\n" for line in lines))
+
+    def records(self, format: str | None = None) -> Records:
+        """A Records on the log keeping 10 hits, in C{format} if given, stopped at cleanup."""
+        records = Records(self.path, keep=10, clock=self.clock, format=format)
+        self.addCleanup(records.stop)
+        return records
+
+
+class FormatTests(FormatCase):
+    """L{Records} parses its log with a custom format, or says why it cannot."""
+
+    def test_customFormat(self):
+        """Lines in the given format become hits, newest first."""
+        self.appendLines(f'{TIME} 1.2.3.4 "GET /a HTTP/1.1" 200 5 7 "agent" "-"',
+                         "not a line",
+                         f'{TIME} 1.2.3.5 "GET /b HTTP/1.1" 404 - 9 "-" "http://r/"')
+        records = self.records(format=CUSTOM)
+        self.assertEqual(
+            records.getNew(),
+            [hit(client="1.2.3.5", resource="/b", status=404, bytes=None, referrer="http://r/"),
+             hit(resource="/a", agent="agent")],
+        )
+        self.assertEqual((records.lines, records.malformed), (3, 1))
+        self.assertEqual(records.status()["state"], "ok")
+
+    def test_combinedLineNotInFormat(self):
+        """With a custom format, a combined line that does not match it is malformed."""
+        self.appendLines(COMBINED_LINES[0])
+        records = self.records(format=CUSTOM)
+        self.assertEqual(records.getNew(), [])
+        self.assertEqual((records.lines, records.malformed), (1, 1))
+
+    def test_nonAsciiDigitsMalformed(self):
+        """A line whose byte count is a superscript digit is counted malformed, not raised."""
+        self.appendLines(f'1.2.3.4 - - {TIME} "GET / HTTP/1.1" 200 \u00b2',
+                         f'1.2.3.4 - - {TIME} "GET / HTTP/1.1" 200 5')
+        records = self.records(format=COMMON)
+        self.assertEqual(records.getNew(), [hit()])
+        self.assertEqual((records.lines, records.malformed), (2, 1))
+
+    def test_badFormat(self):
+        """A bad format: misconfigured with the FormatError's message, and nothing is read."""
+        self.appendLines(COMBINED_LINES[0])
+        records = self.records(format="%Z")
+        status = records.status()
+        self.assertEqual(
+            (status["state"], status["reason"]),
+            ("misconfigured", "WEBLOG_FORMAT '%Z': unknown directive %Z"),
+        )
+        self.assertEqual(records.getNew(), [])
+        self.assertEqual(records.lines, 0)
+        self.flushLoggedErrors()
+
+
+class FormatFromEnvironmentTests(FormatCase):
+    """Without a format argument, C{$WEBLOG_FORMAT} chooses the format."""
+
+    def test_formatFromEnvironment(self):
+        """Without a format argument, Records uses C{$WEBLOG_FORMAT}."""
+        setEnvironment(self, WEBLOG_FORMAT=CUSTOM)
+        self.appendLines(f'{TIME} 1.2.3.4 "GET / HTTP/1.1" 200 5 7 "agent" "-"')
+        self.assertEqual(self.records().getNew(), [hit(agent="agent")])
+
+    def test_argumentOverridesEnvironment(self):
+        """A format argument wins over C{$WEBLOG_FORMAT}."""
+        setEnvironment(self, WEBLOG_FORMAT=CUSTOM)
+        self.appendLines(f'1.2.3.4 - - {TIME} "GET / HTTP/1.1" 200 5')
+        self.assertEqual(self.records(format=COMMON).getNew(), [hit()])
+
+    def test_autoDetectionWithoutFormat(self):
+        """Without C{$WEBLOG_FORMAT} (or with it empty), lines are auto-detected."""
+        for value in (None, ""):
+            setEnvironment(self, WEBLOG_FORMAT=value)
+            self.appendLines(f'1.2.3.4 - - {TIME} "GET / HTTP/1.1" 200 5')
+            self.assertEqual(self.records().getNew()[0], hit())
+
+    def test_badFormatFromEnvironment(self):
+        """A bad C{$WEBLOG_FORMAT} makes Records misconfigured with its message."""
+        setEnvironment(self, WEBLOG_FORMAT='%h "%r"')
+        status = self.records().status()
+        self.assertEqual(
+            (status["state"], status["reason"]),
+            ("misconfigured", "WEBLOG_FORMAT '%h \"%r\"': needs %t for the time"),
+        )
+        self.flushLoggedErrors()

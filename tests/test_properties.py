@@ -16,10 +16,11 @@ from twisted.internet.address import IPv4Address, IPv6Address
 from twisted.internet.task import Clock
 from twisted.trial import unittest
 from twisted.web import http
-from twisted.web.test.requesthelper import DummyRequest
 from weblog.following import OVERLONG, LogFollower
-from weblog.parsing import hit_of, read_line
+from weblog.parsing import hit_of, read_line, split_request
 from webloglib import Hit, LogLineError, parse_line
+
+from tests.support import apache_escape, twisted_line
 
 PROPERTY = settings(
     max_examples=200,
@@ -66,11 +67,6 @@ def parsedOrRejected(testCase: unittest.TestCase, line: str | bytes) -> Hit | No
     return parsed
 
 
-def apacheEscape(text: str) -> str:
-    """Escape a field as Apache writes it: a backslash before quotes and backslashes."""
-    return text.replace("\\", "\\\\").replace('"', '\\"')
-
-
 @st.composite
 def nearlyValidLines(draw: st.DrawFn) -> str:
     """A line built of the combined format's parts, each possibly damaged or hostile."""
@@ -83,11 +79,11 @@ def nearlyValidLines(draw: st.DrawFn) -> str:
     ident = either(st.just("-"))
     user = either(st.just("-"))
     when = either(seconds.map(http.datetimeToLogString))
-    request = either(st.text(printable, max_size=30).map(apacheEscape))
+    request = either(st.text(printable, max_size=30).map(apache_escape))
     status = either(st.one_of(st.just("-"), st.integers(0, 999).map(str)))
     size = either(st.one_of(st.just("-"), st.text("0123456789", min_size=1, max_size=30)))
-    referrer = either(st.text(printable, max_size=30).map(apacheEscape))
-    agent = field.map(apacheEscape)
+    referrer = either(st.text(printable, max_size=30).map(apache_escape))
+    agent = field.map(apache_escape)
     ending = draw(st.sampled_from(["", "\n", "\r\n", " extra", ' "-"']))
     return (f'{client} {ident} {user} {when} "{request}" {status} {size} '
             f'"{referrer}" "{draw(agent)}"{ending}')
@@ -177,13 +173,6 @@ class FastPathAgreesTests(unittest.TestCase):
         self.assertAgree(line)
 
 
-class LoggedRequest(DummyRequest):
-    """A L{DummyRequest} with the attributes that C{combinedLogFormatter} reads."""
-
-    code = 200
-    sentLength: int | None = None
-
-
 class TwistedRoundTripTests(unittest.TestCase):
     """What Twisted's own C{combinedLogFormatter} writes parses back to what was sent."""
 
@@ -204,19 +193,14 @@ class TwistedRoundTripTests(unittest.TestCase):
         length: int | None, client: str, when: int,
     ) -> None:
         """Every field comes back as sent: no header or no length is None."""
-        request = LoggedRequest([b""])
-        request.client = (IPv6Address("TCP", client, 443) if ":" in client
-                          else IPv4Address("TCP", client, 54321))
-        request.method = method.encode("ascii")
-        request.uri = path.encode("utf-8")
-        request.clientproto = protocol.encode("ascii")
-        request.code = status
-        request.sentLength = length
-        if referrer:
-            request.requestHeaders.setRawHeaders(b"referer", [referrer.encode("utf-8")])
-        if agent:
-            request.requestHeaders.setRawHeaders(b"user-agent", [agent.encode("utf-8")])
-        line = http.combinedLogFormatter(http.datetimeToLogString(when), request)
+        line = twisted_line(
+            referrer=referrer.encode("utf-8") if referrer else None,
+            agent=agent.encode("utf-8") if agent else None,
+            client=(IPv6Address("TCP", client, 443) if ":" in client
+                    else IPv4Address("TCP", client, 54321)),
+            sent=length, uri=path.encode("utf-8"), method=method.encode("ascii"),
+            protocol=protocol.encode("ascii"), status=status, when=when,
+        )
         self.assertEqual(
             parse_line(line),
             Hit(
@@ -237,8 +221,8 @@ def combinedLines(draw: st.DrawFn) -> bytes:
     size = draw(st.one_of(st.just("-"), st.integers(min_value=0, max_value=10**9).map(str)))
     line = (
         f'{draw(ip)} - - {http.datetimeToLogString(draw(seconds))} '
-        f'"{apacheEscape(f"GET {resource} HTTP/1.1")}" {status} {size} '
-        f'"{apacheEscape(referrer)}" "{apacheEscape(agent)}"'
+        f'"{apache_escape(f"GET {resource} HTTP/1.1")}" {status} {size} '
+        f'"{apache_escape(referrer)}" "{apache_escape(agent)}"'
     )
     return line.encode("utf-8")
 
@@ -426,3 +410,23 @@ class FastCleanTests(unittest.TestCase):
     def test_anyTextSameAsReference(self, text: str) -> None:
         """Any text at all cleans to the same text."""
         self.assertEqual(webloglib.clean(text), clean_reference(text))
+
+
+_REQUEST_REFERENCE = re.compile(r"([^ ]+) (.+?)(?: (HTTP/[0-9.]+))?\Z", re.DOTALL)
+"""How requests were split by a regular expression before split_request used partition."""
+
+
+class SplitRequestTests(unittest.TestCase):
+    """L{weblog.parsing.split_request} splits as the regular expression it replaced did."""
+
+    @PROPERTY
+    @given(st.text(alphabet=" GETHTP/1.0a\n\t\"x", max_size=40))
+    @example("GET  HTTP/1.1")
+    @example("GET /a HTTP/1.1\n")
+    @example(" GET / HTTP/1.1")
+    @example("GET ")
+    def test_sameSplit(self, request: str) -> None:
+        """Method, resource and protocol are those the regular expression found."""
+        found = _REQUEST_REFERENCE.match(request)
+        expected = (None, request, None) if found is None else found.groups()
+        self.assertEqual(split_request(request), expected)

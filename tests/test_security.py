@@ -26,7 +26,7 @@ from weblog.resources import WeblogPage
 from weblog.selection import Selection
 
 from tests.support import REPO, SiteCase
-from tests.test_events import FakeRequest
+from tests.test_events import Client
 from tests.test_pages import reason_of
 
 # (the text as the client sent it, the text weblog shows: control and format characters,
@@ -371,13 +371,11 @@ class HostileRecordsTests(unittest.TestCase):
     def test_statsEventOneLine(self):
         """A stats event carrying the hostile top lists is one event with one data line."""
         hub = EventHub(self.records, self.clock)
-        request = FakeRequest()
-        selection = Selection(limit=1000, status="all", referrer="any")
-        hub.open(request, selection)  # type: ignore[arg-type]
-        self.addCleanup(request.finished.callback, None)
+        client = Client(hub, Selection(limit=1000, status="all", referrer="any"))
+        self.addCleanup(client.leave)
         self.read()
         self.clock.advance(5)
-        written = b"".join(request.written)
+        written = client.body
         self.assertNotIn(b"<", written)
         self.assertNotIn("\u2028".encode(), written)
         [stats] = [block for block in written.split(b"\n\n") if block.startswith(b"event: stats")]

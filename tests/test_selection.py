@@ -10,6 +10,8 @@ from twisted.trial import unittest
 from weblog.selection import BadQuery, Selection, is_bot, is_own, is_own_logged, parse_query
 from webloglib import Hit, parse_line
 
+from tests.support import written
+
 GOOGLEBOT = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"
 FIREFOX = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
 
@@ -21,10 +23,8 @@ def hit(
     agent: str = FIREFOX,
 ) -> Hit:
     """A hit parsed from one Apache combined line; C{"-"} for no referrer, status or agent."""
-    return parse_line(
-        f'203.0.113.7 - - [17/May/2015:10:05:03 +0000] "GET {resource} HTTP/1.1" {status} 123 '
-        f'"{referrer}" "{agent}"'
-    )
+    return parse_line(written(f"GET {resource} HTTP/1.1", referrer, agent, status=str(status),
+                              size="123"))
 
 
 def query(**values: str | bytes) -> dict[bytes, list[bytes]]:
@@ -37,6 +37,11 @@ def query(**values: str | bytes) -> dict[bytes, list[bytes]]:
 
 class ParseQueryValidTests(unittest.TestCase):
     """parse_query: defaults, and each valid value accepted."""
+
+    def assertAccepted(self, name: str, *values: str) -> None:
+        """Each of C{values} given for the parameter C{name} is accepted as given."""
+        for value in values:
+            self.assertEqual(getattr(parse_query(query(**{name: value})), name), value, value)
 
     def test_defaults(self) -> None:
         """No parameters give the defaults."""
@@ -56,31 +61,23 @@ class ParseQueryValidTests(unittest.TestCase):
 
     def test_status(self) -> None:
         """An exact status, a status class or all is accepted as given."""
-        self.assertEqual(parse_query(query(status="404")).status, "404")
-        self.assertEqual(parse_query(query(status="2xx")).status, "2xx")
-        self.assertEqual(parse_query(query(status="all")).status, "all")
+        self.assertAccepted("status", "404", "2xx", "all")
 
     def test_referrer(self) -> None:
         """referrer=any and referrer=required are accepted."""
-        self.assertEqual(parse_query(query(referrer="any")).referrer, "any")
-        self.assertEqual(parse_query(query(referrer="required")).referrer, "required")
+        self.assertAccepted("referrer", "any", "required")
 
     def test_q(self) -> None:
         """q is any text, decoded from UTF-8, up to 200 characters (not bytes)."""
-        self.assertEqual(parse_query(query(q="caf\xe9 & <b>")).q, "caf\xe9 & <b>")
-        self.assertEqual(parse_query(query(q="x" * 200)).q, "x" * 200)
-        self.assertEqual(parse_query(query(q="\xe9" * 200)).q, "\xe9" * 200)
-        self.assertEqual(parse_query(query(q="")).q, "")
+        self.assertAccepted("q", "caf\xe9 & <b>", "x" * 200, "\xe9" * 200, "")
 
     def test_bots(self) -> None:
         """bots=exclude and bots=include are accepted."""
-        self.assertEqual(parse_query(query(bots="exclude")).bots, "exclude")
-        self.assertEqual(parse_query(query(bots="include")).bots, "include")
+        self.assertAccepted("bots", "exclude", "include")
 
     def test_own(self) -> None:
         """own=show and own=hide are accepted."""
-        self.assertEqual(parse_query(query(own="show")).own, "show")
-        self.assertEqual(parse_query(query(own="hide")).own, "hide")
+        self.assertAccepted("own", "show", "hide")
 
     def test_all_at_once(self) -> None:
         """Every parameter given at once makes the matching Selection."""

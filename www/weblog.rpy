@@ -1,7 +1,9 @@
 # weblog.rpy: the latest hits (JSON at weblog.rpy/json, live events at weblog.rpy/events).
-# Run again on every request; Records lives in the site registry, outliving each run and edit,
-# and so does what the page rendered from it (WeblogPage keeps that there, under IRendered).
+# Run again on every request; Records and the event hub live in the site registry,
+# outliving each run and edit, and so does what the page rendered (WeblogPage keeps it there).
 from persist import IRecords, Records
+from weblog.events import EventHub
+from weblog.interfaces import IEventHub
 from weblog.resources import WeblogPage, protect
 
 records = registry.getComponent(IRecords)
@@ -10,5 +12,10 @@ if records is None:
     records.start()
     registry.setComponent(IRecords, records)
 
-page = WeblogPage(records, registry=registry)
+hub = registry.getComponent(IEventHub)
+if hub is None:
+    hub = EventHub(records)
+    registry.setComponent(IEventHub, hub)
+
+page = WeblogPage(records, hub=hub, registry=registry)
 resource = protect(page, registry)  # HTTP Basic authentication when WEBLOG_HTPASSWD names a file

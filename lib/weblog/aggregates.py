@@ -7,10 +7,12 @@ last hour of log time.
 from __future__ import annotations
 
 from collections import Counter
+from collections import Counter as CountOf
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from hashlib import blake2b
 from heapq import nlargest
+from operator import itemgetter
 from typing import Any
 
 from weblog.cleaning import MAX_FIELD
@@ -22,6 +24,7 @@ __all__ = ["Aggregates"]
 MINUTES = 60
 LONGEST_KEY = MAX_FIELD
 """A value longer than this (as logged) is remembered by a digest of it."""
+MINUTE = Logged._fields.index("minute")
 SHOWN_MOST = 20000
 """The most values (as logged) each panel remembers as shown before it forgets them all."""
 
@@ -41,20 +44,35 @@ class _Tally:
         self.panel = panel
         self.index = panel.index
         self.counts: dict[str, int] = {}
-        self.shown: dict[Raw, str | bool] = {}
-        """Each value as logged: its key as shown, or False when it is not counted."""
+        self.shown: dict[Raw | None, str | bool] = {None: False}
+        """What each value as logged counts as: its key as shown, or False for nothing (as for
+        an absent field); a long value is not kept here (see L{show})."""
+        self.long: dict[Raw, str | bool] = {}
+        """What long values count as, by their digests."""
 
-    def show(self, raw: Raw) -> str | bool:
-        """What C{raw} counts as (False: nothing), remembered."""
-        key = _cache_key(raw)
-        shown = self.shown.get(key)
-        if shown is None:
-            value = self.panel.shown(raw)
-            shown = False if value is None else value
-            if len(self.shown) >= SHOWN_MOST:
-                self.shown.clear()
-            self.shown[key] = shown
+    def show(self, raw: Raw | None) -> str | bool:
+        """What C{raw} counts as (False: nothing), found and remembered."""
+        if raw is None:
+            return False
+        if len(raw) > LONGEST_KEY:  # found again at each count: its digest is kept instead
+            key = _cache_key(raw)
+            shown = self.long.get(key)
+            if shown is None:
+                shown = self.long[key] = self._find(raw)
+                if len(self.long) >= SHOWN_MOST:
+                    self.long.clear()
+            return shown
+        shown = self._find(raw)
+        if len(self.shown) >= SHOWN_MOST:
+            self.shown.clear()
+            self.shown[None] = False
+        self.shown[raw] = shown
         return shown
+
+    def _find(self, raw: Raw) -> str | bool:
+        """What C{raw} counts as, by the panel's rule."""
+        value = self.panel.shown(raw)
+        return False if value is None else value
 
 
 class Aggregates:
@@ -80,31 +98,28 @@ class Aggregates:
         self._top: tuple[tuple[int, int], dict[str, Any]] | None = None
 
     def count(self, lines: Iterable[Logged]) -> None:
-        """Count C{lines}, each as read (see L{weblog.parsing.Logged})."""
-        tallies = [(tally.index, tally.shown.get, tally.show, tally.counts)
-                   for tally in self.tallies]
-        minutes = self.minutes
-        counted = 0
-        for logged in lines:
-            counted += 1
-            for index, known, show, counts in tallies:
-                raw: Raw | None = logged[index]  # type: ignore[assignment]  # a field, not minute
-                if raw is None:
-                    continue
-                shown = known(raw) if len(raw) <= LONGEST_KEY else None
+        """
+        Count C{lines}, each as read (see L{weblog.parsing.Logged}).
+
+        Each panel goes over the batch in turn, a dictionary lookup or two a line,
+        and what a value shows is found at its first count only.
+        """
+        lines = lines if isinstance(lines, list) else list(lines)
+        for tally in self.tallies:
+            counts: dict[Any, int] = tally.counts  # keys: shown text (never False)
+            known, show = tally.shown.get, tally.show
+            get = counts.get
+            for raw in map(itemgetter(tally.index), lines):
+                shown = known(raw)
                 if shown is None:
                     shown = show(raw)
-                if isinstance(shown, str):
-                    counts[shown] = counts.get(shown, 0) + 1
-            minute = logged.minute
-            if minute == self.newest_minute:
-                minutes[minute] += 1
-            else:
-                self._count_minute(minute)
-        self.total += counted
-        for tally in self.tallies:
-            if len(tally.counts) > self.cap:
-                self._prune(tally.counts)
+                if shown is not False:
+                    counts[shown] = get(shown, 0) + 1
+            if len(counts) > self.cap:
+                self._prune(counts)
+        for minute, times in CountOf(map(itemgetter(MINUTE), lines)).items():
+            self._count_minute(minute, times)
+        self.total += len(lines)
 
     def _prune(self, table: dict[str, int]) -> None:
         """
@@ -120,15 +135,20 @@ class Aggregates:
         table.update((key, count - floor) for key, count in kept[:-1] if count > floor)
         self.approximate = True
 
-    def _count_minute(self, minute: int) -> None:
-        """Count one hit in its minute, keeping only the last hour of minutes."""
+    def _count_minute(self, minute: int, times: int) -> None:
+        """
+        Count C{times} hits in their minute, keeping only the last hour of minutes.
+
+        The counts kept are then those of the last hour up to the newest minute seen,
+        whatever the order in which minutes come.
+        """
         newest = self.newest_minute
         if newest is None or minute > newest:
             self.newest_minute = newest = minute
             for old in [key for key in self.minutes if key <= minute - MINUTES]:
                 del self.minutes[old]
         if minute > newest - MINUTES:
-            self.minutes[minute] = self.minutes.get(minute, 0) + 1
+            self.minutes[minute] = self.minutes.get(minute, 0) + times
 
     def counts(self, name: str) -> dict[str, int]:
         """The counts of the panel named C{name}, by key as shown (a copy)."""

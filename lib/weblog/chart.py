@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_pages -*-
+# -*- test-case-name: tests.test_chart -*-
 """The hits-per-minute chart: an inline SVG rendered by the server, no chart library."""
 
 from __future__ import annotations

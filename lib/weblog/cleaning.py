@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_webloglib -*-
+# -*- test-case-name: tests.test_cleaning -*-
 """
 Clean a field as logged into the text its client sent, safe to show as text, in bounded work.
 

@@ -1,9 +1,10 @@
 # -*- test-case-name: tests.test_pages -*-
 """
-The JSON the pages send, built in one place: a view's document, a hit, and the stats event's data.
+The JSON documents the pages answer, built in one place: a view's document and a hit in it.
 
 Every string in them came from the log; L{weblog.hit.json_text} writes them with no raw
-C{<}, C{>} or C{&}, so the documents are safe to read anywhere, even inside HTML.
+C{<}, C{>} or C{&}, so the documents are safe to read anywhere, even inside HTML.  (A stats
+event's data, the same aggregates with the log's state, is L{weblog.sse.stats_data}.)
 """
 
 from __future__ import annotations
@@ -12,10 +13,9 @@ from typing import Any
 
 from weblog.aggregates import Aggregates
 from weblog.hit import Hit, json_text
-from weblog.interfaces import IRecords
 from weblog.selection import PARAMETERS, Selection
 
-__all__ = ["hit_json", "hits_json", "stats_json"]
+__all__ = ["hit_json", "hits_json"]
 
 
 def hit_json(hit: Hit) -> bytes:
@@ -43,9 +43,3 @@ def hits_json(selection: Selection, hits: list[bytes], status: dict[str, Any],
         pieces += (b"," if index else b"", hit)
     return [*pieces, b"]", after]
 
-
-def stats_json(records: IRecords) -> bytes:
-    """The data of a C{stats} event: the aggregates and the log's status, as one line of JSON."""
-    stats = records.aggregates.to_json()
-    stats["log"] = records.status()
-    return json_text(stats).encode()

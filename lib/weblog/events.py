@@ -1,26 +1,35 @@
 # -*- test-case-name: tests.test_events -*-
 """
-Server-Sent Events for C{/weblog.rpy/events}: one shared hub per Records fans new hits out.
+Server-Sent Events for C{/weblog.rpy/events}: one hub per Records fans new hits out.
 
 Each stream gets the new hits of a batch in as few writes as fit Twisted's
 transport buffer (a burst is coalesced, a big one split), a heartbeat comment
 while idle, and on reconnection with C{Last-Event-ID} the kept hits it missed.
-What the transport has no room for waits in the stream, counted: a client that
-does not keep up (more than 256 KiB still waiting when new events come) is
-dropped, and the clients most behind are dropped while what waits for all of
-them passes 16 MiB, so memory stays bounded whatever the clients do; a client
-reading at full speed is never dropped for the size of a batch.
+What the transport has no room for waits in the stream, counted
+(L{weblog.streams}): a client that does not keep up (more than 256 KiB still
+waiting in its stream when new events come) is dropped, and the clients most behind are
+dropped while what waits for all of them passes 16 MiB, so memory stays
+bounded whatever the clients do (16 MiB, and less than 64 KiB in the
+transport of each stream that keeps up, as in any connection's buffers); a
+client reading at full speed is never dropped for the size of a batch.
+
+The hub outlives the requests, in the site registry beside Records, as
+C{www/weblog.rpy} keeps it::
+
+    hub = registry.getComponent(IEventHub)
+    if hub is None:
+        hub = EventHub(records)
+        registry.setComponent(IEventHub, hub)
 """
 
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from typing import Any
-from weakref import WeakKeyDictionary
 
 from twisted.internet.defer import CancelledError
-from twisted.internet.interfaces import IPushProducer, IReactorTime
+from twisted.internet.interfaces import IReactorTime
 from twisted.internet.task import LoopingCall, SchedulerStopped
 from twisted.logger import Logger
 from twisted.python.failure import Failure
@@ -28,191 +37,46 @@ from twisted.web.server import NOT_DONE_YET, Request
 from zope.interface import implementer
 
 from weblog import settings
-from weblog.document import stats_json
-from weblog.hit import Hit, count_of, json_text
-from weblog.interfaces import IRecords
+from weblog.hit import Hit, count_of
+from weblog.interfaces import IEventHub, IRecords
 from weblog.selection import Selection
-from weblog.slices import OneAtATime
+from weblog.slices import OneAtATime, default_reactor
+from weblog.sse import HEARTBEAT, RETRY, hit_event, stats_event
+from weblog.streams import EventStream, Unsent, pieces
 
-__all__ = ["EventHub", "hub_for"]
+__all__ = ["EventHub"]
 
 _log = Logger()
-_hubs: WeakKeyDictionary[IRecords, EventHub] = WeakKeyDictionary()
 
 
-def hub_for(records: IRecords, clock: IReactorTime | None = None) -> EventHub:
-    """
-    The one hub of C{records}, made at first use.
-
-    @param records: the hits to stream.
-    @param clock: the reactor for heartbeats; default the global one.
-    """
-    hub = _hubs.get(records)
-    if hub is None:
-        hub = _hubs[records] = EventHub(records, clock)
-    return hub
-
-
-def hit_event(event_id: int, hit: Hit) -> bytes:
-    """One C{hit} event, its data the hit as one line of JSON."""
-    return b"id: %d\nevent: hit\ndata: %s\n\n" % (event_id, json_text(hit.to_json()).encode())
-
-
-PIECE = 64 << 10
-"""The most bytes of events written at once (a bigger batch is split); the size of Twisted's
-transport buffer, past which it pauses the stream."""
-
-
-def pieces(events: Iterable[bytes]) -> list[bytes]:
-    """Join C{events} into pieces of about L{PIECE} bytes, never splitting an event."""
-    joined: list[bytes] = []
-    current: list[bytes] = []
-    size = 0
-    for event in events:
-        if current and size + len(event) > PIECE:
-            joined.append(b"".join(current))
-            current, size = [], 0
-        current.append(event)
-        size += len(event)
-    if current:
-        joined.append(b"".join(current))
-    return joined
-
-
-@implementer(IPushProducer)
-class EventStream:
-    """
-    One client's event stream: events wait here until its transport wants them.
-
-    The stream writes while the transport has room and stops when Twisted
-    pauses it (its buffer holds 64 KiB), so what waits for a client that
-    stops reading stays here, in L{pending}, where it is counted, and not in
-    the transport.  Pieces are shared between the streams of one selection.
-
-    @ivar pending: what waits to be written, oldest first.
-    @ivar pending_bytes: the bytes in L{pending}.
-    """
-
-    def __init__(self, hub: EventHub, request: Request, selection: Selection) -> None:
-        self.hub = hub
-        self.request = request
-        self.selection = selection
-        self.paused = False
-        self.closed = False
-        self.pending: deque[bytes] = deque()
-        self.pending_bytes = 0
-        self.replaying = True
-        """Until the hits it missed are found, live events wait behind them."""
-        self.floor = 0
-        """The id up to which it has every hit (from its page or its replay): no live event
-        at or below it is sent again."""
-
-    def send(self, data: list[bytes] | bytes) -> None:
-        """Queue C{data} (one piece or several) and write what the transport has room for."""
-        if self.closed:
-            return
-        for piece in [data] if isinstance(data, bytes) else data:
-            if piece:
-                self.pending.append(piece)
-                self.pending_bytes += len(piece)
-                self.hub.hold(piece)
-        self.flush()
-
-    def replayed(self, data: list[bytes]) -> None:
-        """The missed hits' events are ready: they go first, before any live event."""
-        if self.closed:
-            return
-        self.replaying = False
-        for piece in reversed(data):
-            self.pending.appendleft(piece)
-            self.pending_bytes += len(piece)
-            self.hub.hold(piece)
-        self.flush()
-
-    def in_transport(self) -> int:
-        """
-        How many bytes the transport holds for this stream, written but not yet sent.
-
-        Twisted's transports say nothing of this through their interfaces, and each
-        keeps its own copy of what it was given (up to 64 KiB and a piece, since it
-        pauses the stream past 64 KiB), so with a thousand streams it matters: this
-        reads a TCP transport's buffer attributes where it has them, else says 0.
-        """
-        transport = self.request.transport
-        data = getattr(transport, "dataBuffer", b"")
-        offset = getattr(transport, "offset", 0)
-        later = getattr(transport, "_tempDataLen", 0)
-        if not (isinstance(data, bytes) and isinstance(offset, int) and isinstance(later, int)):
-            return 0
-        return len(data) - offset + later
-
-    def waiting(self) -> int:
-        """How many bytes wait for this client: here, and in its transport."""
-        return self.pending_bytes + self.in_transport()
-
-    def flush(self) -> None:
-        """Write waiting pieces until none is left or the transport pauses this stream."""
-        while self.pending and not self.paused and not self.replaying and not self.closed:
-            piece = self.pending.popleft()
-            self.pending_bytes -= len(piece)
-            self.hub.release(piece)
-            self.request.write(piece)  # may pause this stream, at once
-
-    def drop(self) -> None:
-        """Close the connection of a client that does not keep up."""
-        _log.info("dropping an event stream whose client does not keep up")
-        self.close()
-        transport: Any = self.request.transport
-        if transport is not None:
-            transport.abortConnection()
-
-    def close(self) -> None:
-        """Forget this stream and what waits for it."""
-        if not self.closed:
-            self.closed = True
-            for piece in self.pending:
-                self.hub.release(piece)
-            self.pending.clear()
-            self.pending_bytes = 0
-            self.hub.remove(self)
-
-    def pauseProducing(self) -> None:
-        """The transport's buffer is full: keep what comes here until it drains."""
-        self.paused = True
-
-    def resumeProducing(self) -> None:
-        """The transport drained: write what waits."""
-        self.paused = False
-        self.flush()
-
-    def stopProducing(self) -> None:
-        """The connection is gone."""
-        self.close()
-
-
+@implementer(IEventHub)
 class EventHub:
     """Fans the new hits of one Records out to every connected event stream."""
 
     MERGE_MOST = 5000
     """The most hits of queued batches fanned out together."""
 
-    def __init__(self, records: IRecords, clock: IReactorTime | None = None) -> None:
+    def __init__(self, records: IRecords, clock: IReactorTime | None = None,
+                 max_streams: int | None = None) -> None:
         """
         @param records: the hits to stream.
         @param clock: the reactor for heartbeats; default the global one.
-        @raise ConfigError: if C{$WEBLOG_MAX_STREAMS} is not a number from 1 to 100000.
+        @param max_streams: the most streams open at once; default C{$WEBLOG_MAX_STREAMS},
+            read when the first stream opens, so that a bad value refuses the streams
+            (as a L{ConfigError}) and not the page that made the hub.
         """
         self.records = records
         self.clock = clock
-        self.max_streams = settings.max_streams()
+        self.max_streams = max_streams
         self.max_unsent = 256 << 10
-        """A stream is dropped when, as new events come, more than this still waits for it."""
+        """A stream is dropped when, as new events come, more than this still waits in it
+        (what its transport holds besides is counted in the bound for all streams: counted
+        here, as the most it may hold, it would drop clients that read at full speed)."""
         self.max_unsent_total = 16 << 20
         """The streams most behind are dropped while this many bytes wait for all."""
-        self.held: dict[int, list[int]] = {}
-        """What waits in the streams, each piece once: its id -> [its size, streams holding it]."""
-        self.held_bytes = 0
-        """The bytes of those pieces, each counted once however many streams hold it."""
+        self.unsent = Unsent()
+        """What waits for the streams: their pieces, each counted once, and what the
+        transports of the paused ones hold."""
         self.max_replay = 4 << 20
         """The most bytes of missed hits replayed to a reconnecting stream (the newest)."""
         self.heartbeat_seconds = 15.0
@@ -232,7 +96,11 @@ class EventHub:
         @param since: the id of the last hit the client has (the C{since} parameter); its
             C{Last-Event-ID} header, sent when an EventSource reconnects, wins over it.
         @return: C{NOT_DONE_YET}, or the body of the refusal.
+        @raise ConfigError: if no C{max_streams} was given and C{$WEBLOG_MAX_STREAMS} is
+            not a number from 1 to 100000.
         """
+        if self.max_streams is None:
+            self.max_streams = settings.max_streams()
         if len(self.streams) >= self.max_streams:
             request.setResponseCode(503)
             request.setHeader(b"content-type", b"text/plain; charset=utf-8")
@@ -240,14 +108,13 @@ class EventHub:
             return f"too many event streams open (at most {self.max_streams})\n".encode()
         request.setHeader(b"content-type", b"text/event-stream; charset=utf-8")
         request.setHeader(b"x-accel-buffering", b"no")
-        stream = EventStream(self, request, selection)
+        stream = EventStream(request, selection, self.unsent, self.remove)
         self.streams.append(stream)
-        request.registerProducer(stream, True)
         request.notifyFinish().addBoth(lambda _: stream.close())
         if self._unlisten is None:
             self._unlisten = self.records.listen(self._new_hits)
             self._start_heartbeat()
-        request.write(b"retry: 2000\n\n")  # the headers go out now, whatever comes next
+        stream.write(RETRY)  # the headers go out now, whatever comes next
         self._replay(stream, self._last_id(request, since))
         return NOT_DONE_YET
 
@@ -325,8 +192,8 @@ class EventHub:
         """
         Queue for each stream the new hits that match its selection, in pieces, a step each.
 
-        A stream that still has more than C{max_unsent} waiting from before is
-        dropped: it stopped reading.  Streams with the same selection share the
+        A stream that still has more than C{max_unsent} waiting in it from before
+        is dropped: it stopped reading.  Streams with the same selection share the
         same pieces, so a burst costs memory once per selection, not per client;
         each event is encoded once, and each encoding and each stream is a step.
         """
@@ -344,7 +211,7 @@ class EventHub:
             for stream in list(self.streams):
                 if stream.closed or last_id <= stream.floor:
                     continue  # gone, or has these hits already
-                if stream.waiting() > self.max_unsent:
+                if stream.pending_bytes > self.max_unsent:
                     stream.drop()
                     continue
                 key = stream.selection.filter_key()
@@ -366,51 +233,26 @@ class EventHub:
                 yield None
             self._shed()
 
-    def hold(self, piece: bytes) -> None:
-        """A stream queued C{piece}: count it, once however many streams hold it."""
-        entry = self.held.get(id(piece))
-        if entry is None:
-            self.held[id(piece)] = [len(piece), 1]
-            self.held_bytes += len(piece)
-        else:
-            entry[1] += 1
-
-    def release(self, piece: bytes) -> None:
-        """A stream wrote or let go of C{piece}: it counts no more once no stream holds it."""
-        entry = self.held[id(piece)]
-        entry[1] -= 1
-        if entry[1] == 0:
-            del self.held[id(piece)]
-            self.held_bytes -= entry[0]
-
     def _shed(self) -> None:
         """
         While what waits for all streams passes the bound, drop the streams most behind.
 
         A piece queued for many streams is one shared bytes object, so it counts
-        once (L{held_bytes}, kept as pieces are queued and written), and only stops
-        counting when the last stream holding it writes it or is dropped; what each
-        transport holds is its own copy, and counts for each.
+        once, and only stops counting when the last stream holding it writes it or
+        is dropped; what the transport of a paused stream holds is its own copy,
+        and counts for each.  Both are kept as they change (L{Unsent}), so this
+        costs nothing while under the bound.
         """
-        transports = {stream: stream.in_transport() for stream in self.streams}
-        total = self.held_bytes + sum(transports.values())
-        if total <= self.max_unsent_total:
+        if self.unsent.total <= self.max_unsent_total:
             return
-        for stream in sorted(self.streams, key=lambda each: each.pending_bytes + transports[each],
-                             reverse=True):
-            if total <= self.max_unsent_total:
+        for stream in sorted(self.streams, key=EventStream.waiting, reverse=True):
+            if self.unsent.total <= self.max_unsent_total:
                 break
-            before = self.held_bytes
             stream.drop()
-            total -= before - self.held_bytes + transports[stream]
 
     def _start_heartbeat(self) -> None:
         """Every second: aggregates when they changed (at most every 5 s), a comment when idle."""
-        clock = self.clock
-        if clock is None:
-            from twisted.internet import reactor
-
-            clock = reactor
+        clock = self.clock if self.clock is not None else default_reactor()
         self._heartbeat = LoopingCall(self._beat)
         self._heartbeat.clock = clock
         self._last_stats = self._last_beat = clock.seconds()
@@ -432,10 +274,10 @@ class EventHub:
             total = self.records.aggregates.total
             if total != self._stats_total:
                 self._stats_total = total
-                event = b"event: stats\ndata: %s\n\n" % stats_json(self.records)
+                event = stats_event(self.records)
                 for stream in list(self.streams):
                     stream.send(event)  # one piece for all
         if now - self._last_beat >= self.heartbeat_seconds:
             self._last_beat = now
             for stream in list(self.streams):
-                stream.send(b": heartbeat\n\n")
+                stream.send(HEARTBEAT)  # one piece for all

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_logfollow -*-
+# -*- test-case-name: tests.test_following -*-
 """
 Follow a growing log file by (device, inode, offset), through rotation, truncation and deletion.
 
@@ -107,6 +107,25 @@ class LogFollower:
         if self._current is not None:
             self._current.close()
             self._current = None
+
+    @property
+    def offset(self) -> int | None:
+        """How far the file the path names has been read, in bytes; None while none is open."""
+        return None if self._current is None else self._current.offset
+
+    @property
+    def partial_bytes(self) -> int:
+        """How many bytes of that file's unfinished last line are held (at most C{max_line} + 1)."""
+        return 0 if self._current is None else len(self._current.partial)
+
+    @property
+    def max_line(self) -> int:
+        """The longest line handed out, in bytes; a longer one is handed out as L{OVERLONG}."""
+        return self._max_line
+
+    def held_files(self) -> list[BinaryIO]:
+        """The open files, to look at only: the path's, then the rotated-away ones, oldest first."""
+        return [log.file for log in ([self._current] if self._current else []) + self._retired]
 
     def read(self, budget: int = 1 << 20) -> tuple[list[Line], bool]:
         """

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_interfaces -*-
+# -*- test-case-name: tests.test_records,tests.test_counter -*-
 """
 The interfaces that key the site registry: the shared objects every request of an .rpy finds.
 
@@ -18,13 +18,18 @@ that they are the same objects on every request.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from zope.interface import Attribute, Interface
 
 from weblog.hit import Hit
 
-__all__ = ["ICounter", "IRecords"]
+if TYPE_CHECKING:
+    from twisted.web.server import Request
+
+    from weblog.selection import Selection
+
+__all__ = ["ICounter", "IEventHub", "IRecords"]
 
 
 class ICounter(Interface):
@@ -74,3 +79,17 @@ class IRecords(Interface):
 
     def status() -> dict[str, Any]:
         """Return the log's path, state and counts, as in the JSON C{log} object."""
+
+
+class IEventHub(Interface):
+    """The live feed of one IRecords: every open event stream, fed the new hits together."""
+
+    streams = Attribute("The open event streams.")
+
+    def open(request: Request, selection: Selection, since: int | None = None) -> bytes | int:
+        """
+        Start an event stream for C{request} of the hits C{selection} matches, after
+        hit C{since} if given (its C{Last-Event-ID} header wins over it).
+
+        @return: C{NOT_DONE_YET}, or the body of a 503 when too many streams are open.
+        """

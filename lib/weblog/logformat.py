@@ -14,14 +14,17 @@ import re
 
 from weblog.errors import FormatError, LogLineError
 from weblog.hit import Hit, count_of
-from weblog.parsing import Logged, hit_of
+from weblog.parsing import Logged, hit_of, unquoted
 from weblog.timestamps import minute_of
 
-__all__ = ["FormatParser", "compile_format"]
+__all__ = ["NAMED", "FormatParser", "compile_format"]
 
-_DIRECTIVE = re.compile(r"%([<>]?)(!?[0-9,]*)(?:\{([^}]*)\})?([a-zA-Z%])")
+_DIRECTIVE = re.compile(
+    r"%((?:[<>!]|[0-9,]+)*)(?:\{([^}]*)\})?((?:[<>!]|[0-9,]+)*)(\^(?:t[io]|F[BU])|[a-zA-Z%])")
+"""A directive: modifiers (C{<}, C{>}, C{!} and status lists, in any order, before or after
+the argument), an optional C{{argument}}, and its letter (or mod_logio's C{^ti ^to ^FB ^FU})."""
 _QUOTED_BODY = r'[^"\\]*(?:\\.[^"\\]*)*'
-_KNOWN = set("aAbBCDefhHiklLmnopPqrRsStTuUvVXIO")
+_KNOWN = {*"aAbBcCDefhHiklLmnopPqrRsStTuUvVxXIO", "^ti", "^to", "^FB", "^FU"}
 _FIELD_FOR_LETTER = {
     "h": "client", "a": "client", "l": "ident", "u": "user", "t": "time", "r": "request",
     "m": "method", "U": "path", "q": "query", "H": "protocol", "s": "status",
@@ -38,6 +41,8 @@ def _field(name: str | None, quoted: bool, letter: str) -> str:
         body = _QUOTED_BODY
     elif letter == "q":
         body = r"\S*"  # Apache writes an empty query string as nothing
+    elif letter == "u":  # Apache and nginx write a user name as sent, spaces and all
+        body = r"[^\s\[]\S*+(?: [^\s\[]\S*+){0,8}?"
     else:
         body = r"\S+"
     return f"(?P<{name}>{body})" if name else f"(?:{body})"
@@ -87,7 +92,7 @@ class FormatParser:
                      fields.get("protocol"))
             request = " ".join(part for part in parts if part and part != "-")
         return Logged(
-            client=(fields.get("client") or "-").strip('"'),
+            client="-" if fields.get("client") is None else unquoted(fields["client"] or ""),
             ident=fields.get("ident") or "-",
             user=fields.get("user") or "-",
             time=when,
@@ -105,15 +110,28 @@ class FormatParser:
         return hit_of(self.read(line), source)
 
 
+NAMED = {
+    "common": '%h %l %u %t "%r" %>s %b',
+    "combined": '%h %l %u %t "%r" %>s %b "%{Referer}i" "%{User-Agent}i"',
+    "vhost_common": '%v %h %l %u %t "%r" %>s %b',
+    "vhost_combined": '%v:%p %h %l %u %t "%r" %>s %O "%{Referer}i" "%{User-Agent}i"',
+    "twisted": '"%h" %l %u %t "%r" %>s %b "%{Referer}i" "%{User-Agent}i"',
+}
+"""Formats known by name (C{WEBLOG_FORMAT=vhost_common}): Apache's own nicknames, as Debian's
+apache2.conf defines them, and the line C{twisted.web} writes."""
+
+
 def compile_format(format: str) -> FormatParser:
     """
     Make a parser for lines written with Apache's C{LogFormat} string C{format}.
 
-    @param format: for example C{'%h %l %u %t "%r" %>s %b "%{Referer}i" "%{User-Agent}i"'}.
+    @param format: for example C{'%h %l %u %t "%r" %>s %b "%{Referer}i" "%{User-Agent}i"'},
+        or one of the names of L{NAMED}.
     @return: its parser: C{read} gives a line's L{Logged}, a call its hit.
     @raise FormatError: if the string has an unknown directive, uses a field
         twice, or lacks C{%t} or a request (C{%r}, or C{%U}).
     """
+    format = NAMED.get(format.strip(), format)
     if not format.strip():
         raise FormatError(format, "is empty")
     parts: list[str] = []
@@ -123,7 +141,7 @@ def compile_format(format: str) -> FormatParser:
         _check_literal(format, position, found.start())
         parts.append(re.escape(format[position:found.start()]))
         position = found.end()
-        _, _, argument, letter = found.groups()
+        _, argument, _, letter = found.groups()
         if letter == "%":
             parts.append("%")
             continue

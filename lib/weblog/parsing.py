@@ -3,8 +3,8 @@
 Access-log lines read once: each line's fields as logged (L{Logged}), and the hit they make.
 
 A line is matched by one pattern, once, when it is read: L{Logged} keeps its
-fields as logged (bytes for a plain line, text otherwise) and its minute, so
-that the counts can be kept from it at once, and the hit, the costlier part
+fields as logged (bytes for a plain line, text otherwise), checked, and its
+minute, so that the counts can be kept from it at once, and the hit, the costlier part
 (escapes undone, text made visible and bounded), is made from it only when a
 page shows it (L{hit_of}).  Recognised without configuration: Apache common
 and combined, Twisted's own C{--logfile} lines (client in quotes),
@@ -23,10 +23,11 @@ from typing import Any, NamedTuple, Protocol
 from weblog.cleaning import clean
 from weblog.errors import LogLineError
 from weblog.hit import DIGITS, Hit, count_of
-from weblog.timestamps import minute_of, parse_time
+from weblog.timestamps import MINUTES, minute_of, parse_time, usual_minute
 
 __all__ = ["AUTO", "LineParser", "Logged", "Memo", "as_text", "hit_of", "parse_line",
-           "parse_lines", "read_line", "referrer_of", "resource_of", "split_request"]
+           "parse_lines", "read_line", "referrer_of", "request_of", "resource_of",
+           "split_request", "unquoted"]
 
 Raw = bytes | str
 """A field as logged: bytes from a plain line, text from one that had escapes to find."""
@@ -66,7 +67,8 @@ _QUOTED = r'"([^"]*)"'
 C{[^"]} runs as a tight loop in the regular expression engine, an escape-aware body does not."""
 _LINE = re.compile(
     r"(?:(?P<vhost>[^\s\"]+:\d+) )?"
-    r"(?P<client>\"[^\"\s]*\"|[^\s\"]+) (?P<ident>\S+) (?P<user>\S+) "
+    r"(?P<client>\"[^\"\\]*+(?:\\.[^\"\\]*+)*+\"|[^\s\"]+) (?P<ident>\S+) "
+    r"(?P<user>\S++|(?<= - )[^\s\[]\S*+(?: [^\s\[]\S*+){1,8}+) "
     r"\[(?P<time>[^\]]*)\] "
     + _QUOTED.replace("(", "(?P<request>", 1)
     + r" (?P<status>\d{3}|-) (?P<bytes>\d+|-)"
@@ -77,13 +79,17 @@ _LINE = re.compile(
     + r"(?: .*)?)?[\r\n]*\Z",
     re.DOTALL | re.ASCII,  # fields are separated by ASCII spaces; digits are ASCII digits
 )
+"""Every format recognised without configuration.  A quoted client (Twisted's, which logs an
+X-Forwarded-For as it came) may hold spaces and escapes; a user name may hold spaces (Apache
+and nginx write it as sent), up to nine words and only after a C{-} ident, so that a line with
+a word more before the time (vhost_common's) is refused rather than misread."""
 _PLAIN = re.compile(
     rb'([^\s"]++) (\S++) (\S++) \[(\d\d/[A-Za-z]{3}/\d{4}:\d\d:\d\d:[0-5]\d [+-]\d{4})\] '
-    rb'"([^"]*+)" (\d{3}|-) (\d{1,%d}+|-)(?: "([^"]*+)" "([^"]*+)")?\Z' % DIGITS
+    rb'"([^"]*+)" (\d{3}|-) (\d{1,%d}+|-)(?: "([^"]*+)" "([^"]*+)")?(?:(?!)(.))?\Z' % DIGITS
 )
 """A plain combined or common line, for lines without a backslash (no escapes to undo):
-C{[^"]} runs as a tight loop in the regular expression engine, C{[^"\\]} does not."""
-_REQUEST = re.compile(r"([^ ]+) (.+?)(?: (HTTP/[0-9.]+))?\Z", re.DOTALL)
+C{[^"]} runs as a tight loop in the regular expression engine, C{[^"\\]} does not.  Its
+groups are L{Logged}'s fields but the minute (the last, the vhost, never matches: None)."""
 
 
 def _masked(text: str) -> str:
@@ -117,8 +123,13 @@ def _read_escaped(line: bytes | str) -> Logged:
         minute = minute_of(when)
     except ValueError as error:
         raise LogLineError(line, str(error)) from None
-    return Logged(client.strip('"'), ident, user, when, request, status, size, referrer, agent,
+    return Logged(unquoted(client), ident, user, when, request, status, size, referrer, agent,
                   vhost, minute)
+
+
+def unquoted(field: str) -> str:
+    """A field without the one pair of quotes around it, if it has them."""
+    return field[1:-1] if len(field) >= 2 and field[0] == field[-1] == '"' else field
 
 
 def read_line(line: bytes | str) -> Logged:
@@ -136,12 +147,21 @@ def read_line(line: bytes | str) -> Logged:
         found = _PLAIN.match(line)
     if found is None:
         return _read_escaped(line)
-    client, ident, user, when, request, status, size, referrer, agent = found.groups()
-    try:
-        minute = minute_of(when)
-    except ValueError as error:
-        raise LogLineError(line, str(error)) from None
-    return Logged(client, ident, user, when, request, status, size, referrer, agent, None, minute)
+    fields = found.groups()
+    when = fields[3]
+    known = _minute_known(when[:17] + when[20:])
+    if known is None:
+        try:
+            minute = usual_minute(when)
+        except ValueError as error:
+            raise LogLineError(line, str(error)) from None
+    else:
+        minute = known[0]
+    return _logged(Logged, fields + (minute,))  # as Logged(*fields, minute), without its call
+
+
+_logged = tuple.__new__
+_minute_known = MINUTES.get
 
 
 def as_text(raw: Raw) -> str:
@@ -158,19 +178,31 @@ def _optional(raw: Raw | None) -> str | None:
 
 def split_request(request: str) -> tuple[str | None, str, str | None]:
     """
-    Split a cleaned request line into method, resource and protocol.
+    Split a request line into method, resource and protocol, as logged or cleaned.
+
+    The method is what precedes the first space, the protocol a last word
+    C{HTTP/digits} after a space, the resource what is between.
 
     @return: C{(None, request, None)} when it is not C{METHOD resource [HTTP/x]}.
     """
-    words = request.split(" ")
-    if len(words) == 3 and words[0] and words[1] and words[2].startswith("HTTP/") \
-            and words[2][5:] and not words[2][5:].strip("0123456789."):
-        return words[0], words[1], words[2]
-    parts = _REQUEST.match(request)
-    if parts is None:
+    method, space, rest = request.partition(" ")
+    if not (method and space and rest):
         return None, request, None
-    method, resource, protocol = parts.groups()
-    return method, resource, protocol
+    resource, space, protocol = rest.rpartition(" ")
+    if resource and protocol.startswith("HTTP/") and protocol[5:] \
+            and not protocol[5:].strip("0123456789."):
+        return method, resource, protocol
+    return method, rest, None
+
+
+def request_of(raw: Raw) -> tuple[str | None, str, str | None]:
+    """
+    A request as logged, split (see L{split_request}) and each part cleaned: a long request
+    keeps its protocol, and its resource is cut on its own.
+    """
+    method, resource, protocol = split_request(as_text(raw))
+    return (None if method is None else clean(method), clean(resource),
+            None if protocol is None else clean(protocol))
 
 
 def hit_of(logged: Logged, source: str | None = None) -> Hit:
@@ -179,7 +211,7 @@ def hit_of(logged: Logged, source: str | None = None) -> Hit:
 
     @param source: the log the line came from, kept on the hit.
     """
-    method, resource, protocol = split_request(clean(as_text(logged.request)))
+    method, resource, protocol = request_of(logged.request)
     status, size = logged.status, logged.bytes
     return Hit(
         client=clean(as_text(logged.client)),
@@ -271,7 +303,7 @@ class Memo:
         return result
 
 
-resource_of = Memo(lambda request: split_request(clean(as_text(request)))[1])
+resource_of = Memo(lambda request: clean(split_request(as_text(request))[1]))
 """The resource a request (as logged) names, as a hit shows it."""
 
 

@@ -24,7 +24,7 @@ from weblog.following import OVERLONG, LogFollower
 from weblog.hit import Hit
 from weblog.interfaces import IRecords
 from weblog.parsing import AUTO, LineParser, Logged, hit_of
-from weblog.selection import is_own_logged
+from weblog.selection import OWN_MARK, is_own_logged
 from weblog.slices import OneAtATime, clock_cooperator, default_reactor, run_sliced
 from weblog.wakeups import Poller
 
@@ -84,9 +84,9 @@ class Records:
         self._followers = list(followers)
         self._sources = len(self._followers) > 1
         self._read = parser.read
-        # the kept lines, as read (each made a hit in place when first asked for), their
+        # the kept lines, as read (each made a hit in its place when first asked for), their
         # source, and how many bytes were put in the ring before each
-        self._ring: deque[list[Any]] = deque(maxlen=keep)
+        self._ring: deque[tuple[Logged | Hit, str | None, int]] = deque(maxlen=keep)
         self.ring_bytes = max(32 << 20, keep * 1024) if ring_bytes is None else ring_bytes
         self._ring_total = 0
         self._announced = 0
@@ -153,9 +153,10 @@ class Records:
             except LogLineError:
                 continue
             valid += 1
-            ring.append([logged, source, total])
+            ring.append((logged, source, total))
             total += len(line) + ENTRY_BYTES
-            if not is_own_logged(logged.request):  # weblog's own page loads are not traffic
+            # weblog's own page loads are not traffic; each mentions OWN_MARK (a quick test)
+            if line.find(OWN_MARK) < 0 or not is_own_logged(logged.request):
                 counted.append(logged)
         self.aggregates.count(counted)
         self.lines += len(lines)
@@ -166,11 +167,19 @@ class Records:
         while len(ring) > 1 and total - ring[0][2] > self.ring_bytes:
             ring.popleft()
 
-    def _hit(self, entry: list[Any]) -> Hit:
-        """The hit of a ring entry, made from its line at the first asking and kept there."""
-        hit = entry[0]
-        if not isinstance(hit, Hit):
-            hit = entry[0] = hit_of(hit, entry[1])
+    def _hit(self, hit_id: int) -> Hit | None:
+        """
+        The hit numbered C{hit_id}, or None if it is not kept; made from its line at the first
+        asking, and kept in the line's place.
+        """
+        index = hit_id - (self.hit_count - len(self._ring) + 1)
+        if not 0 <= index < len(self._ring):
+            return None
+        kept, source, total = self._ring[index]  # near either end of the deque: a few steps
+        if isinstance(kept, Hit):
+            return kept
+        hit = hit_of(kept, source)
+        self._ring[index] = (hit, source, total)  # tuples, not lists: the collector skips them
         return hit
 
     @property
@@ -205,10 +214,10 @@ class Records:
             last = min(first + self.ANNOUNCE_BATCH - 1, self.hit_count)
             batch: list[Hit] = []
             for hit_id in range(first, last + 1):
-                entry = self._entry(hit_id)
-                if entry is None:  # fell out of the ring meanwhile: the batch ends before it
+                hit = self._hit(hit_id)
+                if hit is None:  # fell out of the ring meanwhile: the batch ends before it
                     break
-                batch.append(self._hit(entry))
+                batch.append(hit)
                 yield None
             if not batch:
                 self._announced = max(self._announced, first)
@@ -216,13 +225,6 @@ class Records:
             self._announced = max(self._announced, first + len(batch) - 1)  # never back
             for listener in list(self._listeners):
                 listener(batch, self._announced)
-
-    def _entry(self, hit_id: int) -> list[Any] | None:
-        """The ring's entry of the hit numbered C{hit_id}, or None if it is not kept."""
-        index = hit_id - (self.hit_count - len(self._ring) + 1)
-        if not 0 <= index < len(self._ring):
-            return None
-        return self._ring[index]  # near either end of the deque: a few steps
 
     def walk(self, after: int = 0, upto: int | None = None) -> Iterator[tuple[int, Hit]]:
         """
@@ -235,10 +237,10 @@ class Records:
         """
         hit_id = self.hit_count if upto is None else min(upto, self.hit_count)
         while hit_id > after:
-            entry = self._entry(hit_id)
-            if entry is None:
+            hit = self._hit(hit_id)
+            if hit is None:
                 return
-            yield hit_id, self._hit(entry)
+            yield hit_id, hit
             hit_id -= 1
 
     def getNew(self) -> list[Hit]:

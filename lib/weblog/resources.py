@@ -21,9 +21,9 @@ from weblog.answers import Rendered, rendered_for
 from weblog.auth import protect
 from weblog.document import hit_json, hits_json
 from weblog.errors import BadQuery
-from weblog.events import hub_for
+from weblog.events import EventHub
 from weblog.hit import count_of
-from weblog.interfaces import ICounter, IRecords
+from weblog.interfaces import ICounter, IEventHub, IRecords
 from weblog.selection import Selection, parse_query
 
 __all__ = ["DynamicPage", "EventsPage", "JsonPage", "WeblogPage", "bad_request", "protect",
@@ -105,9 +105,10 @@ class EventsPage(Resource):
 
     isLeaf = True
 
-    def __init__(self, records: IRecords) -> None:
+    def __init__(self, records: IRecords, hub: IEventHub) -> None:
         super().__init__()
         self.records = records
+        self.hub = hub
 
     def render_GET(self, request: Request) -> bytes | int:
         """Open a stream, or answer 400 for a bad query and 503 when too many are open."""
@@ -120,7 +121,7 @@ class EventsPage(Resource):
         except BadQuery as error:
             return bad_request(request, error)
         self.records.refresh()
-        return hub_for(self.records).open(request, selection, last)
+        return self.hub.open(request, selection, last)
 
 
 def _since(values: list[bytes] | None) -> int | None:
@@ -140,8 +141,10 @@ class WeblogPage(Resource):
     """C{/weblog.rpy}: the latest hits, newest first, with C{json} and C{events} as children."""
 
     def __init__(self, records: IRecords, heading: str = "Latest hits",
-                 registry: Componentized | None = None) -> None:
+                 hub: IEventHub | None = None, registry: Componentized | None = None) -> None:
         """
+        @param hub: the event streams of C{records}, kept in the site registry beside them
+            (see C{weblog.rpy}); without one, the page makes its own.
         @param registry: the site registry (an .rpy's C{registry}), which keeps what the page
             and its JSON rendered for the next requests (L{rendered_for}); without one, the
             page keeps its own, for as long as it lives.
@@ -151,7 +154,7 @@ class WeblogPage(Resource):
         self.heading = heading
         self.rendered = Rendered(records) if registry is None else rendered_for(registry, records)
         self.putChild(b"json", JsonPage(records, self.rendered))
-        self.putChild(b"events", EventsPage(records))
+        self.putChild(b"events", EventsPage(records, EventHub(records) if hub is None else hub))
 
     def getChild(self, path: bytes, request: Request) -> Resource:
         """The page itself for a trailing slash; a 404 resource for anything unknown."""

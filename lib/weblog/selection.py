@@ -15,13 +15,12 @@ from urllib.parse import urlencode
 
 from crawleruseragents import is_crawler
 
-from weblog.cleaning import clean
 from weblog.errors import BadQuery
 from weblog.hit import Hit
-from weblog.parsing import Memo, Raw, as_text, split_request
+from weblog.parsing import Memo, Raw, request_of
 
-__all__ = ["BadQuery", "Selection", "is_bot", "is_own", "is_own_logged", "is_own_request",
-           "parse_query"]
+__all__ = ["OWN_MARK", "BadQuery", "Selection", "is_bot", "is_own", "is_own_logged",
+           "is_own_request", "parse_query"]
 
 T = TypeVar("T")
 
@@ -60,18 +59,17 @@ def is_own(hit: Hit) -> bool:
     return is_own_request(hit.method, hit.resource)
 
 
-_own_logged = Memo(lambda request: is_own_request(*split_request(clean(as_text(request)))[:2]))
+_own_logged = Memo(lambda request: is_own_request(*request_of(request)[:2]))
+
+
+OWN_MARK = b"/weblog."
+"""What every one of weblog's own requests holds, as logged: a line without it is not one.
+(Test it with C{find()}, not C{in}: C{bytes in bytes} first tries the operand as an int, and
+raising and clearing that TypeError costs more than the search.)"""
 
 
 def is_own_logged(request: Raw) -> bool:
     """L{is_own_request} for a request line as logged, as its hit would say."""
-    # find(), not `in`: `bytes in bytes` first tries the operand as an int, and raising and
-    # clearing that TypeError costs more than the search
-    if isinstance(request, bytes):
-        if request.find(b"/weblog.") < 0:
-            return False
-    elif request.find("/weblog.") < 0:
-        return False
     return bool(_own_logged(request))
 
 

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_auth -*-
+# -*- test-case-name: tests.test_throttle -*-
 """
 Bounds on the password checks that weblog's HTTP Basic authentication runs.
 

@@ -1,5 +1,5 @@
-# -*- test-case-name: tests.test_logfollow -*-
-"""Tests for L{logfollow.LogFollower}: following one log through growth, rotation and damage."""
+# -*- test-case-name: tests.test_following -*-
+"""Tests for L{weblog.following.LogFollower}: one log followed through growth, rotation, damage."""
 
 from __future__ import annotations
 
@@ -10,11 +10,9 @@ import socket
 import time
 from collections.abc import Callable
 
-from twisted.internet.task import Clock
-from twisted.trial import unittest
 from weblog.following import OVERLONG, LogFollower
 
-from tests.support import withinDeadline
+from tests.support import DirectoryCase, withinDeadline
 
 
 def numbered(count: int, first: int = 0, name: bytes = b"line") -> list[bytes]:
@@ -27,24 +25,8 @@ def joined(lines: list[bytes], ending: bytes = b"\n") -> bytes:
     return b"".join(line + ending for line in lines)
 
 
-class _LogTestCase(unittest.TestCase):
+class _LogTestCase(DirectoryCase):
     """Helpers: a log path in a fresh directory, writers, and followers closed at cleanup."""
-
-    def setUp(self) -> None:
-        self.directory = self.mktemp()
-        os.makedirs(self.directory)
-        self.path = os.path.join(self.directory, "access.log")
-
-    def append(self, data: bytes, path: str | None = None) -> None:
-        """Append C{data} to the log (or to C{path}) and close it again."""
-        with open(path or self.path, "ab") as log:
-            log.write(data)
-
-    def writer(self, path: str | None = None) -> io.FileIO:
-        """Open the log (or C{path}) for unbuffered appending, as a server holds its log."""
-        handle = open(path or self.path, "ab", buffering=0)
-        self.addCleanup(handle.close)
-        return handle
 
     def follower(
         self,
@@ -57,6 +39,19 @@ class _LogTestCase(unittest.TestCase):
         follower = LogFollower(self.path, read_back, max_line, linger, now)
         self.addCleanup(follower.close)
         return follower
+
+    def followingEmpty(self, max_line: int = 64 * 1024) -> LogFollower:
+        """A follower of an empty log, read once: what is appended next is read from its start."""
+        self.append(b"")
+        follower = self.follower(max_line=max_line)
+        self.assertEqual(follower.read(), ([], False))
+        return follower
+
+    def assertReads(self, follower: LogFollower, *steps: tuple[bytes, list[bytes | None]]) -> None:
+        """For each step, append its bytes: the next read hands out its lines, and no more waits."""
+        for data, lines in steps:
+            self.append(data)
+            self.assertEqual(follower.read(), (lines, False))
 
     def readAll(self, follower: LogFollower, budget: int = 1 << 20) -> list[bytes | None]:
         """Read until the follower says nothing more waits."""
@@ -156,48 +151,27 @@ class FollowAppendTests(_LogTestCase):
 
     def test_partialLineWaits(self) -> None:
         """A line without its newline yet is held back until the newline arrives."""
-        self.append(b"")
-        follower = self.follower()
-        follower.read()
-        self.append(b"abc")
-        self.assertEqual(follower.read(), ([], False))
-        self.append(b"def\n")
-        self.assertEqual(follower.read(), ([b"abcdef"], False))
+        self.assertReads(self.followingEmpty(), (b"abc", []), (b"def\n", [b"abcdef"]))
 
     def test_lineEndings(self) -> None:
         """LF and CRLF both end a line; the CR of a CRLF is stripped, a CR inside a line is not."""
-        self.append(b"")
-        follower = self.follower()
-        follower.read()
-        self.append(b"lf\ncrlf\r\ninner\rcr\n")
-        self.assertEqual(follower.read(), ([b"lf", b"crlf", b"inner\rcr"], False))
+        self.assertReads(self.followingEmpty(),
+                         (b"lf\ncrlf\r\ninner\rcr\n", [b"lf", b"crlf", b"inner\rcr"]))
 
     def test_crlfSplitAcrossReads(self) -> None:
         """A CRLF whose CR and LF arrive in different reads still ends the line without the CR."""
-        self.append(b"")
-        follower = self.follower()
-        follower.read()
-        self.append(b"split\r")
-        self.assertEqual(follower.read(), ([], False))
-        self.append(b"\n")
-        self.assertEqual(follower.read(), ([b"split"], False))
+        self.assertReads(self.followingEmpty(), (b"split\r", []), (b"\n", [b"split"]))
 
     def test_emptyLines(self) -> None:
         """Empty lines are handed out as empty bytes."""
-        self.append(b"")
-        follower = self.follower()
-        follower.read()
-        self.append(b"\n\r\nx\n")
-        self.assertEqual(follower.read(), ([b"", b"", b"x"], False))
+        self.assertReads(self.followingEmpty(), (b"\n\r\nx\n", [b"", b"", b"x"]))
 
     def test_budgetSlices(self) -> None:
         """
         With a small budget each read takes at most that many bytes and says more waits until
         all is read; the slices together are every line exactly once, in order.
         """
-        self.append(b"")
-        follower = self.follower()
-        follower.read()
+        follower = self.followingEmpty()
         lines = numbered(10)
         data = joined(lines)
         self.append(data)
@@ -206,11 +180,12 @@ class FollowAppendTests(_LogTestCase):
         while True:
             found, more = follower.read(7)
             slices.append(found)
-            assert follower._current is not None
-            offsets.append(follower._current.offset)
+            offset = follower.offset
+            assert offset is not None
+            offsets.append(offset)
             if not more:
                 break
-            self.assertLess(follower._current.offset, len(data))
+            self.assertLess(offset, len(data))
         expected_offsets = list(range(7, len(data), 7)) + [len(data)]
         self.assertEqual(offsets, expected_offsets)
         self.assertEqual([line for found in slices for line in found], lines)
@@ -218,15 +193,21 @@ class FollowAppendTests(_LogTestCase):
 
     def test_nulAndInvalidUtf8(self) -> None:
         """NUL bytes and bytes that are not UTF-8 come through unchanged."""
-        self.append(b"")
-        follower = self.follower()
-        follower.read()
+        follower = self.followingEmpty()
         self.append(b"a\x00b\n\xff\xfe\xc3(\n\x00\n")
         self.assertEqual(follower.read(), ([b"a\x00b", b"\xff\xfe\xc3(", b"\x00"], False))
 
 
 class RotationTests(_LogTestCase):
     """Rename rotation and copytruncate lose no line and repeat none."""
+
+    def renamedAway(self) -> tuple[io.FileIO, LogFollower]:
+        """The log's writer, and its follower (lingering 30 s on the clock), once it is renamed."""
+        old = self.writer()
+        follower = self.follower(linger=30.0, now=self.clock.seconds)
+        follower.read()
+        os.rename(self.path, self.path + ".1")
+        return old, follower
 
     def test_renameRotation(self) -> None:
         """
@@ -291,42 +272,33 @@ class RotationTests(_LogTestCase):
 
     def test_renamedFileReadWithinLinger(self) -> None:
         """Lines appended to the renamed file after the switch are still read, within linger."""
-        clock = Clock()
-        old = self.writer()
-        follower = self.follower(linger=30.0, now=clock.seconds)
-        follower.read()
-        os.rename(self.path, self.path + ".1")
+        old, follower = self.renamedAway()
         new = self.writer()
         new.write(b"new 1\n")
         self.assertEqual(follower.read(), ([b"new 1"], False))
-        clock.advance(20)
+        self.clock.advance(20)
         old.write(b"old late 1\n")
         new.write(b"new 2\n")
         self.assertEqual(follower.read(), ([b"old late 1", b"new 2"], False))
-        clock.advance(29)
+        self.clock.advance(29)
         old.write(b"old late 2\n")
         self.assertEqual(follower.read(), ([b"old late 2"], False))
-        self.assertEqual(len(follower._retired), 1)
+        self.assertEqual(len(follower.held_files()), 2)  # the new file, and the renamed one
 
     def test_renamedFileClosedAfterLinger(self) -> None:
         """After linger seconds without growth, the renamed file is closed and no longer read."""
-        clock = Clock()
-        old = self.writer()
-        follower = self.follower(linger=30.0, now=clock.seconds)
-        follower.read()
-        os.rename(self.path, self.path + ".1")
+        old, follower = self.renamedAway()
         self.writer().write(b"new\n")
         self.assertEqual(follower.read(), ([b"new"], False))
-        self.assertEqual(len(follower._retired), 1)
-        retired = follower._retired[0]
-        clock.advance(29.5)
+        current, retired = follower.held_files()
+        self.clock.advance(29.5)
         self.assertEqual(follower.read(), ([], False))
-        self.assertEqual(len(follower._retired), 1)
-        self.assertFalse(retired.file.closed)
-        clock.advance(0.5)
+        self.assertEqual(follower.held_files(), [current, retired])
+        self.assertFalse(retired.closed)
+        self.clock.advance(0.5)
         self.assertEqual(follower.read(), ([], False))
-        self.assertEqual(follower._retired, [])
-        self.assertTrue(retired.file.closed)
+        self.assertEqual(follower.held_files(), [current])
+        self.assertTrue(retired.closed)
         old.write(b"too late\n")
         self.assertEqual(follower.read(), ([], False))
 
@@ -543,25 +515,19 @@ class OverlongTests(_LogTestCase):
 
     def test_overlongAmongLines(self) -> None:
         """A 10,000-byte line with max_line=100 is exactly one OVERLONG, in its place."""
-        self.append(b"")
-        follower = self.follower(max_line=100)
-        follower.read()
+        follower = self.followingEmpty(max_line=100)
         self.append(b"before\n" + b"y" * 10_000 + b"\nafter\n")
         self.assertEqual(follower.read(), ([b"before", OVERLONG, b"after"], False))
 
     def test_maxLineBoundary(self) -> None:
         """A line of exactly max_line bytes is kept; one byte more is OVERLONG."""
-        self.append(b"")
-        follower = self.follower(max_line=100)
-        follower.read()
+        follower = self.followingEmpty(max_line=100)
         self.append(b"k" * 100 + b"\n" + b"o" * 101 + b"\n")
         self.assertEqual(follower.read(), ([b"k" * 100, OVERLONG], False))
 
     def test_crlfLineOfMaxLine(self) -> None:
         """A line of exactly max_line bytes ended by CRLF is kept: its CR is not counted."""
-        self.append(b"")
-        follower = self.follower(max_line=100)
-        follower.read()
+        follower = self.followingEmpty(max_line=100)
         self.append(b"k" * 100 + b"\r\n")
         self.assertEqual(follower.read(), ([b"k" * 100], False))
 
@@ -570,26 +536,21 @@ class OverlongTests(_LogTestCase):
         A long line written in small pieces is never held beyond max_line bytes, and becomes
         exactly one OVERLONG once its newline arrives.
         """
-        self.append(b"")
-        follower = self.follower(max_line=100)
-        follower.read()
+        follower = self.followingEmpty(max_line=100)
         self.append(b"before\n")
         lines = list(follower.read()[0])
         for _ in range(10_000 // 37):
             self.append(b"y" * 37)
             found, more = follower.read()
             self.assertEqual((found, more), ([], False))
-            assert follower._current is not None
-            self.assertLessEqual(len(follower._current.partial), 100)
+            self.assertLessEqual(follower.partial_bytes, 100)
         self.append(b"\nafter\n")
         lines.extend(follower.read()[0])
         self.assertEqual(lines, [b"before", OVERLONG, b"after"])
 
     def test_overlongInSlices(self) -> None:
         """A long line read in slices smaller than max_line is still one OVERLONG."""
-        self.append(b"")
-        follower = self.follower(max_line=100)
-        follower.read()
+        follower = self.followingEmpty(max_line=100)
         self.append(b"y" * 1000 + b"\nafter\n")
         self.assertEqual(self.readAll(follower, budget=30), [OVERLONG, b"after"])
 
@@ -605,10 +566,9 @@ class CloseTests(_LogTestCase):
         os.rename(self.path, self.path + ".1")
         self.append(b"two\n")
         follower.read()
-        assert follower._current is not None
-        held = [follower._current.file] + [log.file for log in follower._retired]
-        self.assertEqual(len(held), 2)
+        held = follower.held_files()
+        self.assertEqual([handle.closed for handle in held], [False, False])
         follower.close()
         self.assertEqual([handle.closed for handle in held], [True, True])
-        self.assertIsNone(follower._current)
-        self.assertEqual(follower._retired, [])
+        self.assertIsNone(follower.offset)
+        self.assertEqual(follower.held_files(), [])

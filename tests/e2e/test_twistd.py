@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_twistd -*-
+# -*- test-case-name: tests.e2e.test_twistd -*-
 """The deployment path: a real `twistd web --path www` process, its own log, stop and restart."""
 
 from __future__ import annotations

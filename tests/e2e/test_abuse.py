@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_abuse -*-
+# -*- test-case-name: tests.e2e.test_abuse -*-
 """Load and abuse: event-stream clients that vanish or never read, against a real twistd."""
 
 from __future__ import annotations
@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import random
-import resource
 import time
 import urllib.request
 from typing import Any
@@ -15,6 +14,8 @@ from twisted.internet import defer, protocol, reactor
 from twisted.internet.task import deferLater
 from twisted.trial import unittest
 
+from tests.procfs import open_fds, rss_kib
+from tests.server import raise_nofile
 from tests.support import TwistdServer, combined
 
 SECONDS = 60.0 if os.environ.get("CI") else 15.0
@@ -22,13 +23,6 @@ SECONDS = 60.0 if os.environ.get("CI") else 15.0
 CROWD_RSS_KIB = 100 * 1024
 """How much the server may grow under the crowd: a thousand connections and what waits
 unsent for them (at most 16 MiB, the hub's bound, but copied into each transport's buffer)."""
-
-
-def raise_file_limit(wanted: int = 8192) -> None:
-    """Allow this process and the twistd it starts enough sockets for the crowd."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft < wanted:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (min(wanted, hard), hard))
 
 
 class StreamClient(protocol.Protocol):
@@ -70,20 +64,6 @@ class StreamFactory(protocol.ClientFactory):
         self.failed = True
 
 
-def rss_kib(pid: int) -> int:
-    """A process's resident memory in KiB."""
-    with open(f"/proc/{pid}/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise AssertionError("no VmRSS")
-
-
-def open_fds(pid: int) -> int:
-    """How many file descriptors a process has open."""
-    return len(os.listdir(f"/proc/{pid}/fd"))
-
-
 class CrowdTests(unittest.TestCase):
     """A thousand event-stream clients coming and going, and clients that never read."""
 
@@ -92,7 +72,7 @@ class CrowdTests(unittest.TestCase):
     @defer.inlineCallbacks
     def test_crowdAndStalledClients(self):
         """RSS stays bounded, no descriptor leaks, stalled clients are dropped, pages answer."""
-        raise_file_limit()
+        raise_nofile(8192)  # sockets enough for the crowd, here and in the twistd started
         # A small ring, so that what the log's hits cost is not mistaken for what the crowd does.
         server = TwistdServer(self, env={"WEBLOG_LOG": "var/watched.log", "WEBLOG_KEEP": "1000",
                                          "WEBLOG_MAX_STREAMS": "4000"})
