@@ -26,9 +26,9 @@ from twisted.web.pages import errorPage
 from twisted.web.server import NOT_DONE_YET, Request
 from zope.interface import Interface, implementer
 
+from weblog.fragments import Fragments
 from weblog.hit import Hit
 from weblog.interfaces import IRecords
-from weblog.fragments import Fragments
 from weblog.render import Piece, settled
 from weblog.selection import Selection
 

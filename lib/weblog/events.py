@@ -32,6 +32,7 @@ from twisted.internet.defer import CancelledError
 from twisted.internet.interfaces import IReactorTime
 from twisted.internet.task import LoopingCall, SchedulerStopped
 from twisted.logger import Logger
+from twisted.python.components import Componentized
 from twisted.python.failure import Failure
 from twisted.web.server import NOT_DONE_YET, Request
 from zope.interface import implementer
@@ -44,7 +45,7 @@ from weblog.slices import OneAtATime, default_reactor
 from weblog.sse import HEARTBEAT, RETRY, hit_event, stats_event
 from weblog.streams import EventStream, Unsent, pieces
 
-__all__ = ["EventHub"]
+__all__ = ["EventHub", "hub_for"]
 
 _log = Logger()
 
@@ -281,3 +282,12 @@ class EventHub:
             self._last_beat = now
             for stream in list(self.streams):
                 stream.send(HEARTBEAT)  # one piece for all
+
+
+def hub_for(registry: Componentized, records: IRecords) -> IEventHub:
+    """The event hub the site registry keeps for C{records}, made at the first request."""
+    hub = registry.getComponent(IEventHub)
+    if hub is None or hub.records is not records:
+        hub = EventHub(records)
+        registry.setComponent(IEventHub, hub)
+    return hub

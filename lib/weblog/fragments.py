@@ -23,8 +23,19 @@ from twisted.web.template import Flattenable
 
 from weblog.hit import Hit
 from weblog.interfaces import IRecords
-from weblog.render import (AggregatesAside, FilterForm, Head, HitCells, Piece, footer, header,
-                           log_state, rendered, row_template, table_head)
+from weblog.render import (
+    AggregatesAside,
+    FilterForm,
+    Head,
+    HitCells,
+    Piece,
+    footer,
+    header,
+    log_state,
+    rendered,
+    row_template,
+    table_head,
+)
 from weblog.selection import Selection
 
 __all__ = ["AGGREGATES_SECONDS", "Fragments", "Kept"]

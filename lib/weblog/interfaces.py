@@ -84,6 +84,7 @@ class IRecords(Interface):
 class IEventHub(Interface):
     """The live feed of one IRecords: every open event stream, fed the new hits together."""
 
+    records = Attribute("The IRecords whose new hits it feeds.")
     streams = Attribute("The open event streams.")
 
     def open(request: Request, selection: Selection, since: int | None = None) -> bytes | int:

@@ -21,7 +21,7 @@ from weblog.answers import Rendered, rendered_for
 from weblog.auth import protect
 from weblog.document import hit_json, hits_json
 from weblog.errors import BadQuery
-from weblog.events import EventHub
+from weblog.events import EventHub, hub_for
 from weblog.hit import count_of
 from weblog.interfaces import ICounter, IEventHub, IRecords
 from weblog.selection import Selection, parse_query
@@ -143,18 +143,21 @@ class WeblogPage(Resource):
     def __init__(self, records: IRecords, heading: str = "Latest hits",
                  hub: IEventHub | None = None, registry: Componentized | None = None) -> None:
         """
-        @param hub: the event streams of C{records}, kept in the site registry beside them
-            (see C{weblog.rpy}); without one, the page makes its own.
-        @param registry: the site registry (an .rpy's C{registry}), which keeps what the page
-            and its JSON rendered for the next requests (L{rendered_for}); without one, the
-            page keeps its own, for as long as it lives.
+        @param hub: the event streams of C{records}; default the one the registry keeps
+            (L{hub_for}), else one of the page's own.
+        @param registry: the site registry (an .rpy's C{registry}), which keeps the event hub
+            and what the page and its JSON rendered for the next requests (L{rendered_for});
+            without one, the page keeps its own, for as long as it lives.  (Kept here rather
+            than in weblog.rpy: twistd compiles an .rpy again for every request.)
         """
         super().__init__()
         self.records = records
         self.heading = heading
         self.rendered = Rendered(records) if registry is None else rendered_for(registry, records)
         self.putChild(b"json", JsonPage(records, self.rendered))
-        self.putChild(b"events", EventsPage(records, EventHub(records) if hub is None else hub))
+        if hub is None:
+            hub = EventHub(records) if registry is None else hub_for(registry, records)
+        self.putChild(b"events", EventsPage(records, hub))
 
     def getChild(self, path: bytes, request: Request) -> Resource:
         """The page itself for a trailing slash; a 404 resource for anything unknown."""
