@@ -28,7 +28,7 @@ from zope.interface import Interface, implementer
 
 from weblog.fragments import Fragments
 from weblog.hit import Hit
-from weblog.interfaces import IRecords
+from weblog.interfaces import IRecords, kept_for
 from weblog.render import Piece, settled
 from weblog.selection import Selection
 
@@ -158,10 +158,7 @@ class Rendered:
 
 def rendered_for(registry: Componentized, records: IRecords) -> Rendered:
     """The Rendered the site registry keeps for C{records}, made at the first request."""
-    rendered = registry.getComponent(IRendered)
-    if rendered is None or rendered.records is not records:
-        rendered = Rendered(records)
-        registry.setComponent(IRendered, rendered)
+    rendered: Rendered = kept_for(registry, IRendered, records, Rendered)
     return rendered
 
 

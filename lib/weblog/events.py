@@ -39,7 +39,7 @@ from zope.interface import implementer
 
 from weblog import settings
 from weblog.hit import Hit, count_of
-from weblog.interfaces import IEventHub, IRecords
+from weblog.interfaces import IEventHub, IRecords, kept_for
 from weblog.selection import Selection
 from weblog.slices import OneAtATime, default_reactor
 from weblog.sse import HEARTBEAT, RETRY, hit_event, stats_event
@@ -286,8 +286,5 @@ class EventHub:
 
 def hub_for(registry: Componentized, records: IRecords) -> IEventHub:
     """The event hub the site registry keeps for C{records}, made at the first request."""
-    hub = registry.getComponent(IEventHub)
-    if hub is None or hub.records is not records:
-        hub = EventHub(records)
-        registry.setComponent(IEventHub, hub)
+    hub: IEventHub = kept_for(registry, IEventHub, records, EventHub)
     return hub

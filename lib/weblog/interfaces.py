@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
     from weblog.selection import Selection
 
-__all__ = ["ICounter", "IEventHub", "IRecords"]
+__all__ = ["ICounter", "IEventHub", "IRecords", "kept_for"]
 
 
 class ICounter(Interface):
@@ -94,3 +94,16 @@ class IEventHub(Interface):
 
         @return: C{NOT_DONE_YET}, or the body of a 503 when too many streams are open.
         """
+
+
+def kept_for(registry: Any, key: type[Interface], records: Any, make: Callable[[Any], Any]
+             ) -> Any:
+    """
+    What the site registry keeps under C{key} for C{records}: made by C{make(records)} at the
+    first request, and made again for another Records (an edited .rpy may start one).
+    """
+    kept = registry.getComponent(key)
+    if kept is None or kept.records is not records:
+        kept = make(records)
+        registry.setComponent(key, kept)
+    return kept
