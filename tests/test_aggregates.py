@@ -434,3 +434,20 @@ class CleanedOnceTests(unittest.TestCase):
             aggregates.count(logged(b"GET /\\x01" + fresh + b" HTTP/1.1", b"200",
                                     b"http://a/\\x01" + fresh) for _ in range(1000))
         self.assertEqual(len(calls), 2)  # the request once, the referrer once
+
+
+class RememberedTests(unittest.TestCase):
+    """What the panels remember of values as logged stays bounded by what they count."""
+
+    def test_distinctLongValues(self) -> None:
+        """12,000 distinct 2 KB requests and referrers: each panel remembers at most cap."""
+        aggregates = Aggregates(cap=1000)
+        for start in range(0, 12_000, 500):
+            aggregates.count(
+                logged(b"GET /" + b"r" * 2000 + b"%d HTTP/1.1" % index, b"200",
+                       b"http://a%d.example/" % index + b"f" * 2000)
+                for index in range(start, start + 500))
+        for tally in aggregates.tallies:
+            self.assertLessEqual(len(tally.counts), 1000, tally.panel.name)
+            self.assertLessEqual(len(tally.shown) + len(tally.long), 2 * 1000 + 2,
+                                 tally.panel.name)

@@ -312,3 +312,31 @@ class NamedFormatTests(unittest.TestCase):
         """Any other word is read as a format string, and refused as one."""
         error = self.assertRaises(FormatError, compile_format, "nginx")
         self.assertEqual(str(error), "WEBLOG_FORMAT 'nginx': needs %t for the time")
+
+
+class RequestPartsTests(unittest.TestCase):
+    """A format that logs the request's parts gives them as logged, never split again."""
+
+    def test_pathAndProtocolWithoutMethod(self):
+        """C{%U %H}: no method, the path as the resource, the protocol as the protocol."""
+        parse = compile_format('%h %l %u %t %U %H %>s %b')
+        hit = parse(f"1.2.3.4 - - {TIME} /a.html HTTP/1.1 200 5")
+        self.assertEqual((hit.method, hit.resource, hit.protocol), (None, "/a.html", "HTTP/1.1"))
+
+    def test_dashParts(self):
+        """A C{-} method or protocol is none; a C{-} path is the resource C{-}."""
+        parse = compile_format(SPLIT_REQUEST)
+        hit = parse(f'1.2.3.4 - - {TIME} "- /a.html HTTP/1.1" 200 5')
+        self.assertEqual((hit.method, hit.resource, hit.protocol), (None, "/a.html", "HTTP/1.1"))
+        hit = parse(f'1.2.3.4 - - {TIME} "GET - RTSP/1.0" 200 5')
+        self.assertEqual((hit.method, hit.resource, hit.protocol), ("GET", "-", "RTSP/1.0"))
+
+    def test_counted(self):
+        """The top resources count the path, not a word of the protocol."""
+        from weblog.aggregates import Aggregates
+
+        parser = compile_format('%h %l %u %t %U %H %>s %b')
+        aggregates = Aggregates()
+        aggregates.count([parser.read(f"1.2.3.4 - - {TIME} /{name}.html HTTP/1.1 200 5")
+                          for name in ("a", "b", "a")])
+        self.assertEqual(aggregates.top()["resources"], [("/a.html", 2), ("/b.html", 1)])

@@ -825,6 +825,10 @@ class FormatTests(unittest.TestCase):
         line = BY_ID["apache-docs/vhost_common.log:1"].raw
         self.assertRaises(LogLineError, parse_line, line)
         self.assertEqual(_compiled(VHOST_COMMON)(line).vhost, "www.example.com")
+        # nor with a client '-' (the multi-word user of USER_WITH_SPACES never starts with '-')
+        dashed = b'www.example.com - - - [10/Oct/2000:13:55:36 -0700] "GET / HTTP/1.0" 200 5'
+        self.assertRaises(LogLineError, parse_line, dashed)
+        self.assertEqual(_compiled(VHOST_COMMON)(dashed).client, "-")
 
 
 GOACCESS = shutil.which("goaccess")

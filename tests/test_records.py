@@ -384,3 +384,18 @@ class RecordsLoopTests(RecordsCase):
         self.append(page_log(range(35, 40), length=199))
         self.clock.advance(5)
         self.assertEqual(records.lines, 35)
+
+
+class NonAsciiRingBytesTests(DirectoryCase):
+    """A line read as text that is not ASCII counts 4 bytes a byte: its text may take that."""
+
+    def test_undecodableLinesCountMore(self):
+        """Lines of undecodable bytes keep fewer in the ring than plain lines of that length."""
+        ring = Records([], keep=100, ring_bytes=10 * (4 * 1000 + ENTRY_BYTES) + 1000)
+        escaped = b'1.2.3.4 - - [17/May/2015:10:05:03 +0000] "GET /\\x41 HTTP/1.1" 200 1 "-" "'
+        line = escaped + b"\xff" * (1000 - len(escaped) - 1) + b'"'
+        ring.ingest([line] * 30)
+        self.assertEqual(ring.status()["kept"], 10)
+        plain = line.replace(b"\xff", b"a")
+        ring.ingest([plain] * 30)
+        self.assertEqual(ring.status()["kept"], 30)

@@ -15,18 +15,18 @@ from heapq import nlargest
 from operator import itemgetter
 from typing import Any
 
-from weblog.cleaning import MAX_FIELD
 from weblog.panels import PANELS, Panel
 from weblog.parsing import Logged, Raw
 
 __all__ = ["Aggregates"]
 
 MINUTES = 60
-LONGEST_KEY = MAX_FIELD
+LONGEST_KEY = 300
 """A value longer than this (as logged) is remembered by a digest of it."""
 MINUTE = Logged._fields.index("minute")
-SHOWN_MOST = 20000
-"""The most values (as logged) each panel remembers as shown before it forgets them all."""
+SHOWN_MOST = 5000
+"""The most values (as logged) each panel remembers as shown before it forgets them all (and
+it forgets those whose key a pruning left out: what it remembers is what it counts)."""
 
 
 def _cache_key(raw: Raw) -> Raw:
@@ -116,23 +116,29 @@ class Aggregates:
                 if shown is not False:
                     counts[shown] = get(shown, 0) + 1
             if len(counts) > self.cap:
-                self._prune(counts)
+                self._prune(tally)
         for minute, times in CountOf(map(itemgetter(MINUTE), lines)).items():
             self._count_minute(minute, times)
         self.total += len(lines)
 
-    def _prune(self, table: dict[str, int]) -> None:
+    def _prune(self, tally: _Tally) -> None:
         """
-        Keep the most common half of C{table}, less the count of the first key left out.
+        Keep the most common half of a panel's keys, less the count of the first key left out.
 
         This is Misra and Gries's frequent-items step, done in a batch: every kept
         count drops by the same floor, so a newcomer that outgrows the established
-        keys can still get in, and no count is ever more than the truth.
+        keys can still get in, and no count is ever more than the truth.  What the
+        panel remembers of the values that showed as the keys left out goes too.
         """
+        table = tally.counts
         kept = nlargest(self.cap // 2 + 1, table.items(), key=lambda item: item[1])
         floor = kept[-1][1]
         table.clear()
         table.update((key, count - floor) for key, count in kept[:-1] if count > floor)
+        tally.shown = {raw: shown for raw, shown in tally.shown.items()
+                       if shown is False or shown in table}
+        tally.long = {raw: shown for raw, shown in tally.long.items()
+                      if shown is False or shown in table}
         self.approximate = True
 
     def _count_minute(self, minute: int, times: int) -> None:

@@ -14,7 +14,7 @@ import re
 
 from weblog.errors import FormatError, LogLineError
 from weblog.hit import Hit, count_of
-from weblog.parsing import Logged, hit_of, unquoted
+from weblog.parsing import Logged, Parts, Raw, hit_of, unquoted
 from weblog.timestamps import minute_of
 
 __all__ = ["NAMED", "FormatParser", "compile_format"]
@@ -70,8 +70,8 @@ class FormatParser:
         """
         A line's fields as logged, as L{weblog.parsing.read_line} gives them.
 
-        A format that logs the request's parts (C{%m}, C{%U}, C{%q}, C{%H}) has
-        them joined as a request line, so that its hits are read as any other.
+        A format that logs the request's parts (C{%m}, C{%U}, C{%q}, C{%H}) gives
+        them as they were logged, already split (see L{weblog.parsing.Parts}).
 
         @raise LogLineError: if the line does not match the format, or its time,
             status or byte count is not valid.
@@ -86,11 +86,12 @@ class FormatParser:
             minute = minute_of(when)
         except ValueError as error:
             raise LogLineError(line, str(error)) from None
-        request = fields.get("request")
+        request: Raw | Parts | None = fields.get("request")
         if request is None:
-            parts = (fields.get("method"), (fields.get("path") or "") + (fields.get("query") or ""),
-                     fields.get("protocol"))
-            request = " ".join(part for part in parts if part and part != "-")
+            method, protocol = fields.get("method"), fields.get("protocol")
+            request = Parts(None if method in (None, "-") else method,
+                            (fields.get("path") or "") + (fields.get("query") or ""),
+                            None if protocol in (None, "-") else protocol)
         return Logged(
             client="-" if fields.get("client") is None else unquoted(fields["client"] or ""),
             ident=fields.get("ident") or "-",

@@ -25,12 +25,20 @@ from weblog.errors import LogLineError
 from weblog.hit import DIGITS, Hit, count_of
 from weblog.timestamps import MINUTES, minute_of, parse_time, usual_minute
 
-__all__ = ["AUTO", "LineParser", "Logged", "Memo", "as_text", "hit_of", "parse_line",
+__all__ = ["AUTO", "LineParser", "Logged", "Memo", "Parts", "as_text", "hit_of", "parse_line",
            "parse_lines", "read_line", "referrer_of", "request_of", "resource_of",
            "split_request", "unquoted"]
 
 Raw = bytes | str
 """A field as logged: bytes from a plain line, text from one that had escapes to find."""
+
+
+class Parts(NamedTuple):
+    """A request that the log wrote in parts (C{%m %U%q %H}): as logged, not split again."""
+
+    method: str | None
+    resource: str
+    protocol: str | None
 
 
 class Logged(NamedTuple):
@@ -41,8 +49,8 @@ class Logged(NamedTuple):
     user: Raw
     time: Raw
     """The time stamp's inner text, without its brackets."""
-    request: Raw
-    """The request line; for a format that logs its parts, the parts joined by spaces."""
+    request: Raw | Parts
+    """The request line, or its parts for a format that logs them apart."""
     status: Raw
     bytes: Raw
     referrer: Raw | None
@@ -68,7 +76,7 @@ C{[^"]} runs as a tight loop in the regular expression engine, an escape-aware b
 _LINE = re.compile(
     r"(?:(?P<vhost>[^\s\"]+:\d+) )?"
     r"(?P<client>\"[^\"\\]*+(?:\\.[^\"\\]*+)*+\"|[^\s\"]+) (?P<ident>\S+) "
-    r"(?P<user>\S++|(?<= - )[^\s\[]\S*+(?: [^\s\[]\S*+){1,8}+) "
+    r"(?P<user>\S++|(?<= - )(?!- )[^\s\[]\S*+(?: [^\s\[]\S*+){1,8}+) "
     r"\[(?P<time>[^\]]*)\] "
     + _QUOTED.replace("(", "(?P<request>", 1)
     + r" (?P<status>\d{3}|-) (?P<bytes>\d+|-)"
@@ -181,7 +189,9 @@ def split_request(request: str) -> tuple[str | None, str, str | None]:
     Split a request line into method, resource and protocol, as logged or cleaned.
 
     The method is what precedes the first space, the protocol a last word
-    C{HTTP/digits} after a space, the resource what is between.
+    C{HTTP/digits} after a space, the resource what is between.  A request is split as
+    logged, before its escapes are undone: an escaped space (C{\\x20}, which no server
+    writes for a separator) stays in its part.
 
     @return: C{(None, request, None)} when it is not C{METHOD resource [HTTP/x]}.
     """
@@ -195,12 +205,12 @@ def split_request(request: str) -> tuple[str | None, str, str | None]:
     return method, rest, None
 
 
-def request_of(raw: Raw) -> tuple[str | None, str, str | None]:
+def request_of(raw: Raw | Parts) -> tuple[str | None, str, str | None]:
     """
     A request as logged, split (see L{split_request}) and each part cleaned: a long request
     keeps its protocol, and its resource is cut on its own.
     """
-    method, resource, protocol = split_request(as_text(raw))
+    method, resource, protocol = raw if isinstance(raw, Parts) else split_request(as_text(raw))
     return (None if method is None else clean(method), clean(resource),
             None if protocol is None else clean(protocol))
 
@@ -274,18 +284,20 @@ def parse_lines(lines: Iterable[str | bytes], ignore_invalid: bool = False) -> I
 
 class Memo:
     """
-    Remember a function's results in bounded memory: for short keys until it holds C{entries}
-    (then it forgets them all), and for a long key only the last one (several counts may ask
-    for the same long value of one line).
+    Remember a function's results in bounded memory: for short keys until it holds C{entries},
+    for long ones until they make C{long_bytes} (each time it then forgets them all), so that
+    a value several counts ask for in one batch is worked out once.
     """
 
     def __init__(self, function: Callable[[Any], Any], entries: int = 20000,
-                 longest: int = 300) -> None:
+                 longest: int = 300, long_bytes: int = 1 << 20) -> None:
         self.function = function
         self.entries = entries
         self.longest = longest
+        self.long_bytes = long_bytes
         self.results: dict[Any, Any] = {}
-        self.last: tuple[Any, Any] = (None, None)
+        self.long: dict[Any, Any] = {}
+        self.long_held = 0
 
     def __call__(self, key: Any) -> Any:
         """C{function(key)}, remembered."""
@@ -293,9 +305,14 @@ class Memo:
         if result is not None:
             return result
         if len(key) > self.longest:
-            if self.last[0] != key:
-                self.last = (key, self.function(key))
-            return self.last[1]
+            result = self.long.get(key)
+            if result is None:
+                if self.long_held + len(key) > self.long_bytes:
+                    self.long.clear()
+                    self.long_held = 0
+                result = self.long[key] = self.function(key)
+                self.long_held += len(key)
+            return result
         result = self.function(key)
         if len(self.results) >= self.entries:
             self.results.clear()
@@ -303,7 +320,8 @@ class Memo:
         return result
 
 
-resource_of = Memo(lambda request: clean(split_request(as_text(request))[1]))
+resource_of = Memo(lambda request: clean(
+    request.resource if isinstance(request, Parts) else split_request(as_text(request))[1]))
 """The resource a request (as logged) names, as a hit shows it."""
 
 

@@ -154,7 +154,9 @@ class Records:
                 continue
             valid += 1
             ring.append((logged, source, total))
-            total += len(line) + ENTRY_BYTES
+            # text decoded from a line that is not ASCII may take up to 4 bytes a character
+            total += (len(line) if line.isascii() or isinstance(logged.request, bytes)
+                      else 4 * len(line)) + ENTRY_BYTES
             # weblog's own page loads are not traffic; each mentions OWN_MARK (a quick test)
             if line.find(OWN_MARK) < 0 or not is_own_logged(logged.request):
                 counted.append(logged)

@@ -17,7 +17,7 @@ from crawleruseragents import is_crawler
 
 from weblog.errors import BadQuery
 from weblog.hit import Hit
-from weblog.parsing import Memo, Raw, request_of
+from weblog.parsing import Memo, Parts, Raw, request_of
 
 __all__ = ["OWN_MARK", "BadQuery", "Selection", "is_bot", "is_own", "is_own_logged",
            "is_own_request", "parse_query"]
@@ -68,7 +68,7 @@ OWN_MARK = b"/weblog."
 raising and clearing that TypeError costs more than the search.)"""
 
 
-def is_own_logged(request: Raw) -> bool:
+def is_own_logged(request: Raw | Parts) -> bool:
     """L{is_own_request} for a request line as logged, as its hit would say."""
     return bool(_own_logged(request))
 
