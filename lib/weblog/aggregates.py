@@ -101,20 +101,26 @@ class Aggregates:
         """
         Count C{lines}, each as read (see L{weblog.parsing.Logged}).
 
-        Each panel goes over the batch in turn, a dictionary lookup or two a line,
-        and what a value shows is found at its first count only.
+        Each panel goes over the batch in C: its field's values, what each shows (from
+        what it remembers), and a tally of those; Python code runs only for a value seen
+        for the first time and for each distinct key of the batch.
         """
         lines = lines if isinstance(lines, list) else list(lines)
         for tally in self.tallies:
+            raws = list(map(itemgetter(tally.index), lines))
+            shown = list(map(tally.shown.get, raws))
+            if None in shown:  # values not seen before: find what they show, then look again
+                for raw in set(raws).difference(tally.shown):
+                    tally.show(raw)
+                shown = list(map(tally.shown.get, raws))
+                if None in shown:  # long values, remembered by digest
+                    shown = [tally.show(raw) if key is None else key
+                             for raw, key in zip(raws, shown, strict=True)]
             counts: dict[Any, int] = tally.counts  # keys: shown text (never False)
-            known, show = tally.shown.get, tally.show
             get = counts.get
-            for raw in map(itemgetter(tally.index), lines):
-                shown = known(raw)
-                if shown is None:
-                    shown = show(raw)
-                if shown is not False:
-                    counts[shown] = get(shown, 0) + 1
+            for key, times in CountOf(shown).items():
+                if key is not False:
+                    counts[key] = get(key, 0) + times
             if len(counts) > self.cap:
                 self._prune(tally)
         for minute, times in CountOf(map(itemgetter(MINUTE), lines)).items():

@@ -155,7 +155,7 @@ class Records:
             valid += 1
             ring.append((logged, source, total))
             # text decoded from a line that is not ASCII may take up to 4 bytes a character
-            total += (len(line) if line.isascii() or isinstance(logged.request, bytes)
+            total += (len(line) if isinstance(logged.request, bytes) or line.isascii()
                       else 4 * len(line)) + ENTRY_BYTES
             # weblog's own page loads are not traffic; each mentions OWN_MARK (a quick test)
             if line.find(OWN_MARK) < 0 or not is_own_logged(logged.request):
