@@ -43,7 +43,7 @@ class _Tally:
     def __init__(self, panel: Panel) -> None:
         self.panel = panel
         self.index = panel.index
-        self.counts: dict[str, int] = {}
+        self.counts: Counter[str] = Counter()
         self.shown: dict[Raw | None, str | bool] = {None: False}
         """What each value as logged counts as: its key as shown, or False for nothing (as for
         an absent field); a long value is not kept here (see L{show})."""
@@ -102,25 +102,26 @@ class Aggregates:
         Count C{lines}, each as read (see L{weblog.parsing.Logged}).
 
         Each panel goes over the batch in C: its field's values, what each shows (from
-        what it remembers), and a tally of those; Python code runs only for a value seen
-        for the first time and for each distinct key of the batch.
+        what it remembers), and their tally; Python code runs only for values not seen
+        before, to find what they show.
         """
         lines = lines if isinstance(lines, list) else list(lines)
         for tally in self.tallies:
             raws = list(map(itemgetter(tally.index), lines))
-            shown = list(map(tally.shown.get, raws))
-            if None in shown:  # values not seen before: find what they show, then look again
+            try:
+                shown = list(map(tally.shown.__getitem__, raws))
+            except KeyError:  # values not seen before: find what they show, then look again
                 for raw in set(raws).difference(tally.shown):
                     tally.show(raw)
-                shown = list(map(tally.shown.get, raws))
-                if None in shown:  # long values, remembered by digest
-                    shown = [tally.show(raw) if key is None else key
-                             for raw, key in zip(raws, shown, strict=True)]
-            counts: dict[Any, int] = tally.counts  # keys: shown text (never False)
-            get = counts.get
-            for key, times in CountOf(shown).items():
-                if key is not False:
-                    counts[key] = get(key, 0) + times
+                try:
+                    shown = list(map(tally.shown.__getitem__, raws))
+                except KeyError:  # long values (remembered by digest), or forgotten meanwhile
+                    known = tally.shown.get
+                    shown = [tally.show(raw) if (key := known(raw)) is None else key
+                             for raw in raws]
+            counts = tally.counts
+            counts.update(shown)  # type: ignore[arg-type]  # False: not counted, taken out
+            counts.pop(False, None)  # type: ignore[call-overload]
             if len(counts) > self.cap:
                 self._prune(tally)
         for minute, times in CountOf(map(itemgetter(MINUTE), lines)).items():
@@ -140,7 +141,7 @@ class Aggregates:
         kept = nlargest(self.cap // 2 + 1, table.items(), key=lambda item: item[1])
         floor = kept[-1][1]
         table.clear()
-        table.update((key, count - floor) for key, count in kept[:-1] if count > floor)
+        dict.update(table, ((key, count - floor) for key, count in kept[:-1] if count > floor))
         tally.shown = {raw: shown for raw, shown in tally.shown.items()
                        if shown is False or shown in table}
         tally.long = {raw: shown for raw, shown in tally.long.items()
