@@ -151,7 +151,7 @@ def read_line(line: bytes | str) -> Logged:
     @raise LogLineError: if the line is in no recognised format or its time is invalid.
     """
     found = None
-    if isinstance(line, bytes) and line.find(b"\\") < 0:  # find(): see Records.ingest
+    if isinstance(line, bytes) and line.find(b"\\") < 0:  # find(), not in: see selection.OWN_MARK
         found = _PLAIN.match(line)
     if found is None:
         return _read_escaped(line)
