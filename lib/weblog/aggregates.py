@@ -7,7 +7,6 @@ last hour of log time.
 from __future__ import annotations
 
 from collections import Counter
-from collections import Counter as CountOf
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from hashlib import blake2b
@@ -29,10 +28,8 @@ SHOWN_MOST = 5000
 it forgets those whose key a pruning left out: what it remembers is what it counts)."""
 
 
-def _cache_key(raw: Raw) -> Raw:
-    """The key under which a value as logged is remembered: a digest when it is long."""
-    if len(raw) <= LONGEST_KEY:
-        return raw
+def _digest(raw: Raw) -> bytes:
+    """The key under which a long value as logged is remembered: a digest of it."""
     data = raw.encode("utf-8", "surrogateescape") if isinstance(raw, str) else raw
     return b"\0" + blake2b(data, digest_size=16).digest()  # NUL: never a logged value's start
 
@@ -47,7 +44,7 @@ class _Tally:
         self.shown: dict[Raw | None, str | bool] = {None: False}
         """What each value as logged counts as: its key as shown, or False for nothing (as for
         an absent field); a long value is not kept here (see L{show})."""
-        self.long: dict[Raw, str | bool] = {}
+        self.long: dict[bytes, str | bool] = {}
         """What long values count as, by their digests."""
 
     def show(self, raw: Raw | None) -> str | bool:
@@ -55,7 +52,7 @@ class _Tally:
         if raw is None:
             return False
         if len(raw) > LONGEST_KEY:  # found again at each count: its digest is kept instead
-            key = _cache_key(raw)
+            key = _digest(raw)
             shown = self.long.get(key)
             if shown is None:
                 shown = self.long[key] = self._find(raw)
@@ -124,7 +121,7 @@ class Aggregates:
             counts.pop(False, None)  # type: ignore[call-overload]
             if len(counts) > self.cap:
                 self._prune(tally)
-        for minute, times in CountOf(map(itemgetter(MINUTE), lines)).items():
+        for minute, times in Counter(map(itemgetter(MINUTE), lines)).items():
             self._count_minute(minute, times)
         self.total += len(lines)
 
@@ -179,7 +176,7 @@ class Aggregates:
             if tally.panel.by_key:
                 lists[tally.panel.name] = sorted(tally.counts.items())
             else:
-                lists[tally.panel.name] = Counter(tally.counts).most_common(top)
+                lists[tally.panel.name] = tally.counts.most_common(top)
         lists["approximate"] = self.approximate
         self._top = ((self.total, top), lists)
         return lists
