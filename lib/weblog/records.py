@@ -169,12 +169,16 @@ class Records:
         while len(ring) > 1 and total - ring[0][2] > self.ring_bytes:
             ring.popleft()
 
+    def _oldest(self) -> int:
+        """The id of the oldest kept hit (the newest's plus one when none is kept)."""
+        return self.hit_count - len(self._ring) + 1
+
     def _hit(self, hit_id: int) -> Hit | None:
         """
         The hit numbered C{hit_id}, or None if it is not kept; made from its line at the first
         asking, and kept in the line's place.
         """
-        index = hit_id - (self.hit_count - len(self._ring) + 1)
+        index = hit_id - self._oldest()
         if not 0 <= index < len(self._ring):
             return None
         kept, source, total = self._ring[index]  # near either end of the deque: a few steps
@@ -212,7 +216,7 @@ class Records:
     def _announcements(self) -> Iterator[None]:
         """Make the new hits a step each; tell the listeners in batches of consecutive hits."""
         while self._announced < self.hit_count and self._listeners:
-            first = max(self._announced + 1, self.hit_count - len(self._ring) + 1)
+            first = max(self._announced + 1, self._oldest())
             last = min(first + self.ANNOUNCE_BATCH - 1, self.hit_count)
             batch: list[Hit] = []
             for hit_id in range(first, last + 1):
