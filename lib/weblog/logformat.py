@@ -13,8 +13,8 @@ from __future__ import annotations
 import re
 
 from weblog.errors import FormatError, LogLineError
-from weblog.hit import Hit, count_of
-from weblog.parsing import Logged, Parts, Raw, hit_of, unquoted
+from weblog.hit import count_of
+from weblog.parsing import LineParser, Logged, Parts, Raw, unquoted
 from weblog.timestamps import minute_of
 
 __all__ = ["NAMED", "FormatParser", "compile_format"]
@@ -55,7 +55,7 @@ def _check_literal(format: str, start: int, end: int) -> None:
         raise FormatError(format, f"bad directive near {format[where:where + 10]!r}")
 
 
-class FormatParser:
+class FormatParser(LineParser):
     """
     Reads lines written with one Apache C{LogFormat} string (see L{compile_format}).
 
@@ -105,10 +105,6 @@ class FormatParser:
             vhost=None if fields.get("vhost") in (None, "-") else fields.get("vhost"),
             minute=minute,
         )
-
-    def __call__(self, line: bytes | str, source: str | None = None) -> Hit:
-        """A line's hit; raise L{LogLineError} if it does not match the format."""
-        return hit_of(self.read(line), source)
 
 
 NAMED = {

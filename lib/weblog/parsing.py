@@ -18,12 +18,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any, NamedTuple, Protocol
+from typing import Any, NamedTuple
 
 from weblog.cleaning import clean
 from weblog.errors import LogLineError
 from weblog.hit import DIGITS, Hit, count_of
-from weblog.timestamps import MINUTES, minute_of, parse_time, usual_minute
+from weblog.timestamps import minute_of, parse_time, usual_minute
 
 __all__ = ["AUTO", "LineParser", "Logged", "Memo", "Parts", "as_text", "hit_of", "parse_line",
            "parse_lines", "read_line", "referrer_of", "request_of", "resource_of",
@@ -60,14 +60,16 @@ class Logged(NamedTuple):
     """The minute of the time stamp, since the epoch."""
 
 
-class LineParser(Protocol):
+class LineParser:
     """What reads lines of one format: L{AUTO}, or a C{LogFormat}'s parser."""
 
     def read(self, line: bytes | str) -> Logged:
         """A line's fields as logged; raise L{LogLineError} if it is not in the format."""
+        raise NotImplementedError
 
     def __call__(self, line: bytes | str, source: str | None = None) -> Hit:
         """A line's hit; raise L{LogLineError} if it is not in the format."""
+        return hit_of(self.read(line), source)
 
 
 _QUOTED = r'"([^"]*)"'
@@ -157,19 +159,14 @@ def read_line(line: bytes | str) -> Logged:
         return _read_escaped(line)
     fields = found.groups()
     when = fields[3]
-    known = _minute_known(when[:17] + when[20:])
-    if known is None:
-        try:
-            minute = usual_minute(when)
-        except ValueError as error:
-            raise LogLineError(line, str(error)) from None
-    else:
-        minute = known[0]
+    try:
+        minute = usual_minute(when)
+    except ValueError as error:
+        raise LogLineError(line, str(error)) from None
     return _logged(Logged, fields + (minute,))  # as Logged(*fields, minute), without its call
 
 
 _logged = tuple.__new__
-_minute_known = MINUTES.get
 
 
 def as_text(raw: Raw) -> str:
@@ -240,13 +237,10 @@ def hit_of(logged: Logged, source: str | None = None) -> Hit:
     )
 
 
-class _Auto:
+class _Auto(LineParser):
     """The parser of the formats recognised without configuration."""
 
     read = staticmethod(read_line)
-
-    def __call__(self, line: bytes | str, source: str | None = None) -> Hit:
-        return hit_of(read_line(line), source)
 
 
 AUTO: LineParser = _Auto()
