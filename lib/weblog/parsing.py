@@ -23,7 +23,7 @@ from typing import Any, NamedTuple
 from weblog.cleaning import clean
 from weblog.errors import LogLineError
 from weblog.hit import DIGITS, Hit, count_of
-from weblog.timestamps import minute_of, parse_time, usual_minute
+from weblog.timestamps import MINUTES, minute_of, parse_time, usual_minute
 
 __all__ = ["AUTO", "LineParser", "Logged", "Memo", "Parts", "as_text", "hit_of", "parse_line",
            "parse_lines", "read_line", "referrer_of", "request_of", "resource_of",
@@ -159,14 +159,19 @@ def read_line(line: bytes | str) -> Logged:
         return _read_escaped(line)
     fields = found.groups()
     when = fields[3]
-    try:
-        minute = usual_minute(when)
-    except ValueError as error:
-        raise LogLineError(line, str(error)) from None
+    known = _minute_known(when[:17] + when[20:])  # usual_minute, inlined: 540 instructions
+    if known is None:                             # a line fewer (callgrind)
+        try:
+            minute = usual_minute(when)
+        except ValueError as error:
+            raise LogLineError(line, str(error)) from None
+    else:
+        minute = known[0]
     return _logged(Logged, fields + (minute,))  # as Logged(*fields, minute), without its call
 
 
 _logged = tuple.__new__
+_minute_known = MINUTES.get
 
 
 def as_text(raw: Raw) -> str:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta, timezone
 
-__all__ = ["minute_of", "parse_time", "usual_minute"]
+__all__ = ["MINUTES", "minute_of", "parse_time", "usual_minute"]
 
 _TIME = re.compile(
     r"(\d{1,2})/([A-Za-z]{3})/(\d{4}):(\d\d):(\d\d):(\d\d) ([+-])(\d\d):?(\d\d)\Z", re.ASCII
@@ -23,7 +23,7 @@ _MONTHS = {
         ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), 1
     )
 }
-_MINUTES: dict[str | bytes, tuple[int, datetime]] = {}
+MINUTES: dict[str | bytes, tuple[int, datetime]] = {}
 """Each minute seen: its number since the epoch and its start, by C{day/Mon/year:hh:mm} and
 zone (text or bytes, as the stamp was given)."""
 _MOST = 4096
@@ -35,16 +35,16 @@ def _minute(stamp: str | bytes) -> tuple[int, datetime] | None:
         return None
     key: str | bytes = (stamp[:17] + stamp[20:] if isinstance(stamp, str)
                         else stamp[:17] + stamp[20:])
-    found = _MINUTES.get(key)
+    found = MINUTES.get(key)
     if found is None:
         head = key if isinstance(key, str) else key.decode("ascii", "replace")
         try:
             start = _parse(f"{head[:17]}:00{head[17:]}")
         except ValueError:
             return None  # the full parse says what is wrong with the stamp itself
-        if len(_MINUTES) >= _MOST:
-            _MINUTES.clear()
-        found = _MINUTES[key] = (int(start.timestamp()) // 60, start)
+        if len(MINUTES) >= _MOST:
+            MINUTES.clear()
+        found = MINUTES[key] = (int(start.timestamp()) // 60, start)
     return found
 
 
@@ -63,7 +63,7 @@ def usual_minute(stamp: str | bytes) -> int:
 
     @raise ValueError: if it is not a valid time stamp (a month or zone out of range).
     """
-    found = _MINUTES.get(stamp[:17] + stamp[20:])  # type: ignore[operator]  # both str or bytes
+    found = MINUTES.get(stamp[:17] + stamp[20:])  # type: ignore[operator]  # both str or bytes
     return minute_of(stamp) if found is None else found[0]
 
 
