@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from twisted.trial import unittest
 from weblog.aggregates import Aggregates
-from weblog.parsing import Logged, read_line
-from weblog.panels import PANELS, Panel, referring_site
+from weblog.parsing import read_line, referrer_of
+from weblog.panels import PANELS, Panel, counted_fields, referring_site
 
 from tests.support import written
 
@@ -30,12 +30,18 @@ class PanelsTests(unittest.TestCase):
              ("statuses", "Status codes", "status", "text", True)],
         )
 
-    def test_index(self) -> None:
-        """Each panel's index is its field's position in a line as read."""
-        line = read_line(written(status="404", referrer="http://r.example/"))
-        for panel in PANELS:
-            self.assertEqual(line[panel.index], getattr(line, panel.field), panel.name)
-            self.assertEqual(Logged._fields[panel.index], panel.field)
+    def test_countedFields(self) -> None:
+        """The counted fields: the time, the request, then each panel's field once, in order."""
+        self.assertEqual(counted_fields(PANELS), ("time", "request", "referrer", "status"))
+        agents = Panel("agents", "Top user-agents", "agent", referrer_of)
+        self.assertEqual(counted_fields((*PANELS, agents)),
+                         ("time", "request", "referrer", "status", "agent"))
+
+    def test_countedFieldUnknown(self) -> None:
+        """A panel on a field that a line does not have is refused, naming it."""
+        error = self.assertRaises(ValueError, counted_fields,
+                                  [Panel("x", "X", "colour", referrer_of)])
+        self.assertIn("'colour'", str(error))
 
     def test_sitesShown(self) -> None:
         """A referrer counts as its host, lower-cased; no referrer, or no host, counts as none."""

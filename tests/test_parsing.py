@@ -11,7 +11,8 @@ from twisted.internet.address import IPv6Address
 from twisted.trial import unittest
 from weblog.errors import LogLineError
 from weblog.hit import Hit
-from weblog.parsing import parse_line, parse_lines
+from weblog.logformat import compile_format
+from weblog.parsing import AUTO, hit_of, logged_of, parse_line, parse_lines, read_line
 
 from tests.support import (
     APACHE_COMBINED,
@@ -358,6 +359,55 @@ class ParseLinesTests(unittest.TestCase):
     def test_empty(self):
         """No lines give no hits."""
         self.assertEqual(list(parse_lines([])), [])
+
+
+class ScannerTests(unittest.TestCase):
+    """L{LineParser.scanner}: a line read once into what is kept and the fields counted now."""
+
+    FIELDS = ("time", "request", "referrer", "status")
+    LINES = (
+        written().encode(),  # plain combined, as bytes: the fast path
+        written(referrer="-", agent="-").encode(),
+        APACHE_COMMON.encode(),
+        written("GET /a\\x22b HTTP/1.1").encode(),  # an escape: the general path
+        written(),  # text
+        ("www.example.com:80 " + written()).encode(),  # vhost_combined
+        written(referrer="http://r\xc3\xa9.example/".encode("latin-1").decode("utf-8", "replace"))
+        .encode(),
+    )
+
+    def test_sameAsRead(self) -> None:
+        """Whatever the path, the values are read_line's, and the kept line makes its hit."""
+        scan = AUTO.scanner(self.FIELDS)
+        for line in self.LINES:
+            kept, values = scan(line)
+            logged = read_line(line)
+            self.assertEqual(values, tuple(getattr(logged, field) for field in self.FIELDS),
+                             line)
+            self.assertEqual(logged_of(kept), logged, line)
+            self.assertEqual(hit_of(kept, "a.log"), parse_line(line, "a.log"), line)
+
+    def test_formatParser(self) -> None:
+        """A LogFormat's scanner gives its read's fields and keeps what it read."""
+        parser = compile_format("%h %l %u %t \"%r\" %>s %b")
+        line = f"1.2.3.4 - - {TIME} \"GET /x HTTP/1.1\" 404 5"
+        kept, values = parser.scanner(("time", "request", "status"))(line)
+        self.assertEqual(values, (TIME[1:-1], "GET /x HTTP/1.1", "404"))
+        self.assertEqual(kept, parser.read(line))
+
+    def test_badTimeEachTime(self) -> None:
+        """A plain line with an invalid time is refused, and again: no bad stamp is remembered."""
+        scan = AUTO.scanner(self.FIELDS)
+        line = written().replace("17/May", "31/Feb").encode()
+        for _ in range(2):
+            error = self.assertRaises(LogLineError, scan, line)
+            self.assertEqual((error.line, error.reason), (line, "day is out of range for month"))
+
+    def test_fieldsChecked(self) -> None:
+        """Counted fields must begin with the time and be fields of a line."""
+        self.assertRaises(ValueError, AUTO.scanner, ("request", "time"))
+        error = self.assertRaises(ValueError, AUTO.scanner, ("time", "colour"))
+        self.assertIn("'colour'", str(error))
 
 
 @cache

@@ -17,11 +17,15 @@ from twisted.internet.task import Clock
 from twisted.trial import unittest
 from twisted.web import http
 from weblog.following import OVERLONG, LogFollower
-from weblog.parsing import hit_of, read_line, split_request
+from weblog.panels import PANELS, counted_fields
+from weblog.parsing import AUTO, hit_of, logged_of, read_line, split_request
+from weblog.timestamps import stamp_minute
 from webloglib import Hit, LogLineError, parse_line
 
 from tests.support import apache_escape, twisted_line
 
+COUNTED = counted_fields(PANELS)
+SCAN = AUTO.scanner(COUNTED)
 PROPERTY = settings(
     max_examples=200,
     deadline=None,
@@ -144,7 +148,8 @@ class FastPathAgreesTests(unittest.TestCase):
     """
 
     def assertAgree(self, line: bytes) -> None:
-        """C{line} read as bytes and as text: the same verdict, hit and minute."""
+        """C{line} read as bytes and as text: the same verdict, hit and minute, and the scanner
+        of the counts reads the same fields and keeps the same line."""
         text = line.decode("utf-8", "surrogateescape")
         try:
             general = read_line(text)
@@ -153,8 +158,11 @@ class FastPathAgreesTests(unittest.TestCase):
             return
         fast = read_line(line)
         self.assertEqual(hit_of(fast), hit_of(general))
-        self.assertEqual(fast.minute, general.minute)
-        self.assertEqual(fast.minute, int(hit_of(fast).time.timestamp()) // 60)
+        self.assertEqual(stamp_minute(fast.time), stamp_minute(general.time))
+        self.assertEqual(stamp_minute(fast.time), int(hit_of(fast).time.timestamp()) // 60)
+        kept, values = SCAN(line)
+        self.assertEqual(logged_of(kept), fast)
+        self.assertEqual(values, tuple(getattr(fast, field) for field in COUNTED))
 
     @PROPERTY
     @given(nearlyValidLines())

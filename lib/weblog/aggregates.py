@@ -12,17 +12,17 @@ from datetime import UTC, datetime
 from hashlib import blake2b
 from heapq import nlargest
 from operator import itemgetter
-from typing import Any
+from typing import Any, Literal
 
-from weblog.panels import PANELS, Panel
+from weblog.panels import PANELS, Panel, counted_fields
 from weblog.parsing import Logged, Raw
+from weblog.timestamps import stamp_minute
 
 __all__ = ["Aggregates"]
 
 MINUTES = 60
 LONGEST_KEY = 300
 """A value longer than this (as logged) is remembered by a digest of it."""
-MINUTE = Logged._fields.index("minute")
 SHOWN_MOST = 5000
 """The most values (as logged) each panel remembers as shown before it forgets them all (and
 it forgets those whose key a pruning left out: what it remembers is what it counts)."""
@@ -39,15 +39,24 @@ class _Tally:
 
     def __init__(self, panel: Panel) -> None:
         self.panel = panel
-        self.index = panel.index
         self.counts: Counter[str] = Counter()
-        self.shown: dict[Raw | None, str | bool] = {None: False}
+        self.shown: dict[Raw | None, str | Literal[False]] = {None: False}
         """What each value as logged counts as: its key as shown, or False for nothing (as for
         an absent field); a long value is not kept here (see L{show})."""
-        self.long: dict[bytes, str | bool] = {}
+        self.long: dict[bytes, str | Literal[False]] = {}
         """What long values count as, by their digests."""
 
-    def show(self, raw: Raw | None) -> str | bool:
+    def add(self, logged: Counter[Raw | None]) -> None:
+        """Add the tally of values as logged, C{logged}, to the counts of the keys they show."""
+        known, counts = self.shown.get, self.counts
+        for raw, times in logged.items():
+            shown = known(raw)
+            if shown is None:
+                shown = self.show(raw)
+            if shown is not False:
+                counts[shown] = counts.get(shown, 0) + times
+
+    def show(self, raw: Raw | None) -> str | Literal[False]:
         """What C{raw} counts as (False: nothing), found and remembered."""
         if raw is None:
             return False
@@ -66,7 +75,7 @@ class _Tally:
         self.shown[raw] = shown
         return shown
 
-    def _find(self, raw: Raw) -> str | bool:
+    def _find(self, raw: Raw) -> str | Literal[False]:
         """What C{raw} counts as, by the panel's rule."""
         value = self.panel.shown(raw)
         return False if value is None else value
@@ -88,6 +97,13 @@ class Aggregates:
     def __init__(self, cap: int = 5000, panels: Sequence[Panel] = PANELS) -> None:
         self.cap = cap
         self.tallies = [_Tally(panel) for panel in panels]
+        self.fields = counted_fields(panels)
+        """The fields of a row that L{count_rows} counts, in order."""
+        by_field: dict[int, list[_Tally]] = {}
+        for tally in self.tallies:
+            by_field.setdefault(self.fields.index(tally.panel.field), []).append(tally)
+        self._by_field = list(by_field.items())
+        self._row = itemgetter(*(Logged._fields.index(field) for field in self.fields))
         self.minutes: dict[int, int] = {}
         self.newest_minute: int | None = None
         self.total = 0
@@ -95,35 +111,30 @@ class Aggregates:
         self._top: tuple[tuple[int, int], dict[str, Any]] | None = None
 
     def count(self, lines: Iterable[Logged]) -> None:
-        """
-        Count C{lines}, each as read (see L{weblog.parsing.Logged}).
+        """Count C{lines}, each as read (see L{weblog.parsing.Logged})."""
+        self.count_rows(list(map(self._row, lines)))
 
-        Each panel goes over the batch in C: its field's values, what each shows (from
-        what it remembers), and their tally; Python code runs only for values not seen
-        before, to find what they show.
+    def count_rows(self, rows: list[tuple[Any, ...]]) -> None:
         """
-        lines = lines if isinstance(lines, list) else list(lines)
-        for tally in self.tallies:
-            raws = list(map(itemgetter(tally.index), lines))
-            try:
-                shown = list(map(tally.shown.__getitem__, raws))
-            except KeyError:  # values not seen before: find what they show, then look again
-                for raw in set(raws).difference(tally.shown):
-                    tally.show(raw)
-                try:
-                    shown = list(map(tally.shown.__getitem__, raws))
-                except KeyError:  # long values (remembered by digest), or forgotten meanwhile
-                    known = tally.shown.get
-                    shown = [tally.show(raw) if (key := known(raw)) is None else key
-                             for raw in raws]
-            counts = tally.counts
-            counts.update(shown)  # type: ignore[arg-type]  # False: not counted, taken out
-            counts.pop(False, None)  # type: ignore[call-overload]
-            if len(counts) > self.cap:
-                self._prune(tally)
-        for minute, times in Counter(map(itemgetter(MINUTE), lines)).items():
-            self._count_minute(minute, times)
-        self.total += len(lines)
+        Count lines, each given as the values of its fields named in L{fields}, in order.
+
+        Each field that panels count is tallied over the batch in C, by value as
+        logged (a batch holds few distinct values); Python code runs once per
+        distinct value and panel, to add its tally to the key it shows.  Panels
+        that count the same field (sites and referrers) share one tally of it.
+        """
+        if not rows:
+            return
+        columns = list(zip(*rows, strict=True))  # in C: the values of each field, in order
+        for index, tallies in self._by_field:
+            logged = Counter(columns[index])
+            for tally in tallies:
+                tally.add(logged)
+                if len(tally.counts) > self.cap:
+                    self._prune(tally)
+        for stamp, times in Counter(columns[0]).items():  # few distinct seconds in a batch
+            self._count_minute(stamp_minute(stamp), times)
+        self.total += len(rows)
 
     def _prune(self, tally: _Tally) -> None:
         """

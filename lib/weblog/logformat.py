@@ -14,8 +14,7 @@ import re
 
 from weblog.errors import FormatError, LogLineError
 from weblog.hit import count_of
-from weblog.parsing import LineParser, Logged, Parts, Raw, unquoted
-from weblog.timestamps import minute_of
+from weblog.parsing import LineParser, Logged, Parts, Raw, check_time, unquoted
 
 __all__ = ["NAMED", "FormatParser", "compile_format"]
 
@@ -82,10 +81,7 @@ class FormatParser(LineParser):
             raise LogLineError(line, "does not match WEBLOG_FORMAT")
         fields = match.groupdict()
         when = (fields["time"] or "")[1:-1]
-        try:
-            minute = minute_of(when)
-        except ValueError as error:
-            raise LogLineError(line, str(error)) from None
+        check_time(when, line)
         request: Raw | Parts | None = fields.get("request")
         if request is None:
             method, protocol = fields.get("method"), fields.get("protocol")
@@ -103,7 +99,6 @@ class FormatParser(LineParser):
             referrer=fields.get("referrer"),
             agent=fields.get("agent"),
             vhost=None if fields.get("vhost") in (None, "-") else fields.get("vhost"),
-            minute=minute,
         )
 
 

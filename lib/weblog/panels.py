@@ -9,14 +9,14 @@ all go by this list.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from urllib.parse import urlsplit
 
 from weblog.parsing import Logged, Raw, as_text, referrer_of, resource_of
 
-__all__ = ["PANELS", "Panel", "referring_site"]
+__all__ = ["PANELS", "Panel", "counted_fields", "referring_site"]
 
 
 @dataclass(frozen=True)
@@ -41,10 +41,6 @@ class Panel:
     display: str = "text"
     by_key: bool = False
 
-    @property
-    def index(self) -> int:
-        """The position of the counted field in a L{Logged}."""
-        return Logged._fields.index(self.field)
 
 
 def referring_site(referrer: str) -> str | None:
@@ -77,3 +73,18 @@ PANELS = (
     Panel("statuses", "Status codes", "status", as_text, by_key=True),
 )
 """The top lists, in the page's order."""
+
+
+def counted_fields(panels: Iterable[Panel]) -> tuple[str, ...]:
+    """
+    The fields of L{Logged} that a line's counts read, each once: its time (whose minute
+    is counted), its request (to tell weblog's own page loads), then the panels' fields,
+    as L{weblog.parsing.LineParser.scanner} takes them.
+    """
+    fields = ["time", "request"]
+    for panel in panels:
+        if panel.field not in Logged._fields:
+            raise ValueError(f"panel {panel.name!r} counts no field of a line: {panel.field!r}")
+        if panel.field not in fields:
+            fields.append(panel.field)
+    return tuple(fields)

@@ -17,17 +17,18 @@ same L{Logged}.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from operator import itemgetter
 from typing import Any, NamedTuple
 
 from weblog.cleaning import clean
 from weblog.errors import LogLineError
 from weblog.hit import DIGITS, Hit, count_of
-from weblog.timestamps import MINUTES, minute_of, parse_time, usual_minute
+from weblog.timestamps import STAMPS, parse_time, stamp_minute
 
-__all__ = ["AUTO", "LineParser", "Logged", "Memo", "Parts", "as_text", "hit_of", "parse_line",
-           "parse_lines", "read_line", "referrer_of", "request_of", "resource_of",
-           "split_request", "unquoted"]
+__all__ = ["AUTO", "Kept", "LineParser", "Logged", "Memo", "Parts", "Scanner", "as_text",
+           "check_time", "hit_of", "logged_of", "parse_line", "parse_lines", "read_line",
+           "referrer_of", "request_of", "resource_of", "split_request", "unquoted"]
 
 Raw = bytes | str
 """A field as logged: bytes from a plain line, text from one that had escapes to find."""
@@ -56,8 +57,13 @@ class Logged(NamedTuple):
     referrer: Raw | None
     agent: Raw | None
     vhost: Raw | None
-    minute: int
-    """The minute of the time stamp, since the epoch."""
+
+
+Kept = Logged | re.Match[bytes]
+"""A line as read and kept until it is shown: its L{Logged} fields, or the match of a plain
+line, from which they are made when asked for (see L{logged_of})."""
+Scanner = Callable[[bytes | str], tuple[Kept, tuple[Any, ...]]]
+"""Reads a line, once: what to keep of it, and the values of the fields that are counted now."""
 
 
 class LineParser:
@@ -70,6 +76,28 @@ class LineParser:
     def __call__(self, line: bytes | str, source: str | None = None) -> Hit:
         """A line's hit; raise L{LogLineError} if it is not in the format."""
         return hit_of(self.read(line), source)
+
+    def scanner(self, fields: Sequence[str]) -> Scanner:
+        """
+        A function that reads a line once into what to keep of it and the values of C{fields}.
+
+        @param fields: names of L{Logged}'s fields, C{"time"} first.
+        """
+        pick = itemgetter(*(_position(field) for field in fields))
+        read = self.read
+
+        def scan(line: bytes | str) -> tuple[Kept, tuple[Any, ...]]:
+            logged = read(line)
+            return logged, pick(logged)
+
+        return scan
+
+
+def _position(field: str) -> int:
+    """The position of the field named C{field} in a L{Logged}."""
+    if field not in Logged._fields:
+        raise ValueError(f"no such field of a logged line: {field!r}")
+    return Logged._fields.index(field)
 
 
 _QUOTED = r'"([^"]*)"'
@@ -95,11 +123,11 @@ and nginx write it as sent), up to nine words and only after a C{-} ident, so th
 a word more before the time (vhost_common's) is refused rather than misread."""
 _PLAIN = re.compile(
     rb'([^\s"]++) (\S++) (\S++) \[(\d\d/[A-Za-z]{3}/\d{4}:\d\d:\d\d:[0-5]\d [+-]\d{4})\] '
-    rb'"([^"]*+)" (\d{3}|-) (\d{1,%d}+|-)(?: "([^"]*+)" "([^"]*+)")?(?:(?!)(.))?\Z' % DIGITS
+    rb'"([^"]*+)" (\d{3}|-) (\d{1,%d}+|-)(?: "([^"]*+)" "([^"]*+)")?\Z' % DIGITS
 )
 """A plain combined or common line, for lines without a backslash (no escapes to undo):
 C{[^"]} runs as a tight loop in the regular expression engine, C{[^"\\]} does not.  Its
-groups are L{Logged}'s fields but the minute (the last, the vhost, never matches: None)."""
+groups are L{Logged}'s fields but the last (the vhost, which a plain line has not)."""
 
 
 def _masked(text: str) -> str:
@@ -129,12 +157,9 @@ def _read_escaped(line: bytes | str) -> Logged:
     vhost, client, ident, user, when, request, status, size, referrer, agent = groups
     if size != "-" and count_of(size) is None:
         raise LogLineError(line, "bytes is not a number")
-    try:
-        minute = minute_of(when)
-    except ValueError as error:
-        raise LogLineError(line, str(error)) from None
+    check_time(when, line)
     return Logged(unquoted(client), ident, user, when, request, status, size, referrer, agent,
-                  vhost, minute)
+                  vhost)
 
 
 def unquoted(field: str) -> str:
@@ -158,20 +183,25 @@ def read_line(line: bytes | str) -> Logged:
     if found is None:
         return _read_escaped(line)
     fields = found.groups()
-    when = fields[3]
-    known = _minute_known(when[:17] + when[20:])  # usual_minute, inlined: 540 instructions
-    if known is None:                             # a line fewer (callgrind)
-        try:
-            minute = usual_minute(when)
-        except ValueError as error:
-            raise LogLineError(line, str(error)) from None
-    else:
-        minute = known[0]
-    return _logged(Logged, fields + (minute,))  # as Logged(*fields, minute), without its call
+    check_time(fields[3], line)
+    return _logged(Logged, fields + _NO_VHOST)  # as Logged(*fields, None), without its call
+
+
+def logged_of(kept: Kept) -> Logged:
+    """The fields of a line as kept (see L{Kept})."""
+    return kept if isinstance(kept, tuple) else _logged(Logged, kept.groups() + _NO_VHOST)
+
+
+def check_time(when: Raw, line: bytes | str) -> None:
+    """Check a line's time stamp, C{when}; raise L{LogLineError} saying why it is not valid."""
+    try:
+        stamp_minute(when)
+    except ValueError as error:
+        raise LogLineError(line, str(error)) from None
 
 
 _logged = tuple.__new__
-_minute_known = MINUTES.get
+_NO_VHOST = (None,)
 
 
 def as_text(raw: Raw) -> str:
@@ -217,12 +247,14 @@ def request_of(raw: Raw | Parts) -> tuple[str | None, str, str | None]:
             None if protocol is None else clean(protocol))
 
 
-def hit_of(logged: Logged, source: str | None = None) -> Hit:
+def hit_of(kept: Kept, source: str | None = None) -> Hit:
     """
-    The hit of a line's fields: escapes undone, text made visible and bounded.
+    The hit of a line's fields (or of the line as kept): escapes undone, text made visible
+    and bounded.
 
     @param source: the log the line came from, kept on the hit.
     """
+    logged = logged_of(kept)
     method, resource, protocol = request_of(logged.request)
     status, size = logged.status, logged.bytes
     return Hit(
@@ -246,6 +278,30 @@ class _Auto(LineParser):
     """The parser of the formats recognised without configuration."""
 
     read = staticmethod(read_line)
+
+    def scanner(self, fields: Sequence[str]) -> Scanner:
+        """
+        See L{LineParser.scanner}: a plain line (see L{read_line}) is kept as its match, and
+        only the fields counted now are made of it; the others wait until it is shown.
+        """
+        if fields[0] != "time":
+            raise ValueError(f"counted fields must begin with the time: {fields!r}")
+        general = LineParser.scanner(self, fields)
+        groups = [_position(field) + 1 for field in fields]  # group n is field n - 1
+        match, known = _PLAIN.match, STAMPS.get
+
+        def scan(line: bytes | str) -> tuple[Kept, tuple[Any, ...]]:
+            found = None
+            if isinstance(line, bytes) and line.find(b"\\") < 0:  # find(): see OWN_MARK
+                found = match(line)
+            if found is None:
+                return general(line)
+            values = found.group(*groups)
+            if known(values[0]) is None:  # check_time, inlined for the stamps seen already:
+                check_time(values[0], line)  # a call costs 540 instructions a line
+            return found, values
+
+        return scan
 
 
 AUTO: LineParser = _Auto()

@@ -23,7 +23,7 @@ from weblog.errors import LogLineError
 from weblog.following import OVERLONG, LogFollower
 from weblog.hit import Hit
 from weblog.interfaces import IRecords
-from weblog.parsing import AUTO, LineParser, Logged, hit_of
+from weblog.parsing import AUTO, Kept, LineParser, hit_of
 from weblog.selection import OWN_MARK, is_own_logged
 from weblog.slices import OneAtATime, clock_cooperator, default_reactor, run_sliced
 from weblog.wakeups import Poller
@@ -83,10 +83,11 @@ class Records:
         self.keep = keep
         self._followers = list(followers)
         self._sources = len(self._followers) > 1
-        self._read = parser.read
+        self._parser = parser
+        self.aggregates = Aggregates()
         # the kept lines, as read (each made a hit in its place when first asked for), their
         # source, and how many bytes were put in the ring before each
-        self._ring: deque[tuple[Logged | Hit, str | None, int]] = deque(maxlen=keep)
+        self._ring: deque[tuple[Kept | Hit, str | None, int]] = deque(maxlen=keep)
         self.ring_bytes = max(32 << 20, keep * 1024) if ring_bytes is None else ring_bytes
         self._ring_total = 0
         self._announced = 0
@@ -95,12 +96,21 @@ class Records:
         self.hit_count = 0
         self.lines = 0
         self.malformed = 0
-        self.aggregates = Aggregates()
         self._clock = clock
         self._interval = interval
         self._slice = slice_bytes
         self._poller: Poller | None = None
         self._listeners: list[Callable[[list[Hit], int], None]] = []
+
+    @property
+    def aggregates(self) -> Aggregates:
+        """The counts over every line read; the lines are read for the fields they count."""
+        return self._aggregates
+
+    @aggregates.setter
+    def aggregates(self, aggregates: Aggregates) -> None:
+        self._aggregates = aggregates
+        self._scan = self._parser.scanner(aggregates.fields)
 
     @property
     def followers(self) -> list[LogFollower]:
@@ -141,26 +151,27 @@ class Records:
 
     def ingest(self, lines: list[bytes | None], source: str | None = None) -> None:
         """Read, count and keep C{lines} (L{OVERLONG} for a line too long to keep)."""
-        ring, read = self._ring, self._read
+        ring, scan = self._ring, self._scan
         valid = 0
         total = self._ring_total
-        counted: list[Logged] = []
+        counted: list[tuple[Any, ...]] = []
         for line in lines:
             if line is OVERLONG:
                 continue
             try:
-                logged = read(line)
+                kept, row = scan(line)
             except LogLineError:
                 continue
             valid += 1
-            ring.append((logged, source, total))
+            ring.append((kept, source, total))
+            request = row[1]  # see panels.counted_fields
             # text decoded from a line that is not ASCII may take up to 4 bytes a character
-            total += (len(line) if isinstance(logged.request, bytes) or line.isascii()
+            total += (len(line) if isinstance(request, bytes) or line.isascii()
                       else 4 * len(line)) + ENTRY_BYTES
             # weblog's own page loads are not traffic; each mentions OWN_MARK (a quick test)
-            if line.find(OWN_MARK) < 0 or not is_own_logged(logged.request):
-                counted.append(logged)
-        self.aggregates.count(counted)
+            if line.find(OWN_MARK) < 0 or not is_own_logged(request):
+                counted.append(row)
+        self.aggregates.count_rows(counted)
         self.lines += len(lines)
         self.malformed += len(lines) - valid
         self.hit_count += valid
