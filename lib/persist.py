@@ -26,6 +26,7 @@ from weblog import records, settings
 from weblog.counter import Counter
 from weblog.errors import ConfigError
 from weblog.following import LogFollower
+from weblog.history import History
 from weblog.interfaces import ICounter, IRecords
 from weblog.logformat import compile_format
 from weblog.parsing import AUTO, LineParser
@@ -76,8 +77,16 @@ class Records(records.Records):
             problem = str(error)
             keep = keep or settings.DEFAULT_KEEP
             _log.error("weblog cannot follow {path}: {problem}", path=path, problem=problem)
+        history = None
+        try:
+            # with the reactor (not a test's clock): the store runs as a process of its own
+            if clock is None and not problem and settings.history():
+                history = History()
+        except ConfigError as error:
+            problem = str(error)
+            _log.error("weblog cannot keep its history: {problem}", problem=problem)
         now = clock.seconds if clock is not None else time.monotonic
         followers = [LogFollower(part, read_back=keep, now=now)
                      for part in path.split(":") if part and not problem]
         super().__init__(followers, parser, keep, clock, interval, slice_bytes, ring_bytes,
-                         path=path, problem=problem)
+                         path=path, problem=problem, history=history)

@@ -26,14 +26,18 @@ from twisted.web.server import NOT_DONE_YET
 from twisted.web.template import Element, XMLString, renderer, tags
 from twisted.web.test.requesthelper import DummyRequest
 from weblog.aggregates import Aggregates
+from zope.interface import implementer
 from weblog.answers import IRendered, Rendered, rendered_for
 from weblog.document import hit_json
+from weblog.history import OFF
+from weblog.interfaces import IHistory
 from weblog.links import referrer_link
 from weblog.panels import PANELS, Panel
 from weblog.parsing import as_text
 from weblog.render import SUMMARY, HitCells, rendered, settled
 from weblog.resources import DynamicPage, JsonPage, WeblogPage
 from weblog.selection import Selection
+from weblog.sse import stats_data
 
 from tests.support import REPO, combined, setEnvironment
 
@@ -561,7 +565,7 @@ class RenderedTests(PageCase):
         request: Any = DummyRequest([])
         answer = Rendered(self.records).answer(
             request, ("later",), Selection(), lambda hit: rendered(Later()),
-            lambda pieces, _, __: [b"<div>", *pieces, b"</div>"])
+            lambda pieces, *_: [b"<div>", *pieces, b"</div>"])
         self.assertEqual((answer, request.written), (NOT_DONE_YET, []))
         later.callback("made later")
         self.assertEqual(body_of(request), b"<div><p>made later</p></div>")
@@ -605,6 +609,70 @@ class SlicedPageTests(PageCase):
         self.assertEqual(re.findall(r'data-last-id="(\d+)"', page), ["10"])
         self.assertEqual(len(re.findall(r'<td class="resource">/first', page)), 10)
         self.assertNotIn("/later", page)
+
+
+@implementer(IHistory)
+class StatedHistory:
+    """A history whose status the test sets (the historian process is tested in test_history)."""
+
+    def __init__(self, **status: Any) -> None:
+        self.state = {**OFF, **status}
+
+    def status(self) -> dict[str, Any]:
+        return dict(self.state)
+
+    def start(self) -> None:
+        pass
+
+    def stop(self) -> None:
+        pass
+
+
+class HistoryShownTests(PageCase):
+    """The history's state in the JSON, on the page and in the stats events."""
+
+    BACKFILLING = {"state": "backfilling", "stored": 1234, "bytes_done": 250,
+                   "bytes_total": 1000, "lines_per_second": 98765, "seconds_left": 3,
+                   "oldest": "2015-05-17T10:05:00+00:00", "newest": "2015-05-18T11:06:00+00:00"}
+
+    def test_off(self):
+        """Without a store the JSON says off, and the page says so without a bar."""
+        self.assertEqual(self.document()["history"], OFF)
+        page = self.page().decode()
+        self.assertIn("History is off (WEBLOG_HISTORY=off)", page)
+        self.assertIn('<progress max="1" value="0" id="history-bar" hidden="">', page)
+
+    def test_backfilling(self):
+        """While it reads the logs: its object in the JSON, a bar and the pace on the page."""
+        self.records.history = StatedHistory(**self.BACKFILLING)
+        self.assertEqual(self.document()["history"], {**OFF, **self.BACKFILLING})
+        page = self.page().decode()
+        self.assertIn('<p class="history state-backfilling" id="history"><progress max="1000" '
+                      'value="250" id="history-bar"></progress> <span id="history-text">'
+                      "History: reading the logs, 25% of 1.0 KB (98,765 lines/s, about 3 s left);"
+                      " 1,234 hits stored.</span></p>", page)
+
+    def test_troubleSaysWhy(self):
+        """A store in trouble: the page says which, why, and that the live view goes on."""
+        self.records.history = StatedHistory(state="locked", reason="var/history.duckdb: held")
+        self.assertIn("History locked: var/history.duckdb: held; the live view goes on from "
+                      "memory.", self.page().decode())
+
+    def test_changeIsShown(self):
+        """A page kept for the same hits is made again when the history's state changes."""
+        history = self.records.history = StatedHistory(**self.BACKFILLING)
+        registry = Registry()
+        self.page(registry=registry)
+        history.state = {**history.state, "state": "ok", "bytes_done": 1000, "size_bytes": 2e6}
+        self.assertIn("History: 1,234 hits stored, from 2015-05-17 10:05 UTC to 2015-05-18 11:06"
+                      " UTC (2.0 MB).", self.page(registry=registry).decode())
+
+    def test_statsEvent(self):
+        """The stats events carry the history and the page's sentence of it."""
+        self.records.history = StatedHistory(state="starting", reason="the historian is starting")
+        data = stats_data(self.records)
+        self.assertEqual((data["history"]["state"], data["history_text"]),
+                         ("starting", "History: the historian is starting."))
 
 
 class DynamicPageTests(unittest.TestCase):

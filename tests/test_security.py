@@ -159,7 +159,7 @@ PAGE_TAGS = {
     "html", "head", "meta", "noscript", "title", "link", "script", "body", "header", "h1",
     "span", "p", "code", "strong", "form", "label", "input", "select", "option", "button",
     "div", "main", "table", "thead", "tbody", "tr", "th", "td", "time", "a", "aside",
-    "section", "h2", "ol", "li", "svg", "rect", "text", "template",
+    "section", "h2", "ol", "li", "svg", "rect", "text", "template", "progress",
 }
 """Every element the weblog page itself is made of."""
 

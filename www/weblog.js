@@ -206,6 +206,19 @@
         return String(stats.log[name]);
       });
     }
+    showHistory(stats.history, stats.history_text);
+  }
+
+  function showHistory(history, text) {
+    // the server words the sentence (history_text); the bar shows how far the backfill is
+    var paragraph = document.getElementById("history");
+    if (!paragraph || !history || typeof text !== "string") { return; }
+    paragraph.className = "history state-" + String(history.state).replace(/[^a-z]/g, "");
+    document.getElementById("history-text").textContent = text;
+    var bar = document.getElementById("history-bar");
+    bar.max = Math.max(Number(history.bytes_total) || 0, 1);
+    bar.value = Number(history.bytes_done) || 0;
+    bar.hidden = history.state !== "backfilling";
   }
 
   function setLive(state, text) {

@@ -41,8 +41,9 @@ CACHE_MOST = 4 << 20
 KEPT_ANSWERS = 32
 """How many answers are kept (the newest views asked for)."""
 P = TypeVar("P", bound=Piece)
-Assemble = Callable[[list[P], int, dict[str, Any]], Sequence[Piece]]
-"""Puts a view together from its hits' pieces, the newest hit's id and the log's status."""
+Assemble = Callable[[list[P], int, dict[str, Any], dict[str, Any]], Sequence[Piece]]
+"""Puts a view together from its hits' pieces, the newest hit's id, the log's status and the
+history's."""
 
 
 class IRendered(Interface):
@@ -118,14 +119,15 @@ class Rendered:
         """
         records = self.records
         last_id, status = records.last_id, records.status()  # what the chosen hits go up to
-        full = (*key, last_id, changes(status))
+        history = records.history_status()
+        full = (*key, last_id, changes(status), tuple(history.values()))
         body = self.answers.get(full)
         if body is not None:
             return body
         chosen: list[P] = []
 
         def done(_: object = None) -> bytes | list[bytes] | Deferred[bytes | list[bytes]]:
-            pieces = settled(assemble(chosen, last_id, status))
+            pieces = settled(assemble(chosen, last_id, status, history))
             if isinstance(pieces, Deferred):
                 return pieces.addCallback(self._keep, full)
             return self._keep(pieces, full)

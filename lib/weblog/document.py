@@ -24,15 +24,18 @@ def hit_json(hit: Hit) -> bytes:
 
 
 def hits_json(selection: Selection, hits: list[bytes], status: dict[str, Any],
-              aggregates: Aggregates) -> list[bytes]:
+              history: dict[str, Any], aggregates: Aggregates) -> list[bytes]:
     """
-    The JSON document of a view, in pieces: the log's state, the query, the hits, the aggregates.
+    The JSON document of a view, in pieces: the log's state, the history's, the query, the
+    hits, the aggregates.
 
     @param hits: the selected hits, each as L{hit_json} wrote it (not copied).
     @param status: the log's status when they were chosen (the C{log} object).
+    @param history: the history's status (the C{history} object).
     """
     head = json_text({
         "log": status,
+        "history": history,
         "query": {name: getattr(selection, name) for name in PARAMETERS},
         "hits": [],
         **aggregates.to_json(),

@@ -31,6 +31,7 @@ from weblog.render import (
     Piece,
     footer,
     header,
+    history_state,
     log_state,
     rendered,
     row_template,
@@ -112,7 +113,7 @@ class Fragments:
         return fragment
 
     def page(self, selection: Selection, cells: list[Piece], base: str, heading: str,
-             last_id: int, status: dict[str, Any]) -> list[Piece]:
+             last_id: int, status: dict[str, Any], history: dict[str, Any]) -> list[Piece]:
         """
         The whole weblog page: the log's state, the filter form, the rows, the aggregates.
 
@@ -122,6 +123,7 @@ class Fragments:
         @param last_id: the id of the newest hit when the rows were chosen: the page's
             event stream goes on from there.
         @param status: the log's status when the rows were chosen.
+        @param history: the history's status then.
         @return: the page, in pieces (a row's cells are not copied).
         """
         query = selection.query()
@@ -137,6 +139,7 @@ class Fragments:
             b'<body data-events="%s" data-last-id="%d">' % (events, last_id),
             fixed(("header", heading), lambda: header(heading)),
             rendered(log_state(status)),
+            rendered(history_state(history)),
             self.forms.get((selection, base), lambda: FilterForm(selection, base)),
             b'<div class="columns"><main><table>', fixed("thead", table_head),
             b'<tbody id="hits" data-limit="%d">' % selection.limit, *rows, b"</tbody></table>",

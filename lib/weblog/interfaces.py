@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
     from weblog.selection import Selection
 
-__all__ = ["ICounter", "IEventHub", "IRecords", "kept_for"]
+__all__ = ["ICounter", "IEventHub", "IHistory", "IRecords", "kept_for"]
 
 
 class ICounter(Interface):
@@ -79,6 +79,22 @@ class IRecords(Interface):
 
     def status() -> dict[str, Any]:
         """Return the log's path, state and counts, as in the JSON C{log} object."""
+
+    def history_status() -> dict[str, Any]:
+        """Return the history's state and progress, as in the JSON C{history} object."""
+
+
+class IHistory(Interface):
+    """The store of every hit of the logs, kept by a process of its own."""
+
+    def status() -> dict[str, Any]:
+        """Return the store's state and progress, as in the JSON C{history} object."""
+
+    def start() -> None:
+        """Start keeping the store."""
+
+    def stop() -> None:
+        """Stop keeping it."""
 
 
 class IEventHub(Interface):

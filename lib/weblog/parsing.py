@@ -2,16 +2,14 @@
 """
 Access-log lines read once: each line's fields as logged (L{Logged}), and the hit they make.
 
-A line is matched by one pattern, once, when it is read: L{Logged} keeps its
-fields as logged (bytes for a plain line, text otherwise), checked, and its
-minute, so that the counts can be kept from it at once, and the hit, the costlier part
-(escapes undone, text made visible and bounded), is made from it only when a
-page shows it (L{hit_of}).  Recognised without configuration: Apache common
-and combined, Twisted's own C{--logfile} lines (client in quotes),
-vhost_combined (C{host:port} first), nginx combined with extra trailing
-fields, IPv6 and host-name clients, and C{-} for status or bytes.  Another
-format is a C{LogFormat} string (L{weblog.logformat}), whose parser makes the
-same L{Logged}.
+A line is matched by one pattern, once, when it is read and checked; what the
+counts need is taken at once (L{LineParser.scanner}), and the hit, the costlier
+part (escapes undone, text made visible and bounded), is made only when a page
+shows it (L{hit_of}).  Recognised without configuration: Apache common and
+combined, Twisted's own C{--logfile} lines (client in quotes), vhost_combined
+(C{host:port} first), nginx combined with extra trailing fields, IPv6 and
+host-name clients, and C{-} for status or bytes.  Another format is a
+C{LogFormat} string (L{weblog.logformat}), whose parser makes the same L{Logged}.
 """
 
 from __future__ import annotations
@@ -24,9 +22,10 @@ from typing import Any, NamedTuple
 from weblog.cleaning import clean
 from weblog.errors import LogLineError
 from weblog.hit import DIGITS, Hit, count_of
+from weblog.memo import Memo
 from weblog.timestamps import STAMPS, parse_time, stamp_minute
 
-__all__ = ["AUTO", "Kept", "LineParser", "Logged", "Memo", "Parts", "Scanner", "as_text",
+__all__ = ["AUTO", "Kept", "LineParser", "Logged", "Parts", "Scanner", "as_text",
            "check_time", "hit_of", "logged_of", "parse_line", "parse_lines", "read_line",
            "referrer_of", "request_of", "resource_of", "split_request", "unquoted"]
 
@@ -335,44 +334,6 @@ def parse_lines(lines: Iterable[str | bytes], ignore_invalid: bool = False) -> I
         except LogLineError:
             if not ignore_invalid:
                 raise
-
-
-class Memo:
-    """
-    Remember a function's results in bounded memory: for short keys until it holds C{entries},
-    for long ones until they make C{long_bytes} (each time it then forgets them all), so that
-    a value several counts ask for in one batch is worked out once.
-    """
-
-    def __init__(self, function: Callable[[Any], Any], entries: int = 20000,
-                 longest: int = 300, long_bytes: int = 1 << 20) -> None:
-        self.function = function
-        self.entries = entries
-        self.longest = longest
-        self.long_bytes = long_bytes
-        self.results: dict[Any, Any] = {}
-        self.long: dict[Any, Any] = {}
-        self.long_held = 0
-
-    def __call__(self, key: Any) -> Any:
-        """C{function(key)}, remembered."""
-        result = self.results.get(key)
-        if result is not None:
-            return result
-        if len(key) > self.longest:
-            result = self.long.get(key)
-            if result is None:
-                if self.long_held + len(key) > self.long_bytes:
-                    self.long.clear()
-                    self.long_held = 0
-                result = self.long[key] = self.function(key)
-                self.long_held += len(key)
-            return result
-        result = self.function(key)
-        if len(self.results) >= self.entries:
-            self.results.clear()
-        self.results[key] = result
-        return result
 
 
 resource_of = Memo(lambda request: clean(

@@ -22,7 +22,9 @@ from weblog.aggregates import Aggregates
 from weblog.errors import LogLineError
 from weblog.following import OVERLONG, LogFollower
 from weblog.hit import Hit
-from weblog.interfaces import IRecords
+from weblog.history import OFF
+from weblog.interfaces import IHistory, IRecords
+from weblog.logstatus import log_status
 from weblog.parsing import AUTO, Kept, LineParser, hit_of
 from weblog.selection import OWN_MARK, is_own_logged
 from weblog.slices import OneAtATime, clock_cooperator, default_reactor, run_sliced
@@ -65,6 +67,7 @@ class Records:
         ring_bytes: int | None = None,
         path: str | None = None,
         problem: str = "",
+        history: IHistory | None = None,
     ) -> None:
         """
         @param followers: the logs, each followed by its own follower.
@@ -77,7 +80,10 @@ class Records:
             the newest line whatever its size); default C{keep} KiB, at least 32 MiB.
         @param path: the logs' paths as configured (default: the followers' joined by C{:}).
         @param problem: why the logs cannot be followed, for L{status}, else C{""}.
+        @param history: the historian that stores every hit of the same logs, started and
+            stopped with this Records; None when there is no store.
         """
+        self.history = history
         self.path = path if path is not None else ":".join(f.path for f in followers)
         self.problem = problem
         self.keep = keep
@@ -277,31 +283,8 @@ class Records:
 
     def status(self) -> dict[str, Any]:
         """Return the logs' path, state and counts, as in the JSON C{log} object."""
-        trouble = [follower for follower in self._followers if follower.state != "ok"]
-        if self.problem:
-            state, reason = "misconfigured", self.problem
-        elif not trouble:
-            state, reason = "ok", ""
-        elif len(self._followers) == 1:
-            state, reason = trouble[0].state, trouble[0].reason
-        else:
-            state, reason = trouble[0].state, f"{trouble[0].path}: {trouble[0].reason}"
-        status: dict[str, Any] = {
-            "path": self.path,
-            "state": state,
-            "reason": reason,
-            "lines": self.lines,
-            "malformed": self.malformed,
-            "rotations": sum(follower.rotations for follower in self._followers),
-            "truncations": sum(follower.truncations for follower in self._followers),
-            "kept": len(self._ring),
-        }
-        if self._sources:
-            status["files"] = [
-                {"path": follower.path, "state": follower.state, "reason": follower.reason}
-                for follower in self._followers
-            ]
-        return status
+        return log_status(self.path, self.problem, self._followers, self.lines, self.malformed,
+                          len(self._ring))
 
     def listen(self, listener: Callable[[list[Hit], int], None]) -> Callable[[], None]:
         """
@@ -322,8 +305,15 @@ class Records:
         """How many listeners are told of new hits."""
         return len(self._listeners)
 
+    def history_status(self) -> dict[str, Any]:
+        """The JSON C{history} object: the store's state, or C{off} when there is none."""
+        return OFF if self.history is None else self.history.status()
+
     def start(self) -> None:
-        """Poll every C{interval} seconds and on wake-ups; read a backlog in slices."""
+        """Poll every C{interval} seconds and on wake-ups; read a backlog in slices; start the
+        history."""
+        if self.history is not None:
+            self.history.start()
         if self._poller is None:
             self._poller = Poller(self.poll, self._clock or default_reactor(), self._interval,
                                   self.WAKE_GAP)
@@ -335,7 +325,9 @@ class Records:
             self._poller.wake()
 
     def stop(self) -> None:
-        """Stop polling and watching, and close the logs."""
+        """Stop polling and watching, close the logs, and stop the history."""
+        if self.history is not None:
+            self.history.stop()
         if self._poller is not None:
             self._poller.stop()
             self._poller = None

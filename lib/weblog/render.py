@@ -27,8 +27,8 @@ from weblog.panels import PANELS, Panel
 from weblog.selection import MAX_LIMIT, Selection
 
 __all__ = ["SUMMARY", "AggregatesAside", "FilterForm", "Head", "HitCells", "Piece", "TopList",
-           "footer", "header", "hit_cells", "log_state", "log_summary", "rendered", "row_template",
-           "settled", "table_head"]
+           "footer", "header", "history_sentence", "history_state", "hit_cells", "log_state",
+           "log_summary", "rendered", "row_template", "settled", "table_head"]
 
 REFRESH_SECONDS = 5
 SUMMARY = "{lines} lines read, {malformed} malformed, {rotations} rotations"
@@ -217,6 +217,51 @@ def log_state(status: dict[str, Any]) -> Tag:
     verb = "cannot follow" if status["state"] == "misconfigured" else "waiting for"
     return tags.p(tags.strong(f"{verb} {status['path']}: {status['reason']}"), " (", counts, ").",
                   class_=f"log state-{status['state']}", id="log")
+
+
+def _size(count: int) -> str:
+    """A number of bytes in a few digits: C{12.3 MB}."""
+    size = float(count)
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if size < 1000 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "bytes" else f"{size:.1f} {unit}"
+        size /= 1000
+    return f"{size:.1f} TB"  # not reached
+
+
+def _moment(iso: str | None) -> str:
+    """A stored time as the page says it: C{2015-05-17 10:05 UTC}."""
+    return "?" if not iso else iso[:16].replace("T", " ") + " UTC"
+
+
+def history_sentence(history: dict[str, Any]) -> str:
+    """What the page says of the history (its C{history} object), in one sentence."""
+    state, stored = history["state"], f"{history['stored']:,} hits stored"
+    if state == "off":
+        return "History is off (WEBLOG_HISTORY=off): the page shows what this server read."
+    if state == "starting":
+        return f"History: {history['reason'] or 'starting'}."
+    span = (f", from {_moment(history['oldest'])} to {_moment(history['newest'])}"
+            if history["oldest"] else "")
+    if state == "ok":
+        return f"History: {stored}{span} ({_size(history['size_bytes'])})."
+    if state == "backfilling":
+        done, total = history["bytes_done"], max(history["bytes_total"], 1)
+        left = history["seconds_left"]
+        return (f"History: reading the logs, {100 * done // total}% of "
+                f"{_size(history['bytes_total'])} ({history['lines_per_second']:,} lines/s"
+                + ("" if left is None else f", about {left:,} s left") + f"); {stored}.")
+    return f"History {state}: {history['reason']}; the live view goes on from memory."
+
+
+def history_state(history: dict[str, Any]) -> Tag:
+    """The history's state on the page: a progress bar while it reads, and its sentence."""
+    bar = tags.progress(max=str(max(history["bytes_total"], 1)),
+                        value=str(history["bytes_done"]), id="history-bar")
+    if history["state"] != "backfilling":
+        bar(hidden="")
+    return tags.p(bar, " ", tags.span(history_sentence(history), id="history-text"),
+                  class_=f"history state-{history['state']}", id="history")
 
 
 class TopList(Element):

@@ -97,7 +97,8 @@ class JsonPage(Resource):
         aggregates = self.records.aggregates
         return self.rendered.answer(
             request, ("json", selection), selection, hit_json,
-            lambda hits, _, status: hits_json(selection, hits, status, aggregates))
+            lambda hits, _, status, history: hits_json(selection, hits, status, history,
+                                                       aggregates))
 
 
 class EventsPage(Resource):
@@ -176,8 +177,8 @@ class WeblogPage(Resource):
         fragments = self.rendered.fragments
         return self.rendered.answer(
             request, ("html", selection, base, heading), selection, fragments.hit,
-            lambda cells, last_id, status: fragments.page(selection, cells, base, heading,
-                                                          last_id, status))
+            lambda cells, last_id, status, history: fragments.page(
+                selection, cells, base, heading, last_id, status, history))
 
 
 DYNAMIC_PAGE = """<!DOCTYPE html>

@@ -17,7 +17,8 @@ from crawleruseragents import is_crawler
 
 from weblog.errors import BadQuery
 from weblog.hit import Hit
-from weblog.parsing import Memo, Parts, Raw, request_of
+from weblog.memo import Memo
+from weblog.parsing import Parts, Raw, request_of
 
 __all__ = ["OWN_MARK", "BadQuery", "Selection", "is_bot", "is_own", "is_own_logged",
            "is_own_request", "parse_query"]

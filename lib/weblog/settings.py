@@ -13,8 +13,9 @@ import os
 
 from weblog.errors import ConfigError, shown
 
-__all__ = ["DEFAULT_KEEP", "env_int", "htpasswd_path", "keep", "log_format",
-           "log_path", "max_streams", "state_dir"]
+__all__ = ["DEFAULT_KEEP", "env_int", "history", "history_memory", "history_path",
+           "history_threads", "htpasswd_path", "keep", "log_format", "log_path", "max_streams",
+           "state_dir"]
 
 DEFAULT_KEEP = 10000
 DEFAULT_LOG = "var/access.log"
@@ -71,3 +72,29 @@ def max_streams() -> int:
 def htpasswd_path() -> str:
     """The htpasswd file that guards the pages: C{$WEBLOG_HTPASSWD}, else C{""} (no password)."""
     return os.environ.get("WEBLOG_HTPASSWD", "")
+
+
+def history() -> bool:
+    """Whether every hit is stored in the history: C{$WEBLOG_HISTORY}, C{on} (default) or
+    C{off}."""
+    text = os.environ.get("WEBLOG_HISTORY", "").strip().lower()
+    if text in ("", "on"):
+        return True
+    if text == "off":
+        return False
+    raise ConfigError(f"WEBLOG_HISTORY must be on or off, got {shown(text, 40)}")
+
+
+def history_path() -> str:
+    """The history's DuckDB file: C{history.duckdb} in the state directory."""
+    return os.path.join(state_dir(), "history.duckdb")
+
+
+def history_memory() -> int:
+    """The most MiB the history's database may use: C{$WEBLOG_HISTORY_MEMORY}, else 256."""
+    return env_int("WEBLOG_HISTORY_MEMORY", 256, 64, 1 << 20)
+
+
+def history_threads() -> int:
+    """The threads the history's database may use: C{$WEBLOG_HISTORY_THREADS}, else 2."""
+    return env_int("WEBLOG_HISTORY_THREADS", 2, 1, 256)

@@ -14,6 +14,7 @@ from typing import Any
 
 from weblog.hit import Hit, json_text
 from weblog.interfaces import IRecords
+from weblog.render import history_sentence
 
 __all__ = ["HEARTBEAT", "RETRY", "hit_event", "stats_data", "stats_event"]
 
@@ -32,10 +33,13 @@ def hit_event(event_id: int, hit: Hit) -> bytes:
 def stats_data(records: IRecords) -> dict[str, Any]:
     """
     What a C{stats} event carries: the aggregates (C{top}, C{per_minute}, C{total}) as in
-    the JSON document, and the log's state as its C{log} object.
+    the JSON document, the log's state as its C{log} object, the history's as its
+    C{history} object, and C{history_text}, the page's sentence of it.
     """
     data = records.aggregates.to_json()
     data["log"] = records.status()
+    data["history"] = history = records.history_status()
+    data["history_text"] = history_sentence(history)
     return data
 
 

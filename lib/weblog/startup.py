@@ -23,6 +23,9 @@ def config_problem() -> str:
         if settings.log_format():
             compile_format(settings.log_format())
         settings.max_streams()
+        if settings.history():
+            settings.history_memory()
+            settings.history_threads()
         if settings.htpasswd_path():
             read_htpasswd(settings.htpasswd_path())
     except ConfigError as error:

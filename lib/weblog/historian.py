@@ -1,0 +1,236 @@
+# -*- test-case-name: tests.test_historian -*-
+"""
+The historian: the process that keeps the store (C{python -m weblog.historian}).
+
+The server starts it (L{weblog.history}) and talks to it over its standard
+input and output with AMP.  Its writer thread is the store's one writer: it
+opens the store, stores the logs (L{weblog.storing}) and, when the store cannot
+be used, says why and tries again until it can; the reactor thread only
+answers the server.  It stops when its input ends: when the server stops or
+dies.  It takes its settings from the environment, as the server does.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any
+
+from twisted.internet.interfaces import IReactorCore
+from twisted.logger import (
+    FilteringLogObserver,
+    Logger,
+    LogLevel,
+    LogLevelFilterPredicate,
+    globalLogBeginner,
+    textFileLogObserver,
+)
+from twisted.protocols import amp
+from twisted.internet.protocol import connectionDone
+from twisted.python.failure import Failure
+
+from weblog import settings
+from weblog.errors import ConfigError
+from weblog.hit import json_text
+from weblog.history import OFF, Status
+from weblog.logformat import compile_format
+from weblog.parsing import AUTO, LineParser
+from weblog.store import COLUMNS, Store, StoreError, set_aside
+from weblog.storing import Storing
+
+__all__ = ["Historian", "main"]
+
+_log = Logger()
+
+RETRY = 2.0
+"""Seconds between two tries at a store that could not be used."""
+IDLE = 1.0
+"""Seconds between two looks at logs that had nothing new."""
+TIME = [name for name, _, _ in COLUMNS].index("time")
+
+
+class Historian:
+    """
+    Keeps the store of the logs at C{paths}: opens it, runs its writer, recovers its states.
+
+    L{run} runs in the writer thread; L{status} may be called from any thread (it reads one
+    dictionary that the writer replaces whole).
+    """
+
+    def __init__(self, store_path: str, paths: Sequence[str], parser: LineParser = AUTO,
+                 memory_mb: int = 256, threads: int = 2, retry: float = RETRY,
+                 idle: float = IDLE, problem: str = "") -> None:
+        """
+        @param problem: why the settings cannot be used (the store is then not opened).
+        """
+        self.store_path = store_path
+        self.paths = list(paths)
+        self.parser = parser
+        self.memory_mb = memory_mb
+        self.threads = threads
+        self.retry = retry
+        self.idle = idle
+        self._stopping = threading.Event()
+        self._status: dict[str, Any] = {**OFF, "state": "starting", "reason": ""}
+        self._problem = problem
+        self._rebuilding = ""
+
+    def status(self) -> dict[str, Any]:
+        """The C{history} object: the store's state, what it holds and how far it is."""
+        return self._status
+
+    def stop(self) -> None:
+        """Ask the writer to stop after the batch it is storing."""
+        self._stopping.set()
+
+    def _say(self, state: str, reason: str = "", **more: Any) -> None:
+        """Replace the status with C{state} and C{reason}, keeping what else it said."""
+        self._status = {**self._status, **more, "state": state, "reason": reason}
+
+    def run(self) -> None:
+        """Open the store and store the logs until stopped; wait and try again on trouble."""
+        if self._problem:
+            self._say("unwritable", self._problem)
+            return
+        while not self._stopping.is_set():
+            store = self._open()
+            if store is None:
+                self._stopping.wait(self.retry)
+                continue
+            try:
+                self._store_into(store)
+            except StoreError as error:
+                self._say(error.state, str(error))
+                _log.warn("history: {reason}", reason=str(error))
+            finally:
+                store.close()
+            self._stopping.wait(self.retry)
+
+    def _open(self) -> Store | None:
+        """The store, opened (a corrupt one set aside first); None when it cannot be, now."""
+        directory = os.path.dirname(self.store_path)
+        try:
+            if directory:
+                os.makedirs(directory, exist_ok=True)
+            return Store(self.store_path, f"{self.memory_mb}MB", self.threads)
+        except OSError as error:
+            self._say("unwritable", f"{self.store_path}: {error.strerror or error}")
+            return None
+        except StoreError as error:
+            if error.state != "corrupt":
+                self._say(error.state, str(error))
+                return None
+            aside = set_aside(self.store_path)
+            self._rebuilding = (f"{error}; set aside as {os.path.basename(aside)}, rebuilt "
+                                "from the logs")
+            _log.warn("history: {reason}", reason=self._rebuilding)
+            return self._open()
+
+    def _store_into(self, store: Store) -> None:
+        """Store the logs into C{store} until stopped, saying how far it is after each batch."""
+        held = _Held(*store.summary())
+        storing = Storing(store, self.paths, self.parser, on_batch=held.add)
+        storing.measure()
+        while not self._stopping.is_set():
+            stored = storing.step()
+            if not stored:
+                storing.measure()
+            progress = storing.progress
+            state = "backfilling" if progress.bytes_done < progress.bytes_total else "ok"
+            reason = ""
+            if self._rebuilding:
+                state, reason = "corrupt", self._rebuilding
+                if progress.bytes_done >= progress.bytes_total:
+                    self._rebuilding = ""  # rebuilt: the next status says ok
+            self._say(state, reason, **held.to_json(), **progress.to_json(),
+                      size_bytes=store.size_bytes())
+            if not stored:
+                self._stopping.wait(self.idle)
+
+
+class _Held:
+    """What the store holds: how many hits, and the oldest and newest time."""
+
+    def __init__(self, stored: int, oldest: datetime | None, newest: datetime | None) -> None:
+        self.stored, self.oldest, self.newest = stored, oldest, newest
+
+    def add(self, columns: list[list[Any]]) -> None:
+        """Count a batch just stored (its columns, as L{weblog.store.COLUMNS})."""
+        if not columns:
+            return
+        times = columns[TIME]
+        self.stored += len(times)
+        first, last = min(times), max(times)
+        self.oldest = first if self.oldest is None else min(self.oldest, first)
+        self.newest = last if self.newest is None else max(self.newest, last)
+
+    def to_json(self) -> dict[str, Any]:
+        """As the C{history} object says it."""
+        return {"stored": self.stored,
+                "oldest": None if self.oldest is None else self.oldest.isoformat(),
+                "newest": None if self.newest is None else self.newest.isoformat()}
+
+
+class _Server(amp.AMP):
+    """The historian's end of the AMP connection to the server."""
+
+    def __init__(self, historian: Historian, lost: Callable[[], None]) -> None:
+        super().__init__()
+        self._historian = historian
+        self._on_lost = lost
+
+    @Status.responder
+    def status(self) -> dict[str, str]:
+        """The store's status, as JSON text."""
+        return {"status": json_text(self._historian.status())}
+
+    def connectionLost(self, reason: Failure = connectionDone) -> None:  # noqa: N802
+        """The server went away: stop."""
+        super().connectionLost(reason)
+        self._on_lost()
+
+
+def historian_from_settings() -> Historian:
+    """The historian of the logs, format and state directory the settings name."""
+    paths = [part for part in settings.log_path().split(":") if part]
+    parser: LineParser = AUTO
+    problem = ""
+    try:
+        if settings.log_format():
+            parser = compile_format(settings.log_format())
+        memory, threads = settings.history_memory(), settings.history_threads()
+    except ConfigError as error:
+        problem, memory, threads = str(error), 256, 2
+    return Historian(settings.history_path(), paths, parser, memory, threads, problem=problem)
+
+
+def main() -> None:
+    """Run the historian over standard input and output until its input ends."""
+    from twisted.internet import reactor
+    from twisted.internet.stdio import StandardIO
+
+    core: IReactorCore = reactor
+    # warnings and errors only: the server logs each line the historian writes to stderr
+    observer = FilteringLogObserver(textFileLogObserver(sys.stderr),
+                                    [LogLevelFilterPredicate(LogLevel.warn)])
+    globalLogBeginner.beginLoggingTo([observer], redirectStandardIO=False)
+    historian = historian_from_settings()
+    writer = threading.Thread(target=historian.run, name="history-writer", daemon=True)
+
+    def lost() -> None:
+        historian.stop()
+        if core.running:
+            core.stop()
+
+    StandardIO(_Server(historian, lost))
+    core.callWhenRunning(writer.start)
+    core.run()
+    historian.stop()
+    writer.join(30)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,242 @@
+# -*- test-case-name: tests.test_store -*-
+"""
+The history: every hit of the logs in one DuckDB file, and how much of each log file it holds.
+
+Each batch of a file's hits is stored in one transaction with the file's new
+position (L{Store.append}), and only if the file's stored position is where the
+batch starts: a batch is stored once, however often a crash makes its reader
+read it again.  A file is known by its content (L{weblog.logfiles.identity}),
+so a log rotated to a new name, or compressed, is the file already stored.
+
+Opening or writing fails with a L{StoreError} that says which state the store
+is in (C{locked}, C{unwritable}, C{corrupt} or C{full}) in one line.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from weblog.errors import WeblogError
+
+__all__ = ["COLUMNS", "Store", "StoreError"]
+
+VERSION = 1
+"""The schema's version, kept in the store; a store of another version is set aside."""
+
+COLUMNS: tuple[tuple[str, str, Any], ...] = (
+    ("client", "VARCHAR NOT NULL", pa.string()),
+    ("ident", "VARCHAR NOT NULL", pa.string()),
+    ("user", "VARCHAR NOT NULL", pa.string()),
+    ("time", "TIMESTAMPTZ NOT NULL", pa.timestamp("us", tz="UTC")),
+    ("method", "VARCHAR", pa.string()),
+    ("resource", "VARCHAR NOT NULL", pa.string()),
+    ("protocol", "VARCHAR", pa.string()),
+    ("status", "SMALLINT", pa.int16()),
+    ("bytes", "BIGINT", pa.int64()),
+    ("referrer", "VARCHAR", pa.string()),
+    ("agent", "VARCHAR", pa.string()),
+    ("vhost", "VARCHAR", pa.string()),
+    ("source", "VARCHAR", pa.string()),
+)
+"""The columns of a stored hit, in the order of L{weblog.hit.Hit}'s fields: each as the pages
+show it (cleaned and bounded), with its SQL type and its Arrow type.  C{source} is the
+log's path when several are followed, else NULL (as a hit's)."""
+
+_SCHEMA = [
+    "CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS files ("
+    " identity VARCHAR PRIMARY KEY,"  # the digest of the file's first line
+    " path VARCHAR NOT NULL,"  # where it was last read
+    " position BIGINT NOT NULL,"  # bytes of its (uncompressed) content read, whole lines
+    " lines BIGINT NOT NULL,"  # lines read from it, hits and malformed
+    " hits BIGINT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS hits ("
+    + ", ".join(f'"{name}" {sql}' for name, sql, _ in COLUMNS)
+    + ", file VARCHAR NOT NULL)",  # the identity of the file it was read from
+]
+_INSERT = ("INSERT INTO hits SELECT "  # noqa: S608  # the names are COLUMNS', not input
+           + ", ".join(f'"{name}"' for name, _, _ in COLUMNS) + ", ? FROM batch")
+
+
+class StoreError(WeblogError):
+    """
+    The store cannot be opened or written; C{str()} is the one-line reason.
+
+    @ivar state: C{"locked"}, C{"unwritable"}, C{"corrupt"} or C{"full"}.
+    """
+
+    def __init__(self, state: str, reason: str) -> None:
+        super().__init__(reason)
+        self.state = state
+
+
+def _state(error: BaseException) -> str:
+    """Which state a DuckDB or OS error puts the store in."""
+    text = str(error)
+    if "lock" in text.lower():
+        return "locked"
+    if "No space left" in text or getattr(error, "errno", None) == 28:
+        return "full"
+    if "not a valid DuckDB database" in text or isinstance(
+            error, (duckdb.SerializationException, duckdb.InternalException)):
+        return "corrupt"
+    return "unwritable"
+
+
+def _one(result: duckdb.DuckDBPyConnection) -> tuple[Any, ...] | None:
+    """The one row of a query's result, or None; read whole (DuckDB wants every result
+    finished before the connection's next statement)."""
+    rows = result.fetchall()
+    return rows[0] if rows else None
+
+
+def _reason(error: BaseException) -> str:
+    """A DuckDB or OS error in one line, without DuckDB's links to its documentation."""
+    text = " ".join(str(error).split())
+    return text.split(" See also ")[0][:300]
+
+
+class Store:
+    """
+    The DuckDB file of every hit; used by one thread at a time (see L{weblog.historian}).
+
+    @ivar path: the file's path.
+    """
+
+    def __init__(self, path: str, memory_limit: str = "256MB", threads: int = 1) -> None:
+        """
+        Open (or create) the store at C{path}.
+
+        @param memory_limit: DuckDB's memory limit, as DuckDB writes sizes.
+        @param threads: the threads DuckDB may use for a query.
+        @raise StoreError: if it cannot be opened, saying why.
+        """
+        self.path = path
+        try:
+            self._db = duckdb.connect(path, config={"memory_limit": memory_limit,
+                                                    "threads": threads})
+        except (duckdb.Error, OSError) as error:
+            raise StoreError(_state(error), f"{path}: {_reason(error)}") from None
+        try:
+            for statement in _SCHEMA:
+                self._db.execute(statement)
+            found = _one(self._db.execute("SELECT value FROM meta WHERE key = 'version'"))
+            if found is None:
+                self._db.execute("INSERT INTO meta VALUES ('version', ?)", [str(VERSION)])
+            elif found[0] != str(VERSION):
+                raise StoreError("corrupt", f"{path}: schema version {found[0]!r}, not {VERSION}")
+        except StoreError:
+            self._db.close()
+            raise
+        except (duckdb.Error, OSError) as error:
+            self._db.close()
+            raise StoreError(_state(error), f"{path}: {_reason(error)}") from None
+
+    def close(self) -> None:
+        """Close the file (what was appended is kept)."""
+        self._db.close()
+
+    def position(self, identity: str) -> tuple[int, int, int] | None:
+        """
+        How much of the file known as C{identity} is stored: (bytes, lines, hits).
+
+        @return: None for a file never stored.
+        """
+        found = _one(self._db.execute(
+            "SELECT position, lines, hits FROM files WHERE identity = ?", [identity]))
+        return None if found is None else (found[0], found[1], found[2])
+
+    def append(self, identity: str, path: str, start: int, end: int, lines: int,
+               columns: Sequence[Sequence[Any]]) -> bool:
+        """
+        Store a batch of a file's hits and its new position, in one transaction.
+
+        @param identity: the file's identity.
+        @param path: where the file is now.
+        @param start: the position the batch starts at, which must be the stored one
+            (0 for a file not yet stored).
+        @param end: the position after the batch's last line.
+        @param lines: how many lines the batch read (hits and malformed).
+        @param columns: the batch's hits, one sequence per L{COLUMNS} entry.
+        @return: whether it was stored; False when the file's stored position is not
+            C{start} (the batch, or part of it, is stored already).
+        @raise StoreError: if it cannot be written (the store is as it was).
+        """
+        hits = len(columns[0]) if columns else 0
+        try:
+            db = self._db
+            db.execute("BEGIN TRANSACTION")
+            try:
+                found = _one(db.execute("SELECT position FROM files WHERE identity = ?",
+                                        [identity]))
+                if (0 if found is None else found[0]) != start:
+                    db.execute("ROLLBACK")
+                    return False
+                if hits:
+                    batch = pa.table(
+                        [pa.array(values, type=kind) for values, (_, _, kind)
+                         in zip(columns, COLUMNS, strict=True)],
+                        names=[name for name, _, _ in COLUMNS])
+                    db.register("batch", batch)
+                    try:
+                        db.execute(_INSERT, [identity])
+                    finally:
+                        db.unregister("batch")
+                db.execute(
+                    "INSERT INTO files VALUES (?, ?, ?, ?, ?) ON CONFLICT (identity) DO UPDATE"
+                    " SET path = excluded.path, position = excluded.position,"
+                    " lines = files.lines + excluded.lines, hits = files.hits + excluded.hits",
+                    [identity, path, end, lines, hits])
+                db.execute("COMMIT")
+            except BaseException:
+                try:
+                    db.execute("ROLLBACK")
+                except duckdb.Error:
+                    pass  # a failed commit has rolled back already
+                raise
+        except (duckdb.Error, OSError) as error:
+            raise StoreError(_state(error), f"{self.path}: {_reason(error)}") from None
+        return True
+
+    def summary(self) -> tuple[int, datetime | None, datetime | None]:
+        """How many hits are stored, and the oldest and newest time among them."""
+        found = _one(self._db.execute("SELECT count(*), min(time), max(time) FROM hits"))
+        return (0, None, None) if found is None else (found[0], found[1], found[2])
+
+    def size_bytes(self) -> int:
+        """The bytes the store takes on disk, its write-ahead log included."""
+        total = 0
+        for name in (self.path, self.path + ".wal"):
+            try:
+                total += os.stat(name).st_size
+            except OSError:
+                pass
+        return total
+
+    def query(self, sql: str, parameters: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Run one read-only query on the store and return its rows."""
+        return self._db.execute(sql, list(parameters)).fetchall()
+
+    def interrupt(self) -> None:
+        """Cancel the query running on this store (from another thread)."""
+        self._db.interrupt()
+
+
+def set_aside(path: str) -> str:
+    """
+    Move a store that cannot be read (and its write-ahead log) out of the way.
+
+    @return: the new name of the store.
+    """
+    aside = f"{path}.corrupt-{time.strftime('%Y%m%dT%H%M%S')}"
+    os.replace(path, aside)
+    if os.path.exists(path + ".wal"):
+        os.replace(path + ".wal", aside + ".wal")
+    return aside

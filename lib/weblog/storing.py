@@ -1,0 +1,198 @@
+# -*- test-case-name: tests.test_storing -*-
+"""
+The store's one writer: reads each log and its rotated siblings into the store, exactly once.
+
+L{Storing.step} stores one batch of one file, oldest file first: a file's
+stored position says where to go on, its identity which file it is whatever it
+is now called, so a restart (or a crash) goes on where the last transaction
+ended.  It blocks on files and on DuckDB: it runs in the historian's writer
+thread, never on a reactor (see L{weblog.historian}).
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import time
+import zlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from weblog.errors import LogLineError
+from weblog.logfiles import identity, open_log, siblings
+from weblog.parsing import AUTO, LineParser
+
+__all__ = ["Progress", "Storing"]
+
+BATCH_BYTES = 4 << 20
+"""The most bytes of a file read for one transaction."""
+MAX_LINE = 64 * 1024
+"""A longer line is malformed (as the live view's follower says)."""
+
+
+@dataclass
+class Progress:
+    """How far the store is: bytes of the logs stored and to store, and the pace."""
+
+    bytes_done: int = 0
+    bytes_total: int = 0
+    lines: int = 0
+    """Lines stored since this writer started (hits and malformed)."""
+    stored_bytes: int = 0
+    """Bytes of lines stored since this writer started."""
+    busy: float = 0.0
+    """Seconds spent storing them."""
+
+    def to_json(self) -> dict[str, Any]:
+        """The progress as the JSON C{history} object carries it; the pace is while storing."""
+        busy = max(self.busy, 1e-9)
+        left = max(self.bytes_total - self.bytes_done, 0)
+        speed = self.stored_bytes / busy
+        return {
+            "bytes_done": self.bytes_done,
+            "bytes_total": self.bytes_total,
+            "lines_per_second": round(self.lines / busy) if self.lines else 0,
+            "seconds_left": round(left / speed) if speed else None,
+        }
+
+
+def _content_size(path: str) -> int:
+    """The bytes of a log's content: its size, or for gzip the size its trailer records."""
+    size = os.stat(path).st_size
+    if not path.endswith(".gz") or size < 4:
+        return size
+    with open(path, "rb") as file:
+        file.seek(-4, os.SEEK_END)
+        return int.from_bytes(file.read(4), "little")  # modulo 4 GiB, as gzip keeps it
+
+
+class Storing:
+    """
+    Reads the logs into a store, a batch a step.
+
+    @ivar progress: how far it is.
+    """
+
+    def __init__(self, store: Any, paths: Sequence[str], parser: LineParser = AUTO,
+                 batch_bytes: int = BATCH_BYTES,
+                 on_batch: Callable[[list[list[Any]]], None] | None = None) -> None:
+        """
+        @param store: a L{weblog.store.Store} (or what has its C{position} and C{append}).
+        @param paths: the logs followed; each is read after its rotated siblings.
+        @param parser: reads their lines.
+        @param batch_bytes: the most bytes read for one transaction.
+        @param on_batch: called with the columns of each batch stored (see
+            L{weblog.store.COLUMNS}; none for a batch of malformed lines).
+        """
+        self.store = store
+        self.paths = list(paths)
+        self.parser = parser
+        self.batch_bytes = batch_bytes
+        self.progress = Progress()
+        self._on_batch = on_batch
+        self._sources = len(self.paths) > 1
+
+    def measure(self) -> None:
+        """Work out how many bytes the logs hold, and how many of them are stored."""
+        done = total = 0
+        for path in self.paths:
+            for name in siblings(path):
+                try:
+                    size = _content_size(name)
+                    known = identity(name)
+                except OSError:
+                    continue
+                total += size
+                stored = None if known is None else self.store.position(known)
+                done += 0 if stored is None else min(stored[0], size)
+        self.progress.bytes_done, self.progress.bytes_total = done, total
+
+    def step(self) -> bool:
+        """
+        Store one batch of the oldest file that has lines not yet stored.
+
+        @return: whether a batch was stored (False: all is stored, for now).
+        @raise weblog.store.StoreError: if the store cannot be written.
+        """
+        began = time.monotonic()
+        for path in self.paths:
+            for name in siblings(path):
+                try:
+                    stored = self._step_file(name, path)
+                except (OSError, EOFError, gzip.BadGzipFile, zlib.error):
+                    continue  # gone, unreadable or still being compressed: next time
+                if stored:
+                    self.progress.busy += time.monotonic() - began
+                    return True
+        return False
+
+    def _step_file(self, name: str, path: str) -> bool:
+        """Store the next batch of the file C{name} (a sibling of C{path}), if it has one."""
+        known = identity(name)
+        if known is None:
+            return False
+        stored = self.store.position(known)
+        start = 0 if stored is None else stored[0]
+        with open_log(name) as log:
+            log.seek(start)  # through gzip: read and dropped, once per batch
+            data = log.read(self.batch_bytes)
+        end = data.rfind(b"\n") + 1
+        if end == 0:
+            if len(data) < self.batch_bytes:
+                return False  # no complete line after the stored ones, yet
+            after = self._line_end(name, start)  # a line longer than a batch: malformed
+            return after is not None and self._append(known, name, start, after, 1, [])
+        lines, columns = self._columns(data[:end].split(b"\n")[:-1], path)
+        return self._append(known, name, start, start + end, lines, columns)
+
+    def _line_end(self, name: str, start: int) -> int | None:
+        """The position just after the line that starts at C{start}; None if it is unfinished."""
+        with open_log(name) as log:
+            log.seek(start)
+            position = start
+            while chunk := log.read(self.batch_bytes):
+                newline = chunk.find(b"\n")
+                if newline >= 0:
+                    return position + newline + 1
+                position += len(chunk)
+        return None
+
+    def _append(self, known: str, name: str, start: int, end: int, lines: int,
+                columns: list[list[Any]]) -> bool:
+        """Store one batch; count it in the progress when it was stored."""
+        if end <= start:
+            return False
+        if not self.store.append(known, name, start, end, lines, columns):
+            return True  # stored already (by an earlier writer): the next step goes on
+        self.progress.bytes_done += end - start
+        self.progress.stored_bytes += end - start
+        self.progress.lines += lines
+        if self._on_batch is not None:
+            self._on_batch(columns)
+        return True
+
+    def _columns(self, lines: list[bytes], path: str) -> tuple[int, list[list[Any]]]:
+        """The hits of C{lines} as the store's columns; also how many lines there were."""
+        parse, hits = self.parser, []
+        source = path if self._sources else None
+        for line in lines:
+            if len(line) > MAX_LINE:
+                continue
+            try:
+                hits.append(parse(line.removesuffix(b"\r"), source))
+            except LogLineError:
+                continue
+        if not hits:
+            return len(lines), []
+        return len(lines), [list(values) for values in zip(*hits, strict=True)]
+
+    def run(self, stopping: Callable[[], bool], idle: float = 1.0,
+            sleep: Callable[[float], None] = time.sleep) -> None:
+        """Store batches until C{stopping()}; when all is stored, look again every C{idle} s."""
+        self.measure()
+        while not stopping():
+            if not self.step():
+                self.measure()
+                sleep(idle)
+

@@ -1,0 +1,138 @@
+# -*- test-case-name: tests.e2e.test_history -*-
+"""
+The history's exactly-once promise, end to end: a real twistd and its historian, killed with
+SIGKILL at random moments during backfill and live ingest, with rotations while they are
+down; the store then holds each line of the logs exactly once.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import random
+import shutil
+import signal
+import time
+from typing import Any
+
+import duckdb
+from twisted.trial import unittest
+
+from tests.procfs import children
+from tests.server import TwistdServer
+from tests.support import written
+
+KILLS = 22
+"""At least 20 kills, as the issue asks."""
+
+
+def lines(first: int, count: int) -> bytes:
+    """C{count} combined lines, each naming its number (from C{first}) in its resource."""
+    return b"".join((written(f"GET /n/{number} HTTP/1.1") + "\n").encode()
+                    for number in range(first, first + count))
+
+
+class ExactlyOnceTests(unittest.TestCase):
+    """SIGKILL of twistd, of the historian or of both, 22 times: each line is stored once."""
+
+    timeout = 900
+
+    def setUp(self) -> None:
+        self.random = random.Random(20261202)
+        self.server = TwistdServer(self)
+        self.site = self.server.base.child("site")
+        self.site.makedirs()
+        self.log = self.site.child("access.log").path
+        self.server.env.update(WEBLOG_LOG=self.log,
+                               WEBLOG_STATE=self.server.base.child("var").path)
+        self.written = 0
+
+    def write(self, name: str, count: int, compress: bool = False) -> None:
+        """Append the next C{count} numbered lines to the file C{name} of the site."""
+        data = lines(self.written, count)
+        self.written += count
+        path = self.site.child(name).path
+        with (gzip.open(path, "ab") if compress else open(path, "ab")) as file:
+            file.write(data)
+
+    def rotate(self) -> None:
+        """Rotate as logrotate does: shift the numbered files, compress .2, start a new log."""
+        numbered = sorted((int(name.split(".")[2]), name) for name in os.listdir(self.site.path)
+                          if name.startswith("access.log."))
+        for number, name in reversed(numbered):
+            target = f"access.log.{number + 1}" + (".gz" if name.endswith(".gz") else "")
+            os.rename(self.site.child(name).path, self.site.child(target).path)
+        os.rename(self.log, self.log + ".1")
+        second = self.site.child("access.log.2").path
+        if os.path.exists(second):
+            with open(second, "rb") as plain, gzip.open(second + ".gz", "wb") as packed:
+                shutil.copyfileobj(plain, packed)
+            os.unlink(second)
+        self.write("access.log", 50)
+
+    def kill(self) -> str:
+        """SIGKILL the historian, twistd, or both, at random; say which."""
+        twistd = self.server.pid
+        historians = children(twistd)
+        which = self.random.choice(["historian", "twistd", "both"])
+        if which in ("historian", "both"):
+            for pid in historians:
+                os.kill(pid, signal.SIGKILL)
+        if which in ("twistd", "both"):
+            self.server.kill()
+        else:
+            self.server.stop()
+        for pid in historians:  # a historian whose server died ends its batch and exits
+            deadline = time.monotonic() + 30
+            while os.path.exists(f"/proc/{pid}") and time.monotonic() < deadline:
+                time.sleep(0.05)
+        return which
+
+    def history(self) -> dict[str, Any]:
+        """The JSON's history object."""
+        status, body = self.server.get("/weblog.rpy/json?limit=1")
+        self.assertEqual(status, 200)
+        history: dict[str, Any] = json.loads(body)["history"]
+        return history
+
+    def test_killsRotationsExactlyOnce(self) -> None:
+        """22 kills during backfill and live ingest, rotations while down: once each."""
+        self.write("access.log.3.gz", 40_000, compress=True)
+        self.write("access.log.2.gz", 40_000, compress=True)
+        self.write("access.log.1", 40_000)
+        self.write("access.log", 40_000)
+        kinds = []
+        backfilling = 0
+        for round in range(KILLS):
+            self.server.start()
+            for _ in range(self.random.randrange(1, 6)):
+                time.sleep(self.random.uniform(0.05, 0.5))
+                self.write("access.log", self.random.randrange(1, 400))
+            backfilling += self.history()["state"] in ("backfilling", "starting")
+            kinds.append(self.kill())
+            if round % 3 == 1:
+                self.rotate()
+        self.server.start()
+        self.write("access.log", 100)
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            history = self.history()
+            if history["state"] == "ok" and history["stored"] == self.written:
+                break
+            time.sleep(0.2)
+        self.assertEqual((history["state"], history["stored"]), ("ok", self.written))
+        self.server.stop()
+        time.sleep(1)  # the historian reads the end of its input and exits
+        self.assertGreaterEqual(backfilling, 3, "too few kills during the backfill")
+        self.assertEqual(set(kinds), {"historian", "twistd", "both"})
+        store = duckdb.connect(self.server.base.child("var").child("history.duckdb").path,
+                               read_only=True)
+        self.addCleanup(store.close)
+        count, distinct, total = store.execute(
+            "SELECT count(*), count(DISTINCT resource),"
+            " sum(CAST(substr(resource, 4) AS BIGINT)) FROM hits").fetchall()[0]
+        expected = self.written * (self.written - 1) // 2
+        self.assertEqual((count, distinct, total), (self.written, self.written, expected))
+        [(lines_read,)] = store.execute("SELECT sum(lines) FROM files").fetchall()
+        self.assertEqual(lines_read, self.written)

@@ -1,0 +1,78 @@
+# -*- test-case-name: tests.test_history -*-
+"""Tests for L{weblog.history} and L{weblog.historian}: the historian process, run for real."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import Callable
+from typing import Any
+
+from twisted.internet import reactor
+from twisted.internet.defer import Deferred, inlineCallbacks
+from twisted.internet.task import deferLater
+from twisted.trial import unittest
+from weblog.history import History
+
+from tests.support import written
+
+LINES = 2000
+
+
+def lines(first: int, count: int) -> bytes:
+    """C{count} combined lines, numbered from C{first} in their resource."""
+    return b"".join((written(f"GET /h/{number} HTTP/1.1") + "\n").encode()
+                    for number in range(first, first + count))
+
+
+class HistorianProcessTests(unittest.TestCase):
+    """A History runs the historian, which stores the log; restarted, it stores nothing twice."""
+
+    timeout = 120
+
+    def setUp(self) -> None:
+        self.base = os.path.abspath(self.mktemp())
+        os.makedirs(os.path.join(self.base, "var"))
+        self.log = os.path.join(self.base, "var", "access.log")
+        with open(self.log, "wb") as log:
+            log.write(lines(0, LINES))
+        env = {key: value for key, value in os.environ.items() if not key.startswith("WEBLOG_")}
+        env.update(WEBLOG_LOG=self.log, WEBLOG_STATE=os.path.join(self.base, "var"))
+        self.history = History(reactor, env=env, interval=0.2)
+        self.addCleanup(self.stopped)
+
+    def stopped(self) -> Deferred[Any]:
+        """Stop the history and give its process a moment to go."""
+        self.history.stop()
+        return deferLater(reactor, 0.5, lambda: None)
+
+    @inlineCallbacks
+    def until(self, test: Callable[[dict[str, Any]], bool], seconds: float = 60) -> Any:
+        """Wait (a bounded while) until the history's status passes C{test}; return it."""
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            status = self.history.status()
+            if test(status):
+                return status
+            yield deferLater(reactor, 0.1, lambda: None)
+        self.fail(f"the history never got there: {self.history.status()}")
+
+    @inlineCallbacks
+    def test_storesAndSurvivesKill(self) -> Any:
+        """The log is stored; killed, the historian comes back and stores only new lines."""
+        self.assertEqual(self.history.status()["state"], "starting")
+        self.history.start()
+        status = yield self.until(lambda status: status["state"] == "ok"
+                                  and status["stored"] == LINES)
+        self.assertEqual(status["bytes_done"], os.path.getsize(self.log))
+        self.assertEqual(status["oldest"], "2015-05-17T10:05:03+00:00")
+        pid = self.history.pid
+        assert pid is not None
+        os.kill(pid, signal.SIGKILL)
+        yield self.until(lambda status: status["state"] == "starting")
+        with open(self.log, "ab") as log:
+            log.write(lines(LINES, 10))
+        status = yield self.until(lambda status: status["state"] == "ok"
+                                  and status["stored"] == LINES + 10)
+        self.assertNotEqual(self.history.pid, pid)

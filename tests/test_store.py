@@ -1,0 +1,144 @@
+# -*- test-case-name: tests.test_store -*-
+"""Tests for L{weblog.store}: hits stored with their file's position, once, and the states."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime
+
+from twisted.trial import unittest
+from weblog.hit import Hit
+from weblog.store import COLUMNS, Store, StoreError, set_aside
+
+WHEN = datetime(2015, 5, 17, 10, 5, 3, tzinfo=UTC)
+
+
+def columns(*hits: Hit) -> list[list[object]]:
+    """The store's columns of C{hits}."""
+    return [list(values) for values in zip(*hits, strict=True)]
+
+
+def hit(resource: str = "/a", status: int | None = 200, referrer: str | None = None) -> Hit:
+    """A hit with the given fields."""
+    return Hit("203.0.113.7", "-", "-", WHEN, "GET", resource, "HTTP/1.1", status, 512,
+               referrer, "Mozilla/5.0", None, None)
+
+
+class StoreTests(unittest.TestCase):
+    """L{Store}: append, position and status over a real DuckDB file."""
+
+    def setUp(self) -> None:
+        self.path = os.path.join(self.mktemp(), "history.duckdb")
+        os.mkdir(os.path.dirname(self.path))
+        self.store = Store(self.path)
+        self.addCleanup(self.store.close)
+
+    def test_columnsAreHitFields(self) -> None:
+        """The stored columns are a hit's fields, in order."""
+        self.assertEqual(tuple(name for name, _, _ in COLUMNS), Hit._fields)
+
+    def test_appendOnce(self) -> None:
+        """A batch is stored with its file's position; the same batch again is refused."""
+        batch = columns(hit("/a"), hit("/b", 404, "http://r.example/"))
+        self.assertTrue(self.store.append("f1", "access.log", 0, 100, 3, batch))
+        self.assertEqual(self.store.position("f1"), (100, 3, 2))
+        self.assertFalse(self.store.append("f1", "access.log", 0, 100, 3, batch))
+        self.assertEqual(self.store.position("f1"), (100, 3, 2))
+        self.assertEqual(self.store.query("SELECT count(*) FROM hits"), [(2,)])
+        rows = self.store.query("SELECT resource, status, referrer, time, file FROM hits"
+                                " ORDER BY resource")
+        self.assertEqual(rows, [("/a", 200, None, WHEN, "f1"),
+                                ("/b", 404, "http://r.example/", WHEN, "f1")])
+
+    def test_appendGoesOn(self) -> None:
+        """The next batch starts where the last ended; one starting elsewhere is refused."""
+        self.store.append("f1", "access.log", 0, 100, 1, columns(hit()))
+        self.assertFalse(self.store.append("f1", "access.log", 50, 150, 1, columns(hit())))
+        self.assertTrue(self.store.append("f1", "access.log.1", 100, 150, 2, columns(hit())))
+        self.assertEqual(self.store.position("f1"), (150, 3, 2))
+        self.assertEqual(self.store.query("SELECT path FROM files"), [("access.log.1",)])
+
+    def test_malformedOnly(self) -> None:
+        """A batch of malformed lines moves the position and stores no hit."""
+        self.assertTrue(self.store.append("f1", "access.log", 0, 10, 2, []))
+        self.assertEqual(self.store.position("f1"), (10, 2, 0))
+        self.assertEqual(self.store.position("other"), None)
+
+    def test_summaryAndSize(self) -> None:
+        """The summary: hits stored and their span; the size is the file's on disk."""
+        self.assertEqual(self.store.summary(), (0, None, None))
+        self.store.append("f1", "access.log", 0, 10, 1, columns(hit()))
+        self.assertEqual(self.store.summary(), (1, WHEN, WHEN))
+        self.assertGreater(self.store.size_bytes(), 0)
+
+    def test_keptAcrossOpens(self) -> None:
+        """What was stored is there when the store is opened again."""
+        self.store.append("f1", "access.log", 0, 10, 1, columns(hit()))
+        self.store.close()
+        again = Store(self.path)
+        self.addCleanup(again.close)
+        self.assertEqual(again.position("f1"), (10, 1, 1))
+
+    def test_badValueStoresNothing(self) -> None:
+        """A batch that cannot be stored leaves the store as it was, position and all."""
+        self.store.append("f1", "access.log", 0, 10, 1, columns(hit()))
+        bad = columns(hit())
+        bad[0] = [None]  # a client is never missing
+        self.assertRaises(StoreError, self.store.append, "f1", "access.log", 10, 20, 1, bad)
+        self.assertEqual(self.store.position("f1"), (10, 1, 1))
+        self.assertEqual(self.store.query("SELECT count(*) FROM hits"), [(1,)])
+
+
+class StatesTests(unittest.TestCase):
+    """The states a store that cannot be used is in, each with a one-line reason."""
+
+    def path(self) -> str:
+        """A store's path in a new directory."""
+        directory = self.mktemp()
+        os.mkdir(directory)
+        return os.path.join(directory, "history.duckdb")
+
+    def assertState(self, path: str, state: str) -> StoreError:
+        """Opening the store at C{path} fails in C{state}, in one line naming the path."""
+        error = self.assertRaises(StoreError, Store, path)
+        self.assertEqual(error.state, state, str(error))
+        self.assertIn(path, str(error))
+        self.assertNotIn("\n", str(error))
+        return error
+
+    def test_locked(self) -> None:
+        """A store another process has open is locked."""
+        path = self.path()
+        holder = subprocess.Popen(
+            [sys.executable, "-c", "import duckdb, sys; db = duckdb.connect(sys.argv[1]);"
+             " print('open', flush=True); sys.stdin.read()", path],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        self.addCleanup(holder.wait)
+        self.addCleanup(holder.stdin.close)  # type: ignore[union-attr]
+        self.assertEqual(holder.stdout.readline(), b"open\n")  # type: ignore[union-attr]
+        self.assertNotIn("See also", str(self.assertState(path, "locked")))
+
+    def test_corrupt(self) -> None:
+        """A file that is not a DuckDB database is corrupt; set aside, a new store opens."""
+        path = self.path()
+        with open(path, "wb") as file:
+            file.write(b"not a database\n" * 1000)
+        self.assertState(path, "corrupt")
+        aside = set_aside(path)
+        self.assertTrue(os.path.exists(aside))
+        self.assertFalse(os.path.exists(path))
+        Store(path).close()
+
+    def test_unwritable(self) -> None:
+        """A store in a directory that does not exist is unwritable."""
+        self.assertState("/nonexistent/dir/history.duckdb", "unwritable")
+
+    def test_otherVersion(self) -> None:
+        """A store of another schema version is taken as corrupt (to be set aside)."""
+        path = self.path()
+        store = Store(path)
+        store.query("UPDATE meta SET value = '99' WHERE key = 'version'")
+        store.close()
+        self.assertIn("schema version '99'", str(self.assertState(path, "corrupt")))

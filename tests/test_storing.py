@@ -1,0 +1,166 @@
+# -*- test-case-name: tests.test_storing -*-
+"""Tests for L{weblog.storing}: logs and their rotated siblings stored exactly once."""
+
+from __future__ import annotations
+
+import gzip
+import os
+import shutil
+from collections import Counter
+
+from twisted.trial import unittest
+from weblog.storing import Storing
+from weblog.store import Store
+
+from tests.support import written
+
+
+def line(number: int, day: int = 17) -> bytes:
+    """A combined line naming C{number} in its resource, on day C{day} of May 2015."""
+    return (written(f"GET /page/{number} HTTP/1.1", time=f"{day:02d}/May/2015:10:05:03 +0000")
+            + "\n").encode()
+
+
+class StoringTests(unittest.TestCase):
+    """L{Storing.step} over real files and a real store."""
+
+    def setUp(self) -> None:
+        self.directory = self.mktemp()
+        os.mkdir(self.directory)
+        self.log = os.path.join(self.directory, "access.log")
+        self.store = Store(os.path.join(self.directory, "history.duckdb"))
+        self.addCleanup(self.store.close)
+        self.written: list[bytes] = []
+
+    def write(self, name: str, numbers: range, compress: bool = False) -> None:
+        """Append the lines numbered C{numbers} to C{name} (written gzip-compressed or not)."""
+        data = b"".join(line(number) for number in numbers)
+        self.written += [line(number) for number in numbers]
+        path = os.path.join(self.directory, name)
+        with (gzip.open(path, "ab") if compress else open(path, "ab")) as file:
+            file.write(data)
+
+    def store_all(self, batch_bytes: int = 4 << 20) -> Storing:
+        """Step a new writer until it has stored all there is."""
+        storing = Storing(self.store, [self.log], batch_bytes=batch_bytes)
+        for _ in range(100_000):
+            if not storing.step():
+                return storing
+        raise AssertionError("the writer never finished")
+
+    def stored(self) -> Counter[str]:
+        """The stored hits' resources, counted."""
+        return Counter(resource for resource, in self.store.query("SELECT resource FROM hits"))
+
+    def assertExactlyOnce(self) -> None:
+        """Every line written is stored once: the same resources, each as often."""
+        expected = Counter(f"/page/{line.split(b'/page/')[1].split(b' ')[0].decode()}"
+                           for line in self.written)
+        self.assertEqual(self.stored(), expected)
+
+    def test_backfillOldestFirst(self) -> None:
+        """Compressed and plain siblings and the log itself are all stored, oldest first."""
+        self.write("access.log.2.gz", range(0, 100), compress=True)
+        self.write("access.log.1", range(100, 200))
+        self.write("access.log", range(200, 250))
+        self.store_all(batch_bytes=4096)
+        self.assertExactlyOnce()
+        [(first,)] = self.store.query("SELECT resource FROM hits LIMIT 1")
+        self.assertEqual(first, "/page/0")
+
+    def test_restartStoresNothingAgain(self) -> None:
+        """A new writer over the same store finds everything stored."""
+        self.write("access.log", range(100))
+        self.store_all()
+        storing = Storing(self.store, [self.log])
+        self.assertFalse(storing.step())
+        self.assertExactlyOnce()
+
+    def test_rotatedWhileDown(self) -> None:
+        """Rotated and compressed between two runs, the files are not stored again."""
+        self.write("access.log", range(100))
+        self.store_all()
+        os.rename(self.log, self.log + ".1")
+        self.write("access.log", range(100, 130))
+        self.store_all()
+        with open(self.log + ".1", "rb") as plain, gzip.open(self.log + ".2.gz", "wb") as packed:
+            shutil.copyfileobj(plain, packed)
+        os.unlink(self.log + ".1")
+        os.rename(self.log, self.log + ".1")
+        self.write("access.log", range(130, 140))
+        self.store_all()
+        self.assertExactlyOnce()
+        self.assertEqual(self.store.query("SELECT count(*) FROM files"), [(3,)])
+
+    def test_partlyStoredRotatedFileGoesOn(self) -> None:
+        """A file rotated after part of it was stored is stored on from there, under its name."""
+        self.write("access.log", range(100))
+        storing = Storing(self.store, [self.log], batch_bytes=1000)
+        self.assertTrue(storing.step())
+        os.rename(self.log, self.log + ".1")
+        self.write("access.log", range(100, 110))
+        self.store_all()
+        self.assertExactlyOnce()
+
+    def test_unfinishedLineWaits(self) -> None:
+        """A last line without its newline is stored once it is finished."""
+        self.write("access.log", range(3))
+        with open(self.log, "ab") as file:
+            file.write(line(3)[:20])
+        self.store_all()
+        self.assertEqual(sum(self.stored().values()), 3)
+        with open(self.log, "ab") as file:
+            file.write(line(3)[20:])
+        self.written.append(line(3))
+        self.store_all()
+        self.assertExactlyOnce()
+
+    def test_malformedCountedNotStored(self) -> None:
+        """Malformed and overlong lines move the position and count as lines, not hits."""
+        self.write("access.log", range(2))
+        with open(self.log, "ab") as file:
+            file.write(b"garbage\n" + b"x" * (70 * 1024) + b"\n" + b"y" * 9000 + b"\n")
+        self.write("access.log", range(2, 4))
+        storing = self.store_all(batch_bytes=8192)
+        self.assertExactlyOnce()
+        [(lines, hits)] = self.store.query("SELECT lines, hits FROM files")
+        self.assertEqual((lines, hits), (7, 4))
+        self.assertEqual(storing.progress.lines, 7)
+
+    def test_twoWritersStoreOnce(self) -> None:
+        """Two writers over one store (a crashed one's batch read again): each batch once."""
+        self.write("access.log", range(300))
+        first = Storing(self.store, [self.log], batch_bytes=2000)
+        second = Storing(self.store, [self.log], batch_bytes=2000)
+        while first.step() | second.step():
+            pass
+        self.assertExactlyOnce()
+
+    def test_progress(self) -> None:
+        """Progress counts the logs' bytes, compressed ones by their content."""
+        self.write("access.log.2.gz", range(0, 50), compress=True)
+        self.write("access.log", range(50, 100))
+        total = sum(len(line) for line in self.written)
+        storing = Storing(self.store, [self.log], batch_bytes=2000)
+        storing.measure()
+        self.assertEqual((storing.progress.bytes_done, storing.progress.bytes_total), (0, total))
+        storing.step()
+        storing.measure()
+        ends = [sum(len(line) for line in self.written[:count]) for count in range(51)]
+        self.assertEqual(storing.progress.bytes_done, max(end for end in ends if end <= 2000))
+        while storing.step():
+            pass
+        storing.measure()
+        self.assertEqual(storing.progress.bytes_done, total)
+        self.assertEqual(storing.progress.to_json()["bytes_total"], total)
+
+    def test_severalLogsHaveSources(self) -> None:
+        """With several logs, each hit's source is its log's path."""
+        other = os.path.join(self.directory, "other.log")
+        self.write("access.log", range(2))
+        self.write("other.log", range(2, 5))
+        storing = Storing(self.store, [self.log, other])
+        while storing.step():
+            pass
+        self.assertEqual(sorted(self.store.query("SELECT source, count(*) FROM hits GROUP BY 1")),
+                         [(self.log, 2), (other, 3)])
