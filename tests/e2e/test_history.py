@@ -96,22 +96,34 @@ class ExactlyOnceTests(unittest.TestCase):
         history: dict[str, Any] = json.loads(body)["history"]
         return history
 
+    def working(self) -> dict[str, Any]:
+        """Wait (a bounded while) until the historian is storing, then a random moment more."""
+        deadline = time.monotonic() + 30
+        history = self.history()
+        while history["state"] not in ("backfilling", "ok") and time.monotonic() < deadline:
+            time.sleep(0.05)
+            history = self.history()
+        time.sleep(self.random.uniform(0, 1.0))
+        return history
+
     def test_killsRotationsExactlyOnce(self) -> None:
         """22 kills during backfill and live ingest, rotations while down: once each."""
-        self.write("access.log.3.gz", 40_000, compress=True)
-        self.write("access.log.2.gz", 40_000, compress=True)
-        self.write("access.log.1", 40_000)
-        self.write("access.log", 40_000)
-        kinds = []
-        backfilling = 0
+        self.write("access.log.3.gz", 80_000, compress=True)
+        self.write("access.log.2.gz", 80_000, compress=True)
+        self.write("access.log.1", 80_000)
+        self.write("access.log", 80_000)
+        kinds, states, partly_rotated = [], [], 0
         for round in range(KILLS):
             self.server.start()
+            history = self.working()
             for _ in range(self.random.randrange(1, 6)):
-                time.sleep(self.random.uniform(0.05, 0.5))
+                time.sleep(self.random.uniform(0.05, 0.4))
                 self.write("access.log", self.random.randrange(1, 400))
-            backfilling += self.history()["state"] in ("backfilling", "starting")
+            history = self.history()
+            states.append(history["state"])
             kinds.append(self.kill())
             if round % 3 == 1:
+                partly_rotated += 0 < history["stored"] < self.written
                 self.rotate()
         self.server.start()
         self.write("access.log", 100)
@@ -124,7 +136,9 @@ class ExactlyOnceTests(unittest.TestCase):
         self.assertEqual((history["state"], history["stored"]), ("ok", self.written))
         self.server.stop()
         time.sleep(1)  # the historian reads the end of its input and exits
-        self.assertGreaterEqual(backfilling, 3, "too few kills during the backfill")
+        self.assertGreaterEqual(states.count("backfilling"), 3, f"kills in states {states}")
+        self.assertGreaterEqual(states.count("ok"), 3, f"kills in states {states}")
+        self.assertGreaterEqual(partly_rotated, 2, "too few rotations of partly stored logs")
         self.assertEqual(set(kinds), {"historian", "twistd", "both"})
         store = duckdb.connect(self.server.base.child("var").child("history.duckdb").path,
                                read_only=True)
