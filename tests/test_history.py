@@ -13,7 +13,8 @@ from twisted.internet import reactor
 from twisted.internet.defer import Deferred, inlineCallbacks
 from twisted.internet.task import deferLater
 from twisted.trial import unittest
-from weblog.history import History
+from weblog.history import History, QueryFailed
+from weblog.question import Question
 
 from tests.support import written
 
@@ -76,3 +77,25 @@ class HistorianProcessTests(unittest.TestCase):
         status = yield self.until(lambda status: status["state"] == "ok"
                                   and status["stored"] == LINES + 10)
         self.assertNotEqual(self.history.pid, pid)
+
+    @inlineCallbacks
+    def test_queryAnswered(self) -> Any:
+        """A view asked over AMP is answered from the store: its total, panels and hits."""
+        self.history.start()
+        yield self.until(lambda status: status["state"] == "ok" and status["stored"] == LINES)
+        selection = {"limit": 5, "status": "200", "referrer": "required", "q": "",
+                     "bots": "include", "own": "hide"}
+        view = {"question": Question("all", filters=(("resource", "/h/7"),)).to_json(),
+                "selection": selection, "given": []}
+        answer = yield self.history.query(view)
+        self.assertEqual(answer["total"], 1)
+        self.assertEqual(answer["top"]["resources"], [["/h/7", 1]])
+        everything = yield self.history.query({**view, "question": Question("all").to_json()})
+        self.assertEqual(everything["total"], LINES)
+        self.assertEqual([hit["resource"] for hit in everything["hits"]],
+                         [f"/h/{number}" for number in range(LINES - 1, LINES - 6, -1)])
+
+    def test_queryBeforeStart(self) -> Any:
+        """Asked before the historian runs, the history says why it cannot answer."""
+        failure = self.failureResultOf(self.history.query({}), QueryFailed)
+        self.assertEqual(str(failure.value), "the history is starting: the historian is starting")

@@ -14,7 +14,7 @@ from typing import Any
 from unittest import mock
 
 from persist import Counter, ICounter, IRecords, Records
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import Deferred, fail, succeed
 from twisted.internet.task import Clock
 from twisted.python.filepath import FilePath
 from twisted.trial import unittest
@@ -29,7 +29,7 @@ from weblog.aggregates import Aggregates
 from zope.interface import implementer
 from weblog.answers import IRendered, Rendered, rendered_for
 from weblog.document import hit_json
-from weblog.history import OFF
+from weblog.history import OFF, QueryFailed
 from weblog.interfaces import IHistory
 from weblog.links import referrer_link
 from weblog.panels import PANELS, Panel
@@ -615,11 +615,20 @@ class SlicedPageTests(PageCase):
 class StatedHistory:
     """A history whose status the test sets (the historian process is tested in test_history)."""
 
-    def __init__(self, **status: Any) -> None:
+    def __init__(self, answer: dict[str, Any] | None = None, **status: Any) -> None:
         self.state = {**OFF, **status}
+        self.answer = answer
+        self.asked: list[dict[str, Any]] = []
 
     def status(self) -> dict[str, Any]:
         return dict(self.state)
+
+    def query(self, view: dict[str, Any]) -> Deferred[dict[str, Any]]:
+        """The answer given, or why there is none (the history's reason)."""
+        self.asked.append(view)
+        if self.answer is None:
+            return fail(QueryFailed(f"the history is {self.state['state']}: not ready"))
+        return succeed(self.answer)
 
     def start(self) -> None:
         pass
@@ -631,9 +640,10 @@ class StatedHistory:
 class HistoryShownTests(PageCase):
     """The history's state in the JSON, on the page and in the stats events."""
 
-    BACKFILLING = {"state": "backfilling", "stored": 1234, "bytes_done": 250,
-                   "bytes_total": 1000, "lines_per_second": 98765, "seconds_left": 3,
-                   "oldest": "2015-05-17T10:05:00+00:00", "newest": "2015-05-18T11:06:00+00:00"}
+    BACKFILLING: dict[str, Any] = {
+        "state": "backfilling", "stored": 1234, "bytes_done": 250, "bytes_total": 1000,
+        "lines_per_second": 98765, "seconds_left": 3, "oldest": "2015-05-17T10:05:00+00:00",
+        "newest": "2015-05-18T11:06:00+00:00"}
 
     def test_off(self):
         """Without a store the JSON says off, and the page says so without a bar."""

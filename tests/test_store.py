@@ -16,8 +16,9 @@ WHEN = datetime(2015, 5, 17, 10, 5, 3, tzinfo=UTC)
 
 
 def columns(*hits: Hit) -> list[list[object]]:
-    """The store's columns of C{hits}."""
-    return [list(values) for values in zip(*hits, strict=True)]
+    """The store's columns of C{hits} (not crawlers' nor weblog's own; no referring site)."""
+    return [list(values) for values in zip(*((*hit, None, False, False) for hit in hits),
+                                            strict=True)]
 
 
 def hit(resource: str = "/a", status: int | None = 200, referrer: str | None = None) -> Hit:
@@ -36,8 +37,9 @@ class StoreTests(unittest.TestCase):
         self.addCleanup(self.store.close)
 
     def test_columnsAreHitFields(self) -> None:
-        """The stored columns are a hit's fields, in order."""
-        self.assertEqual(tuple(name for name, _, _ in COLUMNS), Hit._fields)
+        """The stored columns are a hit's fields, in order, then what the pages find of it."""
+        self.assertEqual(tuple(name for name, _, _ in COLUMNS),
+                         (*Hit._fields, "site", "bot", "own"))
 
     def test_appendOnce(self) -> None:
         """A batch is stored with its file's position; the same batch again is refused."""

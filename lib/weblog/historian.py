@@ -12,14 +12,19 @@ dies.  It takes its settings from the environment, as the server does.
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from twisted.internet.interfaces import IReactorCore
+import duckdb
+from twisted.internet.defer import Deferred, fail, succeed
+from twisted.internet.interfaces import IReactorCore, IReactorTime
+from twisted.internet.threads import deferToThread
 from twisted.logger import (
     FilteringLogObserver,
     Logger,
@@ -35,9 +40,10 @@ from twisted.python.failure import Failure
 from weblog import settings
 from weblog.errors import ConfigError
 from weblog.hit import json_text
-from weblog.history import OFF, Status
+from weblog.history import OFF, Query, QueryFailed, Status
 from weblog.logformat import compile_format
 from weblog.parsing import AUTO, LineParser
+from weblog.queries import answer
 from weblog.store import COLUMNS, Store, StoreError, set_aside
 from weblog.storing import Storing
 
@@ -50,6 +56,10 @@ RETRY = 2.0
 IDLE = 1.0
 """Seconds between two looks at logs that had nothing new."""
 TIME = [name for name, _, _ in COLUMNS].index("time")
+QUERY_SECONDS = 10.0
+"""The longest a view's query runs before it is cancelled."""
+KEPT_ANSWERS = 64
+"""How many answers are kept, each until the store changes."""
 
 
 class Historian:
@@ -77,6 +87,8 @@ class Historian:
         self._status: dict[str, Any] = {**OFF, "state": "starting", "reason": ""}
         self._problem = problem
         self._rebuilding = ""
+        self._store: Store | None = None
+        self._answers: OrderedDict[tuple[Any, ...], str] = OrderedDict()
 
     def status(self) -> dict[str, Any]:
         """The C{history} object: the store's state, what it holds and how far it is."""
@@ -101,11 +113,13 @@ class Historian:
                 self._stopping.wait(self.retry)
                 continue
             try:
+                self._store = store
                 self._store_into(store)
             except StoreError as error:
                 self._say(error.state, str(error))
                 _log.warn("history: {reason}", reason=str(error))
             finally:
+                self._store = None
                 store.close()
             self._stopping.wait(self.retry)
 
@@ -151,6 +165,63 @@ class Historian:
                 self._stopping.wait(self.idle)
 
 
+    def ask(self, view: dict[str, Any], clock: IReactorTime,
+            threads: Callable[..., Deferred[Any]] = deferToThread) -> Deferred[str]:
+        """
+        Answer a view (L{weblog.queries.answer}) as JSON text, off the reactor thread, kept
+        until the store changes; cancelled after C{QUERY_SECONDS}.
+
+        @return: a Deferred of the answer, or failing with L{QueryFailed} saying why.
+        """
+        store, status = self._store, self._status
+        if store is None:
+            return fail(QueryFailed(f"the history is {status['state']}: "
+                                    f"{status['reason'] or 'not ready'}"))
+        key = (json_text(view), status["stored"], status["newest"])
+        kept = self._answers.get(key)
+        if kept is not None:
+            return succeed(kept)
+        reader = store.reader()
+        cancel = clock.callLater(QUERY_SECONDS, _interrupt, reader)
+
+        def run() -> str:
+            try:
+                return json_text(answer(reader, view))
+            finally:
+                reader.close()
+
+        def done(text: str) -> str:
+            self._answers[key] = text
+            while len(self._answers) > KEPT_ANSWERS:
+                self._answers.popitem(last=False)
+            return text
+
+        def failed(failure: Failure) -> Failure:
+            if failure.check(duckdb.InterruptException):
+                raise QueryFailed(f"the query took more than {QUERY_SECONDS:.0f} s and was "
+                                  "cancelled: a shorter range or more filters answer sooner")
+            if failure.check(duckdb.Error):
+                raise QueryFailed(f"the history could not answer: {failure.getErrorMessage()}")
+            return failure
+
+        def finished(result: Any) -> Any:
+            if cancel.active():
+                cancel.cancel()
+            return result
+
+        asked: Deferred[str] = threads(run)
+        asked.addBoth(finished)
+        return asked.addCallbacks(done, failed)
+
+
+def _interrupt(reader: duckdb.DuckDBPyConnection) -> None:
+    """Cancel the query running on C{reader} (which may have finished meanwhile)."""
+    try:
+        reader.interrupt()
+    except duckdb.Error:
+        pass
+
+
 class _Held:
     """What the store holds: how many hits, and the oldest and newest time."""
 
@@ -186,6 +257,14 @@ class _Server(amp.AMP):
     def status(self) -> dict[str, str]:
         """The store's status, as JSON text."""
         return {"status": json_text(self._historian.status())}
+
+    @Query.responder
+    def query(self, view: str) -> Deferred[dict[str, str]]:
+        """A view's answer, as JSON text."""
+        from twisted.internet import reactor
+
+        asked = self._historian.ask(json.loads(view), reactor)
+        return asked.addCallback(lambda text: {"answer": text})
 
     def connectionLost(self, reason: Failure = connectionDone) -> None:  # noqa: N802
         """The server went away: stop."""

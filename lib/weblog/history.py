@@ -20,7 +20,7 @@ import sys
 from collections.abc import Mapping
 from typing import Any
 
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import Deferred, fail
 from twisted.internet.endpoints import ProcessEndpoint, _ProcessAddress, connectProtocol
 from twisted.internet.interfaces import IProcessTransport, IReactorProcess, IReactorTime
 from twisted.internet.task import LoopingCall
@@ -31,9 +31,14 @@ from twisted.python.components import proxyForInterface
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
+from weblog.hit import json_text
 from weblog.interfaces import IHistory
 
-__all__ = ["OFF", "History", "Status"]
+__all__ = ["OFF", "BigText", "History", "Query", "QueryFailed", "Status"]
+
+
+class QueryFailed(Exception):
+    """A view the history could not answer; C{str()} says why in one sentence."""
 
 _log = Logger()
 
@@ -46,6 +51,37 @@ OFF: dict[str, Any] = {
     "size_bytes": 0,
 }
 """The C{history} object when there is no store (C{WEBLOG_HISTORY=off})."""
+
+
+class BigText(amp.Argument):
+    """Text of any length, spread over as many AMP values as it needs (each holds 64 KiB)."""
+
+    PIECE = 60_000
+
+    def toBox(self, name: bytes, strings: dict[bytes, bytes], objects: dict[str, Any],  # noqa: N802
+              proto: amp.AMP) -> None:
+        """Put the text named C{name} into C{strings}, in pieces named C{name}, C{name.2}, ..."""
+        data = objects[name.decode("ascii")].encode("utf-8")
+        strings[name] = data[:self.PIECE]
+        for number, start in enumerate(range(self.PIECE, len(data), self.PIECE), 2):
+            strings[name + b".%d" % number] = data[start:start + self.PIECE]
+
+    def fromBox(self, name: bytes, strings: dict[bytes, bytes],  # noqa: N802
+                objects: dict[str, Any], proto: amp.AMP) -> None:
+        """Put the text whose pieces C{strings} holds into C{objects}."""
+        pieces, number = [strings[name]], 2
+        while (piece := strings.get(name + b".%d" % number)) is not None:
+            pieces.append(piece)
+            number += 1
+        objects[name.decode("ascii")] = b"".join(pieces).decode("utf-8")
+
+
+class Query(amp.Command):
+    """Ask the historian a view (see L{weblog.queries.answer}), as JSON; its answer as JSON."""
+
+    arguments = [(b"view", amp.Unicode())]
+    response = [(b"answer", BigText())]
+    errors = {QueryFailed: b"QUERY_FAILED"}
 
 
 class Status(amp.Command):
@@ -87,6 +123,25 @@ class History:
     def status(self) -> dict[str, Any]:
         """The C{history} object of the JSON: the store's state and how far it is."""
         return dict(self.state)
+
+    def query(self, view: dict[str, Any]) -> Deferred[dict[str, Any]]:
+        """
+        Ask the historian a view (see L{weblog.queries.answer}).
+
+        @return: a Deferred of its answer, or failing with L{QueryFailed} saying why.
+        """
+        if self._protocol is None:
+            return fail(QueryFailed(f"the history is {self.state['state']}: "
+                                    f"{self.state['reason'] or 'not ready'}"))
+        asked = self._protocol.callRemote(Query, view=json_text(view))
+        asked.addCallback(lambda answer: json.loads(answer["answer"]))
+
+        def failed(failure: Failure) -> Failure:
+            if failure.check(QueryFailed):
+                return failure
+            raise QueryFailed(f"the historian did not answer: {failure.getErrorMessage()}")
+
+        return asked.addErrback(failed)
 
     @property
     def pid(self) -> int | None:

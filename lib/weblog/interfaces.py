@@ -55,6 +55,7 @@ class IRecords(Interface):
     aggregates = Attribute("The Aggregates over every hit read, weblog's own pages excluded.")
 
     announced = Attribute("The id of the newest hit the listeners have been told of.")
+    history = Attribute("The IHistory storing every hit of the same logs, or None.")
 
     def sliced(steps: Iterator[Any]) -> Any:
         """Run C{steps} in slices on this Records' clock: None if done at once, else a Deferred."""
@@ -89,6 +90,9 @@ class IHistory(Interface):
 
     def status() -> dict[str, Any]:
         """Return the store's state and progress, as in the JSON C{history} object."""
+
+    def query(view: dict[str, Any]) -> Any:
+        """Ask the store a view; a Deferred of its answer (see L{weblog.queries.answer})."""
 
     def start() -> None:
         """Start keeping the store."""

@@ -24,7 +24,9 @@ from weblog.errors import BadQuery
 from weblog.events import EventHub, hub_for
 from weblog.hit import count_of
 from weblog.interfaces import ICounter, IEventHub, IRecords
+from weblog.question import HISTORY_PARAMETERS, parse_question
 from weblog.selection import Selection, parse_query
+from weblog.views import history_json
 
 __all__ = ["DynamicPage", "EventsPage", "JsonPage", "WeblogPage", "bad_request", "protect",
            "security_headers"]
@@ -50,11 +52,21 @@ def bad_request(request: Request, error: BadQuery) -> bytes | int:
                 .render(request))  # NOT_DONE_YET: Twisted's flattener writes it
 
 
-def _selection(request: Request) -> Selection | BadQuery:
-    """The request's selection, or why its query is invalid."""
+def _selection(request: Request, history: bool = False) -> Selection | BadQuery:
+    """
+    The request's selection, or why its query is invalid.
+
+    @param history: whether the resource answers history parameters (else they are refused).
+    """
     security_headers(request)
     try:
-        return parse_query(request.args or {})
+        selection = parse_query(request.args or {})
+        if not history:
+            for name in HISTORY_PARAMETERS:
+                if name.encode("ascii") in (request.args or {}):
+                    raise BadQuery(name, "only /weblog.rpy/json answers from the history, "
+                                         "for now")
+        return selection
     except BadQuery as error:
         return error
 
@@ -88,11 +100,18 @@ class JsonPage(Resource):
         self.rendered = rendered if rendered is not None else Rendered(records)
 
     def render_GET(self, request: Request) -> bytes | int:
-        """Answer with the selected hits as JSON, or 400 for a bad query."""
-        selection = _selection(request)
+        """Answer with the selected hits as JSON (from the history for a window or a
+        filter of it), or 400 for a bad query."""
+        selection = _selection(request, history=True)
         if isinstance(selection, BadQuery):
             return bad_request(request, selection)
         self.records.refresh()
+        try:
+            question = parse_question(request.args or {})
+            if question is not None:
+                return history_json(request, self.records, selection, question)
+        except BadQuery as error:
+            return bad_request(request, error)
         request.setHeader(b"content-type", b"application/json; charset=utf-8")
         aggregates = self.records.aggregates
         return self.rendered.answer(
@@ -118,6 +137,10 @@ class EventsPage(Resource):
         security_headers(request)
         try:
             selection = parse_query(args)
+            for name in HISTORY_PARAMETERS:
+                if name.encode("ascii") in args:
+                    raise BadQuery(name, "only /weblog.rpy/json answers from the history, "
+                                         "for now")
             last = _since(since)
         except BadQuery as error:
             return bad_request(request, error)

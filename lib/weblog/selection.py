@@ -18,6 +18,7 @@ from crawleruseragents import is_crawler
 from weblog.errors import BadQuery
 from weblog.hit import Hit
 from weblog.memo import Memo
+from weblog.question import HISTORY_PARAMETERS
 from weblog.parsing import Parts, Raw, request_of
 
 __all__ = ["OWN_MARK", "BadQuery", "Selection", "is_bot", "is_own", "is_own_logged",
@@ -33,7 +34,7 @@ _STATUS = re.compile(r"(?:[1-5]\d\d|[1-5]xx|all)\Z", re.ASCII)
 
 _OWN_PAGES = frozenset(("/weblog.rpy", "/weblog.rpy/", "/weblog.rpy/json", "/weblog.rpy/events"))
 _OWN_ASSETS = frozenset(("/weblog.css", "/weblog.js"))
-_OWN_NAMES = frozenset((*PARAMETERS, "since"))
+_OWN_NAMES = frozenset((*PARAMETERS, *HISTORY_PARAMETERS, "since"))
 
 
 def is_own_request(method: str | None, resource: str) -> bool:
@@ -188,7 +189,7 @@ def parse_query(args: Mapping[bytes, Sequence[bytes]]) -> Selection:
     """
     for name in args:
         text = name.decode("utf-8", "replace")
-        if text not in PARAMETERS:
+        if text not in PARAMETERS and text not in HISTORY_PARAMETERS:  # those: question.py
             shown = "".join(char if char.isprintable() else repr(char)[1:-1] for char in text)
             raise BadQuery(shown[:40], "unknown parameter")
     default = Selection()

@@ -44,10 +44,15 @@ COLUMNS: tuple[tuple[str, str, Any], ...] = (
     ("agent", "VARCHAR", pa.string()),
     ("vhost", "VARCHAR", pa.string()),
     ("source", "VARCHAR", pa.string()),
+    ("site", "VARCHAR", pa.string()),
+    ("bot", "BOOLEAN NOT NULL", pa.bool_()),
+    ("own", "BOOLEAN NOT NULL", pa.bool_()),
 )
-"""The columns of a stored hit, in the order of L{weblog.hit.Hit}'s fields: each as the pages
-show it (cleaned and bounded), with its SQL type and its Arrow type.  C{source} is the
-log's path when several are followed, else NULL (as a hit's)."""
+"""The columns of a stored hit: L{weblog.hit.Hit}'s fields in order, each as the pages show it
+(cleaned and bounded), then what the pages find of it: C{site}, the referring site (the
+referrer's host, lower-cased), C{bot} (a crawler, or no user-agent) and C{own} (one of
+weblog's own requests); each with its SQL type and its Arrow type.  C{source} is the log's
+path when several are followed, else NULL (as a hit's)."""
 
 _SCHEMA = [
     "CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR NOT NULL)",
@@ -125,6 +130,7 @@ class Store:
         except (duckdb.Error, OSError) as error:
             raise StoreError(_state(error), f"{path}: {_reason(error)}") from None
         try:
+            self._db.execute("SET TimeZone = 'UTC'")
             for statement in _SCHEMA:
                 self._db.execute(statement)
             found = _one(self._db.execute("SELECT value FROM meta WHERE key = 'version'"))
@@ -224,9 +230,11 @@ class Store:
         """Run one read-only query on the store and return its rows."""
         return self._db.execute(sql, list(parameters)).fetchall()
 
-    def interrupt(self) -> None:
-        """Cancel the query running on this store (from another thread)."""
-        self._db.interrupt()
+    def reader(self) -> duckdb.DuckDBPyConnection:
+        """A connection of its own to the store, for queries from another thread."""
+        connection = self._db.cursor()
+        connection.execute("SET TimeZone = 'UTC'")
+        return connection
 
 
 def set_aside(path: str) -> str:

@@ -1,0 +1,137 @@
+# -*- test-case-name: tests.test_queries -*-
+"""
+The history's answers, in SQL over the store: a view's window, its total, its chart, every
+panel and its latest hits.
+
+Runs in the historian, off its reactor thread, on a connection of its own
+(L{weblog.historian}).  A view (C{spec}) is a L{weblog.question.Question} as JSON
+and the page's selection: the window and the drill-down filters, and each
+selection parameter the request gave, apply to the total, the chart and every
+panel; the list of hits also follows the selection's defaults (status 200, with a
+referrer), as the live page's list does.  Weblog's own requests are left out
+unless C{own=show}.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import duckdb
+
+from weblog.hit import Hit
+from weblog.question import FILTERS
+from weblog.store import COLUMNS
+
+__all__ = ["SPANS", "answer", "bucket_unit"]
+
+SPANS = {"1h": timedelta(hours=1), "24h": timedelta(days=1), "7d": timedelta(days=7),
+         "30d": timedelta(days=30)}
+"""How far back each relative range reaches from the newest hit."""
+_HIT = ", ".join(f'"{name}"' for name, _, _ in COLUMNS[:len(Hit._fields)])
+
+
+def bucket_unit(start: datetime, end: datetime) -> str:
+    """The chart's bucket for a window: minutes up to 3 hours, hours up to 4 days, else days."""
+    length = end - start
+    if length <= timedelta(hours=3):
+        return "minute"
+    if length <= timedelta(days=4):
+        return "hour"
+    return "day"
+
+
+def _window(db: duckdb.DuckDBPyConnection, question: dict[str, Any]
+            ) -> tuple[datetime, datetime] | None:
+    """The window's first and last moment; None when the store holds nothing."""
+    oldest, newest = db.execute("SELECT min(time), max(time) FROM hits").fetchall()[0]
+    if oldest is None:
+        return None
+    start = None if question["from"] is None else datetime.fromisoformat(question["from"])
+    end = None if question["to"] is None else datetime.fromisoformat(question["to"])
+    span = question["range"]
+    if span in SPANS:
+        return newest - SPANS[span], newest
+    return (oldest if start is None else start), (newest if end is None else end)
+
+
+def _conditions(spec: dict[str, Any], for_list: bool) -> tuple[list[str], list[Any]]:
+    """The SQL conditions (and their parameters) of a view, past its window."""
+    selection, given = spec["selection"], set(spec["given"])
+    where, values = [], []
+    for name, column in FILTERS.items():
+        if spec["question"].get(name) is not None:
+            where.append(f'"{column}" = ?')
+            values.append(spec["question"][name])
+    if selection["own"] == "hide":
+        where.append("NOT own")
+    if selection["bots"] == "exclude":
+        where.append("NOT bot")
+    status = selection["status"]
+    if status != "all" and ("status" in given or for_list):
+        if status.endswith("xx"):
+            where.append("status BETWEEN ? AND ?")
+            values += [int(status[0]) * 100, int(status[0]) * 100 + 99]
+        else:
+            where.append("status = ?")
+            values.append(int(status))
+    if selection["referrer"] == "required" and ("referrer" in given or for_list):
+        where.append("referrer IS NOT NULL")
+    if selection["q"]:
+        where.append("(contains(resource, ?) OR contains(coalesce(referrer, ''), ?))")
+        values += [selection["q"], selection["q"]]
+    return where, values
+
+
+def answer(db: duckdb.DuckDBPyConnection, spec: dict[str, Any], top: int = 10
+           ) -> dict[str, Any]:
+    """
+    A view's answer: C{window}, C{total}, C{top} (each panel), C{buckets} and C{hits}.
+
+    @param spec: C{question} (L{weblog.question.Question.to_json}), C{selection} (the
+        page's parameters) and C{given} (the names of those the request gave).
+    """
+    window = _window(db, spec["question"])
+    if window is None:
+        return {"window": None, "total": 0, "hits": [], "buckets": {"unit": "minute",
+                                                                    "counts": []},
+                "top": {"sites": [], "referrers": [], "resources": [], "statuses": [],
+                        "approximate": False}}
+    start, end = window
+    where, values = _conditions(spec, for_list=False)
+    clause = " AND ".join(["time BETWEEN ? AND ?", *where])
+    values = [start, end, *values]
+
+    def rows(sql: str, *more: Any) -> list[tuple[Any, ...]]:
+        return db.execute(sql.format(where=clause), [*values, *more]).fetchall()
+
+    def ranked(column: str) -> list[list[Any]]:
+        return [[key, count] for key, count in rows(
+            f'SELECT "{column}", count(*) FROM hits WHERE {{where}} '  # noqa: S608  # a column
+            f'AND "{column}" IS NOT NULL GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT ?', top)]
+
+    unit = bucket_unit(start, end)
+    counts = rows(f"SELECT date_trunc('{unit}', time), count(*) "  # noqa: S608  # a unit
+                  "FROM hits WHERE {where} GROUP BY 1 ORDER BY 1")
+    statuses = rows("SELECT status, count(*) FROM hits WHERE {where} GROUP BY 1 ORDER BY 1")
+    listed, listed_values = _conditions(spec, for_list=True)
+    latest = db.execute(
+        f"SELECT {_HIT} FROM hits WHERE "  # noqa: S608  # column names and placeholders only
+        + " AND ".join(["time BETWEEN ? AND ?", *listed])
+        + " ORDER BY time DESC, rowid DESC LIMIT ?",
+        [start, end, *listed_values, spec["selection"]["limit"]]).fetchall()
+    return {
+        "window": {"from": start.isoformat(), "to": end.isoformat()},
+        "total": rows("SELECT count(*) FROM hits WHERE {where}")[0][0],
+        "top": {
+            "sites": ranked("site"),
+            "referrers": ranked("referrer"),
+            "resources": ranked("resource"),
+            "statuses": sorted(["-" if status is None else str(status), count]
+                               for status, count in statuses),  # by key, as the live view
+            "approximate": False,
+        },
+        "buckets": {"unit": unit, "counts": [[moment.isoformat(), count]
+                                             for moment, count in counts]},
+        "hits": [Hit(*row).to_json() for row in latest],
+    }

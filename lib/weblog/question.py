@@ -1,0 +1,109 @@
+# -*- test-case-name: tests.test_question -*-
+"""
+What a view asks of the history: a time window and drill-down filters, from query parameters.
+
+C{range} (C{1h}, C{24h}, C{7d}, C{30d} or C{all}) is relative to the newest hit in
+the store, so that a replayed old log works; C{from} and C{to} are ISO 8601 times
+(UTC when they name no zone).  The filters name one value of one field each:
+C{site} (a referring site), C{ref} (an exact referrer), C{resource}, C{client},
+C{vhost} and C{source}.  Each is validated like the page's other parameters
+(L{weblog.errors.BadQuery}, a 400 with a one-line reason).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from weblog.cleaning import MAX_FIELD
+from weblog.errors import BadQuery
+
+__all__ = ["FILTERS", "HISTORY_PARAMETERS", "RANGES", "Question", "parse_question"]
+
+RANGES = ("1h", "24h", "7d", "30d", "all")
+FILTERS = {"site": "site", "ref": "referrer", "resource": "resource", "client": "client",
+           "vhost": "vhost", "source": "source"}
+"""Each filter's parameter and the stored column it names one value of."""
+HISTORY_PARAMETERS = ("range", "from", "to", *FILTERS)
+
+
+@dataclass(frozen=True)
+class Question:
+    """
+    A window of the history and the filters every panel of the view follows.
+
+    @ivar range: one of L{RANGES}, or None when C{start} or C{end} is given.
+    @ivar start: the window's first moment, when given.
+    @ivar end: the window's last moment, when given.
+    @ivar filters: (parameter, value) pairs, in L{FILTERS}' order.
+    """
+
+    range: str | None = "all"
+    start: datetime | None = None
+    end: datetime | None = None
+    filters: tuple[tuple[str, str], ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        """The question as the historian is asked it (and the JSON's C{query} says it)."""
+        return {
+            "range": self.range,
+            "from": None if self.start is None else self.start.isoformat(),
+            "to": None if self.end is None else self.end.isoformat(),
+            **dict(self.filters),
+        }
+
+
+def _value(args: Mapping[bytes, Sequence[bytes]], name: str) -> str | None:
+    """The single value of parameter C{name}, or None when absent."""
+    values = args.get(name.encode("ascii"))
+    if not values:
+        return None
+    if len(values) > 1:
+        raise BadQuery(name, "given more than once")
+    try:
+        return values[0].decode("utf-8")
+    except UnicodeDecodeError:
+        raise BadQuery(name, "is not valid UTF-8") from None
+
+
+def _moment(name: str, text: str) -> datetime:
+    """An ISO 8601 time, aware (UTC when it names no zone)."""
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise BadQuery(name, f"must be an ISO 8601 time like 2026-12-01T10:00:00Z, got "
+                             f"{text[:40]!r}") from None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+
+
+def parse_question(args: Mapping[bytes, Sequence[bytes]]) -> Question | None:
+    """
+    The history question of a request's parameters; None when it asks none.
+
+    @raise BadQuery: for a repeated or invalid one.
+    """
+    if not any(name.encode("ascii") in args for name in HISTORY_PARAMETERS):
+        return None
+    span = _value(args, "range")
+    if span is not None and span not in RANGES:
+        raise BadQuery("range", f"must be one of {', '.join(RANGES)}, got {span[:20]!r}")
+    start_text, end_text = _value(args, "from"), _value(args, "to")
+    if span is not None and (start_text is not None or end_text is not None):
+        raise BadQuery("range", "cannot be given with from or to")
+    start = None if start_text is None else _moment("from", start_text)
+    end = None if end_text is None else _moment("to", end_text)
+    if start is not None and end is not None and start > end:
+        raise BadQuery("from", f"must not be after to ({start.isoformat()} > {end.isoformat()})")
+    filters = []
+    for name in FILTERS:
+        value = _value(args, name)
+        if value is None:
+            continue
+        if not value or len(value) > MAX_FIELD:
+            raise BadQuery(name, f"must be 1 to {MAX_FIELD} characters, got {len(value)}")
+        filters.append((name, value))
+    if start is None and end is None and span is None:
+        span = "all"
+    return Question(span, start, end, tuple(filters))

@@ -1,0 +1,113 @@
+# -*- test-case-name: tests.test_queries -*-
+"""Tests for L{weblog.queries}: a view's window, total, chart, panels and hits, in SQL."""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from twisted.trial import unittest
+from weblog.hit import Hit
+from weblog.queries import answer, bucket_unit
+from weblog.question import Question
+from weblog.store import Store
+
+NEWEST = datetime(2015, 5, 20, 12, 0, tzinfo=UTC)
+
+
+def hit(resource: str, age: timedelta, referrer: str | None = None, status: int = 200,
+        agent: str = "Mozilla/5.0", client: str = "203.0.113.7") -> Hit:
+    """A hit C{age} before NEWEST."""
+    return Hit(client, "-", "-", NEWEST - age, "GET", resource, "HTTP/1.1", status, 100,
+               referrer, agent, None, None)
+
+
+def spec(question: Question | None = None, given: tuple[str, ...] = (), **selection: Any
+         ) -> dict[str, Any]:
+    """A view: the question and the selection (its defaults, and what C{selection} sets)."""
+    chosen = {"limit": 35, "status": "200", "referrer": "required", "q": "", "bots": "include",
+              "own": "hide", **selection}
+    return {"question": (question or Question()).to_json(), "selection": chosen,
+            "given": list(given or selection)}
+
+
+class AnswerTests(unittest.TestCase):
+    """L{answer} over a real store of a few hits."""
+
+    def setUp(self) -> None:
+        directory = self.mktemp()
+        os.mkdir(directory)
+        self.store = Store(os.path.join(directory, "history.duckdb"))
+        self.addCleanup(self.store.close)
+        minute, day = timedelta(minutes=1), timedelta(days=1)
+        hits = [
+            (hit("/a", 0 * minute, "http://x.example/1"), "x.example", False, False),
+            (hit("/a", 5 * minute, "http://x.example/2"), "x.example", False, False),
+            (hit("/b", 30 * minute, "http://y.example/"), "y.example", False, False),
+            (hit("/missing", 2 * day, "http://x.example/1", status=404), "x.example", False,
+             False),
+            (hit("/c", 10 * day, None, agent="Googlebot"), None, True, False),
+            (hit("/weblog.rpy", 1 * minute), None, False, True),
+        ]
+        rows = [(*each, site, bot, own) for each, site, bot, own in hits]
+        self.store.append("f", "access.log", 0, 100, len(rows),
+                          [list(values) for values in zip(*rows, strict=True)])
+        self.db = self.store.reader()
+
+    def test_all(self) -> None:
+        """range=all: the store's whole span; every panel; weblog's own hit left out."""
+        result = answer(self.db, spec())
+        self.assertEqual(result["window"], {"from": (NEWEST - timedelta(days=10)).isoformat(),
+                                            "to": NEWEST.isoformat()})
+        self.assertEqual(result["total"], 5)
+        self.assertEqual(result["top"]["sites"], [["x.example", 3], ["y.example", 1]])
+        self.assertEqual(result["top"]["resources"][0], ["/a", 2])
+        self.assertEqual(result["top"]["statuses"], [["200", 4], ["404", 1]])
+        self.assertEqual(result["buckets"]["unit"], "day")
+        self.assertEqual(sum(count for _, count in result["buckets"]["counts"]), 5)
+        # the list: status 200 with a referrer, newest first
+        self.assertEqual([each["resource"] for each in result["hits"]], ["/a", "/a", "/b"])
+
+    def test_range(self) -> None:
+        """range=1h reaches an hour back from the newest hit; the chart is in minutes."""
+        result = answer(self.db, spec(Question("1h")))
+        self.assertEqual(result["total"], 3)
+        self.assertEqual(result["window"]["from"], (NEWEST - timedelta(hours=1)).isoformat())
+        self.assertEqual(result["buckets"]["unit"], "minute")
+
+    def test_fromTo(self) -> None:
+        """from and to bound the window; a missing side is the store's own end."""
+        question = Question(None, NEWEST - timedelta(days=3), NEWEST - timedelta(days=1))
+        result = answer(self.db, spec(question))
+        self.assertEqual((result["total"], result["top"]["resources"]), (1, [["/missing", 1]]))
+
+    def test_filtersCombine(self) -> None:
+        """Drill-down filters apply to the total, the chart and every panel, and combine."""
+        result = answer(self.db, spec(Question(filters=(("site", "x.example"),))))
+        self.assertEqual(result["total"], 3)
+        self.assertEqual(result["top"]["statuses"], [["200", 2], ["404", 1]])
+        both = answer(self.db, spec(Question(filters=(("site", "x.example"),
+                                                      ("resource", "/a")))))
+        self.assertEqual((both["total"], both["top"]["referrers"]),
+                         (2, [["http://x.example/1", 1], ["http://x.example/2", 1]]))
+
+    def test_givenSelectionAppliesToPanels(self) -> None:
+        """A status the request gives applies to every panel; bots=exclude leaves crawlers out."""
+        result = answer(self.db, spec(status="404"))
+        self.assertEqual((result["total"], [each["resource"] for each in result["hits"]]),
+                         (1, ["/missing"]))
+        self.assertEqual(answer(self.db, spec(bots="exclude", status="all"))["total"], 4)
+        self.assertEqual(answer(self.db, spec(own="show"))["total"], 6)
+
+    def test_empty(self) -> None:
+        """An empty store answers an empty view, without a window."""
+        self.store.query("DELETE FROM hits")
+        result = answer(self.db, spec())
+        self.assertEqual((result["window"], result["total"], result["hits"]), (None, 0, []))
+
+    def test_bucketUnit(self) -> None:
+        """Minutes for up to 3 hours, hours for up to 4 days, days beyond."""
+        self.assertEqual([bucket_unit(NEWEST - span, NEWEST) for span in
+                          (timedelta(hours=1), timedelta(days=1), timedelta(days=30))],
+                         ["minute", "hour", "day"])

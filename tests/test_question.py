@@ -1,0 +1,62 @@
+# -*- test-case-name: tests.test_question -*-
+"""Tests for L{weblog.question}: the history parameters of a view, validated."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from twisted.trial import unittest
+from weblog.errors import BadQuery
+from weblog.question import Question, parse_question
+
+
+def asked(**params: str | list[str]) -> Question | None:
+    """The question of these parameters."""
+    args = {name.encode(): [value.encode() for value in (values if isinstance(values, list)
+                                                           else [values])]
+            for name, values in params.items()}
+    return parse_question(args)
+
+
+class ParseQuestionTests(unittest.TestCase):
+    """L{parse_question}: None without history parameters, else a valid Question or a 400."""
+
+    def assertBad(self, reason: str, **params: str | list[str]) -> None:
+        """The parameters are refused with C{reason}."""
+        self.assertEqual(str(self.assertRaises(BadQuery, asked, **params)), reason)
+
+    def test_none(self) -> None:
+        """No history parameter: no question (the live view)."""
+        self.assertIsNone(asked(status="404"))
+
+    def test_range(self) -> None:
+        """A range, or all by default when only filters are given."""
+        self.assertEqual(asked(range="7d"), Question("7d"))
+        self.assertEqual(asked(site="x.example"), Question("all", filters=(("site", "x.example"),)))
+
+    def test_fromTo(self) -> None:
+        """ISO times, UTC when they name no zone; Z accepted."""
+        question = asked(**{"from": "2015-05-17T10:00:00Z", "to": "2015-05-18"})
+        assert question is not None
+        self.assertEqual((question.range, question.start, question.end),
+                         (None, datetime(2015, 5, 17, 10, tzinfo=UTC),
+                          datetime(2015, 5, 18, tzinfo=UTC)))
+
+    def test_bad(self) -> None:
+        """Each bad value gets its one-line reason."""
+        self.assertBad("range: must be one of 1h, 24h, 7d, 30d, all, got '2w'", range="2w")
+        self.assertBad("range: cannot be given with from or to", range="7d",
+                       **{"from": "2015-05-17"})
+        self.assertBad("from: must be an ISO 8601 time like 2026-12-01T10:00:00Z, got 'yesterday'",
+                       **{"from": "yesterday"})
+        self.assertBad("from: must not be after to (2015-05-18T00:00:00+00:00 > "
+                       "2015-05-17T00:00:00+00:00)", **{"from": "2015-05-18", "to": "2015-05-17"})
+        self.assertBad("site: must be 1 to 2048 characters, got 0", site="")
+        self.assertBad("ref: given more than once", ref=["a", "b"])
+
+    def test_filtersInOrder(self) -> None:
+        """Filters come in FILTERS' order whatever the query's."""
+        question = asked(source="b.log", resource="/x", client="1.2.3.4")
+        assert question is not None
+        self.assertEqual(question.filters,
+                         (("resource", "/x"), ("client", "1.2.3.4"), ("source", "b.log")))

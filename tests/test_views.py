@@ -1,0 +1,86 @@
+# -*- test-case-name: tests.test_views -*-
+"""Tests for L{weblog.views}: history views answered as JSON, and why when they cannot be."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from weblog.history import OFF
+from weblog.resources import WeblogPage
+
+from tests.test_pages import PageCase, StatedHistory, body_of, get
+
+ANSWER = {
+    "window": {"from": "2015-05-17T10:05:00+00:00", "to": "2015-05-20T21:05:00+00:00"},
+    "total": 3,
+    "hits": [{"resource": "/a"}],
+    "top": {"sites": [["x.example", 3]], "referrers": [], "resources": [["/a", 3]],
+            "statuses": [["200", 3]], "approximate": False},
+    "buckets": {"unit": "day", "counts": [["2015-05-17T00:00:00+00:00", 3]]},
+}
+
+
+class HistoryJsonTests(PageCase):
+    """/weblog.rpy/json with a window or a filter of it: asked of the history."""
+
+    def json(self, query: str) -> tuple[int, Any]:
+        """The answer's code and its JSON, for C{query}."""
+        request = get(WeblogPage(self.records), query, b"json")
+        self.assertEqual(request.responseHeaders.getRawHeaders(b"content-type"),
+                         [b"application/json; charset=utf-8"])
+        return request.responseCode or 200, json.loads(body_of(request))
+
+    def test_answered(self) -> None:
+        """The history's answer, with the window, the query as asked, the log and history."""
+        history = self.records.history = StatedHistory(ANSWER, state="ok")
+        code, document = self.json("range=7d&site=x.example&status=all")
+        self.assertEqual(code, 200)
+        self.assertEqual({key: document[key] for key in ANSWER}, ANSWER)
+        self.assertEqual(document["history"]["state"], "ok")
+        self.assertEqual(document["log"]["path"], self.log.path)
+        self.assertEqual((document["query"]["range"], document["query"]["site"],
+                          document["query"]["status"]), ("7d", "x.example", "all"))
+        [view] = history.asked
+        self.assertEqual(view["given"], ["status"])
+        self.assertEqual(view["question"]["site"], "x.example")
+
+    def test_cannotAnswer(self) -> None:
+        """A history that cannot answer now: 503, saying why in one line."""
+        self.records.history = StatedHistory(state="locked")
+        code, document = self.json("range=24h")
+        self.assertEqual((code, document["error"]), (503, "the history is locked: not ready"))
+        self.assertEqual(document["history"]["state"], "locked")
+
+    def test_off(self) -> None:
+        """With no history a window is a 400 that says so."""
+        request = get(WeblogPage(self.records), "range=7d", b"json")
+        self.assertEqual(request.responseCode, 400)
+        self.assertIn(b"range: needs the history, which is off (WEBLOG_HISTORY=off)",
+                      body_of(request))
+
+    def test_badRange(self) -> None:
+        """A bad window is a 400 before the history is asked."""
+        history = self.records.history = StatedHistory(ANSWER, state="ok")
+        request = get(WeblogPage(self.records), "range=2w", b"json")
+        self.assertEqual(request.responseCode, 400)
+        self.assertIn(b"<p>range: must be one of 1h, 24h, 7d, 30d, all, got '2w'</p>",
+                      body_of(request))
+        self.assertEqual(history.asked, [])
+
+    def test_liveWithoutWindow(self) -> None:
+        """Without a history parameter the JSON is the live view, as before."""
+        history = self.records.history = StatedHistory(ANSWER, state="ok")
+        code, document = self.json("status=all")
+        self.assertEqual((code, history.asked), (200, []))
+        self.assertNotIn("window", document)
+        self.assertEqual(document["history"], {**OFF, "state": "ok"})
+
+    def test_pageAndEventsRefuse(self) -> None:
+        """The HTML page and the event stream refuse history parameters, saying where to go."""
+        self.records.history = StatedHistory(ANSWER, state="ok")
+        for path in (b"", b"events"):
+            request = get(WeblogPage(self.records), "range=7d", path)
+            self.assertEqual(request.responseCode, 400, path)
+            self.assertIn(b"<p>range: only /weblog.rpy/json answers from the history, for now</p>",
+                          body_of(request))
