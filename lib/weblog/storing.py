@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import gzip
 import os
-from functools import lru_cache
 import time
 import zlib
 from collections.abc import Callable, Sequence
@@ -22,10 +21,8 @@ from typing import Any
 
 from weblog.errors import LogLineError
 from weblog.logfiles import identity, open_log, siblings
-from weblog.memo import Memo
-from weblog.panels import referring_site
+from weblog.columns import columns_of
 from weblog.parsing import AUTO, LineParser
-from weblog.selection import is_bot, is_own
 
 __all__ = ["Progress", "Storing"]
 
@@ -33,13 +30,7 @@ BATCH_BYTES = 4 << 20
 """The most bytes of a file read for one transaction."""
 MAX_LINE = 64 * 1024
 """A longer line is malformed (as the live view's follower says)."""
-_sites = lru_cache(maxsize=4096)(referring_site)  # caches None too, unlike a Memo
-_bot = Memo(is_bot)
 
-
-def _site(referrer: str | None) -> str | None:
-    """The referring site of a hit's referrer."""
-    return None if referrer is None else _sites(referrer)
 
 
 @dataclass
@@ -185,19 +176,17 @@ class Storing:
 
     def _columns(self, lines: list[bytes], path: str) -> tuple[int, list[list[Any]]]:
         """The hits of C{lines} as the store's columns; also how many lines there were."""
-        parse, rows = self.parser, []
-        source = path if self._sources else None
+        read, logged = self.parser.read, []
         for line in lines:
             if len(line) > MAX_LINE:
                 continue
             try:
-                hit = parse(line.removesuffix(b"\r"), source)
+                logged.append(read(line.removesuffix(b"\r")))
             except LogLineError:
                 continue
-            rows.append((*hit, _site(hit.referrer), _bot(hit.agent), is_own(hit)))
-        if not rows:
+        if not logged:
             return len(lines), []
-        return len(lines), [list(values) for values in zip(*rows, strict=True)]
+        return len(lines), columns_of(logged, path if self._sources else None)
 
     def run(self, stopping: Callable[[], bool], idle: float = 1.0,
             sleep: Callable[[float], None] = time.sleep) -> None:
