@@ -182,7 +182,8 @@ def read_line(line: bytes | str) -> Logged:
     if found is None:
         return _read_escaped(line)
     fields = found.groups()
-    check_time(fields[3], line)
+    if _stamp_known(fields[3]) is None:  # check_time, inlined for the stamps seen already
+        check_time(fields[3], line)
     return _logged(Logged, fields + _NO_VHOST)  # as Logged(*fields, None), without its call
 
 
@@ -199,8 +200,7 @@ def check_time(when: Raw, line: bytes | str) -> None:
         raise LogLineError(line, str(error)) from None
 
 
-_logged = tuple.__new__
-_NO_VHOST = (None,)
+_logged, _NO_VHOST, _stamp_known = tuple.__new__, (None,), STAMPS.get
 
 
 def as_text(raw: Raw) -> str:
@@ -287,7 +287,7 @@ class _Auto(LineParser):
             raise ValueError(f"counted fields must begin with the time: {fields!r}")
         general = LineParser.scanner(self, fields)
         groups = [_position(field) + 1 for field in fields]  # group n is field n - 1
-        match, known = _PLAIN.match, STAMPS.get
+        match, known = _PLAIN.match, _stamp_known
 
         def scan(line: bytes | str) -> tuple[Kept, tuple[Any, ...]]:
             found = None
