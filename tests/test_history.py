@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -13,6 +14,7 @@ from twisted.internet import reactor
 from twisted.internet.defer import Deferred, inlineCallbacks
 from twisted.internet.task import deferLater
 from twisted.trial import unittest
+from weblog.historian import Historian
 from weblog.history import History, QueryFailed
 from weblog.question import Question
 
@@ -99,3 +101,42 @@ class HistorianProcessTests(unittest.TestCase):
         """Asked before the historian runs, the history says why it cannot answer."""
         failure = self.failureResultOf(self.history.query({}), QueryFailed)
         self.assertEqual(str(failure.value), "the history is starting: the historian is starting")
+
+
+class HistorianTests(unittest.TestCase):
+    """L{Historian} in this process: its writer thread, its states and its retention."""
+
+    def test_retention(self) -> None:
+        """Hits more than retain_days before the newest are deleted once stored."""
+        base = os.path.abspath(self.mktemp())
+        os.makedirs(base)
+        log = os.path.join(base, "access.log")
+        old = (written("GET /old HTTP/1.1", time="01/May/2015:10:05:03 +0000") + "\n").encode()
+        with open(log, "wb") as file:
+            file.write(old * 3 + lines(0, 5))
+        historian = Historian(os.path.join(base, "history.duckdb"), [log], idle=0.05,
+                              retain_days=7)
+        writer = threading.Thread(target=historian.run)
+        writer.start()
+        self.addCleanup(writer.join, 30)
+        self.addCleanup(historian.stop)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and historian.status()["state"] != "ok":
+            time.sleep(0.05)
+        status = historian.status()
+        self.assertEqual((status["state"], status["stored"], status["oldest"]),
+                         ("ok", 5, "2015-05-17T10:05:03+00:00"))
+
+    def test_unwritable(self) -> None:
+        """A store it cannot create says so, in one line, and is tried again."""
+        historian = Historian("/proc/no/history.duckdb", ["/nonexistent.log"], retry=0.05)
+        writer = threading.Thread(target=historian.run)
+        writer.start()
+        self.addCleanup(writer.join, 30)
+        self.addCleanup(historian.stop)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and historian.status()["state"] == "starting":
+            time.sleep(0.02)
+        status = historian.status()
+        self.assertEqual(status["state"], "unwritable")
+        self.assertIn("/proc/no/history.duckdb", status["reason"])

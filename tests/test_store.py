@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from twisted.trial import unittest
 from weblog.hit import Hit
@@ -144,3 +144,20 @@ class StatesTests(unittest.TestCase):
         store.query("UPDATE meta SET value = '99' WHERE key = 'version'")
         store.close()
         self.assertIn("schema version '99'", str(self.assertState(path, "corrupt")))
+
+
+class PruneTests(unittest.TestCase):
+    """L{Store.prune}: the oldest hits go, the files' positions stay."""
+
+    def test_prune(self) -> None:
+        """Hits older than the limit are deleted and counted; a file is not stored again."""
+        directory = self.mktemp()
+        os.mkdir(directory)
+        store = Store(os.path.join(directory, "history.duckdb"))
+        self.addCleanup(store.close)
+        old = hit()._replace(time=WHEN - timedelta(days=30))
+        store.append("f1", "access.log", 0, 10, 2, columns(old, hit()))
+        self.assertEqual(store.prune(WHEN - timedelta(days=1)), 1)
+        self.assertEqual(store.summary(), (1, WHEN, WHEN))
+        self.assertEqual(store.position("f1"), (10, 2, 2))
+        self.assertFalse(store.append("f1", "access.log", 0, 10, 2, columns(old, hit())))

@@ -16,9 +16,10 @@ import json
 import os
 import sys
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import duckdb
@@ -58,6 +59,8 @@ IDLE = 1.0
 TIME = [name for name, _, _ in COLUMNS].index("time")
 QUERY_SECONDS = 10.0
 """The longest a view's query runs before it is cancelled."""
+PRUNE_SECONDS = 300.0
+"""How often the hits older than the retention are deleted."""
 KEPT_ANSWERS = 64
 """How many answers are kept, each until the store changes."""
 
@@ -72,10 +75,12 @@ class Historian:
 
     def __init__(self, store_path: str, paths: Sequence[str], parser: LineParser = AUTO,
                  memory_mb: int = 256, threads: int = 2, retry: float = RETRY,
-                 idle: float = IDLE, problem: str = "") -> None:
+                 idle: float = IDLE, problem: str = "", retain_days: int = 400) -> None:
         """
         @param problem: why the settings cannot be used (the store is then not opened).
+        @param retain_days: how many days of hits back from the newest are kept.
         """
+        self.retain = timedelta(days=retain_days)
         self.store_path = store_path
         self.paths = list(paths)
         self.parser = parser
@@ -148,10 +153,16 @@ class Historian:
         held = _Held(*store.summary())
         storing = Storing(store, self.paths, self.parser, on_batch=held.add)
         storing.measure()
+        pruned = 0.0
         while not self._stopping.is_set():
             stored = storing.step()
             if not stored:
                 storing.measure()
+            if held.newest is not None and time.monotonic() - pruned >= PRUNE_SECONDS:
+                pruned = time.monotonic()
+                if store.prune(held.newest - self.retain):
+                    held = _Held(*store.summary())
+                    storing.on_batch = held.add
             progress = storing.progress
             state = "backfilling" if progress.bytes_done < progress.bytes_total else "ok"
             reason = ""
@@ -281,9 +292,11 @@ def historian_from_settings() -> Historian:
         if settings.log_format():
             parser = compile_format(settings.log_format())
         memory, threads = settings.history_memory(), settings.history_threads()
+        retain = settings.retain_days()
     except ConfigError as error:
-        problem, memory, threads = str(error), 256, 2
-    return Historian(settings.history_path(), paths, parser, memory, threads, problem=problem)
+        problem, memory, threads, retain = str(error), 256, 2, 400
+    return Historian(settings.history_path(), paths, parser, memory, threads, problem=problem,
+                     retain_days=retain)
 
 
 def main() -> None:

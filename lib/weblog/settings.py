@@ -15,7 +15,7 @@ from weblog.errors import ConfigError, shown
 
 __all__ = ["DEFAULT_KEEP", "env_int", "history", "history_memory", "history_path",
            "history_threads", "htpasswd_path", "keep", "log_format", "log_path", "max_streams",
-           "state_dir"]
+           "retain_days", "state_dir"]
 
 DEFAULT_KEEP = 10000
 DEFAULT_LOG = "var/access.log"
@@ -98,3 +98,8 @@ def history_memory() -> int:
 def history_threads() -> int:
     """The threads the history's database may use: C{$WEBLOG_HISTORY_THREADS}, else 2."""
     return env_int("WEBLOG_HISTORY_THREADS", 2, 1, 256)
+
+
+def retain_days() -> int:
+    """How many days of hits the history keeps: C{$WEBLOG_RETAIN_DAYS}, else 400."""
+    return env_int("WEBLOG_RETAIN_DAYS", 400, 1, 36500)

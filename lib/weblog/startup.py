@@ -26,6 +26,7 @@ def config_problem() -> str:
         if settings.history():
             settings.history_memory()
             settings.history_threads()
+            settings.retain_days()
         if settings.htpasswd_path():
             read_htpasswd(settings.htpasswd_path())
     except ConfigError as error:

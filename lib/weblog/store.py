@@ -216,6 +216,19 @@ class Store:
         found = _one(self._db.execute("SELECT count(*), min(time), max(time) FROM hits"))
         return (0, None, None) if found is None else (found[0], found[1], found[2])
 
+    def prune(self, before: datetime) -> int:
+        """
+        Delete the hits older than C{before}; their files' positions stay (never re-stored).
+
+        @return: how many were deleted.
+        @raise StoreError: if the store cannot be written.
+        """
+        try:
+            found = _one(self._db.execute("DELETE FROM hits WHERE time < ?", [before]))
+        except (duckdb.Error, OSError) as error:
+            raise StoreError(_state(error), f"{self.path}: {_reason(error)}") from None
+        return 0 if found is None else int(found[0])
+
     def size_bytes(self) -> int:
         """The bytes the store takes on disk, its write-ahead log included."""
         total = 0

@@ -74,6 +74,7 @@ class Storing:
     Reads the logs into a store, a batch a step.
 
     @ivar progress: how far it is.
+    @ivar on_batch: called with the columns of each batch stored.
     """
 
     def __init__(self, store: Any, paths: Sequence[str], parser: LineParser = AUTO,
@@ -92,7 +93,7 @@ class Storing:
         self.parser = parser
         self.batch_bytes = batch_bytes
         self.progress = Progress()
-        self._on_batch = on_batch
+        self.on_batch = on_batch
         self._sources = len(self.paths) > 1
 
     def measure(self) -> None:
@@ -170,8 +171,8 @@ class Storing:
         self.progress.bytes_done += end - start
         self.progress.stored_bytes += end - start
         self.progress.lines += lines
-        if self._on_batch is not None:
-            self._on_batch(columns)
+        if self.on_batch is not None:
+            self.on_batch(columns)
         return True
 
     def _columns(self, lines: list[bytes], path: str) -> tuple[int, list[list[Any]]]:
