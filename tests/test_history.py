@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import threading
@@ -11,7 +12,8 @@ from collections.abc import Callable
 from typing import Any
 
 from twisted.internet import reactor
-from twisted.internet.defer import Deferred, inlineCallbacks
+import duckdb
+from twisted.internet.defer import Deferred, fail, inlineCallbacks, maybeDeferred
 from twisted.internet.task import deferLater
 from twisted.trial import unittest
 from weblog.historian import Historian
@@ -92,6 +94,11 @@ class HistorianProcessTests(unittest.TestCase):
         answer = yield self.history.query(view)
         self.assertEqual(answer["total"], 1)
         self.assertEqual(answer["top"]["resources"], [["/h/7", 1]])
+        long = "\u00e9" * 2048  # a view past AMP's 64 KiB for one value: spread over several
+        wide = yield self.history.query({**view, "question": Question("all", filters=tuple(
+            (name, long) for name in ("site", "ref", "resource", "client", "vhost", "source"))
+        ).to_json()})
+        self.assertEqual(wide["total"], 0)
         everything = yield self.history.query({**view, "question": Question("all").to_json()})
         self.assertEqual(everything["total"], LINES)
         self.assertEqual([hit["resource"] for hit in everything["hits"]],
@@ -140,3 +147,56 @@ class HistorianTests(unittest.TestCase):
         status = historian.status()
         self.assertEqual(status["state"], "unwritable")
         self.assertIn("/proc/no/history.duckdb", status["reason"])
+
+
+class CorruptFoundTests(unittest.TestCase):
+    """A store that a query finds corrupt is set aside and rebuilt from the logs."""
+
+    def test_setAsideAndRebuilt(self) -> None:
+        """The query says why it failed; the state says corrupt, then ok, all stored again."""
+        base = os.path.abspath(self.mktemp())
+        os.makedirs(base)
+        log, path = os.path.join(base, "access.log"), os.path.join(base, "history.duckdb")
+        with open(log, "wb") as file:
+            file.write(lines(0, 40_000))
+
+        def historian() -> Historian:
+            made = Historian(path, [log], idle=0.05, retry=0.05)
+            writer = threading.Thread(target=made.run)
+            writer.start()
+            self.addCleanup(writer.join, 30)
+            self.addCleanup(made.stop)
+            return made
+
+        def until(made: Historian, test: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline and not test(made.status()):
+                time.sleep(0.05)
+            return made.status()
+
+        first = historian()
+        until(first, lambda status: status["state"] == "ok")
+        view = {"question": Question("all").to_json(), "given": [],
+                "selection": {"limit": 5, "status": "all", "referrer": "any", "q": "",
+                              "bots": "include", "own": "hide"}}
+        checksum = duckdb.IOException("Corrupt database file: computed checksum 1 does not "
+                                      "match stored checksum 2 in block at location 798720")
+        failure = self.failureResultOf(first.ask(view, threads=lambda run: fail(checksum)),
+                                       QueryFailed)
+        self.assertIn("Corrupt database file", str(failure.value))
+        until(first, lambda status: status["state"] == "corrupt")
+        status = until(first, lambda status: status["state"] == "ok")
+        self.assertEqual(status["stored"], 40_000)
+        self.assertEqual(len([name for name in os.listdir(base) if ".corrupt-" in name]), 1)
+        answer = json.loads(self.successResultOf(first.ask(view, threads=maybeDeferred)))
+        self.assertEqual(answer["total"], 40_000)
+        first.stop()
+        time.sleep(0.5)
+        with open(path, "r+b") as damaged:  # all but the headers overwritten: unreadable
+            damaged.seek(12 << 10)
+            damaged.write(os.urandom(os.path.getsize(path) - (12 << 10)))
+        second = historian()
+        status = until(second, lambda status: status["state"] == "ok")
+        self.assertEqual(status["stored"], 40_000)
+        self.assertEqual(len([name for name in os.listdir(base)
+                              if ".corrupt-" in name and not name.endswith(".wal")]), 2)

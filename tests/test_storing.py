@@ -6,9 +6,13 @@ from __future__ import annotations
 import gzip
 import os
 import shutil
+import time
 from collections import Counter
+from typing import IO
+from unittest import mock
 
 from twisted.trial import unittest
+from weblog.logfiles import open_log
 from weblog.storing import Storing
 from weblog.store import Store
 
@@ -164,3 +168,41 @@ class StoringTests(unittest.TestCase):
             pass
         self.assertEqual(sorted(self.store.query("SELECT source, count(*) FROM hits GROUP BY 1")),
                          [(self.log, 2), (other, 3)])
+
+    def test_storedFileNotReadAgain(self) -> None:
+        """A file found all stored is not opened again until it changes."""
+        self.write("access.log.2.gz", range(0, 100), compress=True)
+        self.write("access.log", range(100, 110))
+        storing = self.store_all()
+        opened: list[str] = []
+
+        def counting(name: str) -> IO[bytes]:
+            opened.append(os.path.basename(name))
+            return open_log(name)
+
+        with mock.patch("weblog.storing.open_log", counting):
+            self.assertFalse(storing.step())
+            self.assertEqual(opened, [])
+            self.write("access.log", range(110, 111))
+            self.assertTrue(storing.step())
+        self.assertEqual(opened, ["access.log"])
+        self.assertExactlyOnce()
+
+    def test_rotatedTailWithoutNewline(self) -> None:
+        """A rotated file that ends without a newline: once settled, its tail is malformed."""
+        self.write("access.log.1", range(0, 3))
+        with open(self.log + ".1", "ab") as file:
+            file.write(line(3)[:25])
+        self.write("access.log", range(4, 6))
+        storing = self.store_all()
+        storing.measure()
+        self.assertLess(storing.progress.bytes_done, storing.progress.bytes_total)
+        old = time.time() - 120
+        os.utime(self.log + ".1", (old, old))
+        storing = self.store_all()
+        storing.measure()
+        self.assertEqual(storing.progress.bytes_done, storing.progress.bytes_total)
+        self.written = [line(number) for number in (0, 1, 2, 4, 5)]
+        self.assertExactlyOnce()
+        self.assertEqual(sorted(self.store.query("SELECT lines, hits FROM files")),
+                         [(2, 2), (4, 3)])

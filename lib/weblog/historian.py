@@ -19,12 +19,12 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import duckdb
-from twisted.internet.defer import Deferred, fail, succeed
-from twisted.internet.interfaces import IReactorCore, IReactorTime
+from twisted.internet.defer import Deferred, DeferredSemaphore, fail, succeed
+from twisted.internet.interfaces import IReactorCore
 from twisted.internet.threads import deferToThread
 from twisted.logger import (
     FilteringLogObserver,
@@ -45,7 +45,7 @@ from weblog.history import OFF, Query, QueryFailed, Status
 from weblog.logformat import compile_format
 from weblog.parsing import AUTO, LineParser
 from weblog.queries import answer
-from weblog.store import COLUMNS, Store, StoreError, set_aside
+from weblog.store import Held, Store, StoreError, set_aside, state_of
 from weblog.storing import Storing
 
 __all__ = ["Historian", "main"]
@@ -56,11 +56,12 @@ RETRY = 2.0
 """Seconds between two tries at a store that could not be used."""
 IDLE = 1.0
 """Seconds between two looks at logs that had nothing new."""
-TIME = [name for name, _, _ in COLUMNS].index("time")
 QUERY_SECONDS = 10.0
 """The longest a view's query runs before it is cancelled."""
 PRUNE_SECONDS = 300.0
 """How often the hits older than the retention are deleted."""
+QUERIES_AT_ONCE = 2
+"""How many views are answered at once; the others wait their turn."""
 KEPT_ANSWERS = 64
 """How many answers are kept, each until the store changes."""
 
@@ -94,6 +95,9 @@ class Historian:
         self._rebuilding = ""
         self._store: Store | None = None
         self._answers: OrderedDict[tuple[Any, ...], str] = OrderedDict()
+        self._queries = DeferredSemaphore(QUERIES_AT_ONCE)
+        self._found_corrupt = ""
+        """Why a query found the store corrupt (the writer then sets it aside), else C{""}."""
 
     def status(self) -> dict[str, Any]:
         """The C{history} object: the store's state, what it holds and how far it is."""
@@ -117,15 +121,26 @@ class Historian:
             if store is None:
                 self._stopping.wait(self.retry)
                 continue
+            corrupt = None
             try:
                 self._store = store
                 self._store_into(store)
             except StoreError as error:
                 self._say(error.state, str(error))
                 _log.warn("history: {reason}", reason=str(error))
+                corrupt = error if error.state == "corrupt" else None
+            except Exception as error:  # not foreseen: said and logged, and tried again
+                _log.failure("history: the writer failed; it starts again")
+                self._say("starting", f"the writer failed ({type(error).__name__}: {error});"
+                                      " it starts again")
             finally:
                 self._store = None
-                store.close()
+                try:
+                    store.close()
+                except Exception:
+                    _log.failure("history: the store did not close")
+            if corrupt is not None and self._set_aside(corrupt):
+                continue  # rebuilt at once, from the logs
             self._stopping.wait(self.retry)
 
     def _open(self) -> Store | None:
@@ -142,26 +157,43 @@ class Historian:
             if error.state != "corrupt":
                 self._say(error.state, str(error))
                 return None
+            return self._open() if self._set_aside(error) else None
+
+    def _set_aside(self, error: StoreError) -> bool:
+        """Move a corrupt store aside, to be rebuilt from the logs; say whether it could be."""
+        try:
             aside = set_aside(self.store_path)
-            self._rebuilding = (f"{error}; set aside as {os.path.basename(aside)}, rebuilt "
-                                "from the logs")
-            _log.warn("history: {reason}", reason=self._rebuilding)
-            return self._open()
+        except OSError as trouble:
+            self._say("corrupt", f"{error}; it cannot be set aside: {trouble.strerror or trouble}")
+            return False
+        self._found_corrupt = ""
+        self._rebuilding = f"{error}; set aside as {os.path.basename(aside)}, rebuilt from the logs"
+        _log.warn("history: {reason}", reason=self._rebuilding)
+        return True
 
     def _store_into(self, store: Store) -> None:
         """Store the logs into C{store} until stopped, saying how far it is after each batch."""
-        held = _Held(*store.summary())
+        held = Held(*store.summary())
         storing = Storing(store, self.paths, self.parser, on_batch=held.add)
         storing.measure()
         pruned = 0.0
+        try:
+            self._store_steps(store, storing, held, pruned)
+        finally:
+            storing.close()
+
+    def _store_steps(self, store: Store, storing: Storing, held: Held, pruned: float) -> None:
+        """The writer's loop: a batch a step, the status after each, pruning now and then."""
         while not self._stopping.is_set():
+            if self._found_corrupt:
+                raise StoreError("corrupt", self._found_corrupt)
             stored = storing.step()
             if not stored:
                 storing.measure()
             if held.newest is not None and time.monotonic() - pruned >= PRUNE_SECONDS:
                 pruned = time.monotonic()
                 if store.prune(held.newest - self.retain):
-                    held = _Held(*store.summary())
+                    held = Held(*store.summary())
                     storing.on_batch = held.add
             progress = storing.progress
             state = "backfilling" if progress.bytes_done < progress.bytes_total else "ok"
@@ -175,8 +207,7 @@ class Historian:
             if not stored:
                 self._stopping.wait(self.idle)
 
-
-    def ask(self, view: dict[str, Any], clock: IReactorTime,
+    def ask(self, view: dict[str, Any],
             threads: Callable[..., Deferred[Any]] = deferToThread) -> Deferred[str]:
         """
         Answer a view (L{weblog.queries.answer}) as JSON text, off the reactor thread, kept
@@ -192,13 +223,20 @@ class Historian:
         kept = self._answers.get(key)
         if kept is not None:
             return succeed(kept)
-        reader = store.reader()
-        cancel = clock.callLater(QUERY_SECONDS, _interrupt, reader)
-
         def run() -> str:
+            reader = store.reader()
+            late = threading.Event()
+
+            def stop() -> None:
+                late.set()
+                _interrupt(reader)
+
+            timer = threading.Timer(QUERY_SECONDS, stop)  # from when it runs, not queues
+            timer.start()
             try:
-                return json_text(answer(reader, view))
+                return json_text(answer(reader, view, late.is_set))
             finally:
+                timer.cancel()
                 reader.close()
 
         def done(text: str) -> str:
@@ -212,16 +250,12 @@ class Historian:
                 raise QueryFailed(f"the query took more than {QUERY_SECONDS:.0f} s and was "
                                   "cancelled: a shorter range or more filters answer sooner")
             if failure.check(duckdb.Error):
+                if failure.value is not None and state_of(failure.value) == "corrupt":
+                    self._found_corrupt = f"{self.store_path}: {failure.getErrorMessage()}"
                 raise QueryFailed(f"the history could not answer: {failure.getErrorMessage()}")
             return failure
 
-        def finished(result: Any) -> Any:
-            if cancel.active():
-                cancel.cancel()
-            return result
-
-        asked: Deferred[str] = threads(run)
-        asked.addBoth(finished)
+        asked: Deferred[str] = self._queries.run(threads, run)
         return asked.addCallbacks(done, failed)
 
 
@@ -231,29 +265,6 @@ def _interrupt(reader: duckdb.DuckDBPyConnection) -> None:
         reader.interrupt()
     except duckdb.Error:
         pass
-
-
-class _Held:
-    """What the store holds: how many hits, and the oldest and newest time."""
-
-    def __init__(self, stored: int, oldest: datetime | None, newest: datetime | None) -> None:
-        self.stored, self.oldest, self.newest = stored, oldest, newest
-
-    def add(self, columns: list[list[Any]]) -> None:
-        """Count a batch just stored (its columns, as L{weblog.store.COLUMNS})."""
-        if not columns:
-            return
-        times = columns[TIME]
-        self.stored += len(times)
-        first, last = min(times), max(times)
-        self.oldest = first if self.oldest is None else min(self.oldest, first)
-        self.newest = last if self.newest is None else max(self.newest, last)
-
-    def to_json(self) -> dict[str, Any]:
-        """As the C{history} object says it."""
-        return {"stored": self.stored,
-                "oldest": None if self.oldest is None else self.oldest.isoformat(),
-                "newest": None if self.newest is None else self.newest.isoformat()}
 
 
 class _Server(amp.AMP):
@@ -272,9 +283,7 @@ class _Server(amp.AMP):
     @Query.responder
     def query(self, view: str) -> Deferred[dict[str, str]]:
         """A view's answer, as JSON text."""
-        from twisted.internet import reactor
-
-        asked = self._historian.ask(json.loads(view), reactor)
+        asked = self._historian.ask(json.loads(view))
         return asked.addCallback(lambda text: {"answer": text})
 
     def connectionLost(self, reason: Failure = connectionDone) -> None:  # noqa: N802

@@ -20,7 +20,7 @@ import sys
 from collections.abc import Mapping
 from typing import Any
 
-from twisted.internet.defer import Deferred, fail
+from twisted.internet.defer import Deferred, fail, maybeDeferred
 from twisted.internet.endpoints import ProcessEndpoint, _ProcessAddress, connectProtocol
 from twisted.internet.interfaces import IProcessTransport, IReactorProcess, IReactorTime
 from twisted.internet.task import LoopingCall
@@ -79,7 +79,7 @@ class BigText(amp.Argument):
 class Query(amp.Command):
     """Ask the historian a view (see L{weblog.queries.answer}), as JSON; its answer as JSON."""
 
-    arguments = [(b"view", amp.Unicode())]
+    arguments = [(b"view", BigText())]
     response = [(b"answer", BigText())]
     errors = {QueryFailed: b"QUERY_FAILED"}
 
@@ -133,7 +133,7 @@ class History:
         if self._protocol is None:
             return fail(QueryFailed(f"the history is {self.state['state']}: "
                                     f"{self.state['reason'] or 'not ready'}"))
-        asked = self._protocol.callRemote(Query, view=json_text(view))
+        asked = maybeDeferred(self._protocol.callRemote, Query, view=json_text(view))
         asked.addCallback(lambda answer: json.loads(answer["answer"]))
 
         def failed(failure: Failure) -> Failure:

@@ -19,7 +19,7 @@ import re
 from hashlib import blake2b
 from typing import IO, cast
 
-__all__ = ["FIRST_LINE_MOST", "identity", "open_log", "siblings"]
+__all__ = ["FIRST_LINE_MOST", "identity", "identity_of", "open_log", "siblings"]
 
 FIRST_LINE_MOST = 4096
 """The most bytes of a first line that its identity reads: a longer first line is known by
@@ -73,10 +73,16 @@ def identity(path: str) -> str | None:
     @raise OSError: if the file cannot be opened.
     """
     with open_log(path) as log:
-        try:
-            first = log.readline(FIRST_LINE_MOST)
-        except (EOFError, gzip.BadGzipFile):  # a compression not finished yet
-            return None
+        return identity_of(log)
+
+
+def identity_of(log: IO[bytes]) -> str | None:
+    """The identity of an open log (see L{identity}), read from its start; None if it has none."""
+    try:
+        log.seek(0)
+        first = log.readline(FIRST_LINE_MOST)
+    except (EOFError, gzip.BadGzipFile):  # a compression not finished yet
+        return None
     if not first.endswith(b"\n") and len(first) < FIRST_LINE_MOST:
         return None
     return blake2b(first, digest_size=16).hexdigest()

@@ -14,7 +14,8 @@ unless C{own=show}.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import duckdb
@@ -41,10 +42,10 @@ def bucket_unit(start: datetime, end: datetime) -> str:
     return "day"
 
 
-def _window(db: duckdb.DuckDBPyConnection, question: dict[str, Any]
-            ) -> tuple[datetime, datetime] | None:
+def _window(execute: Callable[[str, list[Any]], list[tuple[Any, ...]]],
+            question: dict[str, Any]) -> tuple[datetime, datetime] | None:
     """The window's first and last moment; None when the store holds nothing."""
-    oldest, newest = db.execute("SELECT min(time), max(time) FROM hits").fetchall()[0]
+    oldest, newest = execute("SELECT min(time), max(time) FROM hits", [])[0]
     if oldest is None:
         return None
     start = None if question["from"] is None else datetime.fromisoformat(question["from"])
@@ -83,15 +84,23 @@ def _conditions(spec: dict[str, Any], for_list: bool) -> tuple[list[str], list[A
     return where, values
 
 
-def answer(db: duckdb.DuckDBPyConnection, spec: dict[str, Any], top: int = 10
-           ) -> dict[str, Any]:
+def answer(db: duckdb.DuckDBPyConnection, spec: dict[str, Any],
+           late: Callable[[], bool] = lambda: False, top: int = 10) -> dict[str, Any]:
     """
     A view's answer: C{window}, C{total}, C{top} (each panel), C{buckets} and C{hits}.
 
     @param spec: C{question} (L{weblog.question.Question.to_json}), C{selection} (the
         page's parameters) and C{given} (the names of those the request gave).
+    @param late: says when the answer is no longer wanted: it is asked before each
+        statement (a statement under way is interrupted on the connection).
+    @raise duckdb.InterruptException: once C{late()} says so.
     """
-    window = _window(db, spec["question"])
+    def execute(sql: str, parameters: list[Any]) -> list[tuple[Any, ...]]:
+        if late():
+            raise duckdb.InterruptException("the answer came too late")
+        return db.execute(sql, parameters).fetchall()
+
+    window = _window(execute, spec["question"])
     if window is None:
         return {"window": None, "total": 0, "hits": [], "buckets": {"unit": "minute",
                                                                     "counts": []},
@@ -103,7 +112,7 @@ def answer(db: duckdb.DuckDBPyConnection, spec: dict[str, Any], top: int = 10
     values = [start, end, *values]
 
     def rows(sql: str, *more: Any) -> list[tuple[Any, ...]]:
-        return db.execute(sql.format(where=clause), [*values, *more]).fetchall()
+        return execute(sql.format(where=clause), [*values, *more])
 
     def ranked(column: str) -> list[list[Any]]:
         return [[key, count] for key, count in rows(
@@ -115,13 +124,14 @@ def answer(db: duckdb.DuckDBPyConnection, spec: dict[str, Any], top: int = 10
                   "FROM hits WHERE {where} GROUP BY 1 ORDER BY 1")
     statuses = rows("SELECT status, count(*) FROM hits WHERE {where} GROUP BY 1 ORDER BY 1")
     listed, listed_values = _conditions(spec, for_list=True)
-    latest = db.execute(
+    latest = execute(
         f"SELECT {_HIT} FROM hits WHERE "  # noqa: S608  # column names and placeholders only
         + " AND ".join(["time BETWEEN ? AND ?", *listed])
         + " ORDER BY time DESC, rowid DESC LIMIT ?",
-        [start, end, *listed_values, spec["selection"]["limit"]]).fetchall()
+        [start, end, *listed_values, spec["selection"]["limit"]])
     return {
-        "window": {"from": start.isoformat(), "to": end.isoformat()},
+        "window": {"from": start.astimezone(UTC).isoformat(),
+                   "to": end.astimezone(UTC).isoformat()},
         "total": rows("SELECT count(*) FROM hits WHERE {where}")[0][0],
         "top": {
             "sites": ranked("site"),

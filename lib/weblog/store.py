@@ -18,6 +18,7 @@ import os
 import time
 from collections.abc import Sequence
 from datetime import datetime
+from weakref import WeakSet
 from typing import Any
 
 import duckdb
@@ -25,7 +26,7 @@ import pyarrow as pa
 
 from weblog.errors import WeblogError
 
-__all__ = ["COLUMNS", "Store", "StoreError"]
+__all__ = ["COLUMNS", "Held", "Store", "StoreError", "set_aside", "state_of"]
 
 VERSION = 1
 """The schema's version, kept in the store; a store of another version is set aside."""
@@ -66,6 +67,7 @@ _SCHEMA = [
     + ", ".join(f'"{name}" {sql}' for name, sql, _ in COLUMNS)
     + ", file VARCHAR NOT NULL)",  # the identity of the file it was read from
 ]
+_TIME = [name for name, _, _ in COLUMNS].index("time")
 _INSERT = ("INSERT INTO hits SELECT "  # noqa: S608  # the names are COLUMNS', not input
            + ", ".join(f'"{name}"' for name, _, _ in COLUMNS) + ", ? FROM batch")
 
@@ -82,17 +84,22 @@ class StoreError(WeblogError):
         self.state = state
 
 
-def _state(error: BaseException) -> str:
+def state_of(error: BaseException) -> str:
     """Which state a DuckDB or OS error puts the store in."""
     text = str(error)
-    if "lock" in text.lower():
+    if ("not a valid DuckDB database" in text or "Corrupt" in text or "checksum" in text
+            or isinstance(error, (duckdb.SerializationException, duckdb.InternalException))):
+        return "corrupt"  # before the lock: a corrupt block's message says "block"
+    if "Could not set lock" in text or "Conflicting lock" in text:
         return "locked"
     if "No space left" in text or getattr(error, "errno", None) == 28:
         return "full"
-    if "not a valid DuckDB database" in text or isinstance(
-            error, (duckdb.SerializationException, duckdb.InternalException)):
-        return "corrupt"
     return "unwritable"
+
+
+def _failing(path: str, error: BaseException) -> StoreError:
+    """The StoreError of a DuckDB or OS error on the store at C{path}."""
+    return StoreError(state_of(error), f"{path}: {_reason(error)}")
 
 
 def _one(result: duckdb.DuckDBPyConnection) -> tuple[Any, ...] | None:
@@ -124,11 +131,12 @@ class Store:
         @raise StoreError: if it cannot be opened, saying why.
         """
         self.path = path
+        self._readers: WeakSet[duckdb.DuckDBPyConnection] = WeakSet()
         try:
             self._db = duckdb.connect(path, config={"memory_limit": memory_limit,
                                                     "threads": threads})
         except (duckdb.Error, OSError) as error:
-            raise StoreError(_state(error), f"{path}: {_reason(error)}") from None
+            raise _failing(path, error) from None
         try:
             self._db.execute("SET TimeZone = 'UTC'")
             for statement in _SCHEMA:
@@ -143,11 +151,21 @@ class Store:
             raise
         except (duckdb.Error, OSError) as error:
             self._db.close()
-            raise StoreError(_state(error), f"{path}: {_reason(error)}") from None
+            raise _failing(path, error) from None
 
     def close(self) -> None:
-        """Close the file (what was appended is kept)."""
-        self._db.close()
+        """Close the file (what was appended is kept), cancelling the readers' queries."""
+        for _ in range(50):
+            for reader in list(self._readers):
+                try:
+                    reader.interrupt()
+                except duckdb.Error:
+                    pass  # closed already
+            try:
+                self._db.close()
+                return
+            except duckdb.Error:  # a reader's query is still stopping: a moment more
+                time.sleep(0.1)
 
     def position(self, identity: str) -> tuple[int, int, int] | None:
         """
@@ -155,8 +173,11 @@ class Store:
 
         @return: None for a file never stored.
         """
-        found = _one(self._db.execute(
-            "SELECT position, lines, hits FROM files WHERE identity = ?", [identity]))
+        try:
+            found = _one(self._db.execute(
+                "SELECT position, lines, hits FROM files WHERE identity = ?", [identity]))
+        except (duckdb.Error, OSError) as error:
+            raise _failing(self.path, error) from None
         return None if found is None else (found[0], found[1], found[2])
 
     def append(self, identity: str, path: str, start: int, end: int, lines: int,
@@ -208,12 +229,15 @@ class Store:
                     pass  # a failed commit has rolled back already
                 raise
         except (duckdb.Error, OSError) as error:
-            raise StoreError(_state(error), f"{self.path}: {_reason(error)}") from None
+            raise _failing(self.path, error) from None
         return True
 
     def summary(self) -> tuple[int, datetime | None, datetime | None]:
         """How many hits are stored, and the oldest and newest time among them."""
-        found = _one(self._db.execute("SELECT count(*), min(time), max(time) FROM hits"))
+        try:
+            found = _one(self._db.execute("SELECT count(*), min(time), max(time) FROM hits"))
+        except (duckdb.Error, OSError) as error:
+            raise _failing(self.path, error) from None
         return (0, None, None) if found is None else (found[0], found[1], found[2])
 
     def prune(self, before: datetime) -> int:
@@ -226,7 +250,7 @@ class Store:
         try:
             found = _one(self._db.execute("DELETE FROM hits WHERE time < ?", [before]))
         except (duckdb.Error, OSError) as error:
-            raise StoreError(_state(error), f"{self.path}: {_reason(error)}") from None
+            raise _failing(self.path, error) from None
         return 0 if found is None else int(found[0])
 
     def size_bytes(self) -> int:
@@ -247,6 +271,7 @@ class Store:
         """A connection of its own to the store, for queries from another thread."""
         connection = self._db.cursor()
         connection.execute("SET TimeZone = 'UTC'")
+        self._readers.add(connection)
         return connection
 
 
@@ -261,3 +286,26 @@ def set_aside(path: str) -> str:
     if os.path.exists(path + ".wal"):
         os.replace(path + ".wal", aside + ".wal")
     return aside
+
+
+class Held:
+    """What the store holds: how many hits, and the oldest and newest time."""
+
+    def __init__(self, stored: int, oldest: datetime | None, newest: datetime | None) -> None:
+        self.stored, self.oldest, self.newest = stored, oldest, newest
+
+    def add(self, columns: list[list[Any]]) -> None:
+        """Count a batch just stored (its columns, as L{weblog.store.COLUMNS})."""
+        if not columns:
+            return
+        times = columns[_TIME]
+        self.stored += len(times)
+        first, last = min(times), max(times)
+        self.oldest = first if self.oldest is None else min(self.oldest, first)
+        self.newest = last if self.newest is None else max(self.newest, last)
+
+    def to_json(self) -> dict[str, Any]:
+        """As the C{history} object says it."""
+        return {"stored": self.stored,
+                "oldest": None if self.oldest is None else self.oldest.isoformat(),
+                "newest": None if self.newest is None else self.newest.isoformat()}

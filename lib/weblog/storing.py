@@ -17,10 +17,10 @@ import time
 import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import IO, Any, NamedTuple
 
 from weblog.errors import LogLineError
-from weblog.logfiles import identity, open_log, siblings
+from weblog.logfiles import identity, identity_of, open_log, siblings
 from weblog.columns import columns_of
 from weblog.parsing import AUTO, LineParser
 
@@ -30,6 +30,20 @@ BATCH_BYTES = 4 << 20
 """The most bytes of a file read for one transaction."""
 MAX_LINE = 64 * 1024
 """A longer line is malformed (as the live view's follower says)."""
+SETTLED = 60.0
+"""Seconds after which a rotated file that did not change is taken as finished."""
+
+
+class _Reading(NamedTuple):
+    """The file being read, kept open between batches, and where its reading is."""
+
+    log: IO[bytes]
+    known: str
+    seen: tuple[int, ...]
+    position: int
+    """Where the file was read up to."""
+    rest: bytes
+    """What was read of it after the last complete line (read again as the next batch's start)."""
 
 
 
@@ -95,6 +109,9 @@ class Storing:
         self.progress = Progress()
         self.on_batch = on_batch
         self._sources = len(self.paths) > 1
+        self._reading: _Reading | None = None
+        self._stored: set[tuple[int, ...]] = set()
+        """The files (device, inode, size, modification) found all stored, not read again."""
 
     def measure(self) -> None:
         """Work out how many bytes the logs hold, and how many of them are stored."""
@@ -131,35 +148,86 @@ class Storing:
         return False
 
     def _step_file(self, name: str, path: str) -> bool:
-        """Store the next batch of the file C{name} (a sibling of C{path}), if it has one."""
-        known = identity(name)
-        if known is None:
+        """
+        Store the next batch of the file C{name} (a sibling of C{path}), if it has one.
+
+        The file is opened once, and its identity read from that opening, so a
+        rename meanwhile cannot mix two files up; a file found all stored is not
+        opened again until it changes.  A compressed file (which logrotate never
+        changes in place) stays open between batches: through gzip, reading on is
+        cheap, and seeking to the stored position means decompressing up to it.
+        """
+        info = os.stat(name)
+        seen = (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns)
+        if seen in self._stored:
             return False
+        kept = self._reading
+        if kept is not None and kept.seen[:2] == seen[:2]:
+            log, known = kept.log, kept.known
+        else:
+            log = open_log(name)
+            found = identity_of(log)
+            if found is None:
+                log.close()
+                return False
+            known = found
+        try:
+            return self._store_from(log, known, seen, info.st_mtime, name, path)
+        finally:
+            if self._reading is None or self._reading.log is not log:
+                log.close()
+
+    def _store_from(self, log: IO[bytes], known: str, seen: tuple[int, ...], mtime: float,
+                    name: str, path: str) -> bool:
+        """Store the next batch of the open file C{log}, known as C{known}, if it has one."""
         stored = self.store.position(known)
         start = 0 if stored is None else stored[0]
-        with open_log(name) as log:
-            log.seek(start)  # through gzip: read and dropped, once per batch
-            data = log.read(self.batch_bytes)
+        data = self._read(log, start)
         end = data.rfind(b"\n") + 1
         if end == 0:
-            if len(data) < self.batch_bytes:
-                return False  # no complete line after the stored ones, yet
-            after = self._line_end(name, start)  # a line longer than a batch: malformed
-            return after is not None and self._append(known, name, start, after, 1, [])
+            self._forget(keep=None)
+            if len(data) >= self.batch_bytes:  # a line longer than a batch: malformed
+                after = self._line_end(log, start + len(data))
+                return after is not None and self._append(known, name, start, after, 1, [])
+            if data and name != path and time.time() - mtime > SETTLED:
+                # a rotated file that ends without a newline: its last line is malformed
+                return self._append(known, name, start, start + len(data), 1, [])
+            if len(self._stored) >= 4096:
+                self._stored.clear()
+            self._stored.add(seen)
+            return False
+        self._forget(keep=log)
+        if name.endswith(".gz"):
+            self._reading = _Reading(log, known, seen, start + len(data), data[end:])
         lines, columns = self._columns(data[:end].split(b"\n")[:-1], path)
         return self._append(known, name, start, start + end, lines, columns)
 
-    def _line_end(self, name: str, start: int) -> int | None:
-        """The position just after the line that starts at C{start}; None if it is unfinished."""
-        with open_log(name) as log:
-            log.seek(start)
-            position = start
-            while chunk := log.read(self.batch_bytes):
-                newline = chunk.find(b"\n")
-                if newline >= 0:
-                    return position + newline + 1
-                position += len(chunk)
+    def _read(self, log: IO[bytes], start: int) -> bytes:
+        """Up to a batch of C{log} from C{start}: read on from the last batch if it is there."""
+        kept = self._reading
+        if kept is not None and kept.log is log and kept.position - len(kept.rest) == start:
+            return kept.rest + log.read(self.batch_bytes - len(kept.rest))
+        log.seek(start)
+        return log.read(self.batch_bytes)
+
+    def _forget(self, keep: IO[bytes] | None) -> None:
+        """Close the file kept open between batches, unless it is C{keep}; keep none."""
+        if self._reading is not None and self._reading.log is not keep:
+            self._reading.log.close()
+        self._reading = None
+
+    def _line_end(self, log: IO[bytes], position: int) -> int | None:
+        """The position just after the line that goes on at C{position}; None if unfinished."""
+        while chunk := log.read(self.batch_bytes):
+            newline = chunk.find(b"\n")
+            if newline >= 0:
+                return position + newline + 1
+            position += len(chunk)
         return None
+
+    def close(self) -> None:
+        """Close the file kept open between batches."""
+        self._forget(keep=None)
 
     def _append(self, known: str, name: str, start: int, end: int, lines: int,
                 columns: list[list[Any]]) -> bool:

@@ -75,7 +75,7 @@ def history_json(request: Request, records: IRecords, selection: Selection,
         if not gone:  # else the client went away meanwhile: nothing to write
             _write(request, code, body)
 
-    asked.addCallbacks(answered, failed)
+    asked.addCallback(answered).addErrback(failed)  # failed too if the answer is unusable
     return NOT_DONE_YET
 
 
