@@ -25,6 +25,7 @@ BENCHMARKS = {
     "fanout": "4. Live fan-out",
     "sustained": "5. Sustained",
     "article": "6. The article's design as a baseline",
+    "backfill": "7. Backfill",
 }
 ANALYSIS_PLACEHOLDER = "_To be written by the maintainer._"
 

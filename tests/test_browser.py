@@ -10,6 +10,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from twisted.trial import unittest
+from weblog.question import RANGES
 
 from weblog.panels import PANELS
 
@@ -205,7 +206,7 @@ class LivePageTests(unittest.TestCase):
             forms: Array.from(document.forms, form => new URL(form.action).host),
         })""")
         self.assertEqual(found["host"], here)
-        self.assertEqual(found["links"], [here] * 3)
+        self.assertEqual(found["links"], [here] * (3 + len(RANGES)))  # and the history's views
         self.assertEqual(found["forms"], [here])
         self.page.wait_for_function(
             "document.getElementById('live').textContent === 'live'", timeout=10000

@@ -12,6 +12,7 @@ from typing import Any
 from urllib.parse import urljoin
 
 from persist import Records
+from weblog.question import RANGES
 from twisted.internet import defer, protocol, reactor
 from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
 from twisted.internet.task import Clock
@@ -159,7 +160,7 @@ PAGE_TAGS = {
     "html", "head", "meta", "noscript", "title", "link", "script", "body", "header", "h1",
     "span", "p", "code", "strong", "form", "label", "input", "select", "option", "button",
     "div", "main", "table", "thead", "tbody", "tr", "th", "td", "time", "a", "aside",
-    "section", "h2", "ol", "li", "svg", "rect", "text", "template", "progress",
+    "section", "h2", "ol", "li", "svg", "rect", "text", "template", "progress", "nav",
 }
 """Every element the weblog page itself is made of."""
 
@@ -283,7 +284,8 @@ class HostileLogTests(_SecurityCase):
                 self.assertFalse(as_browser_sees(value).lower().startswith(
                     ("javascript:", "vbscript:", "data:")), (tag, name, value))
         own = {"/", "/weblog.rpy/json?limit=1000&status=all&referrer=any",
-               "/weblog.rpy/events?limit=1000&status=all&referrer=any"}
+               "/weblog.rpy/events?limit=1000&status=all&referrer=any",
+               *(f"/weblog.rpy?range={span}" for span in RANGES)}  # the history's views
         for tag, attributes in page.elements:
             if tag == "a" and "href" not in attributes:  # the row template's, for the script
                 self.assertEqual(attributes, {"rel": "noopener noreferrer nofollow"})

@@ -11,7 +11,7 @@ from weblog.resources import WeblogPage
 
 from tests.test_pages import PageCase, StatedHistory, body_of, get
 
-ANSWER = {
+ANSWER: dict[str, Any] = {
     "window": {"from": "2015-05-17T10:05:00+00:00", "to": "2015-05-20T21:05:00+00:00"},
     "total": 3,
     "hits": [{"resource": "/a"}],
@@ -76,11 +76,10 @@ class HistoryJsonTests(PageCase):
         self.assertNotIn("window", document)
         self.assertEqual(document["history"], {**OFF, "state": "ok"})
 
-    def test_pageAndEventsRefuse(self) -> None:
-        """The HTML page and the event stream refuse history parameters, saying where to go."""
+    def test_eventsRefuse(self) -> None:
+        """The event stream is live: it refuses history parameters, saying so."""
         self.records.history = StatedHistory(ANSWER, state="ok")
-        for path in (b"", b"events"):
-            request = get(WeblogPage(self.records), "range=7d", path)
-            self.assertEqual(request.responseCode, 400, path)
-            self.assertIn(b"<p>range: only /weblog.rpy/json answers from the history, for now</p>",
-                          body_of(request))
+        request = get(WeblogPage(self.records), "range=7d", b"events")
+        self.assertEqual(request.responseCode, 400)
+        self.assertIn(b"<p>range: the event stream is live: it takes no history parameter</p>",
+                      body_of(request))

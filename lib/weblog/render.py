@@ -27,8 +27,9 @@ from weblog.panels import PANELS, Panel
 from weblog.selection import MAX_LIMIT, Selection
 
 __all__ = ["SUMMARY", "AggregatesAside", "FilterForm", "Head", "HitCells", "Piece", "TopList",
-           "footer", "header", "history_sentence", "history_state", "hit_cells", "log_state",
-           "log_summary", "rendered", "row_template", "settled", "table_head"]
+           "footer", "header", "history_ranges", "history_sentence", "history_state",
+           "hit_cells", "log_state", "log_summary", "rendered", "row_template", "settled",
+           "table_head"]
 
 REFRESH_SECONDS = 5
 SUMMARY = "{lines} lines read, {malformed} malformed, {rotations} rotations"
@@ -252,6 +253,16 @@ def history_sentence(history: dict[str, Any]) -> str:
                 f"{_size(history['bytes_total'])} ({history['lines_per_second']:,} lines/s"
                 + ("" if left is None else f", about {left:,} s left") + f"); {stored}.")
     return f"History {state}: {history['reason']}; the live view goes on from memory."
+
+
+def history_ranges(base: str, history: dict[str, Any]) -> Tag | str:
+    """On the live page, the links to the history's views (none when it is off)."""
+    if history["state"] == "off":
+        return ""
+    links: list[Any] = ["The history over: "]
+    for span in ("1h", "24h", "7d", "30d", "all"):
+        links += [tags.a(span, href=f"{base or '/'}?range={span}"), " "]
+    return tags.nav(*links, class_="ranges", id="ranges")
 
 
 def history_state(history: dict[str, Any]) -> Tag:

@@ -26,6 +26,7 @@ from weblog.hit import count_of
 from weblog.interfaces import ICounter, IEventHub, IRecords
 from weblog.question import HISTORY_PARAMETERS, parse_question
 from weblog.selection import Selection, parse_query
+from weblog.historypage import history_page
 from weblog.views import history_json
 
 __all__ = ["DynamicPage", "EventsPage", "JsonPage", "WeblogPage", "bad_request", "protect",
@@ -52,21 +53,11 @@ def bad_request(request: Request, error: BadQuery) -> bytes | int:
                 .render(request))  # NOT_DONE_YET: Twisted's flattener writes it
 
 
-def _selection(request: Request, history: bool = False) -> Selection | BadQuery:
-    """
-    The request's selection, or why its query is invalid.
-
-    @param history: whether the resource answers history parameters (else they are refused).
-    """
+def _selection(request: Request) -> Selection | BadQuery:
+    """The request's selection, or why its query is invalid."""
     security_headers(request)
     try:
-        selection = parse_query(request.args or {})
-        if not history:
-            for name in HISTORY_PARAMETERS:
-                if name.encode("ascii") in (request.args or {}):
-                    raise BadQuery(name, "only /weblog.rpy/json answers from the history, "
-                                         "for now")
-        return selection
+        return parse_query(request.args or {})
     except BadQuery as error:
         return error
 
@@ -102,7 +93,7 @@ class JsonPage(Resource):
     def render_GET(self, request: Request) -> bytes | int:
         """Answer with the selected hits as JSON (from the history for a window or a
         filter of it), or 400 for a bad query."""
-        selection = _selection(request, history=True)
+        selection = _selection(request)
         if isinstance(selection, BadQuery):
             return bad_request(request, selection)
         self.records.refresh()
@@ -139,8 +130,8 @@ class EventsPage(Resource):
             selection = parse_query(args)
             for name in HISTORY_PARAMETERS:
                 if name.encode("ascii") in args:
-                    raise BadQuery(name, "only /weblog.rpy/json answers from the history, "
-                                         "for now")
+                    raise BadQuery(name, "the event stream is live: it takes no history "
+                                         "parameter")
             last = _since(since)
         except BadQuery as error:
             return bad_request(request, error)
@@ -190,12 +181,24 @@ class WeblogPage(Resource):
         return super().getChild(path, request)
 
     def render_GET(self, request: Request) -> bytes | int:
-        """Render the page, or 400 for a bad query."""
+        """Render the page (from the history for a window or a filter of it), or 400 for a
+        bad query."""
         selection = _selection(request)
         if isinstance(selection, BadQuery):
             return bad_request(request, selection)
         self.records.refresh()
         base, heading = _base_path(request), self.heading
+        try:
+            question = parse_question(request.args or {})
+            if question is not None:
+                if self.records.history is None:
+                    raise BadQuery(question.range and "range" or "from",
+                                   "needs the history, which is off (WEBLOG_HISTORY=off)")
+                request.setHeader(b"content-type", b"text/html; charset=utf-8")
+                return history_page(request, self.records, self.rendered.fragments, selection,
+                                    question, base, heading)
+        except BadQuery as error:
+            return bad_request(request, error)
         request.setHeader(b"content-type", b"text/html; charset=utf-8")
         fragments = self.rendered.fragments
         return self.rendered.answer(

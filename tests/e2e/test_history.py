@@ -96,28 +96,29 @@ class ExactlyOnceTests(unittest.TestCase):
         history: dict[str, Any] = json.loads(body)["history"]
         return history
 
-    def working(self) -> dict[str, Any]:
-        """Wait (a bounded while) until the historian is storing, then a random moment more."""
+    def working(self, most: float) -> dict[str, Any]:
+        """Wait (a bounded while) until the historian is storing, then up to C{most} s more."""
         deadline = time.monotonic() + 30
         history = self.history()
         while history["state"] not in ("backfilling", "ok") and time.monotonic() < deadline:
             time.sleep(0.05)
             history = self.history()
-        time.sleep(self.random.uniform(0, 1.0))
+        time.sleep(self.random.uniform(0, most))
         return history
 
     def test_killsRotationsExactlyOnce(self) -> None:
         """22 kills during backfill and live ingest, rotations while down: once each."""
-        self.write("access.log.3.gz", 80_000, compress=True)
-        self.write("access.log.2.gz", 80_000, compress=True)
-        self.write("access.log.1", 80_000)
-        self.write("access.log", 80_000)
+        self.write("access.log.3.gz", 120_000, compress=True)
+        self.write("access.log.2.gz", 120_000, compress=True)
+        self.write("access.log.1", 120_000)
+        self.write("access.log", 120_000)
         kinds, states, partly_rotated = [], [], 0
         for round in range(KILLS):
             self.server.start()
-            history = self.working()
-            for _ in range(self.random.randrange(1, 6)):
-                time.sleep(self.random.uniform(0.05, 0.4))
+            early = round < 8  # the first kills come soon: during the backfill
+            history = self.working(0.3 if early else 1.0)
+            for _ in range(self.random.randrange(1, 3 if early else 6)):
+                time.sleep(self.random.uniform(0.05, 0.2 if early else 0.4))
                 self.write("access.log", self.random.randrange(1, 400))
             history = self.history()
             states.append(history["state"])

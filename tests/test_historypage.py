@@ -1,0 +1,99 @@
+# -*- test-case-name: tests.test_historypage -*-
+"""Tests for L{weblog.historypage}: a history view's page, every link on it a view."""
+
+from __future__ import annotations
+
+import html
+import re
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from weblog.resources import WeblogPage
+
+from tests.test_pages import PageCase, StatedHistory, body_of, get
+from tests.test_views import ANSWER
+
+XSS = '<script>alert(1)</script>'
+HITS = [{"time": "2015-05-20T21:05:59+00:00", "client": "203.0.113.7", "method": "GET",
+         "resource": f"/a{XSS}", "protocol": "HTTP/1.1", "status": 200, "bytes": 5,
+         "referrer": "http://x.example/", "agent": "Mozilla/5.0", "vhost": None,
+         "source": None}]
+PAGE_ANSWER = {**ANSWER, "hits": HITS,
+               "top": {**ANSWER["top"], "resources": [[f"/a{XSS}", 3]]},
+               "buckets": {"unit": "day", "counts": [["2015-05-17T00:00:00+00:00", 2],
+                                                     ["2015-05-18T00:00:00+00:00", 1]]}}
+
+
+class HistoryPageTests(PageCase):
+    """/weblog.rpy with a window or a filter: the page of the history's answer."""
+
+    def page_of(self, query: str, answer: dict[str, Any] | None = PAGE_ANSWER) -> str:
+        """The page for C{query}, the history answering C{answer}."""
+        self.records.history = StatedHistory(answer, state="ok")
+        request = get(WeblogPage(self.records), query)
+        self.assertEqual(request.responseHeaders.getRawHeaders(b"content-type"),
+                         [b"text/html; charset=utf-8"])
+        self.code = request.responseCode or 200
+        return body_of(request).decode()
+
+    def links(self, page: str) -> list[dict[str, str]]:
+        """Every link's query, as a dict."""
+        return [dict(parse_qsl(urlsplit(html.unescape(href)).query))
+                for href in re.findall(r'href="([^"]*)"', page)]
+
+    def test_window(self) -> None:
+        """The page says which absolute window it shows and how many hits match."""
+        page = self.page_of("range=7d&site=x.example")
+        self.assertEqual(self.code, 200)
+        self.assertIn("From 2015-05-17 10:05 to 2015-05-20 21:05 UTC: 3 hits match.", page)
+
+    def test_ranges(self) -> None:
+        """Each range is a link that keeps the filters; the current one is marked."""
+        page = self.page_of("range=7d&site=x.example")
+        self.assertIn('aria-current="page">7d</a>', page)
+        self.assertIn({"range": "30d", "site": "x.example"}, self.links(page))
+
+    def test_chipRemovesItsFilter(self) -> None:
+        """A filter shows as a chip whose link is the view without it."""
+        page = self.page_of("range=7d&site=x.example&resource=/a")
+        self.assertIn("site: x.example \u2715", page)
+        self.assertIn({"range": "7d", "resource": "/a"}, self.links(page))
+
+    def test_drillDown(self) -> None:
+        """Every entry of every panel adds its filter to the view."""
+        links = self.links(self.page_of("range=7d"))
+        self.assertIn({"range": "7d", "site": "x.example"}, links)
+        self.assertIn({"range": "7d", "resource": f"/a{XSS}"}, links)
+        self.assertIn({"range": "7d", "status": "200"}, links)
+
+    def test_barNarrowsTheWindow(self) -> None:
+        """Each bar of the chart links to its own window (a day, here)."""
+        self.assertIn({"from": "2015-05-18T00:00:00+00:00",
+                       "to": "2015-05-18T23:59:59.999999+00:00"},
+                      self.links(self.page_of("range=all")))
+
+    def test_escaped(self) -> None:
+        """What the log says is escaped in the rows and the panels, and in the links."""
+        page = self.page_of("range=all")
+        self.assertNotIn(XSS, page)
+        self.assertIn("/a&lt;script&gt;alert(1)&lt;/script&gt;", page)
+
+    def test_cannotAnswer(self) -> None:
+        """A history that cannot answer: 503, saying why, never a traceback."""
+        page = self.page_of("range=24h", answer=None)
+        self.assertEqual(self.code, 503)
+        self.assertIn("the history is ok: not ready", page)
+        self.assertNotIn("Traceback", page)
+
+    def test_off(self) -> None:
+        """With no history, a window is a 400 that says so."""
+        request = get(WeblogPage(self.records), "range=7d")
+        self.assertEqual(request.responseCode, 400)
+        self.assertIn(b"range: needs the history, which is off", body_of(request))
+
+    def test_livePageLinksToTheHistory(self) -> None:
+        """The live page links to the history's ranges when there is a history."""
+        self.records.history = StatedHistory(PAGE_ANSWER, state="ok")
+        page = self.page().decode()
+        self.assertIn('<nav class="ranges" id="ranges">The history over: <a href="/weblog.rpy?'
+                      'range=1h">1h</a>', page)
