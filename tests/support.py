@@ -412,3 +412,9 @@ def assertNotServed(case: SiteCase, paths: Iterable[str], secret: bytes) -> Any:
         code, _, body = yield case.get(path)
         case.assertEqual(code, 404, path)
         case.assertNotIn(secret, body)
+
+
+def numbered(first: int, count: int, prefix: str = "/n/") -> bytes:
+    """C{count} combined lines, each naming its number (from C{first}) in its resource."""
+    return b"".join((written(f"GET {prefix}{number} HTTP/1.1") + "\n").encode()
+                    for number in range(first, first + count))

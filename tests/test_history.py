@@ -20,15 +20,14 @@ from weblog.historian import Historian
 from weblog.history import History, QueryFailed
 from weblog.question import Question
 
-from tests.support import written
+from tests.support import numbered, written
 
 LINES = 2000
 
 
 def lines(first: int, count: int) -> bytes:
-    """C{count} combined lines, numbered from C{first} in their resource."""
-    return b"".join((written(f"GET /h/{number} HTTP/1.1") + "\n").encode()
-                    for number in range(first, first + count))
+    """C{count} combined lines, numbered from C{first} in their resource (C{/h/N})."""
+    return numbered(first, count, "/h/")
 
 
 class HistorianProcessTests(unittest.TestCase):

@@ -20,7 +20,7 @@ from typing import Any
 from weblog.cleaning import MAX_FIELD
 from weblog.errors import BadQuery
 
-__all__ = ["FILTERS", "HISTORY_PARAMETERS", "RANGES", "Question", "parse_question"]
+__all__ = ["FILTERS", "HISTORY_PARAMETERS", "RANGES", "Question", "parse_question", "single"]
 
 RANGES = ("1h", "24h", "7d", "30d", "all")
 FILTERS = {"site": "site", "ref": "referrer", "resource": "resource", "client": "client",
@@ -55,8 +55,11 @@ class Question:
         }
 
 
-def _value(args: Mapping[bytes, Sequence[bytes]], name: str) -> str | None:
-    """The single value of parameter C{name}, or None when absent."""
+def single(args: Mapping[bytes, Sequence[bytes]], name: str) -> str | None:
+    """The single value of a request's parameter C{name}, or None when absent.
+
+    @raise BadQuery: when it is given more than once, or is not UTF-8.
+    """
     values = args.get(name.encode("ascii"))
     if not values:
         return None
@@ -86,10 +89,10 @@ def parse_question(args: Mapping[bytes, Sequence[bytes]]) -> Question | None:
     """
     if not any(name.encode("ascii") in args for name in HISTORY_PARAMETERS):
         return None
-    span = _value(args, "range")
+    span = single(args, "range")
     if span is not None and span not in RANGES:
         raise BadQuery("range", f"must be one of {', '.join(RANGES)}, got {span[:20]!r}")
-    start_text, end_text = _value(args, "from"), _value(args, "to")
+    start_text, end_text = single(args, "from"), single(args, "to")
     if span is not None and (start_text is not None or end_text is not None):
         raise BadQuery("range", "cannot be given with from or to")
     start = None if start_text is None else _moment("from", start_text)
@@ -98,7 +101,7 @@ def parse_question(args: Mapping[bytes, Sequence[bytes]]) -> Question | None:
         raise BadQuery("from", f"must not be after to ({start.isoformat()} > {end.isoformat()})")
     filters = []
     for name in FILTERS:
-        value = _value(args, name)
+        value = single(args, name)
         if value is None:
             continue
         if not value or len(value) > MAX_FIELD:

@@ -18,7 +18,7 @@ from crawleruseragents import is_crawler
 from weblog.errors import BadQuery
 from weblog.hit import Hit
 from weblog.memo import Memo
-from weblog.question import HISTORY_PARAMETERS
+from weblog.question import HISTORY_PARAMETERS, single
 from weblog.parsing import Parts, Raw, request_of
 
 __all__ = ["OWN_MARK", "BadQuery", "Selection", "is_bot", "is_own", "is_own_logged",
@@ -161,19 +161,6 @@ class Selection:
         return urlencode(pairs)
 
 
-def _one(args: Mapping[bytes, Sequence[bytes]], name: str) -> str | None:
-    """Return the single value of parameter C{name}, or None when absent."""
-    values = args.get(name.encode("ascii"))
-    if not values:
-        return None
-    if len(values) > 1:
-        raise BadQuery(name, "given more than once")
-    try:
-        return values[0].decode("utf-8")
-    except UnicodeDecodeError:
-        raise BadQuery(name, "is not valid UTF-8") from None
-
-
 def _shown(value: str) -> str:
     """Quote a bad value for an error message, cut short."""
     return repr(value if len(value) <= 20 else value[:20] + "...")
@@ -193,28 +180,28 @@ def parse_query(args: Mapping[bytes, Sequence[bytes]]) -> Selection:
             shown = "".join(char if char.isprintable() else repr(char)[1:-1] for char in text)
             raise BadQuery(shown[:40], "unknown parameter")
     default = Selection()
-    limit = _one(args, "limit")
+    limit = single(args, "limit")
     if limit is not None and not (
         limit.isascii() and limit.isdigit() and len(limit) <= 4 and 1 <= int(limit) <= MAX_LIMIT
     ):
         raise BadQuery(
             "limit", f"must be a whole number from 1 to {MAX_LIMIT}, got {_shown(limit)}"
         )
-    status = _one(args, "status")
+    status = single(args, "status")
     if status is not None and not _STATUS.match(status):
         raise BadQuery(
             "status", f"must be a status like 200, a class like 2xx, or all, got {_shown(status)}"
         )
-    referrer = _one(args, "referrer")
+    referrer = single(args, "referrer")
     if referrer is not None and referrer not in ("required", "any"):
         raise BadQuery("referrer", f"must be required or any, got {_shown(referrer)}")
-    q = _one(args, "q")
+    q = single(args, "q")
     if q is not None and len(q) > MAX_Q:
         raise BadQuery("q", f"must be at most {MAX_Q} characters, got {len(q)}")
-    bots = _one(args, "bots")
+    bots = single(args, "bots")
     if bots is not None and bots not in ("include", "exclude"):
         raise BadQuery("bots", f"must be include or exclude, got {_shown(bots)}")
-    own = _one(args, "own")
+    own = single(args, "own")
     if own is not None and own not in ("hide", "show"):
         raise BadQuery("own", f"must be hide or show, got {_shown(own)}")
     return Selection(

@@ -21,16 +21,10 @@ from twisted.trial import unittest
 
 from tests.procfs import children
 from tests.server import TwistdServer
-from tests.support import written
+from tests.support import numbered
 
 KILLS = 22
 """At least 20 kills, as the issue asks."""
-
-
-def lines(first: int, count: int) -> bytes:
-    """C{count} combined lines, each naming its number (from C{first}) in its resource."""
-    return b"".join((written(f"GET /n/{number} HTTP/1.1") + "\n").encode()
-                    for number in range(first, first + count))
 
 
 class ExactlyOnceTests(unittest.TestCase):
@@ -50,7 +44,7 @@ class ExactlyOnceTests(unittest.TestCase):
 
     def write(self, name: str, count: int, compress: bool = False) -> None:
         """Append the next C{count} numbered lines to the file C{name} of the site."""
-        data = lines(self.written, count)
+        data = numbered(self.written, count)
         self.written += count
         path = self.site.child(name).path
         with (gzip.open(path, "ab") if compress else open(path, "ab")) as file:
