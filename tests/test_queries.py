@@ -53,7 +53,7 @@ class AnswerTests(unittest.TestCase):
         rows = [(*each, site, bot, own) for each, site, bot, own in hits]
         self.store.append("f", "access.log", 0, 100, len(rows),
                           [list(values) for values in zip(*rows, strict=True)])
-        self.db = self.store.reader()
+        self.db = self.enterContext(self.store.reading())
 
     def test_all(self) -> None:
         """range=all: the store's whole span; every panel; weblog's own hit left out."""

@@ -6,8 +6,11 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 
+import duckdb
 from twisted.trial import unittest
 from weblog.hit import Hit
 from weblog.store import COLUMNS, Store, StoreError, set_aside
@@ -161,3 +164,34 @@ class PruneTests(unittest.TestCase):
         self.assertEqual(store.summary(), (1, WHEN, WHEN))
         self.assertEqual(store.position("f1"), (10, 2, 2))
         self.assertFalse(store.append("f1", "access.log", 0, 10, 2, columns(old, hit())))
+
+
+class ReadingTests(unittest.TestCase):
+    """L{Store.reading}: readers of their own, whose queries closing the store cancels."""
+
+    def test_closeCancelsReaders(self) -> None:
+        """A query running on a reader is cancelled by close, which waits for it to end."""
+        directory = self.mktemp()
+        os.mkdir(directory)
+        store = Store(os.path.join(directory, "history.duckdb"))
+        outcome: list[BaseException | None] = []
+        started = threading.Event()
+
+        def query() -> None:
+            with store.reading() as reader:
+                started.set()
+                try:
+                    reader.execute("SELECT count(*) FROM range(1000000000000) a").fetchall()
+                    outcome.append(None)
+                except duckdb.Error as error:
+                    outcome.append(error)
+
+        worker = threading.Thread(target=query)
+        worker.start()
+        self.addCleanup(worker.join, 30)
+        started.wait(10)
+        time.sleep(0.2)  # the query is under way
+        store.close()
+        worker.join(30)
+        self.assertEqual(len(outcome), 1)
+        self.assertIsInstance(outcome[0], duckdb.InterruptException)

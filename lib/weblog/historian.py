@@ -45,7 +45,7 @@ from weblog.history import OFF, Query, QueryFailed, Status
 from weblog.logformat import compile_format
 from weblog.parsing import AUTO, LineParser
 from weblog.queries import answer
-from weblog.store import Held, Store, StoreError, set_aside, state_of
+from weblog.store import Held, Store, StoreError, interrupt, set_aside, state_of
 from weblog.storing import Storing
 
 __all__ = ["Historian", "main"]
@@ -223,21 +223,21 @@ class Historian:
         kept = self._answers.get(key)
         if kept is not None:
             return succeed(kept)
+
         def run() -> str:
-            reader = store.reader()
-            late = threading.Event()
+            with store.reading() as reader:
+                late = threading.Event()
 
-            def stop() -> None:
-                late.set()
-                _interrupt(reader)
+                def stop() -> None:
+                    late.set()
+                    interrupt(reader)
 
-            timer = threading.Timer(QUERY_SECONDS, stop)  # from when it runs, not queues
-            timer.start()
-            try:
-                return json_text(answer(reader, view, late.is_set))
-            finally:
-                timer.cancel()
-                reader.close()
+                timer = threading.Timer(QUERY_SECONDS, stop)  # from when it runs, not queues
+                timer.start()
+                try:
+                    return json_text(answer(reader, view, late.is_set))
+                finally:
+                    timer.cancel()
 
         def done(text: str) -> str:
             self._answers[key] = text
@@ -257,14 +257,6 @@ class Historian:
 
         asked: Deferred[str] = self._queries.run(threads, run)
         return asked.addCallbacks(done, failed)
-
-
-def _interrupt(reader: duckdb.DuckDBPyConnection) -> None:
-    """Cancel the query running on C{reader} (which may have finished meanwhile)."""
-    try:
-        reader.interrupt()
-    except duckdb.Error:
-        pass
 
 
 class _Server(amp.AMP):

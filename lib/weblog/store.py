@@ -15,10 +15,11 @@ is in (C{locked}, C{unwritable}, C{corrupt} or C{full}) in one line.
 from __future__ import annotations
 
 import os
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
-from weakref import WeakSet
 from typing import Any
 
 import duckdb
@@ -26,7 +27,7 @@ import pyarrow as pa
 
 from weblog.errors import WeblogError
 
-__all__ = ["COLUMNS", "Held", "Store", "StoreError", "set_aside", "state_of"]
+__all__ = ["COLUMNS", "Held", "Store", "StoreError", "interrupt", "set_aside", "state_of"]
 
 VERSION = 1
 """The schema's version, kept in the store; a store of another version is set aside."""
@@ -68,6 +69,8 @@ _SCHEMA = [
     + ", file VARCHAR NOT NULL)",  # the identity of the file it was read from
 ]
 _TIME = [name for name, _, _ in COLUMNS].index("time")
+CLOSE_WAIT = 5.0
+"""The longest L{Store.close} waits for the readers' cancelled queries to end."""
 _INSERT = ("INSERT INTO hits SELECT "  # noqa: S608  # the names are COLUMNS', not input
            + ", ".join(f'"{name}"' for name, _, _ in COLUMNS) + ", ? FROM batch")
 
@@ -131,7 +134,8 @@ class Store:
         @raise StoreError: if it cannot be opened, saying why.
         """
         self.path = path
-        self._readers: WeakSet[duckdb.DuckDBPyConnection] = WeakSet()
+        self._readers: set[duckdb.DuckDBPyConnection] = set()
+        self._readers_changed = threading.Condition()
         try:
             self._db = duckdb.connect(path, config={"memory_limit": memory_limit,
                                                     "threads": threads})
@@ -154,18 +158,12 @@ class Store:
             raise _failing(path, error) from None
 
     def close(self) -> None:
-        """Close the file (what was appended is kept), cancelling the readers' queries."""
-        for _ in range(50):
-            for reader in list(self._readers):
-                try:
-                    reader.interrupt()
-                except duckdb.Error:
-                    pass  # closed already
-            try:
-                self._db.close()
-                return
-            except duckdb.Error:  # a reader's query is still stopping: a moment more
-                time.sleep(0.1)
+        """Close the file (what was appended is kept), once the readers' queries are cancelled."""
+        with self._readers_changed:
+            for reader in self._readers:
+                interrupt(reader)
+            self._readers_changed.wait_for(lambda: not self._readers, CLOSE_WAIT)
+        self._db.close()
 
     def position(self, identity: str) -> tuple[int, int, int] | None:
         """
@@ -267,12 +265,29 @@ class Store:
         """Run one read-only query on the store and return its rows."""
         return self._db.execute(sql, list(parameters)).fetchall()
 
-    def reader(self) -> duckdb.DuckDBPyConnection:
-        """A connection of its own to the store, for queries from another thread."""
-        connection = self._db.cursor()
-        connection.execute("SET TimeZone = 'UTC'")
-        self._readers.add(connection)
-        return connection
+    @contextmanager
+    def reading(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A connection of its own to the store, for queries from another thread; closed after
+        (L{close} cancels its query, and waits for it to end)."""
+        with self._readers_changed:
+            connection = self._db.cursor()
+            self._readers.add(connection)
+        try:
+            connection.execute("SET TimeZone = 'UTC'")
+            yield connection
+        finally:
+            with self._readers_changed:
+                self._readers.discard(connection)
+                connection.close()
+                self._readers_changed.notify_all()
+
+
+def interrupt(connection: duckdb.DuckDBPyConnection) -> None:
+    """Cancel the query running on C{connection} (which may have finished meanwhile)."""
+    try:
+        connection.interrupt()
+    except duckdb.Error:
+        pass
 
 
 def set_aside(path: str) -> str:
