@@ -256,13 +256,3 @@ class Storing:
         if not logged:
             return len(lines), []
         return len(lines), columns_of(logged, path if self._sources else None)
-
-    def run(self, stopping: Callable[[], bool], idle: float = 1.0,
-            sleep: Callable[[float], None] = time.sleep) -> None:
-        """Store batches until C{stopping()}; when all is stored, look again every C{idle} s."""
-        self.measure()
-        while not stopping():
-            if not self.step():
-                self.measure()
-                sleep(idle)
-
