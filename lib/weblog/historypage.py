@@ -16,15 +16,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
-from twisted.python.failure import Failure
 from twisted.web.pages import errorPage
-from twisted.web.server import NOT_DONE_YET, Request
+from twisted.web.server import Request
 from twisted.web.template import Tag, tags
 
 from weblog.chart import buckets_svg
 from weblog.fragments import ROW_STARTS, Fragments
 from weblog.hit import Hit
-from weblog.history import QueryFailed
 from weblog.interfaces import IRecords
 from weblog.links import DISPLAYS
 from weblog.panels import PANELS
@@ -40,7 +38,7 @@ from weblog.render import (
     table_head,
 )
 from weblog.selection import PARAMETERS, Selection
-from weblog.views import view_of
+from weblog.views import ask_history
 
 __all__ = ["PANEL_FILTERS", "history_page"]
 
@@ -175,13 +173,12 @@ def page_pieces(records: IRecords, fragments: Fragments, selection: Selection,
 
 def history_page(request: Request, records: IRecords, fragments: Fragments,
                  selection: Selection, question: Question, base: str, heading: str) -> int:
-    """Answer with the page of a history view, once the historian has answered (or 503)."""
-    assert records.history is not None
-    asked = records.history.query(view_of(selection, question, request.args or {}))
-    gone: list[bool] = []
-    request.notifyFinish().addErrback(lambda _: gone.append(True))
+    """
+    Answer with the page of a history view, once the historian has answered (or 503).
 
-    def answered(answer: dict[str, Any]) -> Any:
+    @raise BadQuery: when there is no history to ask (C{WEBLOG_HISTORY=off}).
+    """
+    def answered(answer: dict[str, Any], view: dict[str, Any]) -> Any:
         pieces = settled(page_pieces(records, fragments, selection, question, base, heading,
                                      answer))
         if isinstance(pieces, list):
@@ -189,17 +186,11 @@ def history_page(request: Request, records: IRecords, fragments: Fragments,
         return pieces.addCallback(write)
 
     def write(pieces: list[bytes]) -> None:
-        if not gone:
-            request.write(b"".join(pieces))
-            request.finish()
+        request.setHeader(b"content-type", b"text/html; charset=utf-8")
+        request.write(b"".join(pieces))
+        request.finish()
 
-    def failed(failure: Failure) -> None:
-        if gone:
-            return
-        reason = (str(failure.value) if failure.check(QueryFailed)
-                  else "the history could not answer")
-        request.responseHeaders.removeHeader(b"content-type")  # the error page sets its own
+    def unanswered(reason: str) -> None:
         errorPage(503, "Service Unavailable", reason).render(request)
 
-    asked.addCallback(answered).addErrback(failed)
-    return NOT_DONE_YET
+    return ask_history(request, records, selection, question, answered, unanswered)

@@ -191,10 +191,6 @@ class WeblogPage(Resource):
         try:
             question = parse_question(request.args or {})
             if question is not None:
-                if self.records.history is None:
-                    raise BadQuery(question.range and "range" or "from",
-                                   "needs the history, which is off (WEBLOG_HISTORY=off)")
-                request.setHeader(b"content-type", b"text/html; charset=utf-8")
                 return history_page(request, self.records, self.rendered.fragments, selection,
                                     question, base, heading)
         except BadQuery as error:

@@ -10,7 +10,7 @@ says why in one line: C{400} when it is off, C{503} while it cannot answer.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from twisted.python.failure import Failure
@@ -23,7 +23,7 @@ from weblog.interfaces import IRecords
 from weblog.question import Question
 from weblog.selection import PARAMETERS, Selection
 
-__all__ = ["history_json", "view_of"]
+__all__ = ["ask_history", "history_json", "view_of"]
 
 
 def view_of(selection: Selection, question: Question,
@@ -36,10 +36,12 @@ def view_of(selection: Selection, question: Question,
     }
 
 
-def history_json(request: Request, records: IRecords, selection: Selection,
-                 question: Question) -> bytes | int:
+def ask_history(request: Request, records: IRecords, selection: Selection, question: Question,
+                answered: Callable[[dict[str, Any], dict[str, Any]], Any],
+                unanswered: Callable[[str], None]) -> int:
     """
-    Answer with the JSON document of a history view, later.
+    Ask the history a request's view; then C{answered(answer, view)}, or C{unanswered(why)}
+    in one sentence (unless the client went away meanwhile).
 
     @raise BadQuery: when there is no history to ask (C{WEBLOG_HISTORY=off}).
     """
@@ -48,10 +50,29 @@ def history_json(request: Request, records: IRecords, selection: Selection,
         raise BadQuery("range" if question.range else "from",
                        "needs the history, which is off (WEBLOG_HISTORY=off)")
     view = view_of(selection, question, request.args or {})
-    asked = history.query(view)
+    gone: list[bool] = []
+    request.notifyFinish().addErrback(lambda _: gone.append(True))
 
-    def answered(answer: dict[str, Any]) -> None:
-        document = {
+    def failed(failure: Failure) -> None:
+        if not gone:
+            unanswered(str(failure.value) if failure.check(QueryFailed)
+                       else "the history could not answer")
+
+    asked = history.query(view)
+    asked.addCallback(lambda answer: None if gone else answered(answer, view))
+    asked.addErrback(failed)  # also when the answer could not be written
+    return NOT_DONE_YET
+
+
+def history_json(request: Request, records: IRecords, selection: Selection,
+                 question: Question) -> int:
+    """
+    Answer with the JSON document of a history view, later (503 while it cannot be had).
+
+    @raise BadQuery: when there is no history to ask (C{WEBLOG_HISTORY=off}).
+    """
+    def answered(answer: dict[str, Any], view: dict[str, Any]) -> None:
+        _write(request, 200, {
             "log": records.status(),
             "history": records.history_status(),
             "window": answer["window"],
@@ -60,29 +81,17 @@ def history_json(request: Request, records: IRecords, selection: Selection,
             "top": answer["top"],
             "buckets": answer["buckets"],
             "total": answer["total"],
-        }
-        finish(200, json_text(document).encode())
+        })
 
-    def failed(failure: Failure) -> None:
-        reason = (str(failure.value) if failure.check(QueryFailed)
-                  else "the history could not answer")
-        finish(503, json_text({"error": reason, "history": records.history_status()}).encode())
+    def unanswered(reason: str) -> None:
+        _write(request, 503, {"error": reason, "history": records.history_status()})
 
-    gone: list[bool] = []
-    request.notifyFinish().addErrback(lambda _: gone.append(True))
-
-    def finish(code: int, body: bytes) -> None:
-        if not gone:  # else the client went away meanwhile: nothing to write
-            _write(request, code, body)
-
-    asked.addCallback(answered).addErrback(failed)  # failed too if the answer is unusable
-    return NOT_DONE_YET
+    return ask_history(request, records, selection, question, answered, unanswered)
 
 
-def _write(request: Request, code: int, body: bytes) -> None:
+def _write(request: Request, code: int, document: dict[str, Any]) -> None:
     """Write a JSON answer and finish."""
     request.setResponseCode(code)
     request.setHeader(b"content-type", b"application/json; charset=utf-8")
-    request.write(body)
+    request.write(json_text(document).encode())
     request.finish()
-
