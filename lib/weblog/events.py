@@ -85,7 +85,7 @@ class EventHub:
         self.streams: list[EventStream] = []
         self._unlisten: Any = None
         self._heartbeat: LoopingCall | None = None
-        self._stats_total: tuple[Any, ...] = ()
+        self._stats_said: tuple[Any, ...] = ()
         self._batches: deque[tuple[list[Hit], int]] = deque()  # batches to fan out, in order
         self._fanning = OneAtATime(records.sliced)  # fan-outs, in slices, one at a time
         self._last_stats = self._last_beat = 0.0
@@ -273,9 +273,9 @@ class EventHub:
         if now - self._last_stats >= self.stats_seconds:
             self._last_stats = now
             # what a stats event says: the counts, and the history's progress
-            total = (self.records.aggregates.total, *self.records.history_status().values())
-            if total != self._stats_total:
-                self._stats_total = total
+            said = (self.records.aggregates.total, *self.records.history_status().values())
+            if said != self._stats_said:
+                self._stats_said = said
                 event = stats_event(self.records)
                 for stream in list(self.streams):
                     stream.send(event)  # one piece for all

@@ -24,6 +24,7 @@ from weblog.hit import Hit
 from weblog.interfaces import IRecords
 from weblog.links import DISPLAYS, referrer_link
 from weblog.panels import PANELS, Panel
+from weblog.question import RANGES
 from weblog.selection import MAX_LIMIT, Selection
 
 __all__ = ["SUMMARY", "AggregatesAside", "FilterForm", "Head", "HitCells", "Piece", "TopList",
@@ -260,7 +261,7 @@ def history_ranges(base: str, history: dict[str, Any]) -> Tag | str:
     if history["state"] == "off":
         return ""
     links: list[Any] = ["The history over: "]
-    for span in ("1h", "24h", "7d", "30d", "all"):
+    for span in RANGES:
         links += [tags.a(span, href=f"{base or '/'}?range={span}"), " "]
     return tags.nav(*links, class_="ranges", id="ranges")
 
