@@ -7,18 +7,19 @@ from twisted.trial import unittest
 from weblog.columns import columns_of
 from weblog.logformat import compile_format
 from weblog.panels import referring_site
-from weblog.parsing import hit_of, read_line
+from weblog.parsing import AUTO, LineParser, hit_of, read_line
 from weblog.selection import is_bot, is_own
 
 from tests.test_parity import CORPORA
 from tests.support import APACHE_COMMON, XSS, apache_escape, twisted_line, written
 
 
-def expected(lines: list[bytes | str], source: str | None = None) -> list[list[object]]:
+def expected(lines: list[bytes | str], source: str | None = None,
+             parser: LineParser = AUTO) -> list[list[object]]:
     """The columns as each line's hit (and what the pages find of it) would make them."""
     rows = []
     for line in lines:
-        hit = hit_of(read_line(line), source)
+        hit = hit_of(parser.read(line), source)
         rows.append((*hit, None if hit.referrer is None else referring_site(hit.referrer),
                      is_bot(hit.agent), is_own(hit)))
     return [list(column) for column in zip(*rows, strict=True)]

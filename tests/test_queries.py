@@ -11,7 +11,7 @@ from twisted.trial import unittest
 from weblog.hit import Hit
 from weblog.queries import answer, bucket_unit
 from weblog.question import Question
-from weblog.store import Store
+from weblog.store import Store, table_of
 
 NEWEST = datetime(2015, 5, 20, 12, 0, tzinfo=UTC)
 
@@ -52,7 +52,7 @@ class AnswerTests(unittest.TestCase):
         ]
         rows = [(*each, site, bot, own) for each, site, bot, own in hits]
         self.store.append("f", "access.log", 0, 100, len(rows),
-                          [list(values) for values in zip(*rows, strict=True)])
+                          table_of([list(values) for values in zip(*rows, strict=True)]))
         self.db = self.enterContext(self.store.reading())
 
     def test_all(self) -> None:

@@ -11,9 +11,10 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import duckdb
+import pyarrow as pa
 from twisted.trial import unittest
 from weblog.hit import Hit
-from weblog.store import COLUMNS, Store, StoreError, set_aside
+from weblog.store import COLUMNS, Store, StoreError, set_aside, table_of
 
 WHEN = datetime(2015, 5, 17, 10, 5, 3, tzinfo=UTC)
 
@@ -22,6 +23,11 @@ def columns(*hits: Hit) -> list[list[object]]:
     """The store's columns of C{hits} (not crawlers' nor weblog's own; no referring site)."""
     return [list(values) for values in zip(*((*hit, None, False, False) for hit in hits),
                                             strict=True)]
+
+
+def batch(*hits: Hit) -> pa.Table:
+    """A batch of C{hits} to append, as L{columns} gives them."""
+    return table_of(columns(*hits))
 
 
 def hit(resource: str = "/a", status: int | None = 200, referrer: str | None = None) -> Hit:
@@ -46,10 +52,10 @@ class StoreTests(unittest.TestCase):
 
     def test_appendOnce(self) -> None:
         """A batch is stored with its file's position; the same batch again is refused."""
-        batch = columns(hit("/a"), hit("/b", 404, "http://r.example/"))
-        self.assertTrue(self.store.append("f1", "access.log", 0, 100, 3, batch))
+        hits = batch(hit("/a"), hit("/b", 404, "http://r.example/"))
+        self.assertTrue(self.store.append("f1", "access.log", 0, 100, 3, hits))
         self.assertEqual(self.store.position("f1"), (100, 3, 2))
-        self.assertFalse(self.store.append("f1", "access.log", 0, 100, 3, batch))
+        self.assertFalse(self.store.append("f1", "access.log", 0, 100, 3, hits))
         self.assertEqual(self.store.position("f1"), (100, 3, 2))
         self.assertEqual(self.store.query("SELECT count(*) FROM hits"), [(2,)])
         rows = self.store.query("SELECT resource, status, referrer, time, file FROM hits"
@@ -59,28 +65,28 @@ class StoreTests(unittest.TestCase):
 
     def test_appendGoesOn(self) -> None:
         """The next batch starts where the last ended; one starting elsewhere is refused."""
-        self.store.append("f1", "access.log", 0, 100, 1, columns(hit()))
-        self.assertFalse(self.store.append("f1", "access.log", 50, 150, 1, columns(hit())))
-        self.assertTrue(self.store.append("f1", "access.log.1", 100, 150, 2, columns(hit())))
+        self.store.append("f1", "access.log", 0, 100, 1, batch(hit()))
+        self.assertFalse(self.store.append("f1", "access.log", 50, 150, 1, batch(hit())))
+        self.assertTrue(self.store.append("f1", "access.log.1", 100, 150, 2, batch(hit())))
         self.assertEqual(self.store.position("f1"), (150, 3, 2))
         self.assertEqual(self.store.query("SELECT path FROM files"), [("access.log.1",)])
 
     def test_malformedOnly(self) -> None:
         """A batch of malformed lines moves the position and stores no hit."""
-        self.assertTrue(self.store.append("f1", "access.log", 0, 10, 2, []))
+        self.assertTrue(self.store.append("f1", "access.log", 0, 10, 2, None))
         self.assertEqual(self.store.position("f1"), (10, 2, 0))
         self.assertEqual(self.store.position("other"), None)
 
     def test_summaryAndSize(self) -> None:
         """The summary: hits stored and their span; the size is the file's on disk."""
         self.assertEqual(self.store.summary(), (0, None, None))
-        self.store.append("f1", "access.log", 0, 10, 1, columns(hit()))
+        self.store.append("f1", "access.log", 0, 10, 1, batch(hit()))
         self.assertEqual(self.store.summary(), (1, WHEN, WHEN))
         self.assertGreater(self.store.size_bytes(), 0)
 
     def test_keptAcrossOpens(self) -> None:
         """What was stored is there when the store is opened again."""
-        self.store.append("f1", "access.log", 0, 10, 1, columns(hit()))
+        self.store.append("f1", "access.log", 0, 10, 1, batch(hit()))
         self.store.close()
         again = Store(self.path)
         self.addCleanup(again.close)
@@ -88,10 +94,11 @@ class StoreTests(unittest.TestCase):
 
     def test_badValueStoresNothing(self) -> None:
         """A batch that cannot be stored leaves the store as it was, position and all."""
-        self.store.append("f1", "access.log", 0, 10, 1, columns(hit()))
+        self.store.append("f1", "access.log", 0, 10, 1, batch(hit()))
         bad = columns(hit())
         bad[0] = [None]  # a client is never missing
-        self.assertRaises(StoreError, self.store.append, "f1", "access.log", 10, 20, 1, bad)
+        self.assertRaises(StoreError, self.store.append, "f1", "access.log", 10, 20, 1,
+                          table_of(bad))
         self.assertEqual(self.store.position("f1"), (10, 1, 1))
         self.assertEqual(self.store.query("SELECT count(*) FROM hits"), [(1,)])
 
@@ -159,11 +166,11 @@ class PruneTests(unittest.TestCase):
         store = Store(os.path.join(directory, "history.duckdb"))
         self.addCleanup(store.close)
         old = hit()._replace(time=WHEN - timedelta(days=30))
-        store.append("f1", "access.log", 0, 10, 2, columns(old, hit()))
+        store.append("f1", "access.log", 0, 10, 2, batch(old, hit()))
         self.assertEqual(store.prune(WHEN - timedelta(days=1)), 1)
         self.assertEqual(store.summary(), (1, WHEN, WHEN))
         self.assertEqual(store.position("f1"), (10, 2, 2))
-        self.assertFalse(store.append("f1", "access.log", 0, 10, 2, columns(old, hit())))
+        self.assertFalse(store.append("f1", "access.log", 0, 10, 2, batch(old, hit())))
 
 
 class ReadingTests(unittest.TestCase):

@@ -21,7 +21,7 @@ from weblog.parsing import Logged, Raw, as_text, referrer_of, request_of
 from weblog.selection import is_bot, is_own_request
 from weblog.timestamps import parse_time
 
-__all__ = ["columns_of"]
+__all__ = ["columns_of", "number", "own", "site", "text", "vhost"]
 
 _METHOD, _RESOURCE, _PROTOCOL = itemgetter(0), itemgetter(1), itemgetter(2)
 
@@ -32,27 +32,27 @@ def _each_once(values: Sequence[Any], function: Callable[[Any], Any]) -> list[An
     return list(map(known.__getitem__, values))
 
 
-def _text(raw: Raw) -> str:
+def text(raw: Raw) -> str:
     """A field that is always there, as a hit shows it."""
     return clean(as_text(raw))
 
 
-def _number(raw: Raw) -> int | None:
+def number(raw: Raw) -> int | None:
     """A status or byte count as logged (C{-} or digits), as a hit has it."""
     return None if raw == "-" or raw == b"-" else int(raw)
 
 
-def _vhost(raw: Raw | None) -> str | None:
+def vhost(raw: Raw | None) -> str | None:
     """A vhost as logged, as a hit shows it."""
     return None if raw is None else clean(as_text(raw))
 
 
-def _site(referrer: str | None) -> str | None:
+def site(referrer: str | None) -> str | None:
     """The referring site of a referrer as a hit shows it."""
     return None if referrer is None else referring_site(referrer)
 
 
-def _own(request: tuple[str | None, str, str | None]) -> bool:
+def own(request: tuple[str | None, str, str | None]) -> bool:
     """Whether a request (split and cleaned) is one of weblog's own."""
     return is_own_request(request[0], request[1])
 
@@ -63,26 +63,26 @@ def columns_of(lines: Sequence[Logged], source: str | None = None) -> list[list[
 
     @param source: the log they came from, when several are followed.
     """
-    client, ident, user, when, request, status, size, referrer, agent, vhost = (
+    client, ident, user, when, request, status, size, referrer, agent, vhosts = (
         list(column) for column in zip(*lines, strict=True))
     requests: list[Any] = _each_once(request, request_of)
     referrers = _each_once(referrer, referrer_of)
     agents = _each_once(agent, referrer_of)  # the same cleaning as a referrer's
     return [
-        _each_once(client, _text),
-        _each_once(ident, _text),
-        _each_once(user, _text),
+        _each_once(client, text),
+        _each_once(ident, text),
+        _each_once(user, text),
         _each_once(when, parse_time),
         list(map(_METHOD, requests)),
         list(map(_RESOURCE, requests)),
         list(map(_PROTOCOL, requests)),
-        _each_once(status, _number),
-        _each_once(size, _number),
+        _each_once(status, number),
+        _each_once(size, number),
         referrers,
         agents,
-        _each_once(vhost, _vhost),
+        _each_once(vhosts, vhost),
         [source] * len(lines),
-        _each_once(referrers, _site),
+        _each_once(referrers, site),
         _each_once(agents, is_bot),
-        _each_once(requests, _own),
+        _each_once(requests, own),
     ]

@@ -25,7 +25,7 @@ from weblog.hit import DIGITS, Hit, count_of
 from weblog.memo import Memo
 from weblog.timestamps import STAMPS, parse_time, stamp_minute
 
-__all__ = ["AUTO", "Kept", "LineParser", "Logged", "Parts", "Scanner", "as_text",
+__all__ = ["AUTO", "Kept", "LineParser", "Logged", "PLAIN", "Parts", "Scanner", "as_text",
            "check_time", "hit_of", "logged_of", "parse_line", "parse_lines", "read_line",
            "referrer_of", "request_of", "resource_of", "split_request", "unquoted"]
 
@@ -120,7 +120,7 @@ _LINE = re.compile(
 X-Forwarded-For as it came) may hold spaces and escapes; a user name may hold spaces (Apache
 and nginx write it as sent), up to nine words and only after a C{-} ident, so that a line with
 a word more before the time (vhost_common's) is refused rather than misread."""
-_PLAIN = re.compile(
+PLAIN = re.compile(
     rb'([^\s"]++) (\S++) (\S++) \[(\d\d/[A-Za-z]{3}/\d{4}:\d\d:\d\d:[0-5]\d [+-]\d{4})\] '
     rb'"([^"]*+)" (\d{3}|-) (\d{1,%d}+|-)(?: "([^"]*+)" "([^"]*+)")?\Z' % DIGITS
 )
@@ -178,7 +178,7 @@ def read_line(line: bytes | str) -> Logged:
     """
     found = None
     if isinstance(line, bytes) and line.find(b"\\") < 0:  # find(), not in: see selection.OWN_MARK
-        found = _PLAIN.match(line)
+        found = PLAIN.match(line)
     if found is None:
         return _read_escaped(line)
     fields = found.groups()
@@ -287,7 +287,7 @@ class _Auto(LineParser):
             raise ValueError(f"counted fields must begin with the time: {fields!r}")
         general = LineParser.scanner(self, fields)
         groups = [_position(field) + 1 for field in fields]  # group n is field n - 1
-        match, known = _PLAIN.match, _stamp_known
+        match, known = PLAIN.match, _stamp_known
 
         def scan(line: bytes | str) -> tuple[Kept, tuple[Any, ...]]:
             found = None

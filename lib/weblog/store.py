@@ -24,10 +24,12 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from weblog.errors import WeblogError
 
-__all__ = ["COLUMNS", "Held", "Store", "StoreError", "interrupt", "set_aside", "state_of"]
+__all__ = ["COLUMNS", "Held", "Store", "StoreError", "interrupt", "set_aside", "state_of",
+           "table_of"]
 
 VERSION = 1
 """The schema's version, kept in the store; a store of another version is set aside."""
@@ -68,7 +70,6 @@ _SCHEMA = [
     + ", ".join(f'"{name}" {sql}' for name, sql, _ in COLUMNS)
     + ", file VARCHAR NOT NULL)",  # the identity of the file it was read from
 ]
-_TIME = [name for name, _, _ in COLUMNS].index("time")
 CLOSE_WAIT = 5.0
 """The longest L{Store.close} waits for the readers' cancelled queries to end."""
 _INSERT = ("INSERT INTO hits SELECT "  # noqa: S608  # the names are COLUMNS', not input
@@ -179,7 +180,7 @@ class Store:
         return None if found is None else (found[0], found[1], found[2])
 
     def append(self, identity: str, path: str, start: int, end: int, lines: int,
-               columns: Sequence[Sequence[Any]]) -> bool:
+               batch: pa.Table | None) -> bool:
         """
         Store a batch of a file's hits and its new position, in one transaction.
 
@@ -189,12 +190,12 @@ class Store:
             (0 for a file not yet stored).
         @param end: the position after the batch's last line.
         @param lines: how many lines the batch read (hits and malformed).
-        @param columns: the batch's hits, one sequence per L{COLUMNS} entry.
+        @param batch: the batch's hits, a table of L{COLUMNS} (see L{table_of}), or None.
         @return: whether it was stored; False when the file's stored position is not
             C{start} (the batch, or part of it, is stored already).
         @raise StoreError: if it cannot be written (the store is as it was).
         """
-        hits = len(columns[0]) if columns else 0
+        hits = 0 if batch is None else len(batch)
         try:
             db = self._db
             db.execute("BEGIN TRANSACTION")
@@ -205,10 +206,6 @@ class Store:
                     db.execute("ROLLBACK")
                     return False
                 if hits:
-                    batch = pa.table(
-                        [pa.array(values, type=kind) for values, (_, _, kind)
-                         in zip(columns, COLUMNS, strict=True)],
-                        names=[name for name, _, _ in COLUMNS])
                     db.register("batch", batch)
                     try:
                         db.execute(_INSERT, [identity])
@@ -282,6 +279,13 @@ class Store:
                 self._readers_changed.notify_all()
 
 
+def table_of(columns: Sequence[Sequence[Any]]) -> pa.Table:
+    """A batch of hits given as one sequence per L{COLUMNS} entry, as a table to append."""
+    return pa.table([pa.array(values, type=kind)
+                     for values, (_, _, kind) in zip(columns, COLUMNS, strict=True)],
+                    names=[name for name, _, _ in COLUMNS])
+
+
 def interrupt(connection: duckdb.DuckDBPyConnection) -> None:
     """Cancel the query running on C{connection} (which may have finished meanwhile)."""
     try:
@@ -309,13 +313,13 @@ class Held:
     def __init__(self, stored: int, oldest: datetime | None, newest: datetime | None) -> None:
         self.stored, self.oldest, self.newest = stored, oldest, newest
 
-    def add(self, columns: list[list[Any]]) -> None:
-        """Count a batch just stored (its columns, as L{weblog.store.COLUMNS})."""
-        if not columns:
+    def add(self, batch: pa.Table | None) -> None:
+        """Count a batch just stored (a table of L{weblog.store.COLUMNS})."""
+        if batch is None or not len(batch):
             return
-        times = columns[_TIME]
-        self.stored += len(times)
-        first, last = min(times), max(times)
+        self.stored += len(batch)
+        extremes = pc.min_max(batch["time"])
+        first, last = extremes["min"].as_py(), extremes["max"].as_py()
         self.oldest = first if self.oldest is None else min(self.oldest, first)
         self.newest = last if self.newest is None else max(self.newest, last)
 

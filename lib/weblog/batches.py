@@ -1,0 +1,157 @@
+# -*- test-case-name: tests.test_batches -*-
+"""
+A slice of a log, whole lines, made into an Arrow table of the store's columns.
+
+What L{weblog.columns.columns_of} gives for each line's fields, with no Python
+work per line but one match: a plain line (L{weblog.parsing.read_line}'s fast
+path: no backslash, common or combined) is matched once, its fields gathered
+into Arrow columns, and each column's distinct values cleaned once in Python
+and spread back over the rows by their indices, in C.  The other lines
+(escapes, the other formats recognised, a C{LogFormat}'s) are read one by one
+and made by L{columns_of}.  The rows are the hits in the order of their lines.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from operator import itemgetter
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from weblog.columns import columns_of, number, own, site, text
+from weblog.errors import LogLineError
+from weblog.parsing import AUTO, PLAIN, LineParser, Logged, referrer_of, request_of
+from weblog.selection import is_bot
+from weblog.store import COLUMNS, table_of
+from weblog.timestamps import parse_time
+
+__all__ = ["MAX_LINE", "hits_of"]
+
+MAX_LINE = 64 * 1024
+"""A longer line is malformed (as the live view's follower says)."""
+
+_KINDS = {name: kind for name, _, kind in COLUMNS}
+_BOT_OF_NONE = is_bot(None)
+"""What a hit without a user-agent is: a crawler, by L{is_bot}."""
+
+
+def hits_of(data: bytes, parser: LineParser = AUTO,
+            source: str | None = None) -> tuple[int, pa.Table | None]:
+    """
+    The hits of C{data}, whole lines each ending in a newline, as the store's columns.
+
+    @param parser: what reads the lines; only L{AUTO}'s plain lines take the fast path.
+    @param source: the log they came from, when several are followed.
+    @return: how many lines there were (hits and malformed), and their hits' table (None when
+        there is none).
+    """
+    lines = data.split(b"\n")
+    lines.pop()  # what follows the last newline: nothing
+    if data.find(b"\r") >= 0:
+        lines = [line.removesuffix(b"\r") for line in lines]
+    if parser is not AUTO:
+        return len(lines), _read_each(lines, range(len(lines)), parser, source)[0]
+    match = PLAIN.match
+    found = [match(line) if line.find(b"\\") < 0 and len(line) <= MAX_LINE else None
+             for line in lines]
+    plain = [each.groups() for each in found if each is not None]
+    table = _plain(plain, source) if plain else None
+    if len(plain) == len(lines):
+        return len(lines), (None if table is None else _valid(table))
+    at = pa.array([row for row, each in enumerate(found) if each is not None], pa.int64())
+    others = [row for row, each in enumerate(found) if each is None]
+    rest, read = _read_each(lines, others, parser, source)
+    if table is None:
+        return len(lines), rest
+    valid = pc.is_valid(table["time"]).combine_chunks()
+    table, at = table.filter(valid), at.filter(valid)
+    if rest is None:
+        return len(lines), table if len(table) else None
+    rows = pa.concat_arrays([at, pa.array(read, pa.int64())])
+    return len(lines), pa.concat_tables([table, rest]).take(pc.sort_indices(rows))
+
+
+def _valid(table: pa.Table) -> pa.Table | None:
+    """The rows of C{table} whose time was valid; None when there is none."""
+    if table["time"].null_count:
+        table = table.filter(pc.is_valid(table["time"]))
+    return table if len(table) else None
+
+
+def _read_each(lines: Sequence[bytes], rows: Sequence[int], parser: LineParser,
+               source: str | None) -> tuple[pa.Table | None, list[int]]:
+    """The hits of the lines at C{rows}, read one by one, as a table, and which of the rows
+    they came from (the others are malformed)."""
+    logged: list[Logged] = []
+    kept: list[int] = []
+    read = parser.read
+    for row in rows:
+        line = lines[row]
+        if len(line) > MAX_LINE:
+            continue
+        try:
+            logged.append(read(line))
+        except LogLineError:
+            continue
+        kept.append(row)
+    if not logged:
+        return None, kept
+    return table_of(columns_of(logged, source)), kept
+
+
+def _spread(values: pa.Array, function: Callable[[Any], Any], kind: Any,
+            none: Any = None) -> pa.Array:
+    """C{function} of each of C{values}, called once per distinct one; C{none} for a null."""
+    encoded = values.dictionary_encode()
+    made = pa.array([function(value) for value in encoded.dictionary.to_pylist()], kind)
+    spread = made.take(encoded.indices)
+    return spread if none is None or not spread.null_count else spread.fill_null(none)
+
+
+def _plain(rows: list[tuple[Any, ...]], source: str | None) -> pa.Table:
+    """
+    The table of plain lines' fields (L{PLAIN}'s groups); a row whose time is not valid has a
+    null time (its line is malformed).
+    """
+    client, ident, user, when, request, status, size, referrer, agent = (
+        pa.array(column, pa.binary()) for column in zip(*rows, strict=True))
+    encoded = request.dictionary_encode()
+    requests = [request_of(value) for value in encoded.dictionary.to_pylist()]
+    referrers = referrer.dictionary_encode()
+    shown = [referrer_of(value) for value in referrers.dictionary.to_pylist()]
+    agents = _spread(agent, referrer_of, pa.string())  # cleaned as a referrer is
+    count = len(rows)
+
+    def of_request(part: Callable[[Any], Any], kind: Any) -> pa.Array:
+        return pa.array(list(map(part, requests)), kind).take(encoded.indices)
+
+    columns = {
+        "client": _spread(client, text, pa.string()),
+        "ident": _spread(ident, text, pa.string()),
+        "user": _spread(user, text, pa.string()),
+        "time": _spread(when, _time_or_none, _KINDS["time"]),
+        "method": of_request(itemgetter(0), pa.string()),
+        "resource": of_request(itemgetter(1), pa.string()),
+        "protocol": of_request(itemgetter(2), pa.string()),
+        "status": _spread(status, number, _KINDS["status"]),
+        "bytes": _spread(size, number, _KINDS["bytes"]),
+        "referrer": pa.array(shown, pa.string()).take(referrers.indices),
+        "agent": agents,
+        "vhost": pa.nulls(count, pa.string()),
+        "source": pa.repeat(pa.scalar(source, pa.string()), count),
+        "site": pa.array(list(map(site, shown)), pa.string()).take(referrers.indices),
+        "bot": _spread(agents, is_bot, pa.bool_(), none=_BOT_OF_NONE),
+        "own": of_request(own, pa.bool_()),
+    }
+    return pa.table([columns[name] for name, _, _ in COLUMNS],
+                    names=[name for name, _, _ in COLUMNS])
+
+
+def _time_or_none(stamp: bytes) -> Any:
+    """A stamp as a time, or None when it is not a valid one."""
+    try:
+        return parse_time(stamp)
+    except ValueError:
+        return None
