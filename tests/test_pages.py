@@ -283,8 +283,8 @@ class WeblogPageTests(PageCase):
         sites = re.findall(r'<ol id="top-sites" data-display="host"[^>]*>(.*?)</ol>', page)[0]
         referrers = re.findall(r'<ol id="top-referrers" data-display="url"[^>]*>(.*?)</ol>',
                                page)[0]
-        self.assertIn('">xn--pypal-4ve.com</a></span>', sites)
-        self.assertIn('">https://xn--pypal-4ve.com/login</a></span>', referrers)
+        self.assertIn('<span class="key">xn--pypal-4ve.com</span>', sites)
+        self.assertIn('<span class="key">https://xn--pypal-4ve.com/login</span>', referrers)
         self.assertNotIn("\u0430", sites + referrers)
 
     def test_panelEntriesDrillDown(self):
@@ -292,6 +292,7 @@ class WeblogPageTests(PageCase):
         Each entry of the live page's drill-down panels links to the history view with its
         filter, keeping the page's own parameters; its list says how the script links more.
         """
+        self.records.history = StatedHistory(state="ok")
         self.writeLog(combined("/a b", "http://x.example/p?q=1", status=200))
         page = self.page("status=all").decode()
         found = {}
@@ -307,6 +308,15 @@ class WeblogPageTests(PageCase):
         })
         self.assertIn('<ol id="top-sites" data-display="host" data-view="/weblog.rpy?status=all" '
                       'data-filter="site">', page)
+
+    def test_panelEntriesTextWithoutHistory(self):
+        """With the history off, the live page's panel entries are text: no view to open."""
+        self.writeLog(combined("/a", "http://x.example/"))
+        page = self.page().decode()
+        [aside] = re.findall("<aside>(.*)</aside>", page)
+        self.assertIn('<span class="key">x.example</span>', aside)
+        self.assertNotIn("<a ", aside)
+        self.assertNotIn("data-view", aside)
 
     def test_everyPanelListed(self):
         """Each panel of PANELS has its list, named for the script, saying how it shows keys."""

@@ -100,12 +100,13 @@ class Fragments:
         """A hit's cells, flattened once and kept."""
         return self.cells.get(hit, lambda: HitCells(hit))
 
-    def aside(self, links: ViewLinks) -> Piece:
+    def aside(self, links: ViewLinks | None) -> Piece:
         """
-        The chart and the top lists, their keys linking to the views of C{links}: flattened
-        again at most once a second while they change, for each view they link from.
+        The chart and the top lists, their keys linking to the views of C{links} (None: text):
+        flattened again at most once a second while they change, for each view they link from.
         """
-        total, now, view = self.records.aggregates.total, time.monotonic(), links.to()
+        total, now = self.records.aggregates.total, time.monotonic()
+        view = "" if links is None else links.to()
         kept = self.asides.get(view)
         if kept is not None and (kept[1] == total or now - kept[0] < AGGREGATES_SECONDS):
             return kept[2]
@@ -157,5 +158,7 @@ class Fragments:
             b'<tbody id="hits" data-limit="%d">' % selection.limit, *rows, b"</tbody></table>",
             fixed("template", row_template),
             rendered(footer(len(cells), status["kept"], base, suffix)),
-            b"</main>", self.aside(ViewLinks(base, selection, None)), b"</div></body></html>",
+            b"</main>", self.aside(None if history["state"] == "off"
+                                   else ViewLinks(base, selection, None)),
+            b"</div></body></html>",
         ]
