@@ -94,10 +94,10 @@ class HistoryJsonTests(PageCase):
         self.assertNotIn("window", document)
         self.assertEqual(document["history"], {**OFF, "state": "ok"})
 
-    def test_eventsRefuse(self) -> None:
-        """The event stream is live: it refuses history parameters, saying so."""
+    def test_eventsRefuseBefore(self) -> None:
+        """The event stream sends new hits: it refuses before, saying so."""
         self.records.history = StatedHistory(ANSWER, state="ok")
-        request = get(WeblogPage(self.records), "range=7d", b"events")
+        request = get(WeblogPage(self.records), "before=2015-05-17T10:00:00Z", b"events")
         self.assertEqual(request.responseCode, 400)
-        self.assertIn(b"<p>range: the event stream is live: it takes no history parameter</p>",
-                      body_of(request))
+        self.assertIn(b"<p>before: the event stream sends new hits: there is no list to page "
+                      b"back</p>", body_of(request))
