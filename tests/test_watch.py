@@ -110,6 +110,7 @@ class NotedHub:
         self.opened: list[Selection] = []
 
     def open(self, request: Any, selection: Selection, since: int | None = None) -> bytes:
+        """Note the stream's selection; send nothing."""
         self.opened.append(selection)
         return b""
 
