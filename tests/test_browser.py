@@ -7,7 +7,7 @@ import os
 import shutil
 import time
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 from twisted.trial import unittest
 from weblog.question import RANGES
@@ -48,8 +48,8 @@ def _sync_playwright() -> Any:
     return sync_playwright
 
 
-class LivePageTests(unittest.TestCase):
-    """The page in a real browser, served by a real twistd in another process."""
+class BrowserCase(unittest.TestCase):
+    """A real browser on the pages of a real twistd in another process, watching its log."""
 
     def setUp(self) -> None:
         sync_playwright = _sync_playwright()
@@ -115,6 +115,23 @@ class LivePageTests(unittest.TestCase):
                                                "keys => keys.map(key => key.textContent)")
                 for panel in PANELS]
 
+    def topLinks(self) -> list[Any]:
+        """
+        Every entry of every top list: its key's text and, when it is a link, the host and
+        path it opens and its query's parameters (decoded: the script and the server may
+        percent-encode a character differently).
+        """
+        return list(self.page.evaluate("""() => Array.from(
+            document.querySelectorAll("aside ol"), list => Array.from(
+                list.querySelectorAll("li .key"), key => {
+                    const link = key.querySelector("a");
+                    if (!link) { return [key.textContent, null]; }
+                    const url = new URL(link.href);
+                    return [key.textContent, url.host + url.pathname,
+                            Array.from(url.searchParams.entries())];
+                }))
+        """))
+
     def rowShapes(self) -> list[Any]:
         """
         Every row of the table as the browser holds it: its class, and each cell's class, text
@@ -128,6 +145,10 @@ class LivePageTests(unittest.TestCase):
                     Array.from(cell.querySelectorAll("*"), element => [element.tagName,
                         Array.from(element.attributes, a => a.name + "=" + a.value).sort()])])])
         """))
+
+
+class LivePageTests(BrowserCase):
+    """The live page in a real browser, served by a real twistd in another process."""
 
     def test_appendedLineAppearsWithoutReload(self):
         """A matching line appended to the log shows at the top of the table, no reload."""
@@ -206,7 +227,8 @@ class LivePageTests(unittest.TestCase):
             forms: Array.from(document.forms, form => new URL(form.action).host),
         })""")
         self.assertEqual(found["host"], here)
-        self.assertEqual(found["links"], [here] * (3 + len(RANGES)))  # and the history's views
+        # the footer's, the history's views and each panel's entry (the one hit's)
+        self.assertEqual(found["links"], [here] * (3 + len(RANGES) + len(PANELS)))
         self.assertEqual(found["forms"], [here])
         self.page.wait_for_function(
             "document.getElementById('live').textContent === 'live'", timeout=10000
@@ -236,13 +258,72 @@ class LivePageTests(unittest.TestCase):
         # The top lists the stats event fills (every 5 s) read as the server renders them.
         self.page.wait_for_function(
             "document.querySelectorAll('#top-referrers li').length > 1", timeout=8000)
-        tops = self.topKeys()
+        tops, links = self.topKeys(), self.topLinks()
+        here = f"127.0.0.1:{self.server.port}/weblog.rpy"
+        self.assertIn(["earlier.example", here, [["limit", "100"], ["site", "earlier.example"]]],
+                      links[0])
         counts = self.page.text_content("#log-counts")
         self.assertEqual(counts, f"{len(REFERRER_LINKS) + 1} lines read, 0 malformed, 0 rotations")
         rows = self.rowShapes()
         self.page.reload()
         self.assertEqual(self.referrerCells(), live)
         self.assertEqual(self.topKeys(), tops)
+        self.assertEqual(self.topLinks(), links)  # the script links each entry as the server
         self.assertEqual(self.page.text_content("#log-counts"), counts)
         self.assertEqual(self.rowShapes(), rows)
         self.assertEqual(self.errors, [])
+
+
+class HistoryChartTests(BrowserCase):
+    """The history page's chart in a real browser: its bars are links, and a drag a window."""
+
+    TIMES = ("17/May/2015:10:05:03 +0000", "17/May/2015:12:05:03 +0000",
+             "17/May/2015:14:05:03 +0000")
+    """Three hits, two hours apart: a window of hours, a bar each."""
+
+    def setUp(self) -> None:
+        super().setUp()
+        self.append("".join(combined(f"/h{number}", "http://x.example/", time=moment)
+                            for number, moment in enumerate(self.TIMES)))
+        deadline = time.monotonic() + 30
+        while True:
+            history = self.server.get_json("/weblog.rpy/json")["history"]
+            if history["state"] == "ok" and history["stored"] >= 1 + len(self.TIMES):
+                break
+            if time.monotonic() > deadline:
+                self.fail(f"the history did not store the hits: {history}")
+            time.sleep(0.2)
+        self.page.goto(self.server.url("/weblog.rpy?range=all&status=all"))
+        self.bars = self.page.query_selector_all("#buckets a")
+
+    def query(self) -> dict[str, str]:
+        """The query of the page the browser shows now."""
+        return dict(parse_qsl(urlsplit(self.page.url).query))
+
+    def drag(self, start: int, end: int) -> None:
+        """Press the mouse on bar C{start}, move it to bar C{end} and let go there."""
+        first, last = (self.bars[index].bounding_box() for index in (start, end))
+        assert first is not None and last is not None
+        self.page.mouse.move(first["x"] + first["width"] / 2, first["y"] + first["height"] - 2)
+        self.page.mouse.down()
+        self.page.mouse.move(last["x"] + last["width"] / 2, last["y"] + last["height"] - 2,
+                             steps=5)
+        self.page.mouse.up()
+
+    def test_dragSelectsTheWindow(self) -> None:
+        """A drag from the last bar back to the first opens from its start to the last's end."""
+        self.assertEqual(len(self.bars), len(self.TIMES))
+        with self.page.expect_navigation(timeout=10000):
+            self.drag(2, 0)
+        self.assertEqual(self.query(), {"status": "all", "from": "2015-05-17T10:00:00+00:00",
+                                        "to": "2015-05-17T14:59:59.999999+00:00"})
+        self.assertIn("From 2015-05-17 10:00 to 2015-05-17 14:59 UTC: 4 hits match.",
+                      self.page.text_content("#window"))
+        self.assertEqual(self.errors, [])
+
+    def test_clickOpensTheBar(self) -> None:
+        """A click on one bar (no drag) follows its own link: that bar's window."""
+        with self.page.expect_navigation(timeout=10000):
+            self.drag(1, 1)
+        self.assertEqual(self.query(), {"status": "all", "from": "2015-05-17T12:00:00+00:00",
+                                        "to": "2015-05-17T12:59:59.999999+00:00"})

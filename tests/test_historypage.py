@@ -6,7 +6,7 @@ from __future__ import annotations
 import html
 import re
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, quote, urlsplit
 
 from weblog.resources import WeblogPage
 
@@ -18,7 +18,7 @@ HITS = [{"time": "2015-05-20T21:05:59+00:00", "client": "203.0.113.7", "method":
          "resource": f"/a{XSS}", "protocol": "HTTP/1.1", "status": 200, "bytes": 5,
          "referrer": "http://x.example/", "agent": "Mozilla/5.0", "vhost": None,
          "source": None}]
-PAGE_ANSWER = {**ANSWER, "hits": HITS,
+PAGE_ANSWER = {**ANSWER, "hits": HITS, "before": None,
                "top": {**ANSWER["top"], "resources": [[f"/a{XSS}", 3]]},
                "buckets": {"unit": "day", "counts": [["2015-05-17T00:00:00+00:00", 2],
                                                      ["2015-05-18T00:00:00+00:00", 1]]}}
@@ -77,6 +77,42 @@ class HistoryPageTests(PageCase):
         page = self.page_of("range=all")
         self.assertNotIn(XSS, page)
         self.assertIn("/a&lt;script&gt;alert(1)&lt;/script&gt;", page)
+
+    def test_formKeepsTheView(self) -> None:
+        """The form is the live page's, with the window and the filters as hidden fields."""
+        page = self.page_of("range=7d&site=x.example&q=blog&status=all"
+                            "&before=2015-05-20T21:05:59Z~9")
+        form = re.findall(r'<form method="get" action="/weblog.rpy">(.*?)</form>', page)[0]
+        self.assertEqual(re.findall(r'<input type="hidden" name="([a-z]+)" value="([^"]*)"',
+                                    form), [("range", "7d"), ("site", "x.example")])
+        self.assertEqual(re.findall(r'<input name="([a-z]+)"[^>]*value="([^"]*)"', form),
+                         [("status", "all"), ("q", "blog"), ("limit", "35")])
+        self.assertEqual(len(re.findall("<select", form)), 3)
+
+    def test_formEscapesWhatItKeeps(self) -> None:
+        """A filter's value, whatever it holds, stays inside its hidden field's quotes."""
+        page = self.page_of("resource=" + quote(f'/x"{XSS}'))
+        self.assertIn('<input type="hidden" name="resource" value="/x&quot;&lt;script&gt;', page)
+        self.assertNotIn(XSS, page)
+
+    def test_olderHits(self) -> None:
+        """An answer with more hits than shown links to them (before=); newest goes back."""
+        page = self.page_of("range=7d&site=x.example",
+                            {**PAGE_ANSWER, "before": "2015-05-20T21:05:59Z~9"})
+        self.assertIn({"range": "7d", "site": "x.example", "before": "2015-05-20T21:05:59Z~9"},
+                      self.links(page))
+        self.assertNotIn("newest hits", page)
+        older = self.page_of("range=7d&before=2015-05-20T21:05:59Z~9")
+        self.assertIn("1 shown, older than 2015-05-20 21:05:59 UTC, of 3 hits in the window.",
+                      older)
+        self.assertNotIn("older hits", older)
+        self.assertIn({"range": "7d"}, self.links(older))  # the newest hits again
+
+    def test_otherLinksStartAtTheNewest(self) -> None:
+        """Every other link of a page of older hits opens its view at the newest hits."""
+        links = self.links(self.page_of("range=7d&before=2015-05-20T21:05:59Z~9"))
+        json_link = {"range": "7d", "before": "2015-05-20T21:05:59Z~9"}
+        self.assertEqual([link for link in links if "before" in link], [json_link])
 
     def test_cannotAnswer(self) -> None:
         """A history that cannot answer: 503, saying why, never a traceback."""

@@ -12,6 +12,7 @@ import re
 from html.parser import HTMLParser
 from typing import Any
 from unittest import mock
+from urllib.parse import parse_qsl, urlsplit
 
 from persist import Counter, ICounter, IRecords, Records
 from twisted.internet.defer import Deferred, fail, succeed
@@ -279,16 +280,48 @@ class WeblogPageTests(PageCase):
         self.writeLog(combined("/a", "https://p\u0430ypal.com/login"),
                       combined("/b", "https://p\u0430ypal.com/login"))
         page = self.page().decode()
-        sites = re.findall(r'<ol id="top-sites" data-display="host">(.*?)</ol>', page)[0]
-        referrers = re.findall(r'<ol id="top-referrers" data-display="url">(.*?)</ol>', page)[0]
+        sites = re.findall(r'<ol id="top-sites" data-display="host"[^>]*>(.*?)</ol>', page)[0]
+        referrers = re.findall(r'<ol id="top-referrers" data-display="url"[^>]*>(.*?)</ol>',
+                               page)[0]
         self.assertIn('<span class="key">xn--pypal-4ve.com</span>', sites)
         self.assertIn('<span class="key">https://xn--pypal-4ve.com/login</span>', referrers)
         self.assertNotIn("\u0430", sites + referrers)
 
+    def test_panelEntriesDrillDown(self):
+        """
+        Each entry of the live page's drill-down panels links to the history view with its
+        filter, keeping the page's own parameters; its list says how the script links more.
+        """
+        self.records.history = StatedHistory(state="ok")
+        self.writeLog(combined("/a b", "http://x.example/p?q=1", status=200))
+        page = self.page("status=all").decode()
+        found = {}
+        for name in ("sites", "referrers", "resources", "statuses"):
+            [items] = re.findall(rf'<ol id="top-{name}"[^>]*>(.*?)</ol>', page)
+            found[name] = [dict(parse_qsl(urlsplit(html.unescape(href)).query))
+                           for href in re.findall(r'<a href="([^"]*)"', items)]
+        self.assertEqual(found, {
+            "sites": [{"status": "all", "site": "x.example"}],
+            "referrers": [{"status": "all", "ref": "http://x.example/p?q=1"}],
+            "resources": [{"status": "all", "resource": "/a b"}],
+            "statuses": [{"status": "200"}],
+        })
+        self.assertIn('<ol id="top-sites" data-display="host" data-view="/weblog.rpy?status=all" '
+                      'data-filter="site">', page)
+
+    def test_panelEntriesTextWithoutHistory(self):
+        """With the history off, the live page's panel entries are text: no view to open."""
+        self.writeLog(combined("/a", "http://x.example/"))
+        page = self.page().decode()
+        [aside] = re.findall("<aside>(.*)</aside>", page)
+        self.assertIn('<span class="key">x.example</span>', aside)
+        self.assertNotIn("<a ", aside)
+        self.assertNotIn("data-view", aside)
+
     def test_everyPanelListed(self):
         """Each panel of PANELS has its list, named for the script, saying how it shows keys."""
         self.writeLog(combined("/a"))
-        lists = re.findall(r'<h2>([^<]*)</h2><ol id="top-([a-z]+)" data-display="([a-z]+)">',
+        lists = re.findall(r'<h2>([^<]*)</h2><ol id="top-([a-z]+)" data-display="([a-z]+)"',
                            self.page().decode())
         self.assertEqual(lists, [(panel.title, panel.name, panel.display) for panel in PANELS])
 

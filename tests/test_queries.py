@@ -111,3 +111,58 @@ class AnswerTests(unittest.TestCase):
         self.assertEqual([bucket_unit(NEWEST - span, NEWEST) for span in
                           (timedelta(hours=1), timedelta(days=1), timedelta(days=30))],
                          ["minute", "hour", "day"])
+
+
+class PagingTests(unittest.TestCase):
+    """The list's C{before} cursor: pages back through hits that share their seconds."""
+
+    def setUp(self) -> None:
+        directory = self.mktemp()
+        os.mkdir(directory)
+        self.store = Store(os.path.join(directory, "history.duckdb"))
+        self.addCleanup(self.store.close)
+        # 7 hits: 3 in the newest second, 1 a second earlier, 3 in the second before that
+        ages = [0, 0, 0, 1, 2, 2, 2]
+        rows = [(*hit(f"/p{number}", timedelta(seconds=age), "http://x.example/"), "x.example",
+                 False, False) for number, age in enumerate(reversed(ages))]
+        self.store.append("f", "access.log", 0, 100, len(rows),
+                          [list(values) for values in zip(*rows, strict=True)])
+        self.db = self.enterContext(self.store.reading())
+
+    def pages(self, limit: int) -> list[list[str]]:
+        """Every page of the list, following each answer's cursor until it is None."""
+        pages, before = [], None
+        while True:
+            result = answer(self.db, spec(Question(before=before), limit=limit))
+            pages.append([each["resource"] for each in result["hits"]])
+            before = result["before"]
+            if before is None:
+                return pages
+
+    def test_eachHitOnce(self) -> None:
+        """Pages of 2 list every hit once, newest first, though seconds are shared."""
+        self.assertEqual(self.pages(2), [["/p6", "/p5"], ["/p4", "/p3"], ["/p2", "/p1"],
+                                         ["/p0"]])
+
+    def test_lastPageHasNoCursor(self) -> None:
+        """A page that lists the last hits has no cursor; one that does not, has."""
+        self.assertIsNone(answer(self.db, spec(limit=7))["before"])
+        cursor = answer(self.db, spec(limit=6))["before"]
+        self.assertTrue(cursor.startswith((NEWEST - timedelta(seconds=2)).strftime(
+            "%Y-%m-%dT%H:%M:%SZ~")), cursor)
+
+    def test_timeAlone(self) -> None:
+        """A time alone lists the hits strictly older than it."""
+        before = (NEWEST - timedelta(seconds=1)).isoformat()
+        result = answer(self.db, spec(Question(before=before), limit=10))
+        self.assertEqual([each["resource"] for each in result["hits"]], ["/p2", "/p1", "/p0"])
+
+    def test_newHitsOfTheCursorsSecond(self) -> None:
+        """Hits stored after a page, in the second of its cursor, do not shift the next page."""
+        first = answer(self.db, spec(limit=2))
+        late = (*hit("/late", timedelta(0), "http://x.example/"), "x.example", False, False)
+        self.db.close()
+        self.store.append("g", "other.log", 0, 10, 1, [[value] for value in late])
+        with self.store.reading() as db:
+            second = answer(db, spec(Question(before=first["before"]), limit=2))
+        self.assertEqual([each["resource"] for each in second["hits"]], ["/p4", "/p3"])

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from twisted.trial import unittest
 from weblog.errors import BadQuery
-from weblog.question import Question, parse_question
+from weblog.question import Question, cursor_of, cursor_text, parse_question
 
 
 def asked(**params: str | list[str]) -> Question | None:
@@ -60,3 +60,23 @@ class ParseQuestionTests(unittest.TestCase):
         assert question is not None
         self.assertEqual(question.filters,
                          (("resource", "/x"), ("client", "1.2.3.4"), ("source", "b.log")))
+
+    def test_before(self) -> None:
+        """A cursor is a time, or a time and a row; alone it is a view of all the history."""
+        self.assertEqual(asked(before="2015-05-17T10:00:00Z~42"),
+                         Question("all", before="2015-05-17T10:00:00Z~42"))
+        self.assertEqual(cursor_of("2015-05-17T10:00:00Z~42"),
+                         (datetime(2015, 5, 17, 10, tzinfo=UTC), 42))
+        self.assertEqual(cursor_of("2015-05-17T10:00:00"), (datetime(2015, 5, 17, 10, tzinfo=UTC),
+                                                            None))
+        moment = datetime(2015, 5, 17, 10, 0, 1, tzinfo=UTC)
+        self.assertEqual(cursor_of(cursor_text(moment, 7)), (moment, 7))
+
+    def test_badBefore(self) -> None:
+        """A cursor that is not one gets a 400 naming before."""
+        reason = ("before: must be an ISO 8601 time like 2026-12-01T10:00:00Z, or the 'before' "
+                  "of a view's JSON, got '2015-05-17~x'")
+        self.assertBad(reason, before="2015-05-17~x")
+        self.assertBad("before: must be an ISO 8601 time like 2026-12-01T10:00:00Z, got 'soon'",
+                       before="soon~3")
+        self.assertBad("before: given more than once", before=["2015-05-17", "2015-05-18"])

@@ -9,7 +9,7 @@ import os
 import re
 from html.parser import HTMLParser
 from typing import Any
-from urllib.parse import urljoin
+from urllib.parse import parse_qsl, urljoin, urlsplit
 
 from persist import Records
 from weblog.question import RANGES
@@ -25,6 +25,7 @@ from weblog.links import DISPLAYS
 from weblog.render import SUMMARY
 from weblog.resources import WeblogPage
 from weblog.selection import Selection
+from weblog.viewlinks import PANEL_FILTERS
 
 from tests.support import REPO, SiteCase
 from tests.test_events import Client
@@ -264,8 +265,9 @@ class HostileLogTests(_SecurityCase):
     @defer.inlineCallbacks
     def test_html(self):
         """
-        The page has no script but its own, no on* attribute, no link that is not http(s),
-        and every payload shows as escaped text in its cell.
+        The page has no script but its own, no on* attribute, no link that is not http(s)
+        but its own views (a panel entry's adds one filter, whatever the key), and every
+        payload shows as escaped text in its cell.
         """
         self.serve()
         code, _, body = yield self.get(f"/weblog.rpy?{ALL}")
@@ -289,7 +291,15 @@ class HostileLogTests(_SecurityCase):
         for tag, attributes in page.elements:
             if tag == "a" and "href" not in attributes:  # the row template's, for the script
                 self.assertEqual(attributes, {"rel": "noopener noreferrer nofollow"})
-            elif tag == "a" and attributes["href"] not in own:
+            elif tag == "a" and attributes["href"] in own:
+                continue
+            elif tag == "a" and attributes["href"].startswith("/weblog.rpy?"):  # a drill-down
+                href = attributes["href"]
+                self.assertTrue(stays_on_site(href), href)
+                view, viewed = dict(parse_qsl(urlsplit(href).query)), dict(parse_qsl(ALL))
+                [added] = [name for name, value in view.items() if viewed.get(name) != value]
+                self.assertIn(added, PANEL_FILTERS.values(), href)
+            elif tag == "a":
                 href = attributes["href"]
                 self.assertEqual(as_browser_sees(href), href)
                 self.assertTrue(href.lower().startswith(("http://", "https://")), href)
@@ -615,7 +625,7 @@ def stays_on_site(url: str) -> bool:
     return seen.startswith("/") and not seen.startswith("//")
 
 
-URL_DATA = ("data-events",)
+URL_DATA = ("data-events", "data-view")
 """The data-* attributes of the page that hold a URL (the script opens it)."""
 
 
@@ -636,7 +646,8 @@ class PageLinkTests(_SecurityCase):
         data = {value for _, attributes in parse_page(body).elements
                 for name, value in attributes.items()
                 if name.startswith("data-") and name not in URL_DATA and not value.isdigit()}
-        self.assertLessEqual(data, {*DISPLAYS, SUMMARY}, what)  # no other URL for the script
+        self.assertLessEqual(data, {*DISPLAYS, SUMMARY, *PANEL_FILTERS.values()},
+                             what)  # no other URL for the script
         for tag, name, value in urls:
             self.assertTrue(stays_on_site(value), (what, tag, name, value))
             self.assertEqual(as_browser_sees(value), value, (what, tag, name))

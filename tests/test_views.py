@@ -15,6 +15,7 @@ ANSWER: dict[str, Any] = {
     "window": {"from": "2015-05-17T10:05:00+00:00", "to": "2015-05-20T21:05:00+00:00"},
     "total": 3,
     "hits": [{"resource": "/a"}],
+    "before": None,
     "top": {"sites": [["x.example", 3]], "referrers": [], "resources": [["/a", 3]],
             "statuses": [["200", 3]], "approximate": False},
     "buckets": {"unit": "day", "counts": [["2015-05-17T00:00:00+00:00", 3]]},
@@ -44,6 +45,23 @@ class HistoryJsonTests(PageCase):
         [view] = history.asked
         self.assertEqual(view["given"], ["status"])
         self.assertEqual(view["question"]["site"], "x.example")
+
+    def test_before(self) -> None:
+        """before= is asked of the history as given; the answer's cursor is the JSON's before."""
+        history = self.records.history = StatedHistory(
+            {**ANSWER, "before": "2015-05-17T10:05:00Z~3"}, state="ok")
+        code, document = self.json("range=7d&before=2015-05-20T21:00:00Z~12")
+        self.assertEqual((code, document["before"], document["query"]["before"]),
+                         (200, "2015-05-17T10:05:00Z~3", "2015-05-20T21:00:00Z~12"))
+        self.assertEqual(history.asked[0]["question"]["before"], "2015-05-20T21:00:00Z~12")
+
+    def test_badBefore(self) -> None:
+        """A bad cursor is a 400 naming before, before the history is asked."""
+        history = self.records.history = StatedHistory(ANSWER, state="ok")
+        request = get(WeblogPage(self.records), "before=yesterday", b"json")
+        self.assertEqual(request.responseCode, 400)
+        self.assertIn(b"<p>before: must be an ISO 8601 time", body_of(request))
+        self.assertEqual(history.asked, [])
 
     def test_cannotAnswer(self) -> None:
         """A history that cannot answer now: 503, saying why in one line."""
@@ -76,10 +94,10 @@ class HistoryJsonTests(PageCase):
         self.assertNotIn("window", document)
         self.assertEqual(document["history"], {**OFF, "state": "ok"})
 
-    def test_eventsRefuse(self) -> None:
-        """The event stream is live: it refuses history parameters, saying so."""
+    def test_eventsRefuseBefore(self) -> None:
+        """The event stream sends new hits: it refuses before, saying so."""
         self.records.history = StatedHistory(ANSWER, state="ok")
-        request = get(WeblogPage(self.records), "range=7d", b"events")
+        request = get(WeblogPage(self.records), "before=2015-05-17T10:00:00Z", b"events")
         self.assertEqual(request.responseCode, 400)
-        self.assertIn(b"<p>range: the event stream is live: it takes no history parameter</p>",
-                      body_of(request))
+        self.assertIn(b"<p>before: the event stream sends new hits: there is no list to page "
+                      b"back</p>", body_of(request))

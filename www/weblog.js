@@ -155,16 +155,37 @@
     url: shownReferrer
   };
 
+  function drillDown(list, key) {
+    // The view the list's data-view names with the list's filter set to key, as the server's
+    // ViewLinks.to makes it (weblog/viewlinks.py): its path is the server's, so it stays here.
+    var view = list.dataset.view;
+    var mark = view.indexOf("?");
+    var params = new URLSearchParams(mark === -1 ? "" : view.slice(mark + 1));
+    params.set(list.dataset.filter, key);
+    return (mark === -1 ? view : view.slice(0, mark)) + "?" + params.toString();
+  }
+
   function fillList(list, items) {
-    // The list's items again, each a copy of the list's template, keys shown as it displays.
+    // The list's items again, each a copy of the list's template, keys shown as it displays,
+    // each a link to its drill-down view when the list has a filter (but "-": no value).
     var template = list.querySelector("template");
     if (!template) { return; }
     var shown = DISPLAY[list.dataset.display] || DISPLAY.text;
+    var linked = Boolean(list.dataset.view && list.dataset.filter);
     while (template.nextSibling) { list.removeChild(template.nextSibling); }
     items.forEach(function (item) {
       var li = template.content.firstElementChild.cloneNode(true);
+      var key = String(item[0]);
       li.querySelector(".count").textContent = String(item[1]);
-      li.querySelector(".key").textContent = shown(String(item[0]));
+      var keyElement = li.querySelector(".key");
+      if (linked && key !== "-") {
+        var anchor = document.createElement("a");
+        anchor.setAttribute("href", drillDown(list, key));
+        anchor.textContent = shown(key);
+        keyElement.appendChild(anchor);
+      } else {
+        keyElement.textContent = shown(key);
+      }
       list.appendChild(li);
     });
   }
@@ -248,4 +269,69 @@
   };
   source.addEventListener("hit", function (event) { addHit(JSON.parse(event.data)); });
   source.addEventListener("stats", function (event) { showStats(JSON.parse(event.data)); });
+}());
+
+// weblog.js, the history page's chart: a drag across its bars (down on one, up on another)
+// opens the window from the first bar's start to the last bar's end, the view's other
+// parameters kept; each bar stays the link to its own window (and so works without script).
+(function () {
+  "use strict";
+
+  var svg = document.getElementById("buckets");
+  if (!svg || !window.URLSearchParams) { return; }
+  var bars = Array.prototype.slice.call(svg.querySelectorAll("a[href]"));
+  var first = null;
+
+  function barAt(event) {
+    // the index of the bar under the pointer (a touch keeps its first target), or -1
+    var element = document.elementFromPoint(event.clientX, event.clientY);
+    var link = element && element.closest ? element.closest("#buckets a") : null;
+    return link ? bars.indexOf(link) : -1;
+  }
+
+  function mark(from, to) {
+    bars.forEach(function (bar, index) {
+      bar.classList.toggle("selected", from !== null &&
+        index >= Math.min(from, to) && index <= Math.max(from, to));
+    });
+  }
+
+  function spanning(low, high) {
+    // the first bar's view (its path is the server's: it stays here), to the last bar's end
+    var href = bars[low].getAttribute("href");
+    var cut = href.indexOf("?");
+    var params = new URLSearchParams(cut === -1 ? "" : href.slice(cut + 1));
+    var last = bars[high].getAttribute("href");
+    var end = new URLSearchParams(last.slice(last.indexOf("?") + 1)).get("to");
+    if (end !== null) { params.set("to", end); }
+    return (cut === -1 ? href : href.slice(0, cut)) + "?" + params.toString();
+  }
+
+  svg.addEventListener("dragstart", function (event) { event.preventDefault(); });
+  svg.addEventListener("pointerdown", function (event) {
+    if (event.button !== 0) { return; }
+    var index = barAt(event);
+    first = index === -1 ? null : index;
+    if (first !== null) { mark(first, first); }
+  });
+  svg.addEventListener("pointermove", function (event) {
+    var index = first === null ? -1 : barAt(event);
+    if (index !== -1) { mark(first, index); }
+  });
+  document.addEventListener("pointerup", function (event) {
+    if (first === null) { return; }
+    var start = first;
+    var end = barAt(event);
+    first = null;
+    if (end === -1 || end === start) {  // a click on one bar follows its own link
+      mark(null, null);
+      return;
+    }
+    event.preventDefault();
+    window.location.assign(spanning(Math.min(start, end), Math.max(start, end)));
+  });
+  document.addEventListener("pointercancel", function () {
+    first = null;
+    mark(null, null);
+  });
 }());

@@ -21,11 +21,11 @@ from typing import Any
 from twisted.internet.defer import Deferred
 from twisted.web.template import Flattenable
 
+from weblog.form import FilterForm
 from weblog.hit import Hit
 from weblog.interfaces import IRecords
 from weblog.render import (
     AggregatesAside,
-    FilterForm,
     Head,
     HitCells,
     Piece,
@@ -39,11 +39,14 @@ from weblog.render import (
     table_head,
 )
 from weblog.selection import Selection
+from weblog.viewlinks import ViewLinks
 
 __all__ = ["AGGREGATES_SECONDS", "Fragments", "Kept"]
 
 AGGREGATES_SECONDS = 1.0
 """How stale the page's top lists and chart may be (the event stream updates them anyway)."""
+ASIDES_KEPT = 64
+"""How many views' aggregates are kept (each view's panels link to views of its own)."""
 ROW_STARTS = (b'<tr class="row0">', b'<tr class="row1">')
 """A row's start, by its place on the page: the rows alternate colours, a hit's cells stay."""
 
@@ -81,8 +84,8 @@ class Fragments:
     @ivar forms: the form of each query (L{FilterForm}), by selection and page path.
     @ivar fixed: the parts that change with the heading at most (head, header, table head,
         row template).
-    @ivar aggregates: when the aggregates were last flattened, their total then, and the
-        fragment; None before the first page.
+    @ivar asides: for each view the aggregates link from (its URL), when they were last
+        flattened, their total then, and the fragment.
     """
 
     def __init__(self, records: IRecords, cells: int = 4096) -> None:
@@ -91,26 +94,34 @@ class Fragments:
         self.cells = Kept(cells)
         self.forms = Kept(256)
         self.fixed = Kept(64)
-        self.aggregates: tuple[float, int, bytes] | None = None
+        self.asides: OrderedDict[str, tuple[float, int, bytes]] = OrderedDict()
 
     def hit(self, hit: Hit) -> Piece:
         """A hit's cells, flattened once and kept."""
         return self.cells.get(hit, lambda: HitCells(hit))
 
-    def aside(self) -> Piece:
-        """The chart and the top lists, flattened again at most once a second while they change."""
+    def aside(self, links: ViewLinks | None) -> Piece:
+        """
+        The chart and the top lists, their keys linking to the views of C{links} (None: text):
+        flattened again at most once a second while they change, for each view they link from.
+        """
         total, now = self.records.aggregates.total, time.monotonic()
-        kept = self.aggregates
+        view = "" if links is None else links.to()
+        kept = self.asides.get(view)
         if kept is not None and (kept[1] == total or now - kept[0] < AGGREGATES_SECONDS):
             return kept[2]
-        fragment = rendered(AggregatesAside(self.records))
+        fragment = rendered(AggregatesAside(self.records, links))
         if isinstance(fragment, Deferred):
-            return fragment.addCallback(self._keep_aside, now, total)
-        return self._keep_aside(fragment, now, total)
+            return fragment.addCallback(self._keep_aside, view, now, total)
+        return self._keep_aside(fragment, view, now, total)
 
-    def _keep_aside(self, fragment: bytes, now: float, total: int) -> bytes:
-        """Keep the aggregates' fragment, flattened at C{now} when they counted C{total}."""
-        self.aggregates = (now, total, fragment)
+    def _keep_aside(self, fragment: bytes, view: str, now: float, total: int) -> bytes:
+        """Keep the aggregates' fragment for C{view}, flattened at C{now} when they counted
+        C{total}; forget the view asked for least recently when too many are kept."""
+        self.asides[view] = (now, total, fragment)
+        self.asides.move_to_end(view)
+        if len(self.asides) > ASIDES_KEPT:
+            self.asides.popitem(last=False)
         return fragment
 
     def page(self, selection: Selection, cells: list[Piece], base: str, heading: str,
@@ -147,5 +158,7 @@ class Fragments:
             b'<tbody id="hits" data-limit="%d">' % selection.limit, *rows, b"</tbody></table>",
             fixed("template", row_template),
             rendered(footer(len(cells), status["kept"], base, suffix)),
-            b"</main>", self.aside(), b"</div></body></html>",
+            b"</main>", self.aside(None if history["state"] == "off"
+                                   else ViewLinks(base, selection, None)),
+            b"</div></body></html>",
         ]

@@ -2,9 +2,12 @@
 """
 The weblog page of a history view: its window, its filters and every panel, from the store.
 
-Every link on it is a plain link to another view: a range, a filter removed
-(its chip), an entry of a panel (which adds that filter: drill-down), a bar of
-the chart (which narrows the window to that bar's).  It is rendered once the
+Every link on it is a plain link to another view (L{weblog.viewlinks}): a range, a
+filter removed (its chip), an entry of a panel (which adds that filter:
+drill-down), a bar of the chart (which narrows the window to that bar's), the
+older hits of the list (C{before}); its form keeps the window and the filters in
+hidden fields.  www/weblog.js adds one thing: a drag across the chart's bars
+opens the window from the first to the last.  It is rendered once the
 historian answered (L{weblog.history.History.query}); meanwhile the reactor
 serves others.  It has no live updates: the live page is the view with no
 history parameter.
@@ -14,22 +17,22 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import urlencode
 
 from twisted.web.pages import errorPage
 from twisted.web.server import Request
 from twisted.web.template import Tag, tags
 
 from weblog.chart import buckets_svg
+from weblog.form import FilterForm
 from weblog.fragments import ROW_STARTS, Fragments
 from weblog.hit import Hit
 from weblog.interfaces import IRecords
-from weblog.links import DISPLAYS
 from weblog.panels import PANELS
-from weblog.question import FILTERS, RANGES, Question
+from weblog.question import FILTERS, RANGES, Question, cursor_of
 from weblog.render import (
     Head,
     Piece,
+    TopList,
     header,
     history_state,
     log_state,
@@ -37,63 +40,27 @@ from weblog.render import (
     settled,
     table_head,
 )
-from weblog.selection import PARAMETERS, Selection
+from weblog.selection import Selection
+from weblog.viewlinks import WINDOW, ViewLinks
 from weblog.views import ask_history
 
-__all__ = ["PANEL_FILTERS", "history_page"]
+__all__ = ["history_page", "page_pieces"]
 
-PANEL_FILTERS = {"sites": "site", "referrers": "ref", "resources": "resource",
-                 "statuses": "status"}
-"""The parameter that an entry of each panel adds to the view (its drill-down)."""
 _UNITS = {"minute": timedelta(minutes=1), "hour": timedelta(hours=1), "day": timedelta(days=1)}
 
 
-class _Links:
-    """The URLs of the views one click away from this one."""
-
-    def __init__(self, base: str, selection: Selection, question: Question) -> None:
-        default = Selection()
-        self.base = base or "/"
-        self.pairs: dict[str, str] = {
-            name: str(getattr(selection, name)) for name in PARAMETERS
-            if getattr(selection, name) != getattr(default, name)}
-        if question.range is not None:
-            self.pairs["range"] = question.range
-        for name, moment in (("from", question.start), ("to", question.end)):
-            if moment is not None:
-                self.pairs[name] = moment.astimezone(UTC).isoformat()
-        self.pairs.update(question.filters)
-
-    def to(self, **changes: str | None) -> str:
-        """This view with C{changes} (None takes a parameter out), as a URL."""
-        pairs = dict(self.pairs)
-        if any(name in changes for name in ("range", "from", "to")):
-            for name in ("range", "from", "to"):
-                pairs.pop(name, None)
-        for name, value in changes.items():
-            if value is None:
-                pairs.pop(name, None)
-            else:
-                pairs[name] = value
-        return f"{self.base}?{urlencode(pairs)}" if pairs else self.base
-
-    def json(self) -> str:
-        """This view's JSON, as a URL."""
-        return f"{self.base.rstrip('/')}/json?{urlencode(self.pairs)}"
-
-
-def _ranges(links: _Links, question: Question) -> Tag:
+def _ranges(links: ViewLinks, question: Question) -> Tag:
     """The range links, the current one marked; and the way back to the live view."""
     items: list[Any] = ["Range: "]
     for span in RANGES:
         current = {"aria-current": "page"} if question.range == span else {}
         items += [tags.a(span, href=links.to(range=span), **current), " "]
-    live = {name: None for name in (*FILTERS, "range", "from", "to")}
+    live = {name: None for name in (*FILTERS, *WINDOW)}
     items += ["\u00b7 ", tags.a("live", href=links.to(**live))]
     return tags.nav(*items, class_="ranges", id="ranges")
 
 
-def _chips(links: _Links, question: Question) -> Tag | str:
+def _chips(links: ViewLinks, question: Question) -> Tag | str:
     """The filters, each a chip whose link removes it."""
     if not question.filters:
         return ""
@@ -112,20 +79,7 @@ def _window(answer: dict[str, Any]) -> Tag:
                   f"{answer['total']:,} hits match.", id="window", class_="window")
 
 
-def _panel(links: _Links, name: str, title: str, display: str, items: list[list[Any]]) -> Tag:
-    """One panel's list; each entry a link that adds its filter."""
-    shown, parameter = DISPLAYS[display], PANEL_FILTERS.get(name)
-    entries = []
-    for key, count in items:
-        text: Any = shown(str(key))
-        if parameter is not None and key != "-":
-            text = tags.a(text, href=links.to(**{parameter: str(key)}))
-        entries.append(tags.li(tags.span(f"{count:,}", class_="count"), " ",
-                               tags.span(text, class_="key")))
-    return tags.section(tags.h2(title), tags.ol(*entries, id=f"top-{name}"), class_="top")
-
-
-def _aside(links: _Links, answer: dict[str, Any]) -> Tag:
+def _aside(links: ViewLinks, answer: dict[str, Any]) -> Tag:
     """The chart of the window's buckets, each a link to its own window, and every panel."""
     buckets = answer["buckets"]
     unit = buckets["unit"]
@@ -137,11 +91,28 @@ def _aside(links: _Links, answer: dict[str, Any]) -> Tag:
 
     chart = tags.section(tags.h2(f"Hits per {unit}"), buckets_svg(unit, counts, bucket),
                          class_="chart")
-    panels = [_panel(links, panel.name, panel.title, panel.display,
-                     answer["top"].get(panel.name, [])) for panel in PANELS]
+    panels = [TopList(panel, [(str(key), count) for key, count in
+                            answer["top"].get(panel.name, [])], links) for panel in PANELS]
     return tags.aside(chart, *panels, tags.p(
         "Counted over the window, with every filter; weblog's own pages excluded.",
         class_="footer"))
+
+
+def _footer(links: ViewLinks, question: Question, answer: dict[str, Any]) -> Tag:
+    """How many hits show; the links to older hits (and back to the newest), and to the JSON."""
+    older = ""
+    if question.before is not None:
+        moment = cursor_of(question.before)[0].astimezone(UTC)
+        older = f", older than {moment:%Y-%m-%d %H:%M:%S} UTC,"
+    items: list[Any] = [f"{len(answer['hits'])} shown{older} of {answer['total']:,} hits in "
+                        "the window. "]
+    if question.before is not None:
+        items += [tags.a("newest hits", href=links.to(), rel="first"), " \u00b7 "]
+    if answer["before"] is not None:
+        items += [tags.a("older hits", href=links.to(before=answer["before"]), rel="next",
+                         id="older"), " \u00b7 "]
+    items.append(tags.a("This view as JSON", href=links.json()))
+    return tags.p(*items, class_="footer")
 
 
 def _hit(data: dict[str, Any]) -> Hit:
@@ -153,18 +124,18 @@ def page_pieces(records: IRecords, fragments: Fragments, selection: Selection,
                 question: Question, base: str, heading: str,
                 answer: dict[str, Any]) -> list[Piece]:
     """The whole page of a history view, in pieces."""
-    links = _Links(base, selection, question)
+    links = ViewLinks(base, selection, question)
     rows: list[Piece] = []
     for index, data in enumerate(answer["hits"]):
         rows += (ROW_STARTS[index % 2], fragments.hit(_hit(data)), b"</tr>")
-    footer = tags.p(f"{len(answer['hits'])} shown of {answer['total']:,} hits in the window. ",
-                    tags.a("This view as JSON", href=links.json()), class_="footer")
+    footer = _footer(links, question, answer)
     return [
         b'<!DOCTYPE html>\n<html lang="en">', rendered(Head(heading)), b"<body>",
         rendered(header(heading)), rendered(log_state(records.status())),
         rendered(history_state(records.history_status())),
         rendered(_ranges(links, question)), rendered(_window(answer)),
         rendered(_chips(links, question)),
+        rendered(FilterForm(selection, base, links.hidden())),
         b'<div class="columns"><main><table>', rendered(table_head()), b'<tbody id="hits">',
         *rows, b"</tbody></table>", rendered(footer), b"</main>",
         rendered(_aside(links, answer)), b"</div></body></html>",

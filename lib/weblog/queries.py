@@ -8,8 +8,10 @@ Runs in the historian, off its reactor thread, on a connection of its own
 and the page's selection: the window and the drill-down filters, and each
 selection parameter the request gave, apply to the total, the chart and every
 panel; the list of hits also follows the selection's defaults (status 200, with a
-referrer), as the live page's list does.  Weblog's own requests are left out
-unless C{own=show}.
+referrer), as the live page's list does, newest first (by time, then by row: the
+order in which the store holds the hits of one second), at most C{limit}, from its
+C{before} cursor on (L{weblog.question.cursor_of}).  Weblog's own requests are left
+out unless C{own=show}.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from typing import Any
 import duckdb
 
 from weblog.hit import Hit
-from weblog.question import FILTERS
+from weblog.question import FILTERS, cursor_of, cursor_text
 from weblog.store import COLUMNS
 
 __all__ = ["SPANS", "answer", "bucket_unit"]
@@ -29,6 +31,7 @@ __all__ = ["SPANS", "answer", "bucket_unit"]
 SPANS = {"1h": timedelta(hours=1), "24h": timedelta(days=1), "7d": timedelta(days=7),
          "30d": timedelta(days=30)}
 """How far back each relative range reaches from the newest hit."""
+_TIME = Hit._fields.index("time")
 _HIT = ", ".join(f'"{name}"' for name, _, _ in COLUMNS[:len(Hit._fields)])
 
 
@@ -87,7 +90,8 @@ def _conditions(spec: dict[str, Any], for_list: bool) -> tuple[list[str], list[A
 def answer(db: duckdb.DuckDBPyConnection, spec: dict[str, Any],
            late: Callable[[], bool] = lambda: False, top: int = 10) -> dict[str, Any]:
     """
-    A view's answer: C{window}, C{total}, C{top} (each panel), C{buckets} and C{hits}.
+    A view's answer: C{window}, C{total}, C{top} (each panel), C{buckets}, C{hits} and
+    C{before}, the cursor of the next hits of the list (None when they are all listed).
 
     @param spec: C{question} (L{weblog.question.Question.to_json}), C{selection} (the
         page's parameters) and C{given} (the names of those the request gave).
@@ -102,8 +106,8 @@ def answer(db: duckdb.DuckDBPyConnection, spec: dict[str, Any],
 
     window = _window(execute, spec["question"])
     if window is None:
-        return {"window": None, "total": 0, "hits": [], "buckets": {"unit": "minute",
-                                                                    "counts": []},
+        return {"window": None, "total": 0, "hits": [], "before": None,
+                "buckets": {"unit": "minute", "counts": []},
                 "top": {"sites": [], "referrers": [], "resources": [], "statuses": [],
                         "approximate": False}}
     start, end = window
@@ -124,11 +128,22 @@ def answer(db: duckdb.DuckDBPyConnection, spec: dict[str, Any],
                   "FROM hits WHERE {where} GROUP BY 1 ORDER BY 1")
     statuses = rows("SELECT status, count(*) FROM hits WHERE {where} GROUP BY 1 ORDER BY 1")
     listed, listed_values = _conditions(spec, for_list=True)
+    before = spec["question"].get("before")
+    if before is not None:
+        moment, row = cursor_of(before)
+        if row is None:
+            listed.append("time < ?")
+            listed_values.append(moment)
+        else:
+            listed.append("(time < ? OR (time = ? AND rowid < ?))")
+            listed_values += [moment, moment, row]
+    limit = spec["selection"]["limit"]
     latest = execute(
-        f"SELECT {_HIT} FROM hits WHERE "  # noqa: S608  # column names and placeholders only
+        f"SELECT {_HIT}, rowid FROM hits WHERE "  # noqa: S608  # names and placeholders only
         + " AND ".join(["time BETWEEN ? AND ?", *listed])
         + " ORDER BY time DESC, rowid DESC LIMIT ?",
-        [start, end, *listed_values, spec["selection"]["limit"]])
+        [start, end, *listed_values, limit + 1])
+    shown = latest[:limit]
     return {
         "window": {"from": start.astimezone(UTC).isoformat(),
                    "to": end.astimezone(UTC).isoformat()},
@@ -143,5 +158,6 @@ def answer(db: duckdb.DuckDBPyConnection, spec: dict[str, Any],
         },
         "buckets": {"unit": unit, "counts": [[moment.isoformat(), count]
                                              for moment, count in counts]},
-        "hits": [Hit(*row).to_json() for row in latest],
+        "hits": [Hit(*row[:-1]).to_json() for row in shown],
+        "before": (cursor_text(shown[-1][_TIME], shown[-1][-1]) if len(latest) > limit else None),
     }

@@ -6,27 +6,31 @@ C{range} (C{1h}, C{24h}, C{7d}, C{30d} or C{all}) is relative to the newest hit 
 the store, so that a replayed old log works; C{from} and C{to} are ISO 8601 times
 (UTC when they name no zone).  The filters name one value of one field each:
 C{site} (a referring site), C{ref} (an exact referrer), C{resource}, C{client},
-C{vhost} and C{source}.  Each is validated like the page's other parameters
-(L{weblog.errors.BadQuery}, a 400 with a one-line reason).
+C{vhost} and C{source}.  C{before} pages the list of a view's hits back (L{cursor_of}).
+Each is validated like the page's other parameters (L{weblog.errors.BadQuery}, a 400
+with a one-line reason).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+import re
 from datetime import UTC, datetime
 from typing import Any
 
 from weblog.cleaning import MAX_FIELD
 from weblog.errors import BadQuery
 
-__all__ = ["FILTERS", "HISTORY_PARAMETERS", "RANGES", "Question", "parse_question", "single"]
+__all__ = ["FILTERS", "HISTORY_PARAMETERS", "RANGES", "Question", "cursor_of", "cursor_text",
+           "parse_question", "single"]
 
 RANGES = ("1h", "24h", "7d", "30d", "all")
 FILTERS = {"site": "site", "ref": "referrer", "resource": "resource", "client": "client",
            "vhost": "vhost", "source": "source"}
 """Each filter's parameter and the stored column it names one value of."""
-HISTORY_PARAMETERS = ("range", "from", "to", *FILTERS)
+HISTORY_PARAMETERS = ("range", "from", "to", "before", *FILTERS)
+_CURSOR = re.compile(r"(?P<time>[^~]{1,40})(?:~(?P<row>[0-9]{1,18}))?\Z", re.ASCII)
 
 
 @dataclass(frozen=True)
@@ -38,12 +42,14 @@ class Question:
     @ivar start: the window's first moment, when given.
     @ivar end: the window's last moment, when given.
     @ivar filters: (parameter, value) pairs, in L{FILTERS}' order.
+    @ivar before: where the list of hits starts (L{cursor_of}), as given; None: at the newest.
     """
 
     range: str | None = "all"
     start: datetime | None = None
     end: datetime | None = None
     filters: tuple[tuple[str, str], ...] = ()
+    before: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The question as the historian is asked it (and the JSON's C{query} says it)."""
@@ -51,6 +57,7 @@ class Question:
             "range": self.range,
             "from": None if self.start is None else self.start.isoformat(),
             "to": None if self.end is None else self.end.isoformat(),
+            "before": self.before,
             **dict(self.filters),
         }
 
@@ -81,6 +88,30 @@ def _moment(name: str, text: str) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
 
 
+def cursor_of(text: str) -> tuple[datetime, int | None]:
+    """
+    The hit a C{before} cursor names: its time, and its row in the store when given.
+
+    A list that starts C{before} a cursor holds the hits older than it, newest
+    first: those of an earlier time, and with a row, those of the same time and an
+    earlier row (hits often share a second, so a time alone would skip the rest of
+    its second's hits); L{cursor_text} makes the cursor of the last hit a list shows.
+
+    @raise BadQuery: when it is neither C{TIME} nor C{TIME~ROW}.
+    """
+    found = _CURSOR.match(text)
+    if found is None:
+        raise BadQuery("before", "must be an ISO 8601 time like 2026-12-01T10:00:00Z, or the "
+                                 f"'before' of a view's JSON, got {text[:60]!r}")
+    row = found.group("row")
+    return _moment("before", found.group("time")), None if row is None else int(row)
+
+
+def cursor_text(time: datetime, row: int) -> str:
+    """The C{before} cursor of a hit: its time in UTC and its row (C{2015-05-20T21:05:59Z~81})."""
+    return time.astimezone(UTC).isoformat().replace("+00:00", "Z") + f"~{row}"
+
+
 def parse_question(args: Mapping[bytes, Sequence[bytes]]) -> Question | None:
     """
     The history question of a request's parameters; None when it asks none.
@@ -107,6 +138,9 @@ def parse_question(args: Mapping[bytes, Sequence[bytes]]) -> Question | None:
         if not value or len(value) > MAX_FIELD:
             raise BadQuery(name, f"must be 1 to {MAX_FIELD} characters, got {len(value)}")
         filters.append((name, value))
+    before = single(args, "before")
+    if before is not None:
+        cursor_of(before)
     if start is None and end is None and span is None:
         span = "all"
-    return Question(span, start, end, tuple(filters))
+    return Question(span, start, end, tuple(filters), before)

@@ -3,7 +3,7 @@
 The weblog page's HTML, as twisted.web.template Elements: the fragments a page is made of.
 
 Each fragment is flattened on its own and kept by L{weblog.fragments}: a hit's
-cells, the form, the head, the aggregates, and the small parts that change with
+cells, the head, the aggregates, and the small parts that change with
 every line read.  The flattener quotes all that the log says.  The row a live
 hit fills in the browser is the same L{HitCells}, rendered empty into a
 C{<template>}; the top lists carry their item's shape the same way.
@@ -25,9 +25,9 @@ from weblog.interfaces import IRecords
 from weblog.links import DISPLAYS, referrer_link
 from weblog.panels import PANELS, Panel
 from weblog.question import RANGES
-from weblog.selection import MAX_LIMIT, Selection
+from weblog.viewlinks import PANEL_FILTERS, ViewLinks
 
-__all__ = ["SUMMARY", "AggregatesAside", "FilterForm", "Head", "HitCells", "Piece", "TopList",
+__all__ = ["LINK_REL", "SUMMARY", "T", "AggregatesAside", "Head", "HitCells", "Piece", "TopList",
            "footer", "header", "history_ranges", "history_sentence", "history_state",
            "hit_cells", "log_state", "log_summary", "rendered", "row_template", "settled",
            "table_head"]
@@ -131,51 +131,6 @@ def table_head() -> Tag:
         "Time", "Client", "Referrer", "Resource", "Status"))))
 
 
-CHOICES = {"referrer": ("required", "any"), "bots": ("include", "exclude"),
-           "own": ("hide", "show")}
-"""The values of the form's menus, by parameter."""
-
-
-class FilterForm(Element):
-    """The filter form: submitting it makes the bookmarkable URL of a view."""
-
-    loader = XMLString(
-        f'<form {T} method="get" t:render="form">'
-        '<label>Status <input name="status" size="4" t:render="value" /></label>'
-        '<label>Referrer <select name="referrer" t:render="choice" /></label>'
-        '<label>Bots <select name="bots" t:render="choice" /></label>'
-        '''<label>weblog's own hits <select name="own" t:render="choice" /></label>'''
-        '<label>Contains <input name="q" type="search" t:render="value" /></label>'
-        '<label>Rows <input name="limit" type="number" min="1" t:render="value">'
-        '<t:attr name="max"><t:slot name="most" /></t:attr></input></label>'
-        '<button type="submit">Show</button>'
-        "</form>")
-
-    def __init__(self, selection: Selection, base: str) -> None:
-        super().__init__()
-        self.selection = selection
-        self.base = base
-
-    @renderer
-    def form(self, request: IRequest | None, tag: Tag) -> Tag:
-        """The form, sent to the page's own path."""
-        return tag(action=self.base or "/").fillSlots(most=str(MAX_LIMIT))
-
-    @renderer
-    def value(self, request: IRequest | None, tag: Tag) -> Tag:
-        """A field holding the selection's value of the parameter it names."""
-        return tag(value=str(getattr(self.selection, str(tag.attributes["name"]))))
-
-    @renderer
-    def choice(self, request: IRequest | None, tag: Tag) -> Tag:
-        """A menu of the parameter's values, the selection's chosen."""
-        name = str(tag.attributes["name"])
-        current = getattr(self.selection, name)
-        return tag([tags.option(value, value=value,
-                                **({"selected": "selected"} if value == current else {}))
-                    for value in CHOICES[name]])
-
-
 class Head(Element):
     """The document's head: styles, the script, a refresh for browsers without scripts."""
 
@@ -277,17 +232,24 @@ def history_state(history: dict[str, Any]) -> Tag:
 
 
 class TopList(Element):
-    """One panel's top list: its heading and its keys with their counts, as it displays them."""
+    """
+    One panel's top list: its heading and its keys with their counts, as it displays them;
+    each key a link that adds its filter to the view (L{PANEL_FILTERS}), when it has one.
+    """
 
     loader = XMLString(
         f'<section {T} class="top" t:render="section"><h2><t:slot name="title" /></h2>'
         '<ol t:render="keys"><li t:render="key"><span class="count"><t:slot name="count" />'
         '</span> <span class="key"><t:slot name="key" /></span></li></ol></section>')
 
-    def __init__(self, panel: Panel, items: list[tuple[str, int]]) -> None:
+    def __init__(self, panel: Panel, items: list[tuple[str, int]],
+                 links: ViewLinks | None = None) -> None:
+        """@param links: the views one click away (None: the keys are text)."""
         super().__init__()
         self.panel = panel
         self.items = items
+        self.links = links
+        self.filter = None if links is None else PANEL_FILTERS.get(panel.name)
 
     @renderer
     def section(self, request: IRequest | None, tag: Tag) -> Tag:
@@ -296,8 +258,11 @@ class TopList(Element):
 
     @renderer
     def keys(self, request: IRequest | None, tag: Tag) -> Tag:
-        """The list, named for the script: its id, and how it displays keys."""
-        return tag(id=f"top-{self.panel.name}", **{"data-display": self.panel.display})
+        """The list, named for the script: its id, how it displays keys, how it links them."""
+        tag(id=f"top-{self.panel.name}", **{"data-display": self.panel.display})
+        if self.links is not None and self.filter is not None:
+            tag(**{"data-view": self.links.to(), "data-filter": self.filter})
+        return tag
 
     @renderer
     def key(self, request: IRequest | None, tag: Tag) -> Iterator[Tag]:
@@ -305,7 +270,10 @@ class TopList(Element):
         yield Tag("template")(tag.clone().fillSlots(count="", key=""))
         shown = DISPLAYS[self.panel.display]
         for key, count in self.items:
-            yield tag.clone().fillSlots(count=str(count), key=shown(key))
+            text: Flattenable = shown(key)
+            if self.links is not None and self.filter is not None and key != "-":
+                text = tags.a(text, href=self.links.to(**{self.filter: key}))
+            yield tag.clone().fillSlots(count=str(count), key=text)
 
 
 class AggregatesAside(Element):
@@ -317,9 +285,11 @@ class AggregatesAside(Element):
         '<p class="footer">Counted over every hit read since start, '
         "weblog's own pages excluded.</p></aside>")
 
-    def __init__(self, records: IRecords) -> None:
+    def __init__(self, records: IRecords, links: ViewLinks | None = None) -> None:
+        """@param links: the views one click away, for the panels' drill-down links."""
         super().__init__()
         self.aggregates = records.aggregates
+        self.links = links
 
     @renderer
     def chart(self, request: IRequest | None, tag: Tag) -> Tag:
@@ -330,7 +300,7 @@ class AggregatesAside(Element):
     def panels(self, request: IRequest | None, tag: Tag) -> list[TopList]:
         """Each panel's top list, in the panels' order."""
         top = self.aggregates.top()
-        return [TopList(panel, top.get(panel.name, [])) for panel in PANELS]
+        return [TopList(panel, top.get(panel.name, []), self.links) for panel in PANELS]
 
 
 def footer(shown: int, kept: int, base: str, suffix: str) -> Tag:

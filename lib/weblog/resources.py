@@ -8,6 +8,7 @@ these; everything here is importable, so trial tests reach it directly.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import cast
 from urllib.parse import quote
 
@@ -24,10 +25,11 @@ from weblog.errors import BadQuery
 from weblog.events import EventHub, hub_for
 from weblog.hit import count_of
 from weblog.interfaces import ICounter, IEventHub, IRecords
-from weblog.question import HISTORY_PARAMETERS, parse_question
+from weblog.question import parse_question
 from weblog.selection import Selection, parse_query
 from weblog.historypage import history_page
 from weblog.views import history_json
+from weblog.watch import watch_of
 
 __all__ = ["DynamicPage", "EventsPage", "JsonPage", "WeblogPage", "bad_request", "protect",
            "security_headers"]
@@ -122,21 +124,23 @@ class EventsPage(Resource):
         self.hub = hub
 
     def render_GET(self, request: Request) -> bytes | int:
-        """Open a stream, or answer 400 for a bad query and 503 when too many are open."""
+        """
+        Open a stream of the new hits that match the query (its window and filters too, see
+        L{weblog.watch}), or answer 400 for a bad query and 503 when too many are open.
+        """
         args = dict(request.args or {})
         since = args.pop(b"since", None)
         security_headers(request)
         try:
             selection = parse_query(args)
-            for name in HISTORY_PARAMETERS:
-                if name.encode("ascii") in args:
-                    raise BadQuery(name, "the event stream is live: it takes no history "
-                                         "parameter")
+            newest = self.records.aggregates.newest_minute
+            watched = watch_of(selection, parse_question(args), None if newest is None
+                               else datetime.fromtimestamp(newest * 60, UTC))
             last = _since(since)
         except BadQuery as error:
             return bad_request(request, error)
         self.records.refresh()
-        return self.hub.open(request, selection, last)
+        return self.hub.open(request, watched, last)
 
 
 def _since(values: list[bytes] | None) -> int | None:
