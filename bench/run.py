@@ -26,6 +26,7 @@ BENCHMARKS = {
     "sustained": "5. Sustained",
     "article": "6. The article's design as a baseline",
     "backfill": "7. Backfill",
+    "during": "8. During the backfill",
 }
 ANALYSIS_PLACEHOLDER = "_To be written by the maintainer._"
 
