@@ -27,6 +27,7 @@ BENCHMARKS = {
     "article": "6. The article's design as a baseline",
     "backfill": "7. Backfill",
     "during": "8. During the backfill",
+    "queries": "9. Queries on the full store",
 }
 ANALYSIS_PLACEHOLDER = "_To be written by the maintainer._"
 
