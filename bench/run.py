@@ -28,6 +28,7 @@ BENCHMARKS = {
     "backfill": "7. Backfill",
     "during": "8. During the backfill",
     "queries": "9. Queries on the full store",
+    "restart": "10. Restart with a full store",
 }
 ANALYSIS_PLACEHOLDER = "_To be written by the maintainer._"
 
