@@ -29,6 +29,7 @@ BENCHMARKS = {
     "during": "8. During the backfill",
     "queries": "9. Queries on the full store",
     "restart": "10. Restart with a full store",
+    "liveingest": "11. Live ingest with the store on",
 }
 ANALYSIS_PLACEHOLDER = "_To be written by the maintainer._"
 
