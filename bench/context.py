@@ -5,13 +5,14 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from logs import LogCache
 
 
 @dataclass
 class Context:
-    """What every benchmark needs: mode, repetitions, durations, work dir, logs, tools, budget."""
+    """What every benchmark needs: mode, runs, durations, work dir, logs, tools, budget, builds."""
 
     quick: bool
     work: Path
@@ -20,6 +21,8 @@ class Context:
     wrk_seconds: int = 10
     tools: dict[str, str | None] = field(default_factory=dict)
     logs: LogCache | None = None
+    made: dict[str, Any] = field(default_factory=dict)
+    """What one benchmark built that others of the run reuse (the full history store)."""
 
     def remaining(self) -> float:
         """Seconds left in the whole run's time budget."""

@@ -7,10 +7,14 @@ import shutil
 from machine import run_text
 
 NEEDED_BY: dict[str, dict[str, str]] = {
-    "goaccess": {"ingest": "GoAccess's lines/s and the weblog ≥ 3x GoAccess target"},
+    "goaccess": {"ingest": "GoAccess's lines/s and the weblog ≥ 3x GoAccess target",
+                 "backfill": "GoAccess's lines/s and the backfill ≥ 2x GoAccess target",
+                 "liveingest": "GoAccess's lines/s and the live ingest ≥ 3x GoAccess target"},
     "wrk": {"serving": "every figure",
             "scale": "latencies and requests/s (start times and RSS are still measured)",
-            "sustained": "every figure"},
+            "sustained": "every figure",
+            "during": "the page's latencies under load (the start and the probe are still "
+                      "measured)"},
 }
 """For each tool, the benchmarks that need it and which of their figures are skipped without."""
 
