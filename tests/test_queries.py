@@ -106,6 +106,35 @@ class AnswerTests(unittest.TestCase):
         result = answer(self.db, spec())
         self.assertEqual((result["window"], result["total"], result["hits"]), (None, 0, []))
 
+    def test_buckets(self) -> None:
+        """Each bucket is named by its first moment and counts the hits within it."""
+        counts = answer(self.db, spec(Question("24h")))["buckets"]
+        self.assertEqual(counts, {"unit": "hour", "counts": [
+            [(NEWEST - timedelta(hours=1)).isoformat(), 2], [NEWEST.isoformat(), 1]]})
+
+    def test_bucketsOfEarlyTimes(self) -> None:
+        """Hits before 1970, back to the year 1, fall in their own bucket, not the next one."""
+        early = [datetime(1, 1, 1, 0, 0, 30, tzinfo=UTC),
+                 datetime(1969, 12, 31, 23, 59, tzinfo=UTC)]
+        rows = [(*hit("/old", timedelta(0))._replace(time=moment), None, False, False)
+                for moment in early]
+        self.store.append("e", "early.log", 0, 10, 2,
+                          table_of([list(values) for values in zip(*rows, strict=True)]))
+        for moment in early:
+            question = Question(None, moment, moment + timedelta(seconds=20))
+            counts = answer(self.db, spec(question))["buckets"]
+            self.assertEqual(counts, {"unit": "minute", "counts": [
+                [moment.replace(second=0).isoformat(), 1]]})
+        self.store.query("DELETE FROM hits WHERE time > ?", [early[0]])  # the year 1 alone
+        self.assertEqual(answer(self.db, spec(Question("30d"), status="all"))["total"], 1)
+
+    def test_latestBeyondTheLastHour(self) -> None:
+        """The list finds the newest hits of the window, those of the last hour or older."""
+        listed = answer(self.db, spec(limit=2))["hits"]
+        self.assertEqual([each["resource"] for each in listed], ["/a", "/a"])
+        older = answer(self.db, spec(status="all", referrer="any", limit=5))["hits"]
+        self.assertEqual([each["resource"] for each in older], ["/a", "/a", "/b", "/missing", "/c"])
+
     def test_bucketUnit(self) -> None:
         """Minutes for up to 3 hours, hours for up to 4 days, days beyond."""
         self.assertEqual([bucket_unit(NEWEST - span, NEWEST) for span in
@@ -126,7 +155,7 @@ class PagingTests(unittest.TestCase):
         rows = [(*hit(f"/p{number}", timedelta(seconds=age), "http://x.example/"), "x.example",
                  False, False) for number, age in enumerate(reversed(ages))]
         self.store.append("f", "access.log", 0, 100, len(rows),
-                          [list(values) for values in zip(*rows, strict=True)])
+                          table_of([list(values) for values in zip(*rows, strict=True)]))
         self.db = self.enterContext(self.store.reading())
 
     def pages(self, limit: int) -> list[list[str]]:
@@ -162,7 +191,8 @@ class PagingTests(unittest.TestCase):
         first = answer(self.db, spec(limit=2))
         late = (*hit("/late", timedelta(0), "http://x.example/"), "x.example", False, False)
         self.db.close()
-        self.store.append("g", "other.log", 0, 10, 1, [[value] for value in late])
+        self.store.append("g", "other.log", 0, 10, 1,
+                          table_of([[value] for value in late]))
         with self.store.reading() as db:
             second = answer(db, spec(Question(before=first["before"]), limit=2))
         self.assertEqual([each["resource"] for each in second["hits"]], ["/p4", "/p3"])

@@ -26,11 +26,20 @@ from weblog.hit import Hit
 from weblog.question import FILTERS, cursor_of, cursor_text
 from weblog.store import COLUMNS
 
-__all__ = ["SPANS", "answer", "bucket_unit"]
+__all__ = ["LATEST_FIRST", "SPANS", "UNITS", "answer", "bucket_unit"]
 
 SPANS = {"1h": timedelta(hours=1), "24h": timedelta(days=1), "7d": timedelta(days=7),
          "30d": timedelta(days=30)}
 """How far back each relative range reaches from the newest hit."""
+UNITS = {"minute": timedelta(minutes=1), "hour": timedelta(hours=1), "day": timedelta(days=1)}
+"""The chart's buckets."""
+LATEST_FIRST = timedelta(hours=1)
+"""How far back from the window's end the latest hits are looked for first."""
+_EPOCH = datetime(1, 1, 1, tzinfo=UTC)
+_BEFORE_EPOCH = (datetime(1970, 1, 1, tzinfo=UTC) - _EPOCH) // timedelta(microseconds=1)
+"""Microseconds from the first moment a hit can have to the Unix epoch: a bucket's number
+counts from there, so that it is never negative (integer division is floor division)."""
+_MICROSECOND = timedelta(microseconds=1)
 _TIME = Hit._fields.index("time")
 _HIT = ", ".join(f'"{name}"' for name, _, _ in COLUMNS[:len(Hit._fields)])
 
@@ -55,8 +64,36 @@ def _window(execute: Callable[[str, list[Any]], list[tuple[Any, ...]]],
     end = None if question["to"] is None else datetime.fromisoformat(question["to"])
     span = question["range"]
     if span in SPANS:
-        return newest - SPANS[span], newest
+        return _back(newest, SPANS[span]), newest
     return (oldest if start is None else start), (newest if end is None else end)
+
+
+def _back(moment: datetime, span: timedelta) -> datetime:
+    """C{span} before C{moment}, or the first moment a hit can have if that is earlier."""
+    try:
+        return moment - span
+    except OverflowError:
+        return _EPOCH
+
+
+def _latest(execute: Callable[[str, list[Any]], list[tuple[Any, ...]]], start: datetime,
+            end: datetime, where: list[str], values: list[Any], count: int
+            ) -> list[tuple[Any, ...]]:
+    """
+    The newest C{count} hits of the window that meet C{where}, with their rows, newest first.
+
+    They are looked for in the window's last hour first: when it holds enough of them, they
+    are the newest of the whole window too, found without going over all of it.
+    """
+    sql = (f"SELECT {_HIT}, rowid FROM hits WHERE "  # noqa: S608  # names and placeholders only
+           + " AND ".join(["time BETWEEN ? AND ?", *where])
+           + " ORDER BY time DESC, rowid DESC LIMIT ?")
+    recent = _back(end, LATEST_FIRST)
+    if recent > start:
+        found = execute(sql, [recent, end, *values, count])
+        if len(found) >= count:
+            return found
+    return execute(sql, [start, end, *values, count])
 
 
 def _conditions(spec: dict[str, Any], for_list: bool) -> tuple[list[str], list[Any]]:
@@ -124,8 +161,11 @@ def answer(db: duckdb.DuckDBPyConnection, spec: dict[str, Any],
             f'AND "{column}" IS NOT NULL GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT ?', top)]
 
     unit = bucket_unit(start, end)
-    counts = rows(f"SELECT date_trunc('{unit}', time), count(*) "  # noqa: S608  # a unit
-                  "FROM hits WHERE {where} GROUP BY 1 ORDER BY 1")
+    width = UNITS[unit]
+    bucket = f"(epoch_us(time) + {_BEFORE_EPOCH}) // {width // _MICROSECOND}"  # no zone rules
+    counts = [(_EPOCH + number * width, count) for number, count in rows(
+        f"SELECT {bucket}, count(*) FROM hits WHERE {{where}} "  # noqa: S608  # numbers only
+        "GROUP BY 1 ORDER BY 1")]
     statuses = rows("SELECT status, count(*) FROM hits WHERE {where} GROUP BY 1 ORDER BY 1")
     listed, listed_values = _conditions(spec, for_list=True)
     before = spec["question"].get("before")
@@ -138,16 +178,12 @@ def answer(db: duckdb.DuckDBPyConnection, spec: dict[str, Any],
             listed.append("(time < ? OR (time = ? AND rowid < ?))")
             listed_values += [moment, moment, row]
     limit = spec["selection"]["limit"]
-    latest = execute(
-        f"SELECT {_HIT}, rowid FROM hits WHERE "  # noqa: S608  # names and placeholders only
-        + " AND ".join(["time BETWEEN ? AND ?", *listed])
-        + " ORDER BY time DESC, rowid DESC LIMIT ?",
-        [start, end, *listed_values, limit + 1])
+    latest = _latest(execute, start, end, listed, listed_values, limit + 1)
     shown = latest[:limit]
     return {
         "window": {"from": start.astimezone(UTC).isoformat(),
                    "to": end.astimezone(UTC).isoformat()},
-        "total": rows("SELECT count(*) FROM hits WHERE {where}")[0][0],
+        "total": sum(count for _, count in statuses),
         "top": {
             "sites": ranked("site"),
             "referrers": ranked("referrer"),
