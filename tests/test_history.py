@@ -16,7 +16,7 @@ import duckdb
 from twisted.internet.defer import Deferred, fail, inlineCallbacks, maybeDeferred
 from twisted.internet.task import deferLater
 from twisted.trial import unittest
-from weblog.historian import Historian
+from weblog.historian import NICENESS, Historian
 from weblog.history import History, QueryFailed
 from weblog.question import Question
 
@@ -64,7 +64,8 @@ class HistorianProcessTests(unittest.TestCase):
 
     @inlineCallbacks
     def test_storesAndSurvivesKill(self) -> Any:
-        """The log is stored; killed, the historian comes back and stores only new lines."""
+        """The log is stored, at a lower priority than the server's; killed, the historian comes
+        back and stores only new lines."""
         self.assertEqual(self.history.status()["state"], "starting")
         self.history.start()
         status = yield self.until(lambda status: status["state"] == "ok"
@@ -73,6 +74,8 @@ class HistorianProcessTests(unittest.TestCase):
         self.assertEqual(status["oldest"], "2015-05-17T10:05:03+00:00")
         pid = self.history.pid
         assert pid is not None
+        self.assertEqual(os.getpriority(os.PRIO_PROCESS, pid),  # it yields to the server
+                         min(os.getpriority(os.PRIO_PROCESS, 0) + NICENESS, 19))
         os.kill(pid, signal.SIGKILL)
         yield self.until(lambda status: status["state"] == "starting")
         with open(self.log, "ab") as log:

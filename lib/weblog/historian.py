@@ -62,6 +62,8 @@ PRUNE_SECONDS = 300.0
 """How often the hits older than the retention are deleted."""
 QUERIES_AT_ONCE = 2
 """How many views are answered at once; the others wait their turn."""
+NICENESS = 10
+"""How much lower than the server's the historian's scheduling priority is."""
 KEPT_ANSWERS = 64
 """How many answers are kept, each until the store changes."""
 
@@ -306,6 +308,7 @@ def main() -> None:
     from twisted.internet.stdio import StandardIO
 
     core: IReactorCore = reactor
+    os.nice(NICENESS)  # the server's pages before the backfill, when they want the same core
     # warnings and errors only: the server logs each line the historian writes to stderr
     observer = FilteringLogObserver(textFileLogObserver(sys.stderr),
                                     [LogLevelFilterPredicate(LogLevel.warn)])
