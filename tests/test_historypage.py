@@ -41,6 +41,21 @@ class HistoryPageTests(PageCase):
         return [dict(parse_qsl(urlsplit(html.unescape(href)).query))
                 for href in re.findall(r'href="([^"]*)"', page)]
 
+    def test_kept(self) -> None:
+        """The page of a view asked again is the one kept, until the store changes; the JSON of
+        the same view is kept apart from it."""
+        history = self.records.history = StatedHistory(PAGE_ANSWER, state="ok", stored=3)
+        page = WeblogPage(self.records)
+        first = get(page, "range=7d")
+        again = get(page, "range=7d")
+        self.assertEqual((body_of(again), len(history.asked)), (body_of(first), 1))
+        self.assertEqual(again.responseHeaders.getRawHeaders(b"content-type"),
+                         [b"text/html; charset=utf-8"])
+        self.assertTrue(body_of(get(page, "range=7d", b"json")).startswith(b"{"))
+        history.state = {**history.state, "stored": 4}
+        get(page, "range=7d")
+        self.assertEqual(len(history.asked), 3)
+
     def test_window(self) -> None:
         """The page says which absolute window it shows and how many hits match."""
         page = self.page_of("range=7d&site=x.example")

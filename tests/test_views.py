@@ -46,6 +46,23 @@ class HistoryJsonTests(PageCase):
         self.assertEqual(view["given"], ["status"])
         self.assertEqual(view["question"]["site"], "x.example")
 
+    def test_keptUntilTheStoreChanges(self) -> None:
+        """A view asked again is answered as kept, without asking the history, until the
+        history's status says the store changed."""
+        history = self.records.history = StatedHistory(ANSWER, state="ok", stored=3)
+        page = WeblogPage(self.records)
+        first = body_of(get(page, "range=7d", b"json"))
+        again = get(page, "range=7d", b"json")
+        self.assertEqual((body_of(again), len(history.asked)), (first, 1))
+        self.assertEqual(again.responseHeaders.getRawHeaders(b"content-type"),
+                         [b"application/json; charset=utf-8"])
+        get(page, "range=24h", b"json")
+        self.assertEqual(len(history.asked), 2)
+        history.state = {**history.state, "stored": 4}
+        self.assertEqual(json.loads(body_of(get(page, "range=7d", b"json")))["history"]["stored"],
+                         4)
+        self.assertEqual(len(history.asked), 3)
+
     def test_before(self) -> None:
         """before= is asked of the history as given; the answer's cursor is the JSON's before."""
         history = self.records.history = StatedHistory(

@@ -129,8 +129,8 @@ class Rendered:
         def done(_: object = None) -> bytes | list[bytes] | Deferred[bytes | list[bytes]]:
             pieces = settled(assemble(chosen, last_id, status, history))
             if isinstance(pieces, Deferred):
-                return pieces.addCallback(self._keep, full)
-            return self._keep(pieces, full)
+                return pieces.addCallback(self.keep, full)
+            return self.keep(pieces, full)
 
         job = records.sliced(selection.choose(records.walk(upto=last_id), chosen,
                                               lambda _, hit: each(hit)))
@@ -148,7 +148,12 @@ class Rendered:
         job.addCallbacks(lambda answer: _write(request, answer), lambda f: _failed(request, f))
         return NOT_DONE_YET
 
-    def _keep(self, pieces: list[bytes], key: tuple[Any, ...]) -> bytes | list[bytes]:
+    def stated(self, *key: Any) -> tuple[Any, ...]:
+        """C{key} with what a view of the history also shows: the log's status and the
+        history's (which says when the store changed)."""
+        return (*key, changes(self.records.status()), tuple(self.records.history_status().values()))
+
+    def keep(self, pieces: list[bytes], key: tuple[Any, ...]) -> bytes | list[bytes]:
         """An answer's pieces joined and kept; left in pieces when longer than C{CACHE_MOST}."""
         if sum(map(len, pieces)) > CACHE_MOST:
             return pieces

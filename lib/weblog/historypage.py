@@ -18,10 +18,12 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from twisted.internet.defer import Deferred
 from twisted.web.pages import errorPage
 from twisted.web.server import Request
 from twisted.web.template import Tag, tags
 
+from weblog.answers import Rendered
 from weblog.chart import buckets_svg
 from weblog.form import FilterForm
 from weblog.fragments import ROW_STARTS, Fragments
@@ -142,26 +144,21 @@ def page_pieces(records: IRecords, fragments: Fragments, selection: Selection,
     ]
 
 
-def history_page(request: Request, records: IRecords, fragments: Fragments,
-                 selection: Selection, question: Question, base: str, heading: str) -> int:
+def history_page(request: Request, records: IRecords, rendered: Rendered,
+                 selection: Selection, question: Question, base: str, heading: str
+                 ) -> bytes | int:
     """
     Answer with the page of a history view, once the historian has answered (or 503).
 
     @raise BadQuery: when there is no history to ask (C{WEBLOG_HISTORY=off}).
     """
-    def answered(answer: dict[str, Any], view: dict[str, Any]) -> Any:
-        pieces = settled(page_pieces(records, fragments, selection, question, base, heading,
-                                     answer))
-        if isinstance(pieces, list):
-            return write(pieces)
-        return pieces.addCallback(write)
-
-    def write(pieces: list[bytes]) -> None:
-        request.setHeader(b"content-type", b"text/html; charset=utf-8")
-        request.write(b"".join(pieces))
-        request.finish()
+    def answered(answer: dict[str, Any], view: dict[str, Any]
+                 ) -> list[bytes] | Deferred[list[bytes]]:
+        return settled(page_pieces(records, rendered.fragments, selection, question, base,
+                                   heading, answer))
 
     def unanswered(reason: str) -> None:
         errorPage(503, "Service Unavailable", reason).render(request)
 
-    return ask_history(request, records, selection, question, answered, unanswered)
+    return ask_history(request, records, rendered, ("html", base, heading),
+                       b"text/html; charset=utf-8", selection, question, answered, unanswered)

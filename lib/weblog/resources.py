@@ -102,7 +102,7 @@ class JsonPage(Resource):
         try:
             question = parse_question(request.args or {})
             if question is not None:
-                return history_json(request, self.records, selection, question)
+                return history_json(request, self.records, self.rendered, selection, question)
         except BadQuery as error:
             return bad_request(request, error)
         request.setHeader(b"content-type", b"application/json; charset=utf-8")
@@ -195,7 +195,7 @@ class WeblogPage(Resource):
         try:
             question = parse_question(request.args or {})
             if question is not None:
-                return history_page(request, self.records, self.rendered.fragments, selection,
+                return history_page(request, self.records, self.rendered, selection,
                                     question, base, heading)
         except BadQuery as error:
             return bad_request(request, error)

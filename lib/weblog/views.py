@@ -13,9 +13,11 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from twisted.internet.defer import Deferred
 from twisted.python.failure import Failure
 from twisted.web.server import NOT_DONE_YET, Request
 
+from weblog.answers import Rendered
 from weblog.errors import BadQuery
 from weblog.history import QueryFailed
 from weblog.hit import json_text
@@ -36,19 +38,30 @@ def view_of(selection: Selection, question: Question,
     }
 
 
-def ask_history(request: Request, records: IRecords, selection: Selection, question: Question,
-                answered: Callable[[dict[str, Any], dict[str, Any]], Any],
-                unanswered: Callable[[str], None]) -> int:
+def ask_history(request: Request, records: IRecords, rendered: Rendered, kind: tuple[Any, ...],
+                content_type: bytes, selection: Selection, question: Question,
+                answered: Callable[[dict[str, Any], dict[str, Any]],
+                                   list[bytes] | Deferred[list[bytes]]],
+                unanswered: Callable[[str], None]) -> bytes | int:
     """
-    Ask the history a request's view; then C{answered(answer, view)}, or C{unanswered(why)}
-    in one sentence (unless the client went away meanwhile).
+    Answer a request's view of the history: as kept, when it was answered since the store and
+    the log last changed; else asked of the history, then C{answered(answer, view)} makes the
+    body, or C{unanswered(why)} says in one sentence why there is none (unless the client went
+    away meanwhile).
 
+    @param kind: which document the body is, and what else it shows (it is kept by these, the
+        view and the statuses).
     @raise BadQuery: when there is no history to ask (C{WEBLOG_HISTORY=off}).
     """
     history = records.history
     if history is None:
         raise BadQuery("range" if question.range else "from",
                        "needs the history, which is off (WEBLOG_HISTORY=off)")
+    key = rendered.stated(*kind, selection, question)
+    kept = rendered.answers.get(key)
+    if kept is not None:
+        request.setHeader(b"content-type", content_type)
+        return kept
     view = view_of(selection, question, request.args or {})
     gone: list[bool] = []
     request.notifyFinish().addErrback(lambda _: gone.append(True))
@@ -58,21 +71,33 @@ def ask_history(request: Request, records: IRecords, selection: Selection, quest
             unanswered(str(failure.value) if failure.check(QueryFailed)
                        else "the history could not answer")
 
+    def made(answer: dict[str, Any]) -> list[bytes] | Deferred[list[bytes]] | None:
+        return None if gone else answered(answer, view)
+
+    def write(pieces: list[bytes] | None) -> None:
+        if pieces is None or gone:
+            return
+        body = rendered.keep(pieces, key)
+        request.setHeader(b"content-type", content_type)
+        request.write(body if isinstance(body, bytes) else b"".join(body))
+        request.finish()
+
     asked = history.query(view)
-    asked.addCallback(lambda answer: None if gone else answered(answer, view))
+    asked.addCallback(made)
+    asked.addCallback(write)
     asked.addErrback(failed)  # also when the answer could not be written
     return NOT_DONE_YET
 
 
-def history_json(request: Request, records: IRecords, selection: Selection,
-                 question: Question) -> int:
+def history_json(request: Request, records: IRecords, rendered: Rendered, selection: Selection,
+                 question: Question) -> bytes | int:
     """
     Answer with the JSON document of a history view, later (503 while it cannot be had).
 
     @raise BadQuery: when there is no history to ask (C{WEBLOG_HISTORY=off}).
     """
-    def answered(answer: dict[str, Any], view: dict[str, Any]) -> None:
-        _write(request, 200, {
+    def answered(answer: dict[str, Any], view: dict[str, Any]) -> list[bytes]:
+        return [json_text({
             "log": records.status(),
             "history": records.history_status(),
             "window": answer["window"],
@@ -82,12 +107,13 @@ def history_json(request: Request, records: IRecords, selection: Selection,
             "top": answer["top"],
             "buckets": answer["buckets"],
             "total": answer["total"],
-        })
+        }).encode()]
 
     def unanswered(reason: str) -> None:
         _write(request, 503, {"error": reason, "history": records.history_status()})
 
-    return ask_history(request, records, selection, question, answered, unanswered)
+    return ask_history(request, records, rendered, ("json",), b"application/json; charset=utf-8",
+                       selection, question, answered, unanswered)
 
 
 def _write(request: Request, code: int, document: dict[str, Any]) -> None:
