@@ -24,8 +24,8 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
-import pyarrow.compute as pc
 
+from weblog.appending import Appending, Stored
 from weblog.errors import WeblogError
 
 __all__ = ["COLUMNS", "Held", "Store", "StoreError", "interrupt", "set_aside", "state_of",
@@ -179,52 +179,54 @@ class Store:
             raise _failing(self.path, error) from None
         return None if found is None else (found[0], found[1], found[2])
 
-    def append(self, identity: str, path: str, start: int, end: int, lines: int,
-               batch: pa.Table | None) -> bool:
+    def begin(self, identity: str, path: str, start: int) -> Appending | None:
         """
-        Store a batch of a file's hits and its new position, in one transaction.
+        Begin storing a batch of a file's hits (see L{weblog.appending}).
 
         @param identity: the file's identity.
         @param path: where the file is now.
         @param start: the position the batch starts at, which must be the stored one
             (0 for a file not yet stored).
+        @return: the batch's transaction; None when the file's stored position is not
+            C{start} (the batch, or part of it, is stored already).
+        @raise StoreError: if the store cannot be read or written.
+        """
+        db = self._db
+        try:
+            db.execute("BEGIN TRANSACTION")
+        except (duckdb.Error, OSError) as error:
+            raise _failing(self.path, error) from None
+        appending = Appending(db, _INSERT, identity, path,
+                              lambda error: _failing(self.path, error))
+        try:
+            found = _one(db.execute("SELECT position FROM files WHERE identity = ?", [identity]))
+        except (duckdb.Error, OSError) as error:
+            appending.rollback()
+            raise _failing(self.path, error) from None
+        if (0 if found is None else found[0]) != start:
+            appending.rollback()
+            return None
+        return appending
+
+    def append(self, identity: str, path: str, start: int, end: int, lines: int,
+               batch: pa.Table | None) -> bool:
+        """
+        Store a batch of a file's hits and its new position, in one transaction (see
+        L{begin}).
+
         @param end: the position after the batch's last line.
         @param lines: how many lines the batch read (hits and malformed).
         @param batch: the batch's hits, a table of L{COLUMNS} (see L{table_of}), or None.
-        @return: whether it was stored; False when the file's stored position is not
-            C{start} (the batch, or part of it, is stored already).
+        @return: whether it was stored; False when the file's stored position is not C{start}.
         @raise StoreError: if it cannot be written (the store is as it was).
         """
-        hits = 0 if batch is None else len(batch)
-        try:
-            db = self._db
-            db.execute("BEGIN TRANSACTION")
-            try:
-                found = _one(db.execute("SELECT position FROM files WHERE identity = ?",
-                                        [identity]))
-                if (0 if found is None else found[0]) != start:
-                    db.execute("ROLLBACK")
-                    return False
-                if hits:
-                    db.register("batch", batch)
-                    try:
-                        db.execute(_INSERT, [identity])
-                    finally:
-                        db.unregister("batch")
-                db.execute(
-                    "INSERT INTO files VALUES (?, ?, ?, ?, ?) ON CONFLICT (identity) DO UPDATE"
-                    " SET path = excluded.path, position = excluded.position,"
-                    " lines = files.lines + excluded.lines, hits = files.hits + excluded.hits",
-                    [identity, path, end, lines, hits])
-                db.execute("COMMIT")
-            except BaseException:
-                try:
-                    db.execute("ROLLBACK")
-                except duckdb.Error:
-                    pass  # a failed commit has rolled back already
-                raise
-        except (duckdb.Error, OSError) as error:
-            raise _failing(self.path, error) from None
+        appending = self.begin(identity, path, start)
+        if appending is None:
+            return False
+        with appending:
+            if batch is not None:
+                appending.add(batch)
+            appending.commit(end, lines)
         return True
 
     def summary(self) -> tuple[int, datetime | None, datetime | None]:
@@ -313,13 +315,13 @@ class Held:
     def __init__(self, stored: int, oldest: datetime | None, newest: datetime | None) -> None:
         self.stored, self.oldest, self.newest = stored, oldest, newest
 
-    def add(self, batch: pa.Table | None) -> None:
-        """Count a batch just stored (a table of L{weblog.store.COLUMNS})."""
-        if batch is None or not len(batch):
+    def add(self, batch: Stored) -> None:
+        """Count a batch just stored."""
+        if not batch.hits:
             return
-        self.stored += len(batch)
-        extremes = pc.min_max(batch["time"])
-        first, last = extremes["min"].as_py(), extremes["max"].as_py()
+        self.stored += batch.hits
+        first, last = batch.oldest, batch.newest
+        assert first is not None and last is not None
         self.oldest = first if self.oldest is None else min(self.oldest, first)
         self.newest = last if self.newest is None else max(self.newest, last)
 

@@ -6,7 +6,9 @@ L{Storing.step} stores one batch of one file, oldest file first: a file's
 stored position says where to go on, its identity which file it is whatever it
 is now called, so a restart (or a crash) goes on where the last transaction
 ended.  It blocks on files and on DuckDB: it runs in the historian's writer
-thread, never on a reactor (see L{weblog.historian}).
+thread, never on a reactor (see L{weblog.historian}).  A batch is made into hits
+a slice at a time, and each slice's hits are added to the store by a thread of
+its own while the next slice is made, in the batch's one transaction.
 """
 
 from __future__ import annotations
@@ -16,11 +18,11 @@ import os
 import time
 import zlib
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import IO, Any, NamedTuple
 
-import pyarrow as pa
-
+from weblog.appending import Stored
 from weblog.batches import hits_of
 from weblog.logfiles import identity, identity_of, open_log, siblings
 from weblog.parsing import AUTO, LineParser
@@ -91,19 +93,19 @@ class Storing:
     Reads the logs into a store, a batch a step.
 
     @ivar progress: how far it is.
-    @ivar on_batch: called with the hits of each batch stored.
+    @ivar on_batch: called with what each batch stored.
     """
 
     def __init__(self, store: Any, paths: Sequence[str], parser: LineParser = AUTO,
                  batch_bytes: int = BATCH_BYTES,
-                 on_batch: Callable[[pa.Table | None], None] | None = None) -> None:
+                 on_batch: Callable[[Stored], None] | None = None) -> None:
         """
-        @param store: a L{weblog.store.Store} (or what has its C{position} and C{append}).
+        @param store: a L{weblog.store.Store} (or what has its C{position}, C{begin} and
+            C{append}).
         @param paths: the logs followed; each is read after its rotated siblings.
         @param parser: reads their lines.
         @param batch_bytes: the most bytes read for one transaction.
-        @param on_batch: called with the hits of each batch stored (a table of
-            L{weblog.store.COLUMNS}; None for a batch of malformed lines).
+        @param on_batch: called with what each batch stored.
         """
         self.store = store
         self.paths = list(paths)
@@ -115,6 +117,8 @@ class Storing:
         self._reading: _Reading | None = None
         self._stored: set[tuple[int, ...]] = set()
         """The files (device, inode, size, modification) found all stored, not read again."""
+        self._adder = ThreadPoolExecutor(1, thread_name_prefix="history-add")
+        """Adds a slice's hits to the store while the next slice is made."""
 
     def measure(self) -> None:
         """Work out how many bytes the logs hold, and how many of them are stored."""
@@ -195,33 +199,47 @@ class Storing:
             self._forget(keep=None)
             if len(data) >= slice_bytes:  # a line longer than a slice: malformed
                 after = self._line_end(log, start + len(data))
-                return after is not None and self._append(known, name, start, after, 1, None)
+                return after is not None and self._append(known, name, start, after, 1)
             if data and name != path and time.time() - mtime > SETTLED:
                 # a rotated file that ends without a newline: its last line is malformed
-                return self._append(known, name, start, start + len(data), 1, None)
+                return self._append(known, name, start, start + len(data), 1)
             if len(self._stored) >= 4096:
                 self._stored.clear()
             self._stored.add(seen)
             return False
         self._forget(keep=log)
+        appending = self.store.begin(known, name, start)
+        if appending is None:
+            return True  # stored already (by an earlier writer): the next step goes on
         source = path if self._sources else None
-        tables, lines, position, read_to = [], 0, start, start + len(data)
-        while end:
-            count, table = hits_of(data[:end], self.parser, source)
-            lines += count
-            position += end
-            if table is not None:
-                tables.append(table)
-            data = data[end:]
-            wanted = min(slice_bytes, start + self.batch_bytes - position) - len(data)
-            more = log.read(wanted) if wanted > 0 else b""
-            read_to += len(more)
-            data += more
-            end = data.rfind(b"\n") + 1 if more else 0
+        lines, position, read_to = 0, start, start + len(data)
+        adding: Future[None] | None = None
+        with appending:
+            try:
+                while end:
+                    count, table = hits_of(data[:end], self.parser, source)
+                    lines += count
+                    position += end
+                    if table is not None:  # stored while the next slice is made
+                        if adding is not None:
+                            adding.result()
+                        adding = self._adder.submit(appending.add, table)
+                    data = data[end:]
+                    wanted = min(slice_bytes, start + self.batch_bytes - position) - len(data)
+                    more = log.read(wanted) if wanted > 0 else b""
+                    read_to += len(more)
+                    data += more
+                    end = data.rfind(b"\n") + 1 if more else 0
+            finally:
+                if adding is not None:
+                    wait([adding])  # never two statements on the store at once
+            if adding is not None:
+                adding.result()
+            appending.commit(position, lines)
         if name.endswith(".gz"):
             self._reading = _Reading(log, known, seen, read_to, data)
-        batch = pa.concat_tables(tables) if len(tables) > 1 else tables[0] if tables else None
-        return self._append(known, name, start, position, lines, batch)
+        self._count(start, position, lines, appending.stored)
+        return True
 
     def _read(self, log: IO[bytes], start: int, size: int) -> bytes:
         """Up to C{size} bytes of C{log} from C{start}: read on from the last batch if it is
@@ -248,19 +266,22 @@ class Storing:
         return None
 
     def close(self) -> None:
-        """Close the file kept open between batches."""
+        """Close the file kept open between batches, and end the thread that adds hits."""
         self._forget(keep=None)
+        self._adder.shutdown()
 
-    def _append(self, known: str, name: str, start: int, end: int, lines: int,
-                batch: pa.Table | None) -> bool:
-        """Store one batch; count it in the progress when it was stored."""
+    def _append(self, known: str, name: str, start: int, end: int, lines: int) -> bool:
+        """Store a batch of malformed lines (the position alone)."""
         if end <= start:
             return False
-        if not self.store.append(known, name, start, end, lines, batch):
-            return True  # stored already (by an earlier writer): the next step goes on
+        if self.store.append(known, name, start, end, lines, None):
+            self._count(start, end, lines, Stored())
+        return True  # stored (or already, by an earlier writer): the next step goes on
+
+    def _count(self, start: int, end: int, lines: int, stored: Stored) -> None:
+        """Count a batch just stored in the progress, and say what it stored."""
         self.progress.bytes_done += end - start
         self.progress.stored_bytes += end - start
         self.progress.lines += lines
         if self.on_batch is not None:
-            self.on_batch(batch)
-        return True
+            self.on_batch(stored)
