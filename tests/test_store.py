@@ -71,6 +71,28 @@ class StoreTests(unittest.TestCase):
         self.assertEqual(self.store.position("f1"), (150, 3, 2))
         self.assertEqual(self.store.query("SELECT path FROM files"), [("access.log.1",)])
 
+    def test_inPieces(self) -> None:
+        """A batch added a table at a time is stored with its position at the commit, and says
+        what it stored; one that is not committed leaves nothing, position and all."""
+        early = hit("/early")._replace(time=WHEN - timedelta(hours=1))
+        begun = self.store.begin("f1", "access.log", 0)
+        assert begun is not None
+        with begun as appending:
+            appending.add(batch(hit("/a")))
+            appending.add(batch(early, hit("/b")))
+            self.assertEqual(appending.stored, (3, WHEN - timedelta(hours=1), WHEN))
+        self.assertEqual(self.store.position("f1"), None)
+        self.assertEqual(self.store.query("SELECT count(*) FROM hits"), [(0,)])
+        appending = self.store.begin("f1", "access.log", 0)
+        assert appending is not None
+        with appending:
+            appending.add(batch(hit("/a")))
+            appending.add(batch(early, hit("/b")))
+            appending.commit(300, 4)
+        self.assertEqual(self.store.position("f1"), (300, 4, 3))
+        self.assertEqual(self.store.query("SELECT count(*) FROM hits"), [(3,)])
+        self.assertIsNone(self.store.begin("f1", "access.log", 0))
+
     def test_malformedOnly(self) -> None:
         """A batch of malformed lines moves the position and stores no hit."""
         self.assertTrue(self.store.append("f1", "access.log", 0, 10, 2, None))
