@@ -83,9 +83,9 @@ class StoreTests(unittest.TestCase):
             self.assertEqual(appending.stored, (3, WHEN - timedelta(hours=1), WHEN))
         self.assertEqual(self.store.position("f1"), None)
         self.assertEqual(self.store.query("SELECT count(*) FROM hits"), [(0,)])
-        appending = self.store.begin("f1", "access.log", 0)
-        assert appending is not None
-        with appending:
+        again = self.store.begin("f1", "access.log", 0)
+        assert again is not None
+        with again as appending:
             appending.add(batch(hit("/a")))
             appending.add(batch(early, hit("/b")))
             appending.commit(300, 4)
