@@ -57,7 +57,10 @@ class HitsOfTests(unittest.TestCase):
         lines = [written(), written(), written(referrer="-", agent="-"), APACHE_COMMON,
                  written("GET /weblog.rpy/json HTTP/1.1", agent="Googlebot/2.1"),
                  written(status="-", size="-"), written(referrer="", agent=""),
-                 written(time="17/May/2015:10:05:59 -0700")]
+                 written(time="17/May/2015:10:05:59 -0700"),
+                 written(time="01/Jan/0001:00:00:30 +0000"),
+                 written(time="31/Dec/9999:23:59:59 +0000"),
+                 written(time="31/Dec/9999:23:59:59 +2359")]
         data = "".join(line + "\n" for line in lines).encode()
         self.assertSame(data)
         self.assertSame(data, source="a.log")
@@ -83,6 +86,7 @@ class HitsOfTests(unittest.TestCase):
     def test_malformed(self) -> None:
         """Bad times, long lines and lines of no format are counted but give no hit."""
         lines = [written(time="31/Dec/9999:23:59:59 -2359"),
+                 written(time="01/Jan/0001:00:00:30 +0001"),
                  written(time="31/Feb/2015:10:05:03 +0000"),
                  written(time="17/May/2015:10:05:03 +9900"), written(size="1" * 30),
                  written("GET /" + "x" * MAX_LINE + " HTTP/1.1"), "garbage", written()]
