@@ -23,6 +23,7 @@ import pyarrow.compute as pc
 
 from weblog.columns import columns_of, number, own, site, text
 from weblog.errors import LogLineError
+from weblog.memo import Memo
 from weblog.parsing import AUTO, PLAIN, LineParser, Logged, referrer_of, request_of
 from weblog.selection import is_bot
 from weblog.store import COLUMNS, table_of
@@ -38,6 +39,8 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 _BOT_OF_NONE = is_bot(None)
 """What a hit without a user-agent is: a crawler, by L{is_bot}."""
+_text, _request = Memo(text), Memo(request_of)
+"""Values that repeat slice after slice, worked out once (in bounded memory)."""
 
 
 def hits_of(data: bytes, parser: LineParser = AUTO,
@@ -121,7 +124,7 @@ def _plain(rows: list[tuple[Any, ...]], source: str | None) -> pa.Table:
     client, ident, user, when, request, status, size, referrer, agent = (
         pa.array(column, pa.binary()) for column in zip(*rows, strict=True))
     encoded = request.dictionary_encode()
-    requests = [request_of(value) for value in encoded.dictionary.to_pylist()]
+    requests = [_request(value) for value in encoded.dictionary.to_pylist()]
     referrers = referrer.dictionary_encode()
     shown = [referrer_of(value) for value in referrers.dictionary.to_pylist()]
     agents = _spread(agent, referrer_of, pa.string())  # cleaned as a referrer is
@@ -131,9 +134,9 @@ def _plain(rows: list[tuple[Any, ...]], source: str | None) -> pa.Table:
         return pa.array(list(map(part, requests)), kind).take(encoded.indices)
 
     columns = {
-        "client": _spread(client, text, pa.string()),
-        "ident": _spread(ident, text, pa.string()),
-        "user": _spread(user, text, pa.string()),
+        "client": _spread(client, _text, pa.string()),
+        "ident": _spread(ident, _text, pa.string()),
+        "user": _spread(user, _text, pa.string()),
         "time": _times(when),
         "method": of_request(itemgetter(0), pa.string()),
         "resource": of_request(itemgetter(1), pa.string()),

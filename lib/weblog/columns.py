@@ -12,6 +12,7 @@ making every line's hit (L{weblog.store.COLUMNS}, in order).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from functools import lru_cache
 from operator import itemgetter
 from typing import Any
 
@@ -49,7 +50,10 @@ def vhost(raw: Raw | None) -> str | None:
 
 def site(referrer: str | None) -> str | None:
     """The referring site of a referrer as a hit shows it."""
-    return None if referrer is None else referring_site(referrer)
+    return None if referrer is None else _referring_site(referrer)
+
+
+_referring_site = lru_cache(maxsize=8192)(referring_site)
 
 
 def own(request: tuple[str | None, str, str | None]) -> bool:
