@@ -16,10 +16,8 @@ import json
 import os
 import sys
 import threading
-import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from datetime import timedelta
 from typing import Any
 
 import duckdb
@@ -45,7 +43,8 @@ from weblog.history import OFF, Query, QueryFailed, Status
 from weblog.logformat import compile_format
 from weblog.parsing import AUTO, LineParser
 from weblog.queries import answer
-from weblog.store import Held, Store, StoreError, interrupt, set_aside, state_of
+from weblog.keeping import Held, Keeping
+from weblog.store import Store, StoreError, interrupt, set_aside, state_of
 from weblog.storing import Storing
 
 __all__ = ["Historian", "main"]
@@ -58,8 +57,6 @@ IDLE = 1.0
 """Seconds between two looks at logs that had nothing new."""
 QUERY_SECONDS = 10.0
 """The longest a view's query runs before it is cancelled."""
-PRUNE_SECONDS = 300.0
-"""How often the hits older than the retention are deleted."""
 QUERIES_AT_ONCE = 2
 """How many views are answered at once; the others wait their turn."""
 KEPT_ANSWERS = 64
@@ -76,12 +73,14 @@ class Historian:
 
     def __init__(self, store_path: str, paths: Sequence[str], parser: LineParser = AUTO,
                  memory_mb: int = 256, threads: int = 2, retry: float = RETRY,
-                 idle: float = IDLE, problem: str = "", retain_days: int = 400) -> None:
+                 idle: float = IDLE, problem: str = "", retain_days: int = 400,
+                 max_bytes: int = 0) -> None:
         """
         @param problem: why the settings cannot be used (the store is then not opened).
         @param retain_days: how many days of hits back from the newest are kept.
+        @param max_bytes: the cap on the store's files (0: none).
         """
-        self.retain = timedelta(days=retain_days)
+        self.keeping = Keeping(retain_days, max_bytes)
         self.store_path = store_path
         self.paths = list(paths)
         self.parser = parser
@@ -149,7 +148,8 @@ class Historian:
         try:
             if directory:
                 os.makedirs(directory, exist_ok=True)
-            return Store(self.store_path, f"{self.memory_mb}MB", self.threads)
+            return Store(self.store_path, f"{self.memory_mb}MB", self.threads,
+                         self.keeping.wal_bytes)
         except OSError as error:
             self._say("unwritable", f"{self.store_path}: {error.strerror or error}")
             return None
@@ -176,25 +176,23 @@ class Historian:
         held = Held(*store.summary())
         storing = Storing(store, self.paths, self.parser, on_batch=held.add)
         storing.measure()
-        pruned = 0.0
         try:
-            self._store_steps(store, storing, held, pruned)
+            self._store_steps(store, storing, held)
         finally:
             storing.close()
 
-    def _store_steps(self, store: Store, storing: Storing, held: Held, pruned: float) -> None:
-        """The writer's loop: a batch a step, the status after each, pruning now and then."""
+    def _store_steps(self, store: Store, storing: Storing, held: Held) -> None:
+        """The writer's loop: the store kept in its bounds, then a batch, then the status."""
+        stored = True
         while not self._stopping.is_set():
             if self._found_corrupt:
                 raise StoreError("corrupt", self._found_corrupt)
+            if self.keeping.keep(store, held, stored):
+                held = Held(*store.summary())
+                storing.on_batch = held.add
             stored = storing.step()
             if not stored:
                 storing.measure()
-            if held.newest is not None and time.monotonic() - pruned >= PRUNE_SECONDS:
-                pruned = time.monotonic()
-                if store.prune(held.newest - self.retain):
-                    held = Held(*store.summary())
-                    storing.on_batch = held.add
             progress = storing.progress
             state = "backfilling" if progress.bytes_done < progress.bytes_total else "ok"
             reason = ""
@@ -203,7 +201,7 @@ class Historian:
                 if progress.bytes_done >= progress.bytes_total:
                     self._rebuilding = ""  # rebuilt: the next status says ok
             self._say(state, reason, **held.to_json(), **progress.to_json(),
-                      size_bytes=store.size_bytes())
+                      size_bytes=store.size_bytes(), max_bytes=self.keeping.max_bytes or None)
             if not stored:
                 self._stopping.wait(self.idle)
 
@@ -293,11 +291,11 @@ def historian_from_settings() -> Historian:
         if settings.log_format():
             parser = compile_format(settings.log_format())
         memory, threads = settings.history_memory(), settings.history_threads()
-        retain = settings.retain_days()
+        retain, max_mb = settings.retain_days(), settings.history_max_mb()
     except ConfigError as error:
-        problem, memory, threads, retain = str(error), 256, 2, 400
+        problem, memory, threads, retain, max_mb = str(error), 256, 2, 400, 0
     return Historian(settings.history_path(), paths, parser, memory, threads, problem=problem,
-                     retain_days=retain)
+                     retain_days=retain, max_bytes=max_mb * 1_000_000)
 
 
 def main() -> None:

@@ -27,7 +27,7 @@ import pyarrow as pa
 
 from weblog.errors import WeblogError
 
-__all__ = ["COLUMNS", "Held", "Store", "StoreError", "interrupt", "set_aside", "state_of"]
+__all__ = ["COLUMNS", "WAL_BYTES", "Store", "StoreError", "interrupt", "set_aside", "state_of"]
 
 VERSION = 1
 """The schema's version, kept in the store; a store of another version is set aside."""
@@ -68,7 +68,8 @@ _SCHEMA = [
     + ", ".join(f'"{name}" {sql}' for name, sql, _ in COLUMNS)
     + ", file VARCHAR NOT NULL)",  # the identity of the file it was read from
 ]
-_TIME = [name for name, _, _ in COLUMNS].index("time")
+WAL_BYTES = 16 << 20
+"""How big the write-ahead log grows before its hits go into the file (DuckDB's default)."""
 CLOSE_WAIT = 5.0
 """The longest L{Store.close} waits for the readers' cancelled queries to end."""
 _INSERT = ("INSERT INTO hits SELECT "  # noqa: S608  # the names are COLUMNS', not input
@@ -125,20 +126,23 @@ class Store:
     @ivar path: the file's path.
     """
 
-    def __init__(self, path: str, memory_limit: str = "256MB", threads: int = 1) -> None:
+    def __init__(self, path: str, memory_limit: str = "256MB", threads: int = 1,
+                 wal_bytes: int = WAL_BYTES) -> None:
         """
         Open (or create) the store at C{path}.
 
         @param memory_limit: DuckDB's memory limit, as DuckDB writes sizes.
         @param threads: the threads DuckDB may use for a query.
+        @param wal_bytes: how big the write-ahead log grows before DuckDB checkpoints it.
         @raise StoreError: if it cannot be opened, saying why.
         """
         self.path = path
         self._readers: set[duckdb.DuckDBPyConnection] = set()
         self._readers_changed = threading.Condition()
         try:
-            self._db = duckdb.connect(path, config={"memory_limit": memory_limit,
-                                                    "threads": threads})
+            self._db = duckdb.connect(path, config={
+                "memory_limit": memory_limit, "threads": threads,
+                "checkpoint_threshold": f"{wal_bytes}B"})
         except (duckdb.Error, OSError) as error:
             raise _failing(path, error) from None
         try:
@@ -245,11 +249,48 @@ class Store:
         @return: how many were deleted.
         @raise StoreError: if the store cannot be written.
         """
+        return self._delete("DELETE FROM hits WHERE time < ?", [before])
+
+    def prune_oldest(self, count: int) -> int:
+        """
+        Delete the C{count} oldest hits (and those as old as the last of them), as L{prune}.
+
+        @return: how many were deleted.
+        @raise StoreError: if the store cannot be written.
+        """
+        if count <= 0:
+            return 0
+        return self._delete("DELETE FROM hits WHERE time <= (SELECT time FROM hits"
+                            " ORDER BY time LIMIT 1 OFFSET ?)", [count - 1])
+
+    def _delete(self, sql: str, parameters: list[Any]) -> int:
+        """Run one DELETE; how many rows it deleted."""
         try:
-            found = _one(self._db.execute("DELETE FROM hits WHERE time < ?", [before]))
+            found = _one(self._db.execute(sql, parameters))
         except (duckdb.Error, OSError) as error:
             raise _failing(self.path, error) from None
         return 0 if found is None else int(found[0])
+
+    def checkpoint(self) -> None:
+        """Move the write-ahead log into the file, where the blocks of deleted hits are reused."""
+        try:
+            self._db.execute("CHECKPOINT")
+        except (duckdb.Error, OSError) as error:
+            raise _failing(self.path, error) from None
+
+    def usage(self) -> tuple[int, int]:
+        """The bytes of the file's blocks in use, and of the write-ahead log."""
+        try:
+            found = _one(self._db.execute(
+                "SELECT used_blocks * block_size FROM pragma_database_size()"
+                " WHERE database_name = current_database()"))
+        except (duckdb.Error, OSError) as error:
+            raise _failing(self.path, error) from None
+        try:
+            wal = os.stat(self.path + ".wal").st_size
+        except OSError:
+            wal = 0
+        return (0 if found is None else int(found[0])), wal
 
     def size_bytes(self) -> int:
         """The bytes the store takes on disk, its write-ahead log included."""
@@ -301,26 +342,3 @@ def set_aside(path: str) -> str:
     if os.path.exists(path + ".wal"):
         os.replace(path + ".wal", aside + ".wal")
     return aside
-
-
-class Held:
-    """What the store holds: how many hits, and the oldest and newest time."""
-
-    def __init__(self, stored: int, oldest: datetime | None, newest: datetime | None) -> None:
-        self.stored, self.oldest, self.newest = stored, oldest, newest
-
-    def add(self, columns: list[list[Any]]) -> None:
-        """Count a batch just stored (its columns, as L{weblog.store.COLUMNS})."""
-        if not columns:
-            return
-        times = columns[_TIME]
-        self.stored += len(times)
-        first, last = min(times), max(times)
-        self.oldest = first if self.oldest is None else min(self.oldest, first)
-        self.newest = last if self.newest is None else max(self.newest, last)
-
-    def to_json(self) -> dict[str, Any]:
-        """As the C{history} object says it."""
-        return {"stored": self.stored,
-                "oldest": None if self.oldest is None else self.oldest.isoformat(),
-                "newest": None if self.newest is None else self.newest.isoformat()}
