@@ -106,15 +106,15 @@ class SettingsTests(unittest.TestCase):
                            "/etc/weblog.htpasswd")
 
     def test_historyMaxMb(self) -> None:
-        """The history's cap is C{$WEBLOG_HISTORY_MAX_MB}, 0 (none) or from 32, else 1000."""
+        """The history's cap is C{$WEBLOG_HISTORY_MAX_MB}, 0 (none) or from 64, else 1000."""
         self.assertSetting("WEBLOG_HISTORY_MAX_MB", settings.history_max_mb, 1000, "0", 0)
-        for good in ("32", "100000000"):
+        for good in ("64", "100000000"):
             setEnvironment(self, WEBLOG_HISTORY_MAX_MB=good)
             self.assertEqual(settings.history_max_mb(), int(good))
-        for bad in ("1", "31", "-5", "100000001"):
+        for bad in ("1", "63", "-5", "100000001"):
             setEnvironment(self, WEBLOG_HISTORY_MAX_MB=bad)
             error = self.assertRaises(ConfigError, settings.history_max_mb)
-            self.assertEqual(str(error), "WEBLOG_HISTORY_MAX_MB must be 0 (no cap) or from 32 to"
+            self.assertEqual(str(error), "WEBLOG_HISTORY_MAX_MB must be 0 (no cap) or from 64 to"
                                          f" 100000000, got {int(bad)}")
         setEnvironment(self, WEBLOG_HISTORY_MAX_MB="1GB")
         error = self.assertRaises(ConfigError, settings.history_max_mb)

@@ -51,7 +51,7 @@ class ConfigProblemTests(unittest.TestCase):
     def test_configBadHistoryCap(self):
         """A C{$WEBLOG_HISTORY_MAX_MB} too small is the problem, unless the history is off."""
         setEnvironment(self, WEBLOG_HISTORY_MAX_MB="8")
-        self.assertEqual(config_problem(), "WEBLOG_HISTORY_MAX_MB must be 0 (no cap) or from 32"
+        self.assertEqual(config_problem(), "WEBLOG_HISTORY_MAX_MB must be 0 (no cap) or from 64"
                                            " to 100000000, got 8")
         setEnvironment(self, WEBLOG_HISTORY="off")
         self.assertEqual(config_problem(), "")

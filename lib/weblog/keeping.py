@@ -2,28 +2,26 @@
 """
 What the store keeps: the hits within the retention, its files within the size cap.
 
-The writer (L{weblog.historian}) asks L{Keeping.keep} after each batch.  The
+The writer (L{weblog.historian}) asks L{Keeping.keep} before each batch.  The
 oldest hits go first, whichever bound they pass; their files' positions stay,
 so they are never stored again.  DuckDB does not shrink its file when rows are
 deleted: a CHECKPOINT frees their blocks, which later hits reuse (and the file
 is cut when the free blocks are at its end).  So the cap is kept on the blocks
 in use, with room left for the write-ahead log and for what a checkpoint
 writes before it frees the blocks it replaces (see the README for what was
-measured).  The write-ahead log is also checkpointed before it takes a quarter
-of the space left on its disk: a log that filled the disk could never be
-checkpointed, and the store would stay full after space came back.
+measured).
 """
 
 from __future__ import annotations
 
 import math
-import os
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
 from weblog.store import COLUMNS, WAL_BYTES, Store
+from weblog.storing import BATCH_BYTES
 
 __all__ = ["Held", "Keeping", "PRUNE_SECONDS"]
 
@@ -31,6 +29,9 @@ PRUNE_SECONDS = 300.0
 """How often the hits older than the retention are deleted."""
 WAL_SHARE = 16
 """Under a cap, the write-ahead log is checkpointed at a 16th of it (at most L{WAL_BYTES})."""
+BATCH_WAL = 2 * BATCH_BYTES
+"""Room for one batch in the write-ahead log past its checkpoint size (DuckDB checkpoints after
+the commit that passes it): a batch's hits take up to 1.6 times its bytes there (measured)."""
 ROW_GROUP = 122_880
 """The hits in one of DuckDB's row groups, the unit its checkpoints write."""
 ROW_GROUPS = 3
@@ -66,15 +67,6 @@ class Held:
                 "newest": None if self.newest is None else self.newest.isoformat()}
 
 
-def free_bytes(path: str) -> int:
-    """The bytes left for an unprivileged writer on the disk of the file at C{path}."""
-    try:
-        info = os.statvfs(os.path.dirname(os.path.abspath(path)))
-    except OSError:
-        return 1 << 62  # not known: not what stops a checkpoint
-    return info.f_bavail * info.f_frsize
-
-
 class Keeping:
     """
     Keeps a store within its bounds: days back from the newest hit, and bytes on disk.
@@ -83,18 +75,20 @@ class Keeping:
     """
 
     def __init__(self, retain_days: int = 400, max_bytes: int = 0,
-                 prune_every: float = PRUNE_SECONDS,
+                 prune_every: float = PRUNE_SECONDS, batch_wal: int = BATCH_WAL,
                  clock: Callable[[], float] = time.monotonic) -> None:
         """
         @param retain_days: how many days of hits back from the newest are kept.
         @param max_bytes: the cap on the store's files (0: none).
         @param prune_every: seconds between two deletions of the hits past the retention.
+        @param batch_wal: the most bytes one batch adds to the write-ahead log.
         @param clock: the time, in seconds, for L{prune_every}.
         """
         self.retain = timedelta(days=retain_days)
         self.max_bytes = max_bytes
         self.wal_bytes = min(WAL_BYTES, max_bytes // WAL_SHARE) if max_bytes else WAL_BYTES
         self._prune_every = prune_every
+        self._batch_wal = batch_wal
         self._clock = clock
         self._pruned: float | None = None
 
@@ -105,9 +99,6 @@ class Keeping:
         @return: whether hits were deleted (C{held} no longer says what the store holds).
         @raise weblog.store.StoreError: if the store cannot be written.
         """
-        _, wal = store.usage()
-        if wal > free_bytes(store.path) // 4:
-            store.checkpoint()
         deleted = stored and self._cap(store, held)
         now = self._clock()
         if held.newest is not None and (self._pruned is None
@@ -120,11 +111,11 @@ class Keeping:
         """Delete the oldest hits while the blocks in use pass the cap's share; whether any."""
         if not self.max_bytes or not held.stored:
             return False
-        used, _ = store.usage()
+        used = store.used_bytes()
         left = held.stored
         # a checkpoint rewrites some row groups: the whole store, while it is smaller
         rewritten = ROW_GROUPS * ROW_GROUP * used / max(left, ROW_GROUPS * ROW_GROUP)
-        high = self.max_bytes - self.wal_bytes - rewritten
+        high = self.max_bytes - self.wal_bytes - self._batch_wal - rewritten
         if used <= high:
             return False
         for _ in range(TRIES):
@@ -134,7 +125,7 @@ class Keeping:
                 break
             left -= store.prune_oldest(count)
             store.checkpoint()
-            used, _ = store.usage()
+            used = store.used_bytes()
             if used <= high:
                 break
         return True

@@ -21,7 +21,7 @@ DEFAULT_KEEP = 10000
 DEFAULT_LOG = "var/access.log"
 DEFAULT_STATE = "var"
 DEFAULT_HISTORY_MAX_MB = 1000
-SMALLEST_HISTORY_MAX_MB = 32
+SMALLEST_HISTORY_MAX_MB = 64
 
 
 def env_int(name: str, default: int, low: int, high: int) -> int:

@@ -278,19 +278,15 @@ class Store:
         except (duckdb.Error, OSError) as error:
             raise _failing(self.path, error) from None
 
-    def usage(self) -> tuple[int, int]:
-        """The bytes of the file's blocks in use, and of the write-ahead log."""
+    def used_bytes(self) -> int:
+        """The bytes of the file's blocks in use (the others are free, for later hits)."""
         try:
             found = _one(self._db.execute(
                 "SELECT used_blocks * block_size FROM pragma_database_size()"
                 " WHERE database_name = current_database()"))
         except (duckdb.Error, OSError) as error:
             raise _failing(self.path, error) from None
-        try:
-            wal = os.stat(self.path + ".wal").st_size
-        except OSError:
-            wal = 0
-        return (0 if found is None else int(found[0])), wal
+        return 0 if found is None else int(found[0])
 
     def size_bytes(self) -> int:
         """The bytes the store takes on disk, its write-ahead log included."""
