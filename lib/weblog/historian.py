@@ -89,7 +89,8 @@ class Historian:
         self.retry = retry
         self.idle = idle
         self._stopping = threading.Event()
-        self._status: dict[str, Any] = {**OFF, "state": "starting", "reason": ""}
+        self._status: dict[str, Any] = {**OFF, "state": "starting", "reason": "",
+                                        "max_bytes": max_bytes or None}
         self._problem = problem
         self._rebuilding = ""
         self._store: Store | None = None
@@ -201,7 +202,7 @@ class Historian:
                 if progress.bytes_done >= progress.bytes_total:
                     self._rebuilding = ""  # rebuilt: the next status says ok
             self._say(state, reason, **held.to_json(), **progress.to_json(),
-                      size_bytes=store.size_bytes(), max_bytes=self.keeping.max_bytes or None)
+                      size_bytes=store.size_bytes())
             if not stored:
                 self._stopping.wait(self.idle)
 
