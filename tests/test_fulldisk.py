@@ -112,11 +112,12 @@ class FullDiskTests(unittest.TestCase):
     def test_fullOnCommit(self) -> None:
         """A batch that the disk has no room for: full, said in one line, nothing stored lost;
         once space is freed the historian goes on by itself, each line stored exactly once."""
-        print(self.fillThenFree(2_500_000))
+        self.assertIn("Failed to commit", self.fillThenFree(2_500_000))
 
     def test_fullOnCheckpoint(self) -> None:
-        """A batch stored, but no room to checkpoint it: the same."""
-        print(self.fillThenFree(7_500_000))
+        """A batch stored, but no room to checkpoint it (DuckDB then ends that opening of the
+        store): the same."""
+        self.assertIn("Failed to create checkpoint", self.fillThenFree(7_500_000))
 
 
 class NearlyFullTests(unittest.TestCase):
