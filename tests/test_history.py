@@ -136,6 +136,12 @@ class HistorianTests(unittest.TestCase):
         self.assertEqual((status["state"], status["stored"], status["oldest"]),
                          ("ok", 5, "2015-05-17T10:05:03+00:00"))
 
+    def test_capSaid(self) -> None:
+        """The status says the cap on the store's files from the start; null without one."""
+        self.assertEqual(Historian("h.duckdb", [], max_bytes=64_000_000).status()["max_bytes"],
+                         64_000_000)
+        self.assertIsNone(Historian("h.duckdb", []).status()["max_bytes"])
+
     def test_unwritable(self) -> None:
         """A store it cannot create says so, in one line, and is tried again."""
         historian = Historian("/proc/no/history.duckdb", ["/nonexistent.log"], retry=0.05)

@@ -676,7 +676,7 @@ class HistoryShownTests(PageCase):
     BACKFILLING: dict[str, Any] = {
         "state": "backfilling", "stored": 1234, "bytes_done": 250, "bytes_total": 1000,
         "lines_per_second": 98765, "seconds_left": 3, "oldest": "2015-05-17T10:05:00+00:00",
-        "newest": "2015-05-18T11:06:00+00:00"}
+        "newest": "2015-05-18T11:06:00+00:00", "size_bytes": 41_000_000}
 
     def test_off(self):
         """Without a store the JSON says off, and the page says so without a bar."""
@@ -693,13 +693,30 @@ class HistoryShownTests(PageCase):
         self.assertIn('<p class="history state-backfilling" id="history"><progress max="1000" '
                       'value="250" id="history-bar"></progress> <span id="history-text">'
                       "History: reading the logs, 25% of 1.0 KB (98,765 lines/s, about 3 s left);"
-                      " 1,234 hits stored.</span></p>", page)
+                      " 1,234 hits stored, from 2015-05-17 10:05 UTC to 2015-05-18 11:06 UTC"
+                      " (41.0 MB).</span></p>", page)
 
     def test_troubleSaysWhy(self):
         """A store in trouble: the page says which, why, and that the live view goes on."""
         self.records.history = StatedHistory(state="locked", reason="var/history.duckdb: held")
         self.assertIn("History locked: var/history.duckdb: held; the live view goes on from "
                       "memory.", self.page().decode())
+
+    def test_troubleSaysWhatIsHeld(self):
+        """A store in trouble that holds hits: the page says how many, their time and size."""
+        self.records.history = StatedHistory(**{**self.BACKFILLING, "state": "full",
+                                                "reason": "var/history.duckdb: no space"})
+        self.assertIn("History full: var/history.duckdb: no space; the live view goes on from "
+                      "memory; 1,234 hits stored, from 2015-05-17 10:05 UTC to 2015-05-18 11:06"
+                      " UTC (41.0 MB).", self.page().decode())
+
+    def test_capShown(self):
+        """With a cap, the page says the store's size against it; the JSON says it too."""
+        self.records.history = StatedHistory(**{**self.BACKFILLING, "state": "ok",
+                                                "max_bytes": 1_000_000_000})
+        self.assertEqual(self.document()["history"]["max_bytes"], 1_000_000_000)
+        self.assertIn("History: 1,234 hits stored, from 2015-05-17 10:05 UTC to 2015-05-18 11:06"
+                      " UTC (41.0 MB of at most 1.0 GB).", self.page().decode())
 
     def test_changeIsShown(self):
         """A page kept for the same hits is made again when the history's state changes."""

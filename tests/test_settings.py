@@ -105,6 +105,21 @@ class SettingsTests(unittest.TestCase):
         self.assertSetting("WEBLOG_HTPASSWD", settings.htpasswd_path, "", "/etc/weblog.htpasswd",
                            "/etc/weblog.htpasswd")
 
+    def test_historyMaxMb(self) -> None:
+        """The history's cap is C{$WEBLOG_HISTORY_MAX_MB}, 0 (none) or from 64, else 1000."""
+        self.assertSetting("WEBLOG_HISTORY_MAX_MB", settings.history_max_mb, 1000, "0", 0)
+        for good in ("64", "100000000"):
+            setEnvironment(self, WEBLOG_HISTORY_MAX_MB=good)
+            self.assertEqual(settings.history_max_mb(), int(good))
+        for bad in ("1", "63", "-5", "100000001"):
+            setEnvironment(self, WEBLOG_HISTORY_MAX_MB=bad)
+            error = self.assertRaises(ConfigError, settings.history_max_mb)
+            self.assertEqual(str(error), "WEBLOG_HISTORY_MAX_MB must be 0 (no cap) or from 64 to"
+                                         f" 100000000, got {int(bad)}")
+        setEnvironment(self, WEBLOG_HISTORY_MAX_MB="1GB")
+        error = self.assertRaises(ConfigError, settings.history_max_mb)
+        self.assertEqual(str(error), "WEBLOG_HISTORY_MAX_MB must be a whole number, got '1GB'")
+
     def test_readWhenAsked(self) -> None:
         """A setting is read again each time it is asked for, as an edited .rpy asks again."""
         setEnvironment(self, WEBLOG_KEEP="5")

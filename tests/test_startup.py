@@ -22,7 +22,8 @@ class ConfigProblemTests(unittest.TestCase):
         self.directory = self.mktemp()
         os.makedirs(self.directory)
         setEnvironment(self, WEBLOG_STATE=self.directory, WEBLOG_HTPASSWD=None,
-                       WEBLOG_KEEP=None, WEBLOG_FORMAT=None, WEBLOG_MAX_STREAMS=None)
+                       WEBLOG_KEEP=None, WEBLOG_FORMAT=None, WEBLOG_MAX_STREAMS=None,
+                       WEBLOG_HISTORY=None, WEBLOG_HISTORY_MAX_MB=None)
 
     def test_configGood(self):
         """Unset or good settings are no problem."""
@@ -46,6 +47,14 @@ class ConfigProblemTests(unittest.TestCase):
         self.assertEqual(
             config_problem(), "WEBLOG_MAX_STREAMS must be from 1 to 100000, got 0"
         )
+
+    def test_configBadHistoryCap(self):
+        """A C{$WEBLOG_HISTORY_MAX_MB} too small is the problem, unless the history is off."""
+        setEnvironment(self, WEBLOG_HISTORY_MAX_MB="8")
+        self.assertEqual(config_problem(), "WEBLOG_HISTORY_MAX_MB must be 0 (no cap) or from 64"
+                                           " to 100000000, got 8")
+        setEnvironment(self, WEBLOG_HISTORY="off")
+        self.assertEqual(config_problem(), "")
 
     def test_configBadHtpasswd(self):
         """A bad C{$WEBLOG_HTPASSWD} is the problem, in one line; a good one is none."""

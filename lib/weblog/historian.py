@@ -16,10 +16,8 @@ import json
 import os
 import sys
 import threading
-import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from datetime import timedelta
 from typing import Any
 
 import duckdb
@@ -45,7 +43,8 @@ from weblog.history import OFF, Query, QueryFailed, Status
 from weblog.logformat import compile_format
 from weblog.parsing import AUTO, LineParser
 from weblog.queries import answer
-from weblog.store import Held, Store, StoreError, interrupt, set_aside, state_of
+from weblog.keeping import Held, Keeping
+from weblog.store import Store, StoreError, interrupt, set_aside, state_of
 from weblog.storing import Storing
 
 __all__ = ["Historian", "main"]
@@ -58,12 +57,12 @@ IDLE = 1.0
 """Seconds between two looks at logs that had nothing new."""
 QUERY_SECONDS = 10.0
 """The longest a view's query runs before it is cancelled."""
-PRUNE_SECONDS = 300.0
-"""How often the hits older than the retention are deleted."""
 QUERIES_AT_ONCE = 2
 """How many views are answered at once; the others wait their turn."""
 NICENESS = 10
 """How much lower than the server's the historian's scheduling priority is."""
+SMALLEST_BATCH = 256 << 10
+"""The least bytes of a log stored in one batch, however full the disk was."""
 KEPT_ANSWERS = 64
 """How many answers are kept, each until the store changes."""
 
@@ -78,12 +77,14 @@ class Historian:
 
     def __init__(self, store_path: str, paths: Sequence[str], parser: LineParser = AUTO,
                  memory_mb: int = 256, threads: int = 2, retry: float = RETRY,
-                 idle: float = IDLE, problem: str = "", retain_days: int = 400) -> None:
+                 idle: float = IDLE, problem: str = "", retain_days: int = 400,
+                 max_bytes: int = 0) -> None:
         """
         @param problem: why the settings cannot be used (the store is then not opened).
         @param retain_days: how many days of hits back from the newest are kept.
+        @param max_bytes: the cap on the store's files (0: none).
         """
-        self.retain = timedelta(days=retain_days)
+        self.keeping = Keeping(retain_days, max_bytes)
         self.store_path = store_path
         self.paths = list(paths)
         self.parser = parser
@@ -92,7 +93,8 @@ class Historian:
         self.retry = retry
         self.idle = idle
         self._stopping = threading.Event()
-        self._status: dict[str, Any] = {**OFF, "state": "starting", "reason": ""}
+        self._status: dict[str, Any] = {**OFF, "state": "starting", "reason": "",
+                                        "max_bytes": max_bytes or None}
         self._problem = problem
         self._rebuilding = ""
         self._store: Store | None = None
@@ -100,6 +102,8 @@ class Historian:
         self._queries = DeferredSemaphore(QUERIES_AT_ONCE)
         self._found_corrupt = ""
         """Why a query found the store corrupt (the writer then sets it aside), else C{""}."""
+        self._batch_bytes = self.keeping.batch_bytes
+        """How much of a log the writer stores in one batch: less after the disk was full."""
 
     def status(self) -> dict[str, Any]:
         """The C{history} object: the store's state, what it holds and how far it is."""
@@ -131,6 +135,8 @@ class Historian:
                 self._say(error.state, str(error))
                 _log.warn("history: {reason}", reason=str(error))
                 corrupt = error if error.state == "corrupt" else None
+                if error.state == "full":  # smaller batches fit in less room
+                    self._batch_bytes = max(self._batch_bytes // 8, SMALLEST_BATCH)
             except Exception as error:  # not foreseen: said and logged, and tried again
                 _log.failure("history: the writer failed; it starts again")
                 self._say("starting", f"the writer failed ({type(error).__name__}: {error});"
@@ -151,7 +157,8 @@ class Historian:
         try:
             if directory:
                 os.makedirs(directory, exist_ok=True)
-            return Store(self.store_path, f"{self.memory_mb}MB", self.threads)
+            return Store(self.store_path, f"{self.memory_mb}MB", self.threads,
+                         self.keeping.wal_bytes)
         except OSError as error:
             self._say("unwritable", f"{self.store_path}: {error.strerror or error}")
             return None
@@ -176,27 +183,28 @@ class Historian:
     def _store_into(self, store: Store) -> None:
         """Store the logs into C{store} until stopped, saying how far it is after each batch."""
         held = Held(*store.summary())
-        storing = Storing(store, self.paths, self.parser, on_batch=held.add)
+        storing = Storing(store, self.paths, self.parser, self._batch_bytes, on_batch=held.add)
         storing.measure()
-        pruned = 0.0
         try:
-            self._store_steps(store, storing, held, pruned)
+            self._store_steps(store, storing, held)
         finally:
             storing.close()
 
-    def _store_steps(self, store: Store, storing: Storing, held: Held, pruned: float) -> None:
-        """The writer's loop: a batch a step, the status after each, pruning now and then."""
+    def _store_steps(self, store: Store, storing: Storing, held: Held) -> None:
+        """The writer's loop: the store kept in its bounds, then a batch, then the status."""
+        stored = True
         while not self._stopping.is_set():
             if self._found_corrupt:
                 raise StoreError("corrupt", self._found_corrupt)
+            if self.keeping.keep(store, held, stored):
+                held = Held(*store.summary())
+                storing.on_batch = held.add
             stored = storing.step()
             if not stored:
                 storing.measure()
-            if held.newest is not None and time.monotonic() - pruned >= PRUNE_SECONDS:
-                pruned = time.monotonic()
-                if store.prune(held.newest - self.retain):
-                    held = Held(*store.summary())
-                    storing.on_batch = held.add
+            elif storing.batch_bytes < self.keeping.batch_bytes:  # room again, after a full disk
+                storing.batch_bytes = self._batch_bytes = min(2 * storing.batch_bytes,
+                                                              self.keeping.batch_bytes)
             progress = storing.progress
             state = "backfilling" if progress.bytes_done < progress.bytes_total else "ok"
             reason = ""
@@ -295,11 +303,11 @@ def historian_from_settings() -> Historian:
         if settings.log_format():
             parser = compile_format(settings.log_format())
         memory, threads = settings.history_memory(), settings.history_threads()
-        retain = settings.retain_days()
+        retain, max_mb = settings.retain_days(), settings.history_max_mb()
     except ConfigError as error:
-        problem, memory, threads, retain = str(error), 256, 2, 400
+        problem, memory, threads, retain, max_mb = str(error), 256, 2, 400, 0
     return Historian(settings.history_path(), paths, parser, memory, threads, problem=problem,
-                     retain_days=retain)
+                     retain_days=retain, max_bytes=max_mb * 1_000_000)
 
 
 def main() -> None:

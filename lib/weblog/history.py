@@ -48,7 +48,7 @@ RESTART_MOST = 30.0
 OFF: dict[str, Any] = {
     "state": "off", "reason": "", "stored": 0, "bytes_done": 0, "bytes_total": 0,
     "lines_per_second": 0, "seconds_left": None, "oldest": None, "newest": None,
-    "size_bytes": 0,
+    "size_bytes": 0, "max_bytes": None,
 }
 """The C{history} object when there is no store (C{WEBLOG_HISTORY=off})."""
 

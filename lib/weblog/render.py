@@ -191,24 +191,32 @@ def _moment(iso: str | None) -> str:
     return "?" if not iso else iso[:16].replace("T", " ") + " UTC"
 
 
+def _holding(history: dict[str, Any]) -> str:
+    """What the store holds: its hits, the time they cover, its size on disk and its cap."""
+    span = (f", from {_moment(history['oldest'])} to {_moment(history['newest'])}"
+            if history["oldest"] else "")
+    cap = history.get("max_bytes")
+    size = _size(history["size_bytes"]) + (f" of at most {_size(cap)}" if cap else "")
+    return f"{history['stored']:,} hits stored{span} ({size})"
+
+
 def history_sentence(history: dict[str, Any]) -> str:
     """What the page says of the history (its C{history} object), in one sentence."""
-    state, stored = history["state"], f"{history['stored']:,} hits stored"
+    state = history["state"]
     if state == "off":
         return "History is off (WEBLOG_HISTORY=off): the page shows what this server read."
     if state == "starting":
         return f"History: {history['reason'] or 'starting'}."
-    span = (f", from {_moment(history['oldest'])} to {_moment(history['newest'])}"
-            if history["oldest"] else "")
     if state == "ok":
-        return f"History: {stored}{span} ({_size(history['size_bytes'])})."
+        return f"History: {_holding(history)}."
     if state == "backfilling":
         done, total = history["bytes_done"], max(history["bytes_total"], 1)
         left = history["seconds_left"]
         return (f"History: reading the logs, {100 * done // total}% of "
                 f"{_size(history['bytes_total'])} ({history['lines_per_second']:,} lines/s"
-                + ("" if left is None else f", about {left:,} s left") + f"); {stored}.")
-    return f"History {state}: {history['reason']}; the live view goes on from memory."
+                + ("" if left is None else f", about {left:,} s left") + f"); {_holding(history)}.")
+    held = f"; {_holding(history)}" if history["stored"] else ""
+    return f"History {state}: {history['reason']}; the live view goes on from memory{held}."
 
 
 def history_ranges(base: str, history: dict[str, Any]) -> Tag | str:

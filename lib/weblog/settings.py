@@ -13,13 +13,15 @@ import os
 
 from weblog.errors import ConfigError, shown
 
-__all__ = ["DEFAULT_KEEP", "env_int", "history", "history_memory", "history_path",
-           "history_threads", "htpasswd_path", "keep", "log_format", "log_path", "max_streams",
-           "retain_days", "state_dir"]
+__all__ = ["DEFAULT_KEEP", "env_int", "history", "history_max_mb", "history_memory",
+           "history_path", "history_threads", "htpasswd_path", "keep", "log_format", "log_path",
+           "max_streams", "retain_days", "state_dir"]
 
 DEFAULT_KEEP = 10000
 DEFAULT_LOG = "var/access.log"
 DEFAULT_STATE = "var"
+DEFAULT_HISTORY_MAX_MB = 1000
+SMALLEST_HISTORY_MAX_MB = 64
 
 
 def env_int(name: str, default: int, low: int, high: int) -> int:
@@ -103,3 +105,13 @@ def history_threads() -> int:
 def retain_days() -> int:
     """How many days of hits the history keeps: C{$WEBLOG_RETAIN_DAYS}, else 400."""
     return env_int("WEBLOG_RETAIN_DAYS", 400, 1, 36500)
+
+
+def history_max_mb() -> int:
+    """The cap on the history's files, in MB: C{$WEBLOG_HISTORY_MAX_MB}, else 1000; 0: none."""
+    name, largest = "WEBLOG_HISTORY_MAX_MB", 100_000_000
+    value = env_int(name, DEFAULT_HISTORY_MAX_MB, -(1 << 63), 1 << 63)
+    if value != 0 and not SMALLEST_HISTORY_MAX_MB <= value <= largest:
+        raise ConfigError(f"{name} must be 0 (no cap) or from {SMALLEST_HISTORY_MAX_MB} to"
+                          f" {largest}, got {value}")
+    return value

@@ -27,6 +27,7 @@ def config_problem() -> str:
             settings.history_memory()
             settings.history_threads()
             settings.retain_days()
+            settings.history_max_mb()
         if settings.htpasswd_path():
             read_htpasswd(settings.htpasswd_path())
     except ConfigError as error:

@@ -25,10 +25,10 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from weblog.appending import Appending, Stored
+from weblog.appending import Appending
 from weblog.errors import WeblogError
 
-__all__ = ["COLUMNS", "Held", "Store", "StoreError", "interrupt", "set_aside", "state_of",
+__all__ = ["COLUMNS", "WAL_BYTES", "Store", "StoreError", "interrupt", "set_aside", "state_of",
            "table_of"]
 
 VERSION = 1
@@ -70,6 +70,8 @@ _SCHEMA = [
     + ", ".join(f'"{name}" {sql}' for name, sql, _ in COLUMNS)
     + ", file VARCHAR NOT NULL)",  # the identity of the file it was read from
 ]
+WAL_BYTES = 16 << 20
+"""How big the write-ahead log grows before its hits go into the file (DuckDB's default)."""
 CLOSE_WAIT = 5.0
 """The longest L{Store.close} waits for the readers' cancelled queries to end."""
 _INSERT = ("INSERT INTO hits SELECT "  # noqa: S608  # the names are COLUMNS', not input
@@ -126,20 +128,23 @@ class Store:
     @ivar path: the file's path.
     """
 
-    def __init__(self, path: str, memory_limit: str = "256MB", threads: int = 1) -> None:
+    def __init__(self, path: str, memory_limit: str = "256MB", threads: int = 1,
+                 wal_bytes: int = WAL_BYTES) -> None:
         """
         Open (or create) the store at C{path}.
 
         @param memory_limit: DuckDB's memory limit, as DuckDB writes sizes.
         @param threads: the threads DuckDB may use for a query.
+        @param wal_bytes: how big the write-ahead log grows before DuckDB checkpoints it.
         @raise StoreError: if it cannot be opened, saying why.
         """
         self.path = path
         self._readers: set[duckdb.DuckDBPyConnection] = set()
         self._readers_changed = threading.Condition()
         try:
-            self._db = duckdb.connect(path, config={"memory_limit": memory_limit,
-                                                    "threads": threads})
+            self._db = duckdb.connect(path, config={
+                "memory_limit": memory_limit, "threads": threads,
+                "checkpoint_threshold": f"{wal_bytes}B"})
         except (duckdb.Error, OSError) as error:
             raise _failing(path, error) from None
         try:
@@ -244,8 +249,41 @@ class Store:
         @return: how many were deleted.
         @raise StoreError: if the store cannot be written.
         """
+        return self._delete("DELETE FROM hits WHERE time < ?", [before])
+
+    def prune_oldest(self, count: int) -> int:
+        """
+        Delete the C{count} oldest hits (and those as old as the last of them), as L{prune}.
+
+        @return: how many were deleted.
+        @raise StoreError: if the store cannot be written.
+        """
+        if count <= 0:
+            return 0
+        return self._delete("DELETE FROM hits WHERE time <= (SELECT time FROM hits"
+                            " ORDER BY time LIMIT 1 OFFSET ?)", [count - 1])
+
+    def _delete(self, sql: str, parameters: list[Any]) -> int:
+        """Run one DELETE; how many rows it deleted."""
         try:
-            found = _one(self._db.execute("DELETE FROM hits WHERE time < ?", [before]))
+            found = _one(self._db.execute(sql, parameters))
+        except (duckdb.Error, OSError) as error:
+            raise _failing(self.path, error) from None
+        return 0 if found is None else int(found[0])
+
+    def checkpoint(self) -> None:
+        """Move the write-ahead log into the file, where the blocks of deleted hits are reused."""
+        try:
+            self._db.execute("CHECKPOINT")
+        except (duckdb.Error, OSError) as error:
+            raise _failing(self.path, error) from None
+
+    def used_bytes(self) -> int:
+        """The bytes of the file's blocks in use (the others are free, for later hits)."""
+        try:
+            found = _one(self._db.execute(
+                "SELECT used_blocks * block_size FROM pragma_database_size()"
+                " WHERE database_name = current_database()"))
         except (duckdb.Error, OSError) as error:
             raise _failing(self.path, error) from None
         return 0 if found is None else int(found[0])
@@ -307,26 +345,3 @@ def set_aside(path: str) -> str:
     if os.path.exists(path + ".wal"):
         os.replace(path + ".wal", aside + ".wal")
     return aside
-
-
-class Held:
-    """What the store holds: how many hits, and the oldest and newest time."""
-
-    def __init__(self, stored: int, oldest: datetime | None, newest: datetime | None) -> None:
-        self.stored, self.oldest, self.newest = stored, oldest, newest
-
-    def add(self, batch: Stored) -> None:
-        """Count a batch just stored."""
-        if not batch.hits:
-            return
-        self.stored += batch.hits
-        first, last = batch.oldest, batch.newest
-        assert first is not None and last is not None
-        self.oldest = first if self.oldest is None else min(self.oldest, first)
-        self.newest = last if self.newest is None else max(self.newest, last)
-
-    def to_json(self) -> dict[str, Any]:
-        """As the C{history} object says it."""
-        return {"stored": self.stored,
-                "oldest": None if self.oldest is None else self.oldest.isoformat(),
-                "newest": None if self.newest is None else self.newest.isoformat()}

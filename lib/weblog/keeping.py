@@ -1,0 +1,139 @@
+# -*- test-case-name: tests.test_keeping -*-
+"""
+What the store keeps: the hits within the retention, its files within the size cap.
+
+The writer (L{weblog.historian}) asks L{Keeping.keep} before each batch.  The
+oldest hits go first, whichever bound they pass; their files' positions stay,
+so they are never stored again.  DuckDB does not shrink its file when rows are
+deleted: a CHECKPOINT frees their blocks, which later hits reuse (and the file
+is cut when the free blocks are at its end).  So the cap is kept on the blocks
+in use, with room left for the write-ahead log and for what a checkpoint
+writes before it frees the blocks it replaces (see the README for what was
+measured).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from weblog.appending import Stored
+from weblog.store import WAL_BYTES, Store
+from weblog.storing import BATCH_BYTES
+
+__all__ = ["Held", "Keeping", "PRUNE_SECONDS"]
+
+PRUNE_SECONDS = 300.0
+"""How often the hits older than the retention are deleted."""
+WAL_SHARE = 16
+"""Under a cap, the write-ahead log is checkpointed at a 16th of it (at most L{WAL_BYTES})."""
+BATCH_SHARE = 16
+"""Under a cap, a batch of a log is at most a 16th of it (and at most L{BATCH_BYTES}): a batch of
+long lines, fewer than a row group, goes all through the write-ahead log."""
+BATCH_WAL = 2
+"""Room for one batch in the write-ahead log past its checkpoint size (DuckDB checkpoints after
+the commit that passes it), in batches' bytes: a batch's hits take up to 1.6 times its bytes
+there (measured)."""
+ROW_GROUP = 122_880
+"""The hits in one of DuckDB's row groups, the unit its checkpoints write."""
+ROW_GROUPS = 4
+"""Room left in the cap for what a checkpoint writes before it frees what it replaces: as many
+row groups (2.3 of them were measured over one log, more when several logs' times interleave)."""
+STEP = 0.1
+"""Once over, hits are deleted until the blocks in use are this share of the cap lower."""
+TRIES = 4
+"""The most rounds of deleting and checkpointing after one batch."""
+
+
+class Held:
+    """What the store holds: how many hits, and the oldest and newest time."""
+
+    def __init__(self, stored: int, oldest: datetime | None, newest: datetime | None) -> None:
+        self.stored, self.oldest, self.newest = stored, oldest, newest
+
+    def add(self, batch: Stored) -> None:
+        """Count a batch just stored."""
+        if not batch.hits:
+            return
+        self.stored += batch.hits
+        first, last = batch.oldest, batch.newest
+        assert first is not None and last is not None
+        self.oldest = first if self.oldest is None else min(self.oldest, first)
+        self.newest = last if self.newest is None else max(self.newest, last)
+
+    def to_json(self) -> dict[str, Any]:
+        """As the C{history} object says it."""
+        return {"stored": self.stored,
+                "oldest": None if self.oldest is None else self.oldest.isoformat(),
+                "newest": None if self.newest is None else self.newest.isoformat()}
+
+
+class Keeping:
+    """
+    Keeps a store within its bounds: days back from the newest hit, and bytes on disk.
+
+    @ivar wal_bytes: how big the store's write-ahead log may grow (see L{Store}).
+    @ivar batch_bytes: the most bytes of a log the writer stores in one batch.
+    """
+
+    def __init__(self, retain_days: int = 400, max_bytes: int = 0,
+                 prune_every: float = PRUNE_SECONDS, batch_wal: int | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        """
+        @param retain_days: how many days of hits back from the newest are kept.
+        @param max_bytes: the cap on the store's files (0: none).
+        @param prune_every: seconds between two deletions of the hits past the retention.
+        @param batch_wal: the most bytes one batch adds to the write-ahead log (default: as
+            L{BATCH_WAL} says, of L{batch_bytes}).
+        @param clock: the time, in seconds, for L{prune_every}.
+        """
+        self.retain = timedelta(days=retain_days)
+        self.max_bytes = max_bytes
+        self.wal_bytes = min(WAL_BYTES, max_bytes // WAL_SHARE) if max_bytes else WAL_BYTES
+        self._prune_every = prune_every
+        self.batch_bytes = (min(BATCH_BYTES, max_bytes // BATCH_SHARE) if max_bytes
+                            else BATCH_BYTES)
+        self._batch_wal = BATCH_WAL * self.batch_bytes if batch_wal is None else batch_wal
+        self._clock = clock
+        self._pruned: float | None = None
+
+    def keep(self, store: Store, held: Held, stored: bool) -> bool:
+        """
+        Bring C{store} back within its bounds, if a batch (C{stored}) or time took it out.
+
+        @return: whether hits were deleted (C{held} no longer says what the store holds).
+        @raise weblog.store.StoreError: if the store cannot be written.
+        """
+        deleted = stored and self._cap(store, held)
+        now = self._clock()
+        if held.newest is not None and (self._pruned is None
+                                        or now - self._pruned >= self._prune_every):
+            self._pruned = now
+            deleted = store.prune(held.newest - self.retain) > 0 or deleted
+        return deleted
+
+    def _cap(self, store: Store, held: Held) -> bool:
+        """Delete the oldest hits while the blocks in use pass the cap's share; whether any."""
+        if not self.max_bytes or not held.stored:
+            return False
+        used = store.used_bytes()
+        left = held.stored
+        # a checkpoint rewrites some row groups: the whole store, while it is smaller
+        rewritten = ROW_GROUPS * ROW_GROUP * used / max(left, ROW_GROUPS * ROW_GROUP)
+        high = self.max_bytes - self.wal_bytes - self._batch_wal - rewritten
+        if used <= high:
+            return False
+        for _ in range(TRIES):
+            low = high - self.max_bytes * STEP
+            count = min(left, math.ceil((used - low) * left / used)) if left else 0
+            if count <= 0:
+                break
+            left -= store.prune_oldest(count)
+            store.checkpoint()
+            used = store.used_bytes()
+            if used <= high:
+                break
+        return True
