@@ -76,7 +76,8 @@ def hits_of(data: bytes, parser: LineParser = AUTO,
     if rest is None:
         return len(lines), table if len(table) else None
     rows = pa.concat_arrays([at, pa.array(read, pa.int64())])
-    return len(lines), pa.concat_tables([table, rest]).take(pc.sort_indices(rows))
+    both = pa.concat_tables([table, rest.cast(table.schema)])  # its text as dictionaries too
+    return len(lines), both.take(pc.sort_indices(rows))
 
 
 def _valid(table: pa.Table) -> pa.Table | None:
@@ -107,31 +108,47 @@ def _read_each(lines: Sequence[bytes], rows: Sequence[int], parser: LineParser,
     return table_of(columns_of(logged, source)), kept
 
 
+def _over(indices: pa.Array, values: list[Any], kind: Any) -> pa.Array:
+    """
+    C{values} spread over rows by their C{indices} (a null index, a null): as a dictionary
+    array for text, which DuckDB reads as its own (no copy of each row's text here), else
+    taken row by row.
+    """
+    if kind != pa.string():
+        return pa.array(values, kind).take(indices)
+    if None in values:  # a null is a null index: Arrow cannot merge dictionaries holding nulls
+        present = pa.array([value is not None for value in values]).take(indices)
+        indices = pc.if_else(present, indices, pa.scalar(None, indices.type))
+        values = ["" if value is None else value for value in values]
+    return pa.DictionaryArray.from_arrays(indices, pa.array(values, kind))
+
+
 def _spread(values: pa.Array, function: Callable[[Any], Any], kind: Any,
             none: Any = None) -> pa.Array:
     """C{function} of each of C{values}, called once per distinct one; C{none} for a null."""
     encoded = values.dictionary_encode()
-    made = pa.array([function(value) for value in encoded.dictionary.to_pylist()], kind)
-    spread = made.take(encoded.indices)
+    spread = _over(encoded.indices, [function(value) for value in
+                                     encoded.dictionary.to_pylist()], kind)
     return spread if none is None or not spread.null_count else spread.fill_null(none)
 
 
 def _plain(rows: list[tuple[Any, ...]], source: str | None) -> pa.Table:
     """
     The table of plain lines' fields (L{PLAIN}'s groups); a row whose time is not valid has a
-    null time (its line is malformed).
+    null time (its line is malformed).  Its text columns are dictionary arrays.
     """
     client, ident, user, when, request, status, size, referrer, agent = (
         pa.array(column, pa.binary()) for column in zip(*rows, strict=True))
-    encoded = request.dictionary_encode()
-    requests = [_request(value) for value in encoded.dictionary.to_pylist()]
+    requests = request.dictionary_encode()
+    split = [_request(value) for value in requests.dictionary.to_pylist()]
     referrers = referrer.dictionary_encode()
     shown = [referrer_of(value) for value in referrers.dictionary.to_pylist()]
-    agents = _spread(agent, referrer_of, pa.string())  # cleaned as a referrer is
+    agents = agent.dictionary_encode()
+    browsers = [referrer_of(value) for value in agents.dictionary.to_pylist()]  # as referrers
     count = len(rows)
 
     def of_request(part: Callable[[Any], Any], kind: Any) -> pa.Array:
-        return pa.array(list(map(part, requests)), kind).take(encoded.indices)
+        return _over(requests.indices, list(map(part, split)), kind)
 
     columns = {
         "client": _spread(client, _text, pa.string()),
@@ -143,12 +160,13 @@ def _plain(rows: list[tuple[Any, ...]], source: str | None) -> pa.Table:
         "protocol": of_request(itemgetter(2), pa.string()),
         "status": _spread(status, number, _KINDS["status"]),
         "bytes": _spread(size, number, _KINDS["bytes"]),
-        "referrer": pa.array(shown, pa.string()).take(referrers.indices),
-        "agent": agents,
+        "referrer": _over(referrers.indices, shown, pa.string()),
+        "agent": _over(agents.indices, browsers, pa.string()),
         "vhost": pa.nulls(count, pa.string()),
         "source": pa.repeat(pa.scalar(source, pa.string()), count),
-        "site": pa.array(list(map(site, shown)), pa.string()).take(referrers.indices),
-        "bot": _spread(agents, is_bot, pa.bool_(), none=_BOT_OF_NONE),
+        "site": _over(referrers.indices, list(map(site, shown)), pa.string()),
+        "bot": _over(agents.indices, list(map(is_bot, browsers)), pa.bool_()).fill_null(
+            _BOT_OF_NONE),
         "own": of_request(own, pa.bool_()),
     }
     return pa.table([columns[name] for name, _, _ in COLUMNS],

@@ -45,7 +45,7 @@ from weblog.parsing import AUTO, LineParser
 from weblog.queries import answer
 from weblog.keeping import Held, Keeping
 from weblog.store import Store, StoreError, interrupt, set_aside, state_of
-from weblog.storing import Storing
+from weblog.storing import Storing, share_python
 
 __all__ = ["Historian", "main"]
 
@@ -317,6 +317,7 @@ def main() -> None:
 
     core: IReactorCore = reactor
     os.nice(NICENESS)  # the server's pages before the backfill, when they want the same core
+    share_python()
     # warnings and errors only: the server logs each line the historian writes to stderr
     observer = FilteringLogObserver(textFileLogObserver(sys.stderr),
                                     [LogLevelFilterPredicate(LogLevel.warn)])
