@@ -19,8 +19,9 @@ from report import Figure, Section, at_least
 def weblog_child(log: Path, store_path: Path) -> dict[str, object]:
     """In a fresh process: the history's writer stores the whole log into a new store."""
     from weblog.store import Store
-    from weblog.storing import Storing
+    from weblog.storing import Storing, share_python
 
+    share_python()  # as the historian's process does
     for name in (store_path, Path(f"{store_path}.wal")):
         name.unlink(missing_ok=True)
     store = Store(str(store_path), "256MB", 2)
@@ -61,8 +62,8 @@ def run(ctx: Context) -> Section:
     size, stored = int(str(last["size"])), int(str(last["stored"]))
     section.notes.append(
         f"weblog: `Storing(Store(path, '256MB', 2), [log])` stepped until all is stored, in a "
-        f"fresh process and a new store per run (the historian's writer, without its process "
-        f"and polling); {stored:,} hits stored, the store {size / 1e6:.0f} MB "
+        f"fresh process (with `share_python()`, as the historian's) and a new store per run (the "
+        f"historian's writer, without its process and polling); {stored:,} hits stored, the store {size / 1e6:.0f} MB "
         f"({size / max(stored, 1):.0f} bytes a hit, {size / big.stat().st_size:.2f} of the "
         f"log's size); peak RSS {float(str(last['maxrss_mb'])):.0f} MB.")
     if not has_goaccess:
