@@ -63,7 +63,8 @@ def run(ctx: Context) -> Section:
     section.notes.append(
         f"weblog: `Storing(Store(path, '256MB', 2), [log])` stepped until all is stored, in a "
         f"fresh process (with `share_python()`, as the historian's) and a new store per run (the "
-        f"historian's writer, without its process and polling); {stored:,} hits stored, the store {size / 1e6:.0f} MB "
+        f"historian's writer, without its process and polling); {stored:,} hits stored, "
+        f"the store {size / 1e6:.0f} MB "
         f"({size / max(stored, 1):.0f} bytes a hit, {size / big.stat().st_size:.2f} of the "
         f"log's size); peak RSS {float(str(last['maxrss_mb'])):.0f} MB.")
     if not has_goaccess:
