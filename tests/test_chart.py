@@ -9,7 +9,7 @@ from xml.etree import ElementTree
 from twisted.trial import unittest
 from twisted.web.template import flattenString
 from weblog.aggregates import Aggregates
-from weblog.chart import HEIGHT, per_minute_svg
+from weblog.chart import HEIGHT, buckets_svg, per_minute_svg
 
 from tests.test_aggregates import NEWEST, at, window
 
@@ -75,3 +75,19 @@ class ChartTests(unittest.TestCase):
         """Sixty minutes of no hits render 60 zero-height bars, not a division by zero."""
         _, svg = self.render(window({}))
         self.assertEqual([height for height, _, _ in self.bars(svg)], [0] * 60)
+
+
+class BucketsTests(unittest.TestCase):
+    """chart.buckets_svg: a history view's buckets, each bar a link, with labelled axes."""
+
+    def test_axes(self) -> None:
+        """The time axis says the first and last bucket; the other says what the top is."""
+        counts = [(NEWEST, 4), (NEWEST + timedelta(hours=1), 1200)]
+        chart = buckets_svg("hour", counts, lambda start: f"?from={start:%H}")
+        svg = ElementTree.fromstring(self.successResultOf(flattenString(None, chart)))
+        labels = [text.text for text in svg.iter("text")]
+        self.assertEqual(labels, ["1,200 hits per hour at the top", "2015-05-17 10:05",
+                                  "2015-05-17 11:05 UTC"])
+        self.assertEqual([link.get("href") for link in svg.iter("a")], ["?from=10", "?from=11"])
+        heights = [int(rect.get("height", "")) for rect in svg.iter("rect")]
+        self.assertEqual(heights, [round(4 * (HEIGHT - 10) / 1200), HEIGHT - 10])

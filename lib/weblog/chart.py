@@ -69,11 +69,13 @@ def buckets_svg(unit: str, counts: list[tuple[datetime, int]], link: Callable[[d
         })(Tag("title")(f"{start.strftime(shown)} UTC: {count} hits"))))
     first = f"{counts[0][0].strftime(shown)}" if counts else ""
     last = f"{counts[-1][0].strftime(shown)} UTC" if counts else ""
+    scale = f"{peak:,} hits per {unit} at the top" if counts else ""
     return Tag("svg", attributes={
         "id": "buckets", "viewBox": f"0 0 {WIDTH} {HEIGHT + 14}", "role": "img",
         "aria-label": f"hits per {unit}, peak {peak if counts else 0}",
     })(
         *bars,
+        Tag("text", attributes={"x": "2", "y": "8", "class": "axis"})(scale),
         Tag("text", attributes={"x": "0", "y": str(HEIGHT + 12), "class": "axis"})(first),
         Tag("text", attributes={"x": str(WIDTH), "y": str(HEIGHT + 12), "class": "axis",
                                 "text-anchor": "end"})(last),
