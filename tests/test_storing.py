@@ -13,7 +13,8 @@ from unittest import mock
 
 from twisted.trial import unittest
 from weblog.logfiles import open_log
-from weblog.storing import Storing
+from weblog import storing as storing_module
+from weblog.storing import SLICE_BYTES, Storing
 from weblog.store import Store
 
 from tests.support import written
@@ -187,6 +188,38 @@ class StoringTests(unittest.TestCase):
             self.assertTrue(storing.step())
         self.assertEqual(opened, ["access.log"])
         self.assertExactlyOnce()
+
+    def test_rotatedTailSettlesWhileRunning(self) -> None:
+        """A rotated file's unfinished tail is stored as malformed once it has settled, by the
+        same writer that found it unfinished (the file itself does not change meanwhile)."""
+        self.write("access.log.1", range(0, 3))
+        with open(self.log + ".1", "ab") as file:
+            file.write(line(3)[:25])
+        self.write("access.log", range(4, 6))
+        with mock.patch.object(storing_module, "SETTLED", 0.5):
+            storing = self.store_all()
+            storing.measure()
+            self.assertLess(storing.progress.bytes_done, storing.progress.bytes_total)
+            time.sleep(0.6)
+            self.assertTrue(storing.step())
+        storing.measure()
+        self.assertEqual(storing.progress.bytes_done, storing.progress.bytes_total)
+        self.assertEqual(sorted(self.store.query("SELECT lines, hits FROM files")),
+                         [(2, 2), (4, 3)])
+
+    def test_longLineInCompressedFile(self) -> None:
+        """A line longer than a slice in a compressed file is one malformed line, and the
+        lines after it are stored, each once."""
+        self.write("access.log.2.gz", range(0, 40), compress=True)
+        with gzip.open(self.log + ".2.gz", "ab") as file:
+            file.write(b"x" * (SLICE_BYTES * 2) + b"\n")
+        self.write("access.log.2.gz", range(40, 80), compress=True)
+        self.write("access.log", range(80, 90))
+        storing = self.store_all(batch_bytes=4096)
+        self.assertExactlyOnce()
+        self.assertEqual(sorted(self.store.query("SELECT lines, hits FROM files")),
+                         [(10, 10), (81, 80)])
+        self.assertEqual(storing.progress.lines, 91)
 
     def test_rotatedTailWithoutNewline(self) -> None:
         """A rotated file that ends without a newline: once settled, its tail is malformed."""

@@ -208,13 +208,13 @@ class Storing:
         data = self._read(log, start, slice_bytes)
         end = data.rfind(b"\n") + 1
         if end == 0:
-            self._forget(keep=None)
             if len(data) >= slice_bytes:  # a line longer than a slice: malformed
-                after = self._line_end(log, start + len(data))
-                return after is not None and self._append(known, name, start, after, 1)
-            if data and name != path and time.time() - mtime > SETTLED:
-                # a rotated file that ends without a newline: its last line is malformed
-                return self._append(known, name, start, start + len(data), 1)
+                return self._skip_long(log, known, seen, name, start, start + len(data))
+            self._forget(keep=None)
+            if data and name != path:  # a rotated file that ends without a newline:
+                if time.time() - mtime > SETTLED:  # its last line is malformed, once settled
+                    return self._append(known, name, start, start + len(data), 1)
+                return False  # looked at again until then (it will not change to say so)
             if len(self._stored) >= 4096:
                 self._stored.clear()
             self._stored.add(seen)
@@ -268,14 +268,25 @@ class Storing:
             self._reading.log.close()
         self._reading = None
 
-    def _line_end(self, log: IO[bytes], position: int) -> int | None:
-        """The position just after the line that goes on at C{position}; None if unfinished."""
-        while chunk := log.read(self.batch_bytes):
+    def _skip_long(self, log: IO[bytes], known: str, seen: tuple[int, ...], name: str,
+                   start: int, position: int) -> bool:
+        """
+        Store as one malformed line the line that starts at C{start} and goes on past
+        C{position}, where C{log} was read to, once it is finished; a compressed file stays open
+        for the next batch.
+        """
+        while chunk := log.read(SLICE_BYTES):
             newline = chunk.find(b"\n")
             if newline >= 0:
-                return position + newline + 1
+                after = position + newline + 1
+                self._forget(keep=log)
+                if name.endswith(".gz"):
+                    self._reading = _Reading(log, known, seen, position + len(chunk),
+                                             chunk[newline + 1:])
+                return self._append(known, name, start, after, 1)
             position += len(chunk)
-        return None
+        self._forget(keep=None)
+        return False  # unfinished: looked at again when the file changes
 
     def close(self) -> None:
         """Close the file kept open between batches, and end the thread that adds hits."""
