@@ -56,6 +56,26 @@ class HistoryPageTests(PageCase):
         get(page, "range=7d")
         self.assertEqual(len(history.asked), 3)
 
+    def test_keptByWhatWasGiven(self) -> None:
+        """A view that gives a parameter at its default value is not the view that leaves it
+        out (the panels follow only what is given): each is asked of the history."""
+        history = self.records.history = StatedHistory(PAGE_ANSWER, state="ok", stored=3)
+        page = WeblogPage(self.records)
+        get(page, "range=7d")
+        get(page, "range=7d&status=200")
+        get(page, "range=7d", b"json")
+        get(page, "range=7d&status=200", b"json")
+        self.assertEqual([view["given"] for view in history.asked], [[], ["status"]] * 2)
+
+    def test_lastBucketOfTheCalendar(self) -> None:
+        """A bucket at the calendar's very end links to its window, which ends with it."""
+        answer = {**PAGE_ANSWER, "buckets": {"unit": "day", "counts": [
+            ["9999-12-31T00:00:00+00:00", 1]]}}
+        page = self.page_of("range=7d", answer)
+        self.assertEqual(self.code, 200)
+        windows = [(link.get("from"), link.get("to")) for link in self.links(page)]
+        self.assertIn(("9999-12-31T00:00:00+00:00", "9999-12-31T23:59:59.999999+00:00"), windows)
+
     def test_window(self) -> None:
         """The page says which absolute window it shows and how many hits match."""
         page = self.page_of("range=7d&site=x.example")

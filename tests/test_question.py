@@ -51,6 +51,10 @@ class ParseQuestionTests(unittest.TestCase):
                        **{"from": "yesterday"})
         self.assertBad("from: must not be after to (2015-05-18T00:00:00+00:00 > "
                        "2015-05-17T00:00:00+00:00)", **{"from": "2015-05-18", "to": "2015-05-17"})
+        self.assertBad("from: must be a time from the year 1 to 9999 in UTC, got "
+                       "'0001-01-01T00:00+05:00'", **{"from": "0001-01-01T00:00+05:00"})
+        self.assertBad("to: must be a time from the year 1 to 9999 in UTC, got "
+                       "'9999-12-31T23:59-01:00'", to="9999-12-31T23:59-01:00")
         self.assertBad("site: must be 1 to 2048 characters, got 0", site="")
         self.assertBad("ref: given more than once", ref=["a", "b"])
 

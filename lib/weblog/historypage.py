@@ -15,7 +15,7 @@ history parameter.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from twisted.internet.defer import Deferred
@@ -30,6 +30,7 @@ from weblog.fragments import ROW_STARTS, Fragments
 from weblog.hit import Hit
 from weblog.interfaces import IRecords
 from weblog.panels import PANELS
+from weblog.queries import bucket_end
 from weblog.question import FILTERS, RANGES, Question, cursor_of
 from weblog.render import (
     Head,
@@ -48,7 +49,6 @@ from weblog.views import ask_history
 
 __all__ = ["history_page", "page_pieces"]
 
-_UNITS = {"minute": timedelta(minutes=1), "hour": timedelta(hours=1), "day": timedelta(days=1)}
 
 
 def _ranges(links: ViewLinks, question: Question) -> Tag:
@@ -88,8 +88,7 @@ def _aside(links: ViewLinks, answer: dict[str, Any]) -> Tag:
     counts = [(datetime.fromisoformat(start), count) for start, count in buckets["counts"]]
 
     def bucket(start: datetime) -> str:
-        return links.to(**{"from": start.isoformat(),
-                           "to": (start + _UNITS[unit] - timedelta(microseconds=1)).isoformat()})
+        return links.to(**{"from": start.isoformat(), "to": bucket_end(start, unit).isoformat()})
 
     chart = tags.section(tags.h2(f"Hits per {unit}"), buckets_svg(unit, counts, bucket),
                          class_="chart")

@@ -26,7 +26,7 @@ from weblog.hit import Hit
 from weblog.question import FILTERS, cursor_of, cursor_text
 from weblog.store import COLUMNS
 
-__all__ = ["LATEST_FIRST", "SPANS", "UNITS", "answer", "bucket_unit"]
+__all__ = ["LATEST_FIRST", "SPANS", "UNITS", "answer", "bucket_end", "bucket_unit"]
 
 SPANS = {"1h": timedelta(hours=1), "24h": timedelta(days=1), "7d": timedelta(days=7),
          "30d": timedelta(days=30)}
@@ -74,6 +74,15 @@ def _back(moment: datetime, span: timedelta) -> datetime:
         return moment - span
     except OverflowError:
         return _EPOCH
+
+
+def bucket_end(start: datetime, unit: str) -> datetime:
+    """The last moment of the bucket of C{unit} that begins at C{start} (the calendar's last
+    moment for the last bucket of all)."""
+    try:
+        return start + (UNITS[unit] - _MICROSECOND)
+    except OverflowError:
+        return datetime.max.replace(tzinfo=UTC)
 
 
 def _latest(execute: Callable[[str, list[Any]], list[tuple[Any, ...]]], start: datetime,

@@ -85,7 +85,13 @@ def _moment(name: str, text: str) -> datetime:
     except ValueError:
         raise BadQuery(name, f"must be an ISO 8601 time like 2026-12-01T10:00:00Z, got "
                              f"{text[:40]!r}") from None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+    moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+    try:
+        moment.astimezone(UTC)
+    except OverflowError:
+        raise BadQuery(name, f"must be a time from the year 1 to 9999 in UTC, got "
+                             f"{text[:40]!r}") from None
+    return moment
 
 
 def cursor_of(text: str) -> tuple[datetime, int | None]:

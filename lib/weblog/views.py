@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from twisted.internet.defer import Deferred
+from twisted.logger import Logger
 from twisted.python.failure import Failure
 from twisted.web.server import NOT_DONE_YET, Request
 
@@ -26,6 +27,8 @@ from weblog.question import Question
 from weblog.selection import PARAMETERS, Selection
 
 __all__ = ["ask_history", "history_json", "view_of"]
+
+_log = Logger()
 
 
 def view_of(selection: Selection, question: Question,
@@ -57,16 +60,18 @@ def ask_history(request: Request, records: IRecords, rendered: Rendered, kind: t
     if history is None:
         raise BadQuery("range" if question.range else "from",
                        "needs the history, which is off (WEBLOG_HISTORY=off)")
-    key = rendered.stated(*kind, selection, question)
+    view = view_of(selection, question, request.args or {})
+    key = rendered.stated(*kind, json_text(view))  # the parameters given count, not only values
     kept = rendered.answers.get(key)
     if kept is not None:
         request.setHeader(b"content-type", content_type)
         return kept
-    view = view_of(selection, question, request.args or {})
     gone: list[bool] = []
     request.notifyFinish().addErrback(lambda _: gone.append(True))
 
     def failed(failure: Failure) -> None:
+        if not failure.check(QueryFailed):
+            _log.failure("answering {uri} from the history failed", failure, uri=request.uri)
         if not gone:
             unanswered(str(failure.value) if failure.check(QueryFailed)
                        else "the history could not answer")
