@@ -12,12 +12,12 @@ from context import Context
 from fullstore import full_store, made_note
 from historyserver import cycling, history_server, percentile, stop_all, timed_gets, wait_for
 from report import Figure, Section, at_most
-from weblog.historian import KEPT_ANSWERS
+from weblog.answers import KEPT_ANSWERS
 
 FIRST_LIMIT = 35
 """The default page's limit: the uncached views list at least as many hits as it does."""
 LIMITS = 2 * KEPT_ANSWERS
-"""How many limits the uncached views go round: more than the historian keeps answers of, so
+"""How many limits the uncached views go round: more than the server keeps answers of, so
 each view has left its cache before it is asked again."""
 VIEWS = [("all", "range=all, uncached"), ("filtered", "range=all + site= + status=200, uncached"),
          ("cached", "range=all, cached (the same URL again)")]
@@ -86,7 +86,7 @@ def views_note(ready: dict[str, Any], whole: dict[str, Any], narrow: dict[str, A
         f"each round GETs each view's page (HTML: the list, the chart and every panel) one "
         f"request after another on a new connection, and times each to its last byte; p50 and "
         f"p99 are a round's (nearest rank), and the figures their medians over the rounds. An "
-        f"uncached request must miss the historian's answers (kept per view and store version, "
+        f"uncached request must miss the server's answers (kept per view and statuses, "
         f"the last {KEPT_ANSWERS}): each asks `limit=` one more than the last, going round "
         f"{FIRST_LIMIT}–{FIRST_LIMIT + LIMITS - 1} ({LIMITS} views), so no view is asked again "
         f"before it has left; none lists fewer hits than the default page's {FIRST_LIMIT}, and "

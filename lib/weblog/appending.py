@@ -113,8 +113,10 @@ class Appending:
                 pass
 
     def __enter__(self) -> Appending:
+        """The batch, to add to and commit."""
         return self
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
                  trace: TracebackType | None) -> Any:
+        """Keep nothing unless committed."""
         self.rollback()

@@ -123,13 +123,11 @@ def _over(indices: pa.Array, values: list[Any], kind: Any) -> pa.Array:
     return pa.DictionaryArray.from_arrays(indices, pa.array(values, kind))
 
 
-def _spread(values: pa.Array, function: Callable[[Any], Any], kind: Any,
-            none: Any = None) -> pa.Array:
-    """C{function} of each of C{values}, called once per distinct one; C{none} for a null."""
+def _spread(values: pa.Array, function: Callable[[Any], Any], kind: Any) -> pa.Array:
+    """C{function} of each of C{values}, called once per distinct one."""
     encoded = values.dictionary_encode()
-    spread = _over(encoded.indices, [function(value) for value in
-                                     encoded.dictionary.to_pylist()], kind)
-    return spread if none is None or not spread.null_count else spread.fill_null(none)
+    return _over(encoded.indices, [function(value) for value in
+                                   encoded.dictionary.to_pylist()], kind)
 
 
 def _plain(rows: list[tuple[Any, ...]], source: str | None) -> pa.Table:

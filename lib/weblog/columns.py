@@ -12,11 +12,11 @@ making every line's hit (L{weblog.store.COLUMNS}, in order).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from functools import lru_cache
 from operator import itemgetter
 from typing import Any
 
 from weblog.cleaning import clean
+from weblog.memo import Memo
 from weblog.panels import referring_site
 from weblog.parsing import Logged, Raw, as_text, referrer_of, request_of
 from weblog.selection import is_bot, is_own_request
@@ -53,7 +53,8 @@ def site(referrer: str | None) -> str | None:
     return None if referrer is None else _referring_site(referrer)
 
 
-_referring_site = lru_cache(maxsize=8192)(referring_site)
+_referring_site = Memo(referring_site)
+"""Referring sites worked out once per referrer, in memory bounded by the referrers' bytes."""
 
 
 def own(request: tuple[str | None, str, str | None]) -> bool:

@@ -16,12 +16,11 @@ import json
 import os
 import sys
 import threading
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import duckdb
-from twisted.internet.defer import Deferred, DeferredSemaphore, fail, succeed
+from twisted.internet.defer import Deferred, DeferredSemaphore, fail
 from twisted.internet.interfaces import IReactorCore
 from twisted.internet.threads import deferToThread
 from twisted.logger import (
@@ -63,8 +62,6 @@ NICENESS = 10
 """How much lower than the server's the historian's scheduling priority is."""
 SMALLEST_BATCH = 256 << 10
 """The least bytes of a log stored in one batch, however full the disk was."""
-KEPT_ANSWERS = 64
-"""How many answers are kept, each until the store changes."""
 
 
 class Historian:
@@ -98,7 +95,6 @@ class Historian:
         self._problem = problem
         self._rebuilding = ""
         self._store: Store | None = None
-        self._answers: OrderedDict[tuple[Any, ...], str] = OrderedDict()
         self._queries = DeferredSemaphore(QUERIES_AT_ONCE)
         self._found_corrupt = ""
         """Why a query found the store corrupt (the writer then sets it aside), else C{""}."""
@@ -220,8 +216,9 @@ class Historian:
     def ask(self, view: dict[str, Any],
             threads: Callable[..., Deferred[Any]] = deferToThread) -> Deferred[str]:
         """
-        Answer a view (L{weblog.queries.answer}) as JSON text, off the reactor thread, kept
-        until the store changes; cancelled after C{QUERY_SECONDS}.
+        Answer a view (L{weblog.queries.answer}) as JSON text, off the reactor thread;
+        cancelled after C{QUERY_SECONDS}.  (The server keeps the answers it wrote, until the
+        store changes: L{weblog.views.ask_history}.)
 
         @return: a Deferred of the answer, or failing with L{QueryFailed} saying why.
         """
@@ -229,10 +226,6 @@ class Historian:
         if store is None:
             return fail(QueryFailed(f"the history is {status['state']}: "
                                     f"{status['reason'] or 'not ready'}"))
-        key = (json_text(view), status["stored"], status["newest"])
-        kept = self._answers.get(key)
-        if kept is not None:
-            return succeed(kept)
 
         def run() -> str:
             with store.reading() as reader:
@@ -249,12 +242,6 @@ class Historian:
                 finally:
                     timer.cancel()
 
-        def done(text: str) -> str:
-            self._answers[key] = text
-            while len(self._answers) > KEPT_ANSWERS:
-                self._answers.popitem(last=False)
-            return text
-
         def failed(failure: Failure) -> Failure:
             if failure.check(duckdb.InterruptException):
                 raise QueryFailed(f"the query took more than {QUERY_SECONDS:.0f} s and was "
@@ -266,7 +253,7 @@ class Historian:
             return failure
 
         asked: Deferred[str] = self._queries.run(threads, run)
-        return asked.addCallbacks(done, failed)
+        return asked.addErrback(failed)
 
 
 class _Server(amp.AMP):
