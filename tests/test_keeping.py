@@ -120,3 +120,21 @@ class RetentionTests(unittest.TestCase):
         now[0] = 300.0
         self.assertTrue(keeping.keep(store, Held(*store.summary()), True))
         self.assertEqual(store.query("SELECT bytes FROM hits ORDER BY bytes"), [(4 * day,)])
+
+    def test_futureHitDoesNotTakeTheRest(self) -> None:
+        """A hit dated far in the future does not put every other hit past the retention: it
+        ends a day past the time of day at the latest."""
+        path = os.path.join(os.path.abspath(self.mktemp()), "history.duckdb")
+        os.makedirs(os.path.dirname(path))
+        store = Store(path)
+        self.addCleanup(store.close)
+        day = 86_400
+        columns = [column[::day] for column in numbered(0, 3 * day)]
+        columns[3].append(datetime(9999, 12, 31, tzinfo=UTC))
+        for index, column in enumerate(columns):
+            if index != 3:
+                column.append(column[-1])
+        store.append("f", "access.log", 0, 4, 4, table_of(columns))
+        keeping = Keeping(retain_days=1, today=lambda: START + timedelta(days=1))
+        self.assertTrue(keeping.keep(store, Held(*store.summary()), True))
+        self.assertEqual(store.query("SELECT count(*) FROM hits"), [(3,)])

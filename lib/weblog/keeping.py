@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from weblog.appending import Stored
@@ -26,6 +26,8 @@ from weblog.storing import BATCH_BYTES
 
 __all__ = ["Held", "Keeping", "PRUNE_SECONDS"]
 
+FUTURE_MOST = timedelta(days=1)
+"""How far past the time of day the newest hit may be and still say where the retention ends."""
 PRUNE_SECONDS = 300.0
 """How often the hits older than the retention are deleted."""
 WAL_SHARE = 16
@@ -81,7 +83,8 @@ class Keeping:
 
     def __init__(self, retain_days: int = 400, max_bytes: int = 0,
                  prune_every: float = PRUNE_SECONDS, batch_wal: int | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 today: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         """
         @param retain_days: how many days of hits back from the newest are kept.
         @param max_bytes: the cap on the store's files (0: none).
@@ -89,6 +92,9 @@ class Keeping:
         @param batch_wal: the most bytes one batch adds to the write-ahead log (default: as
             L{BATCH_WAL} says, of L{batch_bytes}).
         @param clock: the time, in seconds, for L{prune_every}.
+        @param today: the time of day, which a hit's time can pass by a day at most to count as
+            the newest (a line dated in the future cannot take every other hit past the
+            retention).
         """
         self.retain = timedelta(days=retain_days)
         self.max_bytes = max_bytes
@@ -98,6 +104,7 @@ class Keeping:
                             else BATCH_BYTES)
         self._batch_wal = BATCH_WAL * self.batch_bytes if batch_wal is None else batch_wal
         self._clock = clock
+        self._today = today
         self._pruned: float | None = None
 
     def keep(self, store: Store, held: Held, stored: bool) -> bool:
@@ -112,7 +119,8 @@ class Keeping:
         if held.newest is not None and (self._pruned is None
                                         or now - self._pruned >= self._prune_every):
             self._pruned = now
-            deleted = store.prune(held.newest - self.retain) > 0 or deleted
+            newest = min(held.newest, self._today() + FUTURE_MOST)
+            deleted = store.prune(newest - self.retain) > 0 or deleted
         return deleted
 
     def _cap(self, store: Store, held: Held) -> bool:
