@@ -3,9 +3,13 @@
 
 from __future__ import annotations
 
+from unittest import mock
+
+import pyarrow as pa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from twisted.trial import unittest
+from weblog import batches
 from weblog.batches import MAX_LINE, hits_of
 from weblog.errors import LogLineError
 from weblog.logformat import compile_format
@@ -127,6 +131,13 @@ class HitsOfTests(unittest.TestCase):
         count, table = hits_of(data, parser)
         self.assertEqual((count, len(table or ())), (2, 1))
         self.assertSame(data, parser)
+
+    def test_arrowFailing(self) -> None:
+        """Should making a slice in Arrow fail, its lines are read one by one, and it is said."""
+        data = (written() + "\n" + written("GET /a\\x22b HTTP/1.1") + "\n").encode()
+        with mock.patch.object(batches, "_plain", side_effect=pa.ArrowInvalid("unforeseen")):
+            self.assertSame(data)
+        self.assertEqual(len(self.flushLoggedErrors(pa.ArrowInvalid)), 1)
 
     @settings(max_examples=60, deadline=None)
     @given(st.lists(st.one_of(nearlyValidLines().map(lambda text: text.encode("utf-8",

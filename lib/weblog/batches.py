@@ -22,6 +22,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from weblog.columns import columns_of, number, own, site, text
+from twisted.logger import Logger
+
 from weblog.errors import LogLineError
 from weblog.memo import Memo
 from weblog.parsing import AUTO, PLAIN, LineParser, Logged, referrer_of, request_of
@@ -34,6 +36,7 @@ __all__ = ["MAX_LINE", "hits_of"]
 MAX_LINE = 64 * 1024
 """A longer line is malformed (as the live view's follower says)."""
 
+_log = Logger()
 _KINDS = {name: kind for name, _, kind in COLUMNS}
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
@@ -59,25 +62,34 @@ def hits_of(data: bytes, parser: LineParser = AUTO,
         lines = [line.removesuffix(b"\r") for line in lines]
     if parser is not AUTO:
         return len(lines), _read_each(lines, range(len(lines)), parser, source)[0]
+    try:
+        return len(lines), _fast(lines, source)
+    except pa.ArrowException:  # not met; should it be, the slice is read line by line
+        _log.failure("making a slice's hits in Arrow failed; it is read line by line")
+        return len(lines), _read_each(lines, range(len(lines)), parser, source)[0]
+
+
+def _fast(lines: list[bytes], source: str | None) -> pa.Table | None:
+    """The hits of C{lines}: the plain ones made a column at a time, the others one by one."""
     match = PLAIN.match
     found = [match(line) if line.find(b"\\") < 0 and len(line) <= MAX_LINE else None
              for line in lines]
     plain = [each.groups() for each in found if each is not None]
     table = _plain(plain, source) if plain else None
     if len(plain) == len(lines):
-        return len(lines), (None if table is None else _valid(table))
+        return None if table is None else _valid(table)
     at = pa.array([row for row, each in enumerate(found) if each is not None], pa.int64())
     others = [row for row, each in enumerate(found) if each is None]
-    rest, read = _read_each(lines, others, parser, source)
+    rest, read = _read_each(lines, others, AUTO, source)
     if table is None:
-        return len(lines), rest
+        return rest
     valid = pc.is_valid(table["time"]).combine_chunks()
     table, at = table.filter(valid), at.filter(valid)
     if rest is None:
-        return len(lines), table if len(table) else None
+        return table if len(table) else None
     rows = pa.concat_arrays([at, pa.array(read, pa.int64())])
     both = pa.concat_tables([table, rest.cast(table.schema)])  # its text as dictionaries too
-    return len(lines), both.take(pc.sort_indices(rows))
+    return both.take(pc.sort_indices(rows))
 
 
 def _valid(table: pa.Table) -> pa.Table | None:

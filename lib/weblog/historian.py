@@ -198,7 +198,8 @@ class Historian:
             stored = storing.step()
             if not stored:
                 storing.measure()
-            elif storing.batch_bytes < self.keeping.batch_bytes:  # room again, after a full disk
+            elif (storing.batch_bytes < self.keeping.batch_bytes  # after a full disk: a whole
+                  and 2 * storing.last_batch > storing.batch_bytes):  # batch fitted again
                 storing.batch_bytes = self._batch_bytes = min(2 * storing.batch_bytes,
                                                               self.keeping.batch_bytes)
             progress = storing.progress

@@ -129,6 +129,8 @@ class Storing:
         self._reading: _Reading | None = None
         self._stored: set[tuple[int, ...]] = set()
         """The files (device, inode, size, modification) found all stored, not read again."""
+        self.last_batch = 0
+        """The bytes of the last batch stored."""
         self._adder = ThreadPoolExecutor(1, thread_name_prefix="history-add")
         """Adds a slice's hits to the store while the next slice is made."""
 
@@ -303,6 +305,7 @@ class Storing:
 
     def _count(self, start: int, end: int, lines: int, stored: Stored) -> None:
         """Count a batch just stored in the progress, and say what it stored."""
+        self.last_batch = end - start
         self.progress.bytes_done += end - start
         self.progress.stored_bytes += end - start
         self.progress.lines += lines
