@@ -8,14 +8,15 @@ import os
 import shutil
 import time
 from collections import Counter
-from typing import IO
+from typing import IO, Any
 from unittest import mock
 
 from twisted.trial import unittest
-from weblog.logfiles import open_log
+from weblog.appending import Appending
+from weblog.logfiles import identity, open_log
 from weblog import storing as storing_module
 from weblog.storing import SLICE_BYTES, Storing
-from weblog.store import Store
+from weblog.store import Store, StoreError
 
 from tests.support import written
 
@@ -187,6 +188,40 @@ class StoringTests(unittest.TestCase):
             self.write("access.log", range(110, 111))
             self.assertTrue(storing.step())
         self.assertEqual(opened, ["access.log"])
+        self.assertExactlyOnce()
+
+    def test_batchOfManySlices(self) -> None:
+        """A batch made of many slices, each added while the next is made: every line once,
+        in the order of the log."""
+        self.write("access.log", range(0, 300))
+        with mock.patch.object(storing_module, "SLICE_BYTES", 2048):
+            storing = self.store_all()
+        self.assertExactlyOnce()
+        self.assertEqual(storing.progress.lines, 300)
+        rows = self.store.query("SELECT resource FROM hits ORDER BY rowid")
+        self.assertEqual([resource for resource, in rows], [f"/page/{n}" for n in range(300)])
+
+    def test_sliceFailingToBeAdded(self) -> None:
+        """A slice that cannot be added: nothing of its batch is stored, its file's position
+        stays, and the next writer stores every line once."""
+        self.write("access.log", range(0, 300))
+        added: list[int] = []
+        add = Appending.add
+
+        def failing(appending: Appending, batch: Any) -> None:
+            added.append(len(batch))
+            if len(added) == 3:
+                raise StoreError("full", "no room")
+            add(appending, batch)
+
+        with mock.patch.object(storing_module, "SLICE_BYTES", 2048), \
+                mock.patch.object(Appending, "add", failing):
+            storing = Storing(self.store, [self.log])
+            self.assertRaises(StoreError, storing.step)
+            storing.close()
+        self.assertEqual(self.store.position(identity(self.log) or ""), None)
+        self.assertEqual(self.store.query("SELECT count(*) FROM hits"), [(0,)])
+        self.store_all()
         self.assertExactlyOnce()
 
     def test_rotatedTailSettlesWhileRunning(self) -> None:
