@@ -67,6 +67,15 @@ class HistoryPageTests(PageCase):
         get(page, "range=7d&status=200", b"json")
         self.assertEqual([view["given"] for view in history.asked], [[], ["status"]] * 2)
 
+    def test_linksKeepWhatWasGiven(self) -> None:
+        """A parameter the request gave, at its default value too, stays in every link, so the
+        next view's panels follow it as this one's do."""
+        page = self.page_of("range=7d&status=200&limit=35")
+        links = [link for link in self.links(page) if "range" in link or "from" in link]
+        self.assertTrue(links)
+        for link in links:
+            self.assertEqual((link.get("status"), link.get("limit")), ("200", "35"), link)
+
     def test_lastBucketOfTheCalendar(self) -> None:
         """A bucket at the calendar's very end links to its window, which ends with it."""
         answer = {**PAGE_ANSWER, "buckets": {"unit": "day", "counts": [

@@ -16,6 +16,7 @@ history parameter.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from collections.abc import Collection
 from typing import Any
 
 from twisted.internet.defer import Deferred
@@ -122,10 +123,11 @@ def _hit(data: dict[str, Any]) -> Hit:
 
 
 def page_pieces(records: IRecords, fragments: Fragments, selection: Selection,
-                question: Question, base: str, heading: str,
-                answer: dict[str, Any]) -> list[Piece]:
-    """The whole page of a history view, in pieces."""
-    links = ViewLinks(base, selection, question)
+                question: Question, base: str, heading: str, answer: dict[str, Any],
+                given: Collection[str] = ()) -> list[Piece]:
+    """The whole page of a history view, in pieces (C{given}: the page's parameters the
+    request gave)."""
+    links = ViewLinks(base, selection, question, given)
     rows: list[Piece] = []
     for index, data in enumerate(answer["hits"]):
         rows += (ROW_STARTS[index % 2], fragments.hit(_hit(data)), b"</tr>")
@@ -154,7 +156,7 @@ def history_page(request: Request, records: IRecords, rendered: Rendered,
     def answered(answer: dict[str, Any], view: dict[str, Any]
                  ) -> list[bytes] | Deferred[list[bytes]]:
         return settled(page_pieces(records, rendered.fragments, selection, question, base,
-                                   heading, answer))
+                                   heading, answer, view["given"]))
 
     def unanswered(reason: str) -> None:
         errorPage(503, "Service Unavailable", reason).render(request)

@@ -12,6 +12,7 @@ page's own path (L{weblog.resources}: it stays on this site) and a query.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import UTC
 from urllib.parse import urlencode
 
@@ -30,16 +31,20 @@ WINDOW = ("range", "from", "to")
 class ViewLinks:
     """The URLs of the views one click away from this one."""
 
-    def __init__(self, base: str, selection: Selection, question: Question | None) -> None:
+    def __init__(self, base: str, selection: Selection, question: Question | None,
+                 given: Collection[str] = ()) -> None:
         """
         @param base: the page's own URL path (C{""} at the site's root).
         @param question: the view's window and filters; None for the live view.
+        @param given: the names of the page's parameters the request gave: kept in the links
+            even at their default values, since a history view's panels follow them only when
+            given.
         """
         default = Selection()
         self.base = base or "/"
         self.pairs: dict[str, str] = {
             name: str(getattr(selection, name)) for name in PARAMETERS
-            if getattr(selection, name) != getattr(default, name)}
+            if name in given or getattr(selection, name) != getattr(default, name)}
         if question is None:
             return
         if question.range is not None:
