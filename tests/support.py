@@ -418,3 +418,22 @@ def numbered(first: int, count: int, prefix: str = "/n/") -> bytes:
     """C{count} combined lines, each naming its number (from C{first}) in its resource."""
     return b"".join((written(f"GET {prefix}{number} HTTP/1.1") + "\n").encode()
                     for number in range(first, first + count))
+
+
+def writing(case: unittest.TestCase, historian: Any) -> threading.Thread:
+    """Run C{historian}'s writer in a thread of its own until C{case} cleans up; the thread."""
+    writer = threading.Thread(target=historian.run)
+    writer.start()
+    case.addCleanup(writer.join, 30)
+    case.addCleanup(historian.stop)
+    return writer
+
+
+def awaited(historian: Any, done: Any, seconds: float = 60) -> dict[str, Any]:
+    """Wait (a bounded while) until C{done(status)} holds of C{historian}'s status; return the
+    last status, whether it holds or not."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and not done(historian.status()):
+        time.sleep(0.02)
+    status: dict[str, Any] = historian.status()
+    return status

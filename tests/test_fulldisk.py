@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -14,7 +13,7 @@ from twisted.trial import unittest
 from weblog.historian import Historian
 from weblog.store import Store
 
-from tests.support import numbered
+from tests.support import awaited, numbered, writing
 
 FIRST = 2_000
 """Lines stored before the disk fills."""
@@ -71,10 +70,7 @@ class FullDiskTests(unittest.TestCase):
         with open(log, "wb") as file:
             file.write(numbered(0, FIRST))
         historian = Historian(path, [log], idle=0.05, retry=0.05, max_bytes=max_bytes)
-        writer = threading.Thread(target=historian.run)
-        writer.start()
-        self.addCleanup(writer.join, 30)
-        self.addCleanup(historian.stop)
+        writer = writing(self, historian)
         counts: list[int] = []
 
         def until(test: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
@@ -131,12 +127,6 @@ class NearlyFullTests(unittest.TestCase):
         with open(log, "wb") as file:
             file.write(numbered(0, 100_000))
         historian = Historian(path, [log], idle=0.05, retry=0.05)
-        writer = threading.Thread(target=historian.run)
-        writer.start()
-        self.addCleanup(writer.join, 30)
-        self.addCleanup(historian.stop)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and historian.status()["state"] != "ok":
-            time.sleep(0.02)
-        self.assertEqual((historian.status()["state"], historian.status()["stored"]),
-                         ("ok", 100_000))
+        writing(self, historian)
+        status = awaited(historian, lambda status: status["state"] == "ok")
+        self.assertEqual((status["state"], status["stored"]), ("ok", 100_000))

@@ -20,7 +20,7 @@ from weblog.historian import NICENESS, Historian
 from weblog.history import History, QueryFailed
 from weblog.question import Question
 
-from tests.support import numbered, written
+from tests.support import awaited, numbered, writing, written
 
 LINES = 2000
 
@@ -125,14 +125,8 @@ class HistorianTests(unittest.TestCase):
             file.write(old * 3 + lines(0, 5))
         historian = Historian(os.path.join(base, "history.duckdb"), [log], idle=0.05,
                               retain_days=7)
-        writer = threading.Thread(target=historian.run)
-        writer.start()
-        self.addCleanup(writer.join, 30)
-        self.addCleanup(historian.stop)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and historian.status()["state"] != "ok":
-            time.sleep(0.05)
-        status = historian.status()
+        writing(self, historian)
+        status = awaited(historian, lambda status: status["state"] == "ok", 30)
         self.assertEqual((status["state"], status["stored"], status["oldest"]),
                          ("ok", 5, "2015-05-17T10:05:03+00:00"))
 
@@ -145,14 +139,8 @@ class HistorianTests(unittest.TestCase):
     def test_unwritable(self) -> None:
         """A store it cannot create says so, in one line, and is tried again."""
         historian = Historian("/proc/no/history.duckdb", ["/nonexistent.log"], retry=0.05)
-        writer = threading.Thread(target=historian.run)
-        writer.start()
-        self.addCleanup(writer.join, 30)
-        self.addCleanup(historian.stop)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and historian.status()["state"] == "starting":
-            time.sleep(0.02)
-        status = historian.status()
+        writing(self, historian)
+        status = awaited(historian, lambda status: status["state"] != "starting", 10)
         self.assertEqual(status["state"], "unwritable")
         self.assertIn("/proc/no/history.duckdb", status["reason"])
 
