@@ -18,13 +18,14 @@ from report import Figure, Section, at_least
 
 def weblog_child(log: Path, store_path: Path) -> dict[str, object]:
     """In a fresh process: the history's writer stores the whole log into a new store."""
+    from weblog import settings
     from weblog.store import Store
     from weblog.storing import Storing, share_python
 
     share_python()  # as the historian's process does
     for name in (store_path, Path(f"{store_path}.wal")):
         name.unlink(missing_ok=True)
-    store = Store(str(store_path), "256MB", 2)
+    store = Store(str(store_path), f"{settings.history_memory()}MB", settings.history_threads())
     storing = Storing(store, [str(log)])
     start = time.perf_counter()
     while storing.step():
@@ -61,7 +62,8 @@ def run(ctx: Context) -> Section:
         rounds += 1
     size, stored = int(str(last["size"])), int(str(last["stored"]))
     section.notes.append(
-        f"weblog: `Storing(Store(path, '256MB', 2), [log])` stepped until all is stored, in a "
+        f"weblog: `Storing(Store(path, '96MB', 2), [log])` (the historian's defaults) stepped "
+        f"until all is stored, in a "
         f"fresh process (with `share_python()`, as the historian's) and a new store per run (the "
         f"historian's writer, without its process and polling); {stored:,} hits stored, "
         f"the store {size / 1e6:.0f} MB "

@@ -93,6 +93,12 @@ class SettingsTests(unittest.TestCase):
         """The state directory is C{$WEBLOG_STATE}, else C{var}."""
         self.assertSetting("WEBLOG_STATE", settings.state_dir, "var", "/srv/state", "/srv/state")
 
+    def test_historyMemory(self) -> None:
+        """The history's database may use C{$WEBLOG_HISTORY_MEMORY} MiB, 64 or more, else 96."""
+        self.assertSetting("WEBLOG_HISTORY_MEMORY", settings.history_memory, 96, "64", 64)
+        setEnvironment(self, WEBLOG_HISTORY_MEMORY="63")
+        self.assertRaises(ConfigError, settings.history_memory)
+
     def test_maxStreams(self) -> None:
         """The most event streams are C{$WEBLOG_MAX_STREAMS}, from 1 to 100000, else 256."""
         self.assertSetting("WEBLOG_MAX_STREAMS", settings.max_streams, 256, "1", 1)

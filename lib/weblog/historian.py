@@ -73,7 +73,8 @@ class Historian:
     """
 
     def __init__(self, store_path: str, paths: Sequence[str], parser: LineParser = AUTO,
-                 memory_mb: int = 256, threads: int = 2, retry: float = RETRY,
+                 memory_mb: int = settings.HISTORY_MEMORY, threads: int = 2,
+                 retry: float = RETRY,
                  idle: float = IDLE, problem: str = "", retain_days: int = 400,
                  max_bytes: int = 0) -> None:
         """
@@ -293,7 +294,7 @@ def historian_from_settings() -> Historian:
         memory, threads = settings.history_memory(), settings.history_threads()
         retain, max_mb = settings.retain_days(), settings.history_max_mb()
     except ConfigError as error:
-        problem, memory, threads, retain, max_mb = str(error), 256, 2, 400, 0
+        problem, memory, threads, retain, max_mb = str(error), settings.HISTORY_MEMORY, 2, 400, 0
     return Historian(settings.history_path(), paths, parser, memory, threads, problem=problem,
                      retain_days=retain, max_bytes=max_mb * 1_000_000)
 

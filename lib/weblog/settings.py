@@ -13,9 +13,9 @@ import os
 
 from weblog.errors import ConfigError, shown
 
-__all__ = ["DEFAULT_KEEP", "env_int", "history", "history_max_mb", "history_memory",
-           "history_path", "history_threads", "htpasswd_path", "keep", "log_format", "log_path",
-           "max_streams", "retain_days", "state_dir"]
+__all__ = ["DEFAULT_KEEP", "HISTORY_MEMORY", "env_int", "history", "history_max_mb",
+           "history_memory", "history_path", "history_threads", "htpasswd_path", "keep",
+           "log_format", "log_path", "max_streams", "retain_days", "state_dir"]
 
 DEFAULT_KEEP = 10000
 DEFAULT_LOG = "var/access.log"
@@ -92,9 +92,14 @@ def history_path() -> str:
     return os.path.join(state_dir(), "history.duckdb")
 
 
+HISTORY_MEMORY = 96
+"""The default of C{$WEBLOG_HISTORY_MEMORY}, in MiB."""
+
+
 def history_memory() -> int:
-    """The most MiB the history's database may use: C{$WEBLOG_HISTORY_MEMORY}, else 256."""
-    return env_int("WEBLOG_HISTORY_MEMORY", 256, 64, 1 << 20)
+    """The most MiB the history's database may use: C{$WEBLOG_HISTORY_MEMORY}, else 96 (what
+    a checkpoint takes grows with it: at 256, the historian passed 400 MB while backfilling)."""
+    return env_int("WEBLOG_HISTORY_MEMORY", HISTORY_MEMORY, 64, 1 << 20)
 
 
 def history_threads() -> int:
