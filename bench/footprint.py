@@ -21,6 +21,7 @@ from historyserver import (
 )
 from queries import paths
 from report import Figure, Section, at_most
+from weblog.settings import HISTORY_MEMORY
 from scale import first_page
 
 BACKFILL_MOST = 1800.0
@@ -121,8 +122,9 @@ def run(ctx: Context) -> Section:
                                         peak.median, 300.0, peak.show(" MB")))
     section.notes += [
         f"Log: {story}.",
-        f"Each round: a fresh twistd (history on, an empty WEBLOG_STATE, DuckDB's default "
-        f"256 MB limit and 2 threads) follows the log; its first page starts the historian, "
+        f"Each round: a fresh twistd (history on, an empty WEBLOG_STATE, the default "
+        f"WEBLOG_HISTORY_MEMORY ({HISTORY_MEMORY} MiB) and WEBLOG_HISTORY_THREADS) follows "
+        f"the log; its first page starts the historian, "
         f"which backfills until the JSON's `history` says ok with every byte stored "
         f"(polled every 0.5 s). Meanwhile a thread samples VmRSS of twistd and of its child, "
         f"the historian, every 0.2 s (/proc/PID/task/*/children, /proc/PID/status); the "

@@ -93,5 +93,5 @@ def views_note(ready: dict[str, Any], whole: dict[str, Any], narrow: dict[str, A
         f"the window, totals, chart and panels are the same query whatever the limit. The "
         f"filters are the store's top referring site (`site={site}`) and `status=200`: "
         f"{narrow['total']:,} of the window's {whole['total']:,} hits match. Cached: "
-        f"`range=all` asked again, its answer kept by the historian; the page is still made for "
-        f"each request." + (" Quick mode: a 1M-line store." if quick else ""))
+        f"`range=all` asked again, the page the server wrote kept until the store or the log "
+        f"changes." + (" Quick mode: a 1M-line store." if quick else ""))
