@@ -20,10 +20,9 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
-
-from weblog.columns import columns_of, number, own, site, text
 from twisted.logger import Logger
 
+from weblog.columns import columns_of, number, own, site, text
 from weblog.errors import LogLineError
 from weblog.memo import Memo
 from weblog.parsing import AUTO, PLAIN, LineParser, Logged, referrer_of, request_of
