@@ -92,8 +92,8 @@ class FullDiskTests(unittest.TestCase):
         self.assertIn(f"{path}: ", status["reason"])
         self.assertIn("No space left on device", status["reason"])
         self.assertNotIn("\n", status["reason"])
-        time.sleep(0.5)  # tried again, and full again, a few times
-        self.assertEqual(historian.status()["state"], "full")
+        time.sleep(0.5)  # tried again a few times, in smaller batches, which may still fit
+        self.assertIn(historian.status()["state"], ("full", "backfilling"))  # never ok: no room
         os.remove(filler)
         until(lambda status: status["state"] == "ok" and status["stored"] == FIRST + MORE)
         self.assertEqual(counts, sorted(counts))

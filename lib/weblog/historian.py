@@ -188,14 +188,12 @@ class Historian:
             storing.close()
 
     def _store_steps(self, store: Store, storing: Storing, held: Held) -> None:
-        """The writer's loop: the store kept in its bounds, then a batch, then the status."""
-        stored = True
+        """The writer's loop: a batch, the store kept in its bounds, then the status (which so
+        never says what the bounds are about to delete)."""
+        held = self._kept(store, storing, held, True)
         while not self._stopping.is_set():
             if self._found_corrupt:
                 raise StoreError("corrupt", self._found_corrupt)
-            if self.keeping.keep(store, held, stored):
-                held = Held(*store.summary())
-                storing.on_batch = held.add
             stored = storing.step()
             if not stored:
                 storing.measure()
@@ -203,6 +201,7 @@ class Historian:
                   and 2 * storing.last_batch > storing.batch_bytes):  # batch fitted again
                 storing.batch_bytes = self._batch_bytes = min(2 * storing.batch_bytes,
                                                               self.keeping.batch_bytes)
+            held = self._kept(store, storing, held, stored)
             progress = storing.progress
             state = "backfilling" if progress.bytes_done < progress.bytes_total else "ok"
             reason = ""
@@ -214,6 +213,14 @@ class Historian:
                       size_bytes=store.size_bytes())
             if not stored:
                 self._stopping.wait(self.idle)
+
+    def _kept(self, store: Store, storing: Storing, held: Held, stored: bool) -> Held:
+        """The store brought back within its bounds (see L{Keeping.keep}); what it then holds."""
+        if not self.keeping.keep(store, held, stored):
+            return held
+        held = Held(*store.summary())
+        storing.on_batch = held.add
+        return held
 
     def ask(self, view: dict[str, Any],
             threads: Callable[..., Deferred[Any]] = deferToThread) -> Deferred[str]:
