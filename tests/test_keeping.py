@@ -138,3 +138,17 @@ class RetentionTests(unittest.TestCase):
         keeping = Keeping(retain_days=1, today=lambda: START + timedelta(days=1))
         self.assertTrue(keeping.keep(store, Held(*store.summary()), True))
         self.assertEqual(store.query("SELECT count(*) FROM hits"), [(3,)])
+
+    def test_newestInTheFirstYear(self) -> None:
+        """A store whose newest hit is in the year 1 keeps it: the retention reaches back to the
+        first moment a hit can have, not past it."""
+        path = os.path.join(os.path.abspath(self.mktemp()), "history.duckdb")
+        os.makedirs(os.path.dirname(path))
+        store = Store(path)
+        self.addCleanup(store.close)
+        columns = numbered(0, 1)
+        columns[3] = [datetime(1, 1, 2, tzinfo=UTC)]
+        store.append("f", "access.log", 0, 1, 1, table_of(columns))
+        keeping = Keeping(retain_days=400)
+        self.assertFalse(keeping.keep(store, Held(*store.summary()), True))
+        self.assertEqual(store.query("SELECT count(*) FROM hits"), [(1,)])

@@ -2,7 +2,7 @@
 """
 What the store keeps: the hits within the retention, its files within the size cap.
 
-The writer (L{weblog.historian}) asks L{Keeping.keep} before each batch.  The
+The writer (L{weblog.historian}) asks L{Keeping.keep} after each batch.  The
 oldest hits go first, whichever bound they pass; their files' positions stay,
 so they are never stored again.  DuckDB does not shrink its file when rows are
 deleted: a CHECKPOINT frees their blocks, which later hits reuse (and the file
@@ -23,6 +23,7 @@ from typing import Any
 from weblog.appending import Stored
 from weblog.store import WAL_BYTES, Store
 from weblog.storing import BATCH_BYTES
+from weblog.timestamps import earlier
 
 __all__ = ["Held", "Keeping", "PRUNE_SECONDS"]
 
@@ -120,7 +121,7 @@ class Keeping:
                                         or now - self._pruned >= self._prune_every):
             self._pruned = now
             newest = min(held.newest, self._today() + FUTURE_MOST)
-            deleted = store.prune(newest - self.retain) > 0 or deleted
+            deleted = store.prune(earlier(newest, self.retain)) > 0 or deleted
         return deleted
 
     def _cap(self, store: Store, held: Held) -> bool:

@@ -26,6 +26,7 @@ import duckdb
 from weblog.hit import Hit
 from weblog.question import FILTERS, cursor_of, cursor_text
 from weblog.store import COLUMNS
+from weblog.timestamps import FIRST, earlier
 
 __all__ = ["LATEST_FIRST", "SPANS", "UNITS", "answer", "bucket_end", "bucket_unit"]
 
@@ -36,8 +37,7 @@ UNITS = {"minute": timedelta(minutes=1), "hour": timedelta(hours=1), "day": time
 """The chart's buckets."""
 LATEST_FIRST = timedelta(hours=1)
 """How far back from the window's end the latest hits are looked for first."""
-_EPOCH = datetime(1, 1, 1, tzinfo=UTC)
-_BEFORE_EPOCH = (datetime(1970, 1, 1, tzinfo=UTC) - _EPOCH) // timedelta(microseconds=1)
+_BEFORE_EPOCH = (datetime(1970, 1, 1, tzinfo=UTC) - FIRST) // timedelta(microseconds=1)
 """Microseconds from the first moment a hit can have to the Unix epoch: a bucket's number
 counts from there, so that it is never negative (integer division is floor division)."""
 _MICROSECOND = timedelta(microseconds=1)
@@ -65,16 +65,8 @@ def _window(execute: Callable[[str, list[Any]], list[tuple[Any, ...]]],
     end = None if question["to"] is None else datetime.fromisoformat(question["to"])
     span = question["range"]
     if span in SPANS:
-        return _back(newest, SPANS[span]), newest
+        return earlier(newest, SPANS[span]), newest
     return (oldest if start is None else start), (newest if end is None else end)
-
-
-def _back(moment: datetime, span: timedelta) -> datetime:
-    """C{span} before C{moment}, or the first moment a hit can have if that is earlier."""
-    try:
-        return moment - span
-    except OverflowError:
-        return _EPOCH
 
 
 def bucket_end(start: datetime, unit: str) -> datetime:
@@ -99,7 +91,7 @@ def _latest(execute: Callable[[str, list[Any]], list[tuple[Any, ...]]], start: d
     sql = (f"SELECT {_HIT}, rowid FROM hits WHERE "  # noqa: S608  # names and placeholders only
            + " AND ".join(["time BETWEEN ? AND ?", *where])
            + " ORDER BY time DESC, rowid DESC LIMIT ?")
-    recent = _back(end, LATEST_FIRST)
+    recent = earlier(end, LATEST_FIRST)
     if recent > start and recent_most >= count:
         found = execute(sql, [recent, end, *values, count])
         if len(found) >= count:
@@ -181,7 +173,7 @@ def answer(db: duckdb.DuckDBPyConnection, spec: dict[str, Any],
             "GROUP BY 1, 2"):  # numbers only
         per_bucket[number] += count
         per_status[status] += count
-    counts = [(_EPOCH + number * width, per_bucket[number]) for number in sorted(per_bucket)]
+    counts = [(FIRST + number * width, per_bucket[number]) for number in sorted(per_bucket)]
     statuses = list(per_status.items())
     listed, listed_values = _conditions(spec, for_list=True)
     before = spec["question"].get("before")
@@ -194,7 +186,7 @@ def answer(db: duckdb.DuckDBPyConnection, spec: dict[str, Any],
             listed.append("(time < ? OR (time = ? AND rowid < ?))")
             listed_values += [moment, moment, row]
     limit = spec["selection"]["limit"]
-    recent = _back(end, LATEST_FIRST + width)  # the buckets that reach into the last hour
+    recent = earlier(end, LATEST_FIRST + width)  # the buckets that reach into the last hour
     recent_most = sum(count for moment, count in counts if moment >= recent)
     latest = _latest(execute, start, end, listed, listed_values, limit + 1, recent_most)
     shown = latest[:limit]

@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta, timezone
 
-__all__ = ["STAMPS", "minute_of", "parse_time", "stamp_minute"]
+__all__ = ["FIRST", "STAMPS", "earlier", "minute_of", "parse_time", "stamp_minute"]
 
 _TIME = re.compile(
     r"(\d{1,2})/([A-Za-z]{3})/(\d{4}):(\d\d):(\d\d):(\d\d) ([+-])(\d\d):?(\d\d)\Z", re.ASCII
@@ -124,3 +124,15 @@ def _parse(text: str) -> datetime:
     except OverflowError:
         raise ValueError(f"time out of range: {text[:40]!r}") from None
     return moment
+
+
+FIRST = datetime(1, 1, 1, tzinfo=UTC)
+"""The first moment a hit can have (a stamp's time in UTC is a date from the year 1 on)."""
+
+
+def earlier(moment: datetime, span: timedelta) -> datetime:
+    """C{span} before C{moment}, or L{FIRST} if that is earlier (which a datetime cannot be)."""
+    try:
+        return moment - span
+    except OverflowError:
+        return FIRST
