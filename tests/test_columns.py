@@ -21,7 +21,7 @@ def expected(lines: list[bytes | str], source: str | None = None,
     for line in lines:
         hit = hit_of(parser.read(line), source)
         rows.append((*hit, None if hit.referrer is None else referring_site(hit.referrer),
-                     is_bot(hit.agent), is_own(hit)))
+                     is_bot(hit.agent), is_own(hit), None, None, None, None))
     return [list(column) for column in zip(*rows, strict=True)]
 
 

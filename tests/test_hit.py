@@ -30,7 +30,7 @@ class HitTests(unittest.TestCase):
                 "referrer": "http://semicomplete.com/presentations/logstash-monitorama-2013/",
                 "agent": ELASTIC_AGENT,
                 "vhost": None,
-                "source": None,
+                "source": None, "duration_ms": None,
             },
         )
 

@@ -28,7 +28,8 @@ def numbered(first: int, count: int) -> list[list[object]]:
             ["HTTP/1.1"] * count,
             [200] * count, list(numbers), [None] * count,
             [AGENTS[number % len(AGENTS)] for number in numbers],
-            [None] * count, [None] * count, [None] * count, [False] * count, [False] * count]
+            [None] * count, [None] * count, [None] * count, [None] * count, [False] * count,
+            [False] * count, *[[None] * count] * 4]
 
 
 class CapTests(unittest.TestCase):

@@ -493,7 +493,7 @@ class JsonPageTests(PageCase):
                 "time": "2015-05-17T10:05:03+00:00", "client": "203.0.113.7", "method": "GET",
                 "resource": "/one", "protocol": "HTTP/1.1", "status": 200, "bytes": 123,
                 "referrer": "http://example.com/", "agent": "Mozilla/5.0", "vhost": None,
-                "source": None,
+                "source": None, "duration_ms": None,
             },
         )
         self.assertEqual([hit["resource"] for hit in document["hits"]], ["/two", "/one"])

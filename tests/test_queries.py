@@ -14,6 +14,8 @@ from weblog.question import Question
 from weblog.store import Store, table_of
 
 NEWEST = datetime(2015, 5, 20, 12, 0, tzinfo=UTC)
+UNKNOWN = (None, None, None, None)
+"""A stored hit's browser, system, device and country, when they are not asked about."""
 
 
 def hit(resource: str, age: timedelta, referrer: str | None = None, status: int = 200,
@@ -50,7 +52,7 @@ class AnswerTests(unittest.TestCase):
             (hit("/c", 10 * day, None, agent="Googlebot"), None, True, False),
             (hit("/weblog.rpy", 1 * minute), None, False, True),
         ]
-        rows = [(*each, site, bot, own) for each, site, bot, own in hits]
+        rows = [(*each, site, bot, own, *UNKNOWN) for each, site, bot, own in hits]
         self.store.append("f", "access.log", 0, 100, len(rows),
                           table_of([list(values) for values in zip(*rows, strict=True)]))
         self.db = self.enterContext(self.store.reading())
@@ -116,7 +118,7 @@ class AnswerTests(unittest.TestCase):
         """Hits before 1970, back to the year 1, fall in their own bucket, not the next one."""
         early = [datetime(1, 1, 1, 0, 0, 30, tzinfo=UTC),
                  datetime(1969, 12, 31, 23, 59, tzinfo=UTC)]
-        rows = [(*hit("/old", timedelta(0))._replace(time=moment), None, False, False)
+        rows = [(*hit("/old", timedelta(0))._replace(time=moment), None, False, False, *UNKNOWN)
                 for moment in early]
         self.store.append("e", "early.log", 0, 10, 2,
                           table_of([list(values) for values in zip(*rows, strict=True)]))
@@ -153,7 +155,7 @@ class PagingTests(unittest.TestCase):
         # 7 hits: 3 in the newest second, 1 a second earlier, 3 in the second before that
         ages = [0, 0, 0, 1, 2, 2, 2]
         rows = [(*hit(f"/p{number}", timedelta(seconds=age), "http://x.example/"), "x.example",
-                 False, False) for number, age in enumerate(reversed(ages))]
+                 False, False, *UNKNOWN) for number, age in enumerate(reversed(ages))]
         self.store.append("f", "access.log", 0, 100, len(rows),
                           table_of([list(values) for values in zip(*rows, strict=True)]))
         self.db = self.enterContext(self.store.reading())
@@ -189,7 +191,8 @@ class PagingTests(unittest.TestCase):
     def test_newHitsOfTheCursorsSecond(self) -> None:
         """Hits stored after a page, in the second of its cursor, do not shift the next page."""
         first = answer(self.db, spec(limit=2))
-        late = (*hit("/late", timedelta(0), "http://x.example/"), "x.example", False, False)
+        late = (*hit("/late", timedelta(0), "http://x.example/"), "x.example", False, False,
+                *UNKNOWN)
         self.db.close()
         self.store.append("g", "other.log", 0, 10, 1,
                           table_of([[value] for value in late]))

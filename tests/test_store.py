@@ -21,7 +21,7 @@ WHEN = datetime(2015, 5, 17, 10, 5, 3, tzinfo=UTC)
 
 def columns(*hits: Hit) -> list[list[object]]:
     """The store's columns of C{hits} (not crawlers' nor weblog's own; no referring site)."""
-    return [list(values) for values in zip(*((*hit, None, False, False) for hit in hits),
+    return [list(values) for values in zip(*((*hit, None, False, False, None, None, None, None) for hit in hits),
                                             strict=True)]
 
 
@@ -48,7 +48,8 @@ class StoreTests(unittest.TestCase):
     def test_columnsAreHitFields(self) -> None:
         """The stored columns are a hit's fields, in order, then what the pages find of it."""
         self.assertEqual(tuple(name for name, _, _ in COLUMNS),
-                         (*Hit._fields, "site", "bot", "own"))
+                         (*Hit._fields, "site", "bot", "own", "browser", "system", "device",
+                          "country"))
 
     def test_appendOnce(self) -> None:
         """A batch is stored with its file's position; the same batch again is refused."""

@@ -173,10 +173,15 @@ def _plain(rows: list[tuple[Any, ...]], source: str | None) -> pa.Table:
         "agent": _over(agents.indices, browsers, pa.string()),
         "vhost": pa.nulls(count, pa.string()),
         "source": pa.repeat(pa.scalar(source, pa.string()), count),
+        "duration": pa.nulls(count, pa.int64()),  # a plain line has no time taken
         "site": _over(referrers.indices, list(map(site, shown)), pa.string()),
         "bot": _over(agents.indices, list(map(is_bot, browsers)), pa.bool_()).fill_null(
             _BOT_OF_NONE),
         "own": of_request(own, pa.bool_()),
+        "browser": pa.nulls(count, pa.string()),
+        "system": pa.nulls(count, pa.string()),
+        "device": pa.nulls(count, pa.string()),
+        "country": pa.nulls(count, pa.string()),
     }
     return pa.table([columns[name] for name, _, _ in COLUMNS],
                     names=[name for name, _, _ in COLUMNS])

@@ -87,7 +87,12 @@ def columns_of(lines: Sequence[Logged], source: str | None = None) -> list[list[
         agents,
         _each_once(vhosts, vhost),
         [source] * len(lines),
+        [None] * len(lines),
         _each_once(referrers, site),
         _each_once(agents, is_bot),
         _each_once(requests, own),
+        [None] * len(lines),
+        [None] * len(lines),
+        [None] * len(lines),
+        [None] * len(lines),
     ]

@@ -119,7 +119,10 @@ def _footer(links: ViewLinks, question: Question, answer: dict[str, Any]) -> Tag
 
 def _hit(data: dict[str, Any]) -> Hit:
     """A hit of a history answer (its JSON, which has no ident or user), for its row."""
-    return Hit(**{**data, "ident": "-", "user": "-", "time": datetime.fromisoformat(data["time"])})
+    fields = {name: value for name, value in data.items() if name != "duration_ms"}
+    duration = data.get("duration_ms")
+    return Hit(**{**fields, "ident": "-", "user": "-", "time": datetime.fromisoformat(data["time"]),
+                  "duration": None if duration is None else round(duration * 1000)})
 
 
 def page_pieces(records: IRecords, fragments: Fragments, selection: Selection,

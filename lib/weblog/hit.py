@@ -44,6 +44,9 @@ class Hit(NamedTuple):
     agent: str | None
     vhost: str | None = None
     source: str | None = None
+    duration: int | None = None
+    """How long the server took to answer, in microseconds, when the log says (C{%D},
+    C{$request_time}); else None."""
 
     def to_json(self) -> dict[str, Any]:
         """
@@ -63,6 +66,7 @@ class Hit(NamedTuple):
             "agent": self.agent,
             "vhost": self.vhost,
             "source": self.source,
+            "duration_ms": None if self.duration is None else self.duration / 1000,
         }
 
 

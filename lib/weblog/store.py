@@ -31,7 +31,7 @@ from weblog.errors import WeblogError
 __all__ = ["COLUMNS", "WAL_BYTES", "Store", "StoreError", "interrupt", "set_aside", "state_of",
            "table_of"]
 
-VERSION = 1
+VERSION = 2
 """The schema's version, kept in the store; a store of another version is set aside."""
 
 COLUMNS: tuple[tuple[str, str, Any], ...] = (
@@ -48,14 +48,20 @@ COLUMNS: tuple[tuple[str, str, Any], ...] = (
     ("agent", "VARCHAR", pa.string()),
     ("vhost", "VARCHAR", pa.string()),
     ("source", "VARCHAR", pa.string()),
+    ("duration", "BIGINT", pa.int64()),
     ("site", "VARCHAR", pa.string()),
     ("bot", "BOOLEAN NOT NULL", pa.bool_()),
     ("own", "BOOLEAN NOT NULL", pa.bool_()),
+    ("browser", "VARCHAR", pa.string()),
+    ("system", "VARCHAR", pa.string()),
+    ("device", "VARCHAR", pa.string()),
+    ("country", "VARCHAR", pa.string()),
 )
 """The columns of a stored hit: L{weblog.hit.Hit}'s fields in order, each as the pages show it
-(cleaned and bounded), then what the pages find of it: C{site}, the referring site (the
-referrer's host, lower-cased), C{bot} (a crawler, or no user-agent) and C{own} (one of
-weblog's own requests); each with its SQL type and its Arrow type.  C{source} is the log's
+(cleaned and bounded; C{duration} in microseconds), then what the pages find of it: C{site},
+the referring site (the referrer's host, lower-cased), C{bot} (a crawler, or no user-agent),
+C{own} (one of weblog's own requests), the user-agent's C{browser}, operating C{system} and
+C{device}, and the client's C{country}; each with its SQL type and its Arrow type.  C{source} is the log's
 path when several are followed, else NULL (as a hit's)."""
 
 _SCHEMA = [
