@@ -76,6 +76,8 @@ class EventHub:
         self.max_unsent_total = 16 << 20
         """The streams most behind are dropped while this many bytes wait for all."""
         self.unsent = Unsent()
+        self.dropped = 0
+        """How many streams were dropped for not reading."""
         """What waits for the streams: their pieces, each counted once, and what the
         transports of the paused ones hold."""
         self.max_replay = 4 << 20
@@ -214,6 +216,7 @@ class EventHub:
                     continue  # gone, or has these hits already
                 if stream.pending_bytes > self.max_unsent:
                     stream.drop()
+                    self.dropped += 1
                     continue
                 key = stream.selection.filter_key()
                 start = max(first, stream.floor + 1)  # past its floor: all but the first batch
@@ -250,6 +253,7 @@ class EventHub:
             if self.unsent.total <= self.max_unsent_total:
                 break
             stream.drop()
+            self.dropped += 1
 
     def _start_heartbeat(self) -> None:
         """Every second: aggregates when they changed (at most every 5 s), a comment when idle."""

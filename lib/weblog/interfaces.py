@@ -53,6 +53,7 @@ class IRecords(Interface):
     hit_count = Attribute("How many hits were read since start (valid lines).")
     last_id = Attribute("The id of the newest kept hit; hits are numbered from 1 as read.")
     aggregates = Attribute("The Aggregates over every hit read, weblog's own pages excluded.")
+    traffic = Attribute("The Traffic: what the metrics count of the lines read.")
 
     announced = Attribute("The id of the newest hit the listeners have been told of.")
     history = Attribute("The IHistory storing every hit of the same logs, or None.")
@@ -106,6 +107,7 @@ class IEventHub(Interface):
 
     records = Attribute("The IRecords whose new hits it feeds.")
     streams = Attribute("The open event streams.")
+    dropped = Attribute("How many streams were dropped for not reading.")
 
     def open(request: Request, selection: Selection, since: int | None = None) -> bytes | int:
         """

@@ -28,6 +28,7 @@ from weblog.logstatus import log_status
 from weblog.parsing import AUTO, Kept, LineParser, hit_of
 from weblog.selection import OWN_MARK, is_own_logged
 from weblog.slices import OneAtATime, clock_cooperator, default_reactor, run_sliced
+from weblog.traffic import Traffic
 from weblog.wakeups import Poller
 
 __all__ = ["Records"]
@@ -90,6 +91,7 @@ class Records:
         self._followers = list(followers)
         self._sources = len(self._followers) > 1
         self._parser = parser
+        self.traffic = Traffic((clock or default_reactor()).seconds)
         self.aggregates = Aggregates()
         # the kept lines, as read (each made a hit in its place when first asked for), their
         # source, and how many bytes were put in the ring before each
@@ -116,7 +118,10 @@ class Records:
     @aggregates.setter
     def aggregates(self, aggregates: Aggregates) -> None:
         self._aggregates = aggregates
-        self._scan = self._parser.scanner(aggregates.fields)
+        fields = aggregates.fields + tuple(  # and what the traffic's counts read
+            field for field in ("status", "bytes") if field not in aggregates.fields)
+        self._positions = tuple(map(fields.index, ("request", "status", "bytes")))
+        self._scan = self._parser.scanner(fields)
 
     @property
     def followers(self) -> list[LogFollower]:
@@ -135,8 +140,10 @@ class Records:
             more = more or waiting
             if lines:
                 self.ingest(lines, follower.path if self._sources else None)
-        if not more and self._announced < self.hit_count:
-            self._announce()
+        if not more:
+            self.traffic.read_to_end()
+            if self._announced < self.hit_count:
+                self._announce()
         return more
 
     def refresh(self) -> None:
@@ -178,6 +185,8 @@ class Records:
             if line.find(OWN_MARK) < 0 or not is_own_logged(request):
                 counted.append(row)
         self.aggregates.count_rows(counted)
+        self.traffic.count(source or self.path, len(lines), len(lines) - valid,
+                           list(zip(*counted, strict=True)), *self._positions)
         self.lines += len(lines)
         self.malformed += len(lines) - valid
         self.hit_count += valid

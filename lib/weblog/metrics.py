@@ -1,0 +1,119 @@
+# -*- test-case-name: tests.test_metrics -*-
+"""
+Prometheus metrics of a Records: what was read, what it held, the event streams and the
+history, collected when they are asked for (C{www/metrics.rpy}).
+
+prometheus-client writes the exposition format; L{RecordsCollector} gives it
+the numbers that Records and its event hub keep, on the reactor thread, at
+each scrape (so nothing is counted twice, and nothing costs anything between
+scrapes).  Every label set is bounded (L{weblog.traffic}).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from prometheus_client import CollectorRegistry
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.exposition import choose_encoder
+from prometheus_client.registry import Collector
+from twisted.web.resource import Resource
+from twisted.web.server import Request
+
+from weblog.interfaces import IEventHub, IRecords
+
+__all__ = ["HISTORY_STATES", "MetricsPage", "RecordsCollector"]
+
+HISTORY_STATES = ("off", "starting", "backfilling", "ok", "locked", "unwritable", "full",
+                  "corrupt")
+"""The history's states, each a series of C{weblog_history_state} (1 for the current one)."""
+
+
+class RecordsCollector(Collector):
+    """The metrics of one Records (and of its event hub, when there is one)."""
+
+    def __init__(self, records: IRecords, hub: IEventHub | None = None) -> None:
+        self.records = records
+        self.hub = hub
+
+    def collect(self) -> Iterator[Metric]:
+        """Each metric family, with the values they have now."""
+        traffic = self.records.traffic
+        lines = CounterMetricFamily("weblog_lines", "Complete lines read, by log.",
+                                    labels=["source"])
+        malformed = CounterMetricFamily("weblog_malformed", "Lines read that could not be "
+                                        "parsed (or were too long), by log.", labels=["source"])
+        for source in sorted(traffic.lines):
+            lines.add_metric([source], traffic.lines[source])
+            malformed.add_metric([source], traffic.malformed[source])
+        yield lines
+        yield malformed
+        hits = CounterMetricFamily("weblog_hits", "Hits read (weblog's own requests left out), "
+                                   "by status class and method.",
+                                   labels=["status_class", "method"])
+        for (status, method), count in sorted(traffic.hits().items()):
+            hits.add_metric([status, method], count)
+        yield hits
+        yield CounterMetricFamily("weblog_bytes", "Bytes the hits read say were sent.",
+                                  value=traffic.bytes)
+        yield GaugeMetricFamily("weblog_ingest_lag_seconds", "Seconds since the server last "
+                                "read the logs to their end.", value=traffic.lag())
+        yield from self._logs()
+        yield from self._streams()
+        yield from self._history(self.records.history_status())
+
+    def _logs(self) -> Iterator[Metric]:
+        """Whether each log is followed (1) or in trouble (0)."""
+        up = GaugeMetricFamily("weblog_log_up", "1 when the log is followed, 0 when it is "
+                               "missing, unreadable or misconfigured.", labels=["source"])
+        status = self.records.status()
+        files = status.get("files") or [status]
+        for each in files:
+            up.add_metric([each["path"]], 1.0 if each["state"] == "ok" else 0.0)
+        yield up
+
+    def _streams(self) -> Iterator[Metric]:
+        """The open event streams, and those dropped for falling behind."""
+        hub = self.hub
+        yield GaugeMetricFamily("weblog_event_streams", "Event streams open.",
+                                value=0 if hub is None else len(hub.streams))
+        yield CounterMetricFamily("weblog_event_streams_dropped", "Event streams dropped for "
+                                  "not reading.", value=0 if hub is None else hub.dropped)
+
+    def _history(self, status: dict[str, Any]) -> Iterator[Metric]:
+        """The history's state, what it stores and how far its backfill is."""
+        state = GaugeMetricFamily("weblog_history_state", "1 for the history's state.",
+                                  labels=["state"])
+        for name in HISTORY_STATES:
+            state.add_metric([name], 1.0 if status.get("state") == name else 0.0)
+        yield state
+        if status.get("state") == "off":
+            return
+        yield GaugeMetricFamily("weblog_history_hits", "Hits in the history's store.",
+                                value=status.get("stored") or 0)
+        yield GaugeMetricFamily("weblog_history_size_bytes", "Bytes of the store's files.",
+                                value=status.get("size_bytes") or 0)
+        done, total = status.get("bytes_done") or 0, status.get("bytes_total") or 0
+        yield GaugeMetricFamily("weblog_history_backfill_ratio", "How much of the logs' bytes "
+                                "the history has stored, 0 to 1.",
+                                value=1.0 if not total else min(done / total, 1.0))
+
+
+class MetricsPage(Resource):
+    """The metrics of a Records in Prometheus' text format (or OpenMetrics, if asked)."""
+
+    isLeaf = True
+
+    def __init__(self, records: IRecords, hub: IEventHub | None = None) -> None:
+        super().__init__()
+        self.registry = CollectorRegistry(auto_describe=False)
+        self.registry.register(RecordsCollector(records, hub))
+
+    def render_GET(self, request: Request) -> bytes:
+        """Collect and write the metrics, in the format the scraper accepts."""
+        accept = request.getHeader("accept")
+        encoder, content_type = choose_encoder(accept or "")
+        request.setHeader("content-type", content_type)
+        request.setHeader("cache-control", "no-store")
+        return bytes(encoder(self.registry))

@@ -1,0 +1,105 @@
+# -*- test-case-name: tests.test_traffic -*-
+"""
+What the metrics count of the lines the server reads: lines and malformed per log, hits by
+status class and method, bytes, and since when the logs were last read to their end.
+
+Counted a batch at a time in C (L{Traffic.count}), by value as logged; the
+values are made labels only when the metrics are asked for, and every label set
+is bounded: a status is its class (C{2xx} ... C{5xx}, else C{other}), a method
+one of L{METHODS} (else C{other}), so that what a visitor writes into a request
+cannot make new series.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Sequence
+from operator import itemgetter, methodcaller
+from typing import Any
+
+__all__ = ["METHODS", "Traffic", "method_label", "status_class"]
+
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH", "CONNECT",
+                     "TRACE", "PROPFIND"})
+"""The methods that are labels of their own; any other is C{other}."""
+_START = itemgetter(slice(0, 9))
+"""A request's first characters: its method, if it is one of L{METHODS}, and what follows."""
+RAW_MOST = 4096
+"""The most distinct (status, request start) pairs tallied before they are made labels."""
+
+
+def status_class(status: bytes | str | None) -> str:
+    """The label of a status as logged: C{1xx} ... C{5xx}, else C{other} (C{-}, 600, ...)."""
+    text = status.decode("ascii", "replace") if isinstance(status, bytes) else status
+    if text is not None and len(text) == 3 and text.isdigit() and "1" <= text[0] <= "5":
+        return f"{text[0]}xx"
+    return "other"
+
+
+def method_label(request: bytes | str) -> str:
+    """The label of a request (or its start) as logged: its first word if it is one of
+    L{METHODS}, else C{other}."""
+    text = request.decode("ascii", "replace") if isinstance(request, bytes) else request
+    method = text.partition(" ")[0]
+    return method if method in METHODS else "other"
+
+
+class Traffic:
+    """
+    The counts the metrics give, over every line the server reads.
+
+    @ivar lines: complete lines read, by log (its path, as configured).
+    @ivar malformed: those of them that could not be read, by log.
+    @ivar bytes: the bytes the hits say were sent (a C{-} counts none).
+    @ivar caught_up: when the logs were last read to their end (the clock's seconds), or None.
+    """
+
+    def __init__(self, clock: Callable[[], float]) -> None:
+        """@param clock: gives the time, in seconds (the reactor's C{seconds})."""
+        self._clock = clock
+        self.lines: Counter[str] = Counter()
+        self.malformed: Counter[str] = Counter()
+        self.bytes = 0
+        self.caught_up: float | None = None
+        self._labelled: Counter[tuple[str, str]] = Counter()
+        self._raw: Counter[tuple[Any, Any]] = Counter()
+
+    def count(self, source: str, lines: int, malformed: int, columns: Sequence[Sequence[Any]],
+              request: int, status: int, size: int) -> None:
+        """
+        Count a batch of one log's lines.
+
+        @param lines: how many complete lines the batch had; C{malformed} of them unread.
+        @param columns: the values of the hits' counted fields, a sequence per field
+            (as logged: bytes or str), in which C{request}, C{status} and C{size} are the
+            positions of the request, the status and the byte count.
+        """
+        self.lines[source] += lines
+        if malformed:
+            self.malformed[source] += malformed
+        if not columns or not columns[0]:
+            return
+        # in C: each status paired with its request's start, tallied as logged
+        self._raw.update(zip(columns[status], map(_START, columns[request]), strict=True))
+        if len(self._raw) > RAW_MOST:
+            self._label()
+        self.bytes += sum(map(int, filter(methodcaller("isdigit"), columns[size])))
+
+    def _label(self) -> None:
+        """Add what was tallied as logged to the counts by label."""
+        for (status, start), count in self._raw.items():
+            self._labelled[status_class(status), method_label(start)] += count
+        self._raw.clear()
+
+    def read_to_end(self) -> None:
+        """Say that the logs were just read to their end."""
+        self.caught_up = self._clock()
+
+    def lag(self) -> float:
+        """Seconds since the logs were last read to their end (0 before any read)."""
+        return 0.0 if self.caught_up is None else max(self._clock() - self.caught_up, 0.0)
+
+    def hits(self) -> dict[tuple[str, str], int]:
+        """The hits counted, by status class and method label."""
+        self._label()
+        return dict(self._labelled)

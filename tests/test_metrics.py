@@ -1,0 +1,147 @@
+"""Tests for weblog.traffic and weblog.metrics: the counts, their bounded labels, the page."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prometheus_client.parser import text_string_to_metric_families
+from twisted.internet.task import Clock
+from twisted.trial import unittest
+from twisted.web.test.requesthelper import DummyRequest
+
+from weblog.following import LogFollower
+from weblog.metrics import MetricsPage
+from weblog.records import Records
+from weblog.traffic import Traffic, method_label, status_class
+
+LINE = ('203.0.113.{n} - - [17/May/2015:10:05:03 +0000] "{method} /{n} HTTP/1.1" {status} {size}'
+        ' "-" "Mozilla/5.0"\n')
+
+
+def line(n: int = 1, method: str = "GET", status: str = "200", size: str = "100") -> str:
+    """A combined line."""
+    return LINE.format(n=n, method=method, status=status, size=size)
+
+
+def samples(page: MetricsPage) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """The page's samples, parsed by prometheus-client, by name and labels."""
+    request = DummyRequest([b""])
+    body = page.render_GET(request)  # type: ignore[arg-type]
+    found = {}
+    for family in text_string_to_metric_families(body.decode("utf-8")):
+        for sample in family.samples:
+            found[sample.name, tuple(sorted(sample.labels.items()))] = sample.value
+    return found
+
+
+class LabelTests(unittest.TestCase):
+    """Labels come from bounded sets, whatever the log says."""
+
+    def test_statusClass(self) -> None:
+        """A status is its class; anything else is other."""
+        self.assertEqual([status_class(value) for value in (b"200", "404", b"503", "101")],
+                         ["2xx", "4xx", "5xx", "1xx"])
+        self.assertEqual({status_class(value) for value in (b"-", "600", "099", "20", None)},
+                         {"other"})
+
+    def test_method(self) -> None:
+        """A known method is its own label; another word, however odd, is other."""
+        self.assertEqual(method_label(b"PROPFIND /"), "PROPFIND")
+        self.assertEqual(method_label("GET /x"), "GET")
+        self.assertEqual({method_label(value) for value in (b"get /", "FOO /", "\x00GET /", "")},
+                         {"other"})
+
+
+class TrafficTests(unittest.TestCase):
+    """L{Traffic} counts batches as logged."""
+
+    def test_counts(self) -> None:
+        """Lines and malformed by log, hits by class and method, bytes without the C{-}."""
+        traffic = Traffic(Clock().seconds)
+        columns = [[b"GET /a HTTP/1.1", "POST /b HTTP/1.1", b"BREW /c"],
+                   [b"200", "500", b"-"], [b"10", "-", b"5"]]
+        traffic.count("a.log", 5, 2, columns, 0, 1, 2)
+        traffic.count("b.log", 1, 0, [], 0, 1, 2)
+        self.assertEqual(dict(traffic.lines), {"a.log": 5, "b.log": 1})
+        self.assertEqual(dict(traffic.malformed), {"a.log": 2})
+        self.assertEqual(traffic.hits(), {("2xx", "GET"): 1, ("5xx", "POST"): 1,
+                                          ("other", "other"): 1})
+        self.assertEqual(traffic.bytes, 15)
+
+    def test_boundedWhateverTheMethods(self) -> None:
+        """Ten thousand made-up methods are one label, and what is tallied stays bounded."""
+        traffic = Traffic(Clock().seconds)
+        for start in range(0, 10_000, 1000):
+            requests = [f"M{n:06d} /".encode() for n in range(start, start + 1000)]
+            traffic.count("a.log", 1000, 0, [requests, [b"200"] * 1000, [b"1"] * 1000], 0, 1, 2)
+            self.assertLessEqual(len(traffic._raw), 5096)
+        self.assertEqual(traffic.hits(), {("2xx", "other"): 10_000})
+
+    def test_lag(self) -> None:
+        """The lag is the time since the logs were last read to their end."""
+        clock = Clock()
+        traffic = Traffic(clock.seconds)
+        self.assertEqual(traffic.lag(), 0.0)
+        traffic.read_to_end()
+        clock.advance(7)
+        self.assertEqual(traffic.lag(), 7.0)
+
+
+class MetricsPageTests(unittest.TestCase):
+    """The page gives a real Records' counts in Prometheus' format."""
+
+    def setUp(self) -> None:
+        self.path = self.mktemp()
+        open(self.path, "w").close()
+        self.clock = Clock()
+        self.records = Records([LogFollower(self.path)], clock=self.clock)
+        self.records.poll()  # opened: what is appended from now on is read
+        self.page = MetricsPage(self.records)
+
+    def read(self, *lines: str) -> dict[Any, float]:
+        """Append C{lines}, read them, and scrape."""
+        with open(self.path, "a") as log:
+            log.write("".join(lines))
+        self.records.catchUp()
+        return samples(self.page)
+
+    def test_counts(self) -> None:
+        """Lines, malformed, hits by class and method, bytes, as appended."""
+        found = self.read(line(1), line(2, "POST", "503", "7"), "not a line\n", line(3, "GET",
+                                                                                    "404", "-"))
+        source = (("source", self.path),)
+        self.assertEqual(found["weblog_lines_total", source], 4)
+        self.assertEqual(found["weblog_malformed_total", source], 1)
+        self.assertEqual(found["weblog_hits_total", (("method", "GET"), ("status_class", "2xx"))],
+                         1)
+        self.assertEqual(found["weblog_hits_total", (("method", "POST"),
+                                                     ("status_class", "5xx"))], 1)
+        self.assertEqual(found["weblog_hits_total", (("method", "GET"), ("status_class", "4xx"))],
+                         1)
+        self.assertEqual(found["weblog_bytes_total", ()], 107)
+        self.assertEqual(found["weblog_log_up", source], 1)
+        self.assertEqual(found["weblog_event_streams", ()], 0)
+        self.assertEqual(found["weblog_history_state", (("state", "off"),)], 1)
+        self.assertNotIn(("weblog_history_hits", ()), found)
+
+    def test_countsGrow(self) -> None:
+        """A second scrape counts what was appended since, once."""
+        self.read(line(1))
+        found = self.read(line(2), line(3))
+        self.assertEqual(found["weblog_lines_total", (("source", self.path),)], 3)
+        self.assertEqual(found["weblog_hits_total", (("method", "GET"), ("status_class", "2xx"))],
+                         3)
+
+    def test_missingLogIsDown(self) -> None:
+        """A log that is not there is 0 in weblog_log_up."""
+        records = Records([LogFollower(self.path + ".missing")], clock=self.clock)
+        records.catchUp()
+        found = samples(MetricsPage(records))
+        self.assertEqual(found["weblog_log_up", (("source", self.path + ".missing"),)], 0)
+
+    def test_hostileMethodsAreNotLabels(self) -> None:
+        """Requests whose first word is made up add no series."""
+        found = self.read(*(line(n, f"X{n}") for n in range(50)))
+        methods = {dict(labels).get("method") for name, labels in found
+                   if name == "weblog_hits_total"}
+        self.assertEqual(methods, {"other"})
