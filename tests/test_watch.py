@@ -107,6 +107,7 @@ class NotedHub:
     def __init__(self) -> None:
         self.records = None
         self.streams: list[Any] = []
+        self.dropped = 0
         self.opened: list[Selection] = []
 
     def open(self, request: Any, selection: Selection, since: int | None = None) -> bytes:
