@@ -78,7 +78,7 @@ class PrometheusTests(unittest.TestCase):
         with open(log, "a") as file:
             for n, status in enumerate(statuses):
                 file.write(LINE.format(n=n % 250, second=n % 60, status=status))
-        lines = f'weblog_lines_total{{source="var/site.log"}}'
+        lines = 'weblog_lines_total{source="var/site.log"}'
         deadline, seen = time.monotonic() + 90, None
         while time.monotonic() < deadline:
             try:
