@@ -138,7 +138,7 @@ def page_pieces(records: IRecords, fragments: Fragments, selection: Selection,
     footer = _footer(links, question, answer)
     return [
         b'<!DOCTYPE html>\n<html lang="en">', rendered(Head(heading)), b"<body>",
-        rendered(header(heading)), b"<main>", rendered(log_state(records.status())),
+        rendered(header(heading, live=False)), b"<main>", rendered(log_state(records.status())),
         rendered(history_state(records.history_status())),
         rendered(_ranges(links, question)), rendered(_window(answer)),
         rendered(_chips(links, question)),

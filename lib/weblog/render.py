@@ -154,8 +154,12 @@ class Head(Element):
         return tag.fillSlots(heading=self.heading)
 
 
-def header(heading: str) -> Tag:
-    """The page's heading and its live badge (static until the script connects)."""
+def header(heading: str, live: bool = True) -> Tag:
+    """The page's heading and its live badge (static until the script connects); a history
+    view's page (C{live} false) says it is one, with no live updates."""
+    if not live:
+        return tags.header(tags.h1(heading), tags.span(
+            "history", id="live", class_="live-off", title="a view of the history: not live"))
     return tags.header(tags.h1(heading), tags.span(
         "static", id="live", class_="live-off", title="live updates need JavaScript"))
 
