@@ -32,6 +32,8 @@ WWW = FilePath(__file__).parent().sibling("www")
 HISTORY_HOST = "http://weblog.test"
 """Where the browser finds the history view rendered in-process (a route, not a server)."""
 TYPES = {"css": "text/css", "js": "text/javascript", "svg": "image/svg+xml"}
+README_SHOTS = ("live-375-dark", "history-375-light", "live-1400-light", "history-1400-dark")
+"""The screenshots the README shows (docs/screens)."""
 WIDTHS = (375, 1400)
 SCHEMES = ("light", "dark")
 LONG_REFERRER = "http://a-rather-long-host-name.example/" + "path/" * 30 + "?q=" + "x" * 80
@@ -146,7 +148,7 @@ class ScreenTests(BrowserCase):
         page.screenshot(path=target.path)
         self.assertGreater(target.getsize(), 5000)
         wanted = os.environ.get("WEBLOG_SCREENS")
-        if wanted:
+        if wanted and name in README_SHOTS:
             os.makedirs(wanted, exist_ok=True)
             shutil.copyfile(target.path, os.path.join(wanted, f"{name}.png"))
 
