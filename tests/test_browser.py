@@ -122,7 +122,7 @@ class BrowserCase(unittest.TestCase):
         percent-encode a character differently).
         """
         return list(self.page.evaluate("""() => Array.from(
-            document.querySelectorAll("aside ol"), list => Array.from(
+            document.querySelectorAll("#panels ol"), list => Array.from(
                 list.querySelectorAll("li .key"), key => {
                     const link = key.querySelector("a");
                     if (!link) { return [key.textContent, null]; }
@@ -168,7 +168,7 @@ class LivePageTests(BrowserCase):
         link = self.page.get_attribute("#hits tr:first-child td.referrer a", "href")
         self.assertEqual(link, "http://now.example/")
         age = self.page.text_content("#hits tr:first-child td.time .age")
-        self.assertTrue(age and age.endswith("ago"), age)
+        self.assertRegex(age or "", r"^\d{4}-\d{2}-\d{2}$")  # logged in 2015: older than a day
         # The row the script made from the page's template is the row the server renders.
         live = self.rowShapes()
         self.page.reload()
@@ -317,8 +317,9 @@ class HistoryChartTests(BrowserCase):
             self.drag(2, 0)
         self.assertEqual(self.query(), {"status": "all", "from": "2015-05-17T10:00:00+00:00",
                                         "to": "2015-05-17T14:59:59.999999+00:00"})
-        self.assertIn("From 2015-05-17 10:00 to 2015-05-17 14:59 UTC: 4 hits match.",
-                      self.page.text_content("#window"))
+        self.assertRegex(self.page.text_content("#window") or "",
+                         r"^From 2015-05-17 10:00 to 2015-05-17 14:59 UTC: 4 hits "
+                         r"(from \d visitors \(approx\.\) )?match\.$")
         self.assertEqual(self.errors, [])
 
     def test_clickOpensTheBar(self) -> None:

@@ -11,6 +11,7 @@ from urllib.parse import parse_qsl, quote, urlsplit
 from weblog.resources import WeblogPage
 
 from tests.test_pages import PageCase, StatedHistory, body_of, get
+from tests.test_panelviews import PANELS_ANSWER
 from tests.test_views import ANSWER
 
 XSS = '<script>alert(1)</script>'
@@ -22,6 +23,10 @@ PAGE_ANSWER = {**ANSWER, "hits": HITS, "before": None,
                "top": {**ANSWER["top"], "resources": [[f"/a{XSS}", 3]]},
                "buckets": {"unit": "day", "counts": [["2015-05-17T00:00:00+00:00", 2],
                                                      ["2015-05-18T00:00:00+00:00", 1]]}}
+FULL_ANSWER = {**PAGE_ANSWER, **PANELS_ANSWER, "buckets": {
+    **PAGE_ANSWER["buckets"], "visitors": [2, 1], "crawlers": [1, 0], "bytes": [10, 5],
+    "p95_ms": [12.5, None]}}
+"""A history answer with every key of the panels' plan."""
 
 
 class HistoryPageTests(PageCase):
@@ -126,7 +131,8 @@ class HistoryPageTests(PageCase):
         """The form is the live page's, with the window and the filters as hidden fields."""
         page = self.page_of("range=7d&site=x.example&q=blog&status=all"
                             "&before=2015-05-20T21:05:59Z~9")
-        form = re.findall(r'<form method="get" action="/weblog.rpy">(.*?)</form>', page)[0]
+        form = re.findall(r'<form method="get" aria-label="Filter the hits" '
+                          r'action="/weblog.rpy">(.*?)</form>', page)[0]
         self.assertEqual(re.findall(r'<input type="hidden" name="([a-z]+)" value="([^"]*)"',
                                     form), [("range", "7d"), ("site", "x.example")])
         self.assertEqual(re.findall(r'<input name="([a-z]+)"[^>]*value="([^"]*)"', form),
@@ -175,5 +181,34 @@ class HistoryPageTests(PageCase):
         """The live page links to the history's ranges when there is a history."""
         self.records.history = StatedHistory(PAGE_ANSWER, state="ok")
         page = self.page().decode()
-        self.assertIn('<nav class="ranges" id="ranges">The history over: <a href="/weblog.rpy?'
-                      'range=1h">1h</a>', page)
+        self.assertIn('<nav class="ranges" id="ranges" aria-label="History ranges">The history '
+                      'over: <a href="/weblog.rpy?range=1h">1h</a>', page)
+
+    def test_everyPanel(self) -> None:
+        """An answer with every key shows the visitors, each panel and the chart's series, and
+        the page's landmarks and headings: one h1, an h2 per section."""
+        page = self.page_of("range=7d", FULL_ANSWER)
+        self.assertIn("From 2015-05-17 10:05 to 2015-05-20 21:05 UTC: 3 hits from 1,234 "
+                      "visitors (approx.) match.", page)
+        self.assertEqual(re.findall(r'id="panel-([a-z_]+)"', page),
+                         ["chart", "not_found", "server_errors", "browsers", "systems",
+                          "devices", "crawlers", "countries", "bandwidth", "response_times",
+                          "vhosts"])
+        self.assertEqual(page.count("<h1>"), 1)
+        self.assertEqual(page.count("<h2>"), 1 + 1 + 4 + 10)  # hits, chart, top lists, panels
+        for landmark in ("<header>", "<main>", '<footer class="footer">', "<nav "):
+            self.assertEqual(page.count(landmark), 1, landmark)
+        self.assertIn('class="bar crawlers"', page)
+        self.assertIn('class="line visitors"', page)
+        self.assertIn('class="line latency"', page)
+        self.assertNotIn(XSS, page)
+
+    def test_newPanelsKeepWhatWasGiven(self) -> None:
+        """The new panels' links keep the parameters given, as every other link does."""
+        links = self.links(self.page_of("range=7d&status=all&bots=include", FULL_ANSWER))
+        self.assertIn({"range": "7d", "status": "all", "bots": "include", "browser": "Chrome"},
+                      links)
+        self.assertIn({"range": "7d", "status": "404", "bots": "include",
+                       "resource": f"/gone{XSS}"}, links)
+        self.assertIn({"panel": "chart", "range": "7d", "status": "all", "bots": "include"},
+                      links)

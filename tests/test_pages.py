@@ -313,7 +313,7 @@ class WeblogPageTests(PageCase):
         """With the history off, the live page's panel entries are text: no view to open."""
         self.writeLog(combined("/a", "http://x.example/"))
         page = self.page().decode()
-        [aside] = re.findall("<aside>(.*)</aside>", page)
+        [aside] = re.findall('<div class="panels" id="panels">(.*)</main>', page)
         self.assertIn('<span class="key">x.example</span>', aside)
         self.assertNotIn("<a ", aside)
         self.assertNotIn("data-view", aside)

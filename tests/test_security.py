@@ -162,6 +162,7 @@ PAGE_TAGS = {
     "span", "p", "code", "strong", "form", "label", "input", "select", "option", "button",
     "div", "main", "table", "thead", "tbody", "tr", "th", "td", "time", "a", "aside",
     "section", "h2", "ol", "li", "svg", "rect", "text", "template", "progress", "nav",
+    "caption", "footer",
 }
 """Every element the weblog page itself is made of."""
 

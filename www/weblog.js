@@ -21,6 +21,12 @@
     return isNaN(when.getTime()) ? iso : when.toLocaleString();
   }
 
+  function localClock(iso) {
+    // the time of day in the reader's zone (the age below says which day)
+    var when = new Date(iso);
+    return isNaN(when.getTime()) ? iso : when.toLocaleTimeString();
+  }
+
   function age(iso) {
     var seconds = Math.round((Date.now() - new Date(iso).getTime()) / 1000);
     if (isNaN(seconds)) { return ""; }
@@ -28,12 +34,21 @@
     if (seconds < 60) { return seconds + " s ago"; }
     if (seconds < 3600) { return Math.floor(seconds / 60) + " min ago"; }
     if (seconds < 86400) { return Math.floor(seconds / 3600) + " h ago"; }
-    return Math.floor(seconds / 86400) + " d ago";
+    return localDate(iso);  // beyond a day, a date reads better than "412 d ago"
+  }
+
+  function localDate(iso) {
+    // the day of a time, in the reader's zone, as YYYY-MM-DD
+    var when = new Date(iso);
+    var month = String(when.getMonth() + 1), day = String(when.getDate());
+    return when.getFullYear() + "-" + (month.length < 2 ? "0" : "") + month + "-" +
+      (day.length < 2 ? "0" : "") + day;
   }
 
   function showTime(timeElement) {
     var iso = timeElement.getAttribute("datetime");
-    timeElement.textContent = localTime(iso);
+    timeElement.textContent = localClock(iso);
+    timeElement.title = localTime(iso);
     var ageElement = timeElement.nextElementSibling;
     if (!ageElement) {
       ageElement = document.createElement("span");

@@ -1,18 +1,41 @@
 # -*- test-case-name: tests.test_chart -*-
-"""The charts: hits per minute (live) and per bucket (history), inline SVG from the server."""
+"""
+The charts: hits per minute (live) and per bucket (history), inline SVG from the server.
+
+The SVG draws the plot only and stretches to its box (C{preserveAspectRatio="none"}, its
+lines of a constant width), so that it reads at 375 px as at 1400; its axes' labels and its
+legend are HTML around it, at the page's font size.  The history's chart stacks the hits of
+crawlers on those of humans, draws the visitors on the same scale and the 95th percentile
+of the response time on its own, and has its numbers as a table and as CSV beside it.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from twisted.web.template import Tag
+from twisted.web.template import Tag, tags
 
-__all__ = ["HEIGHT", "WIDTH", "buckets_svg", "per_minute_svg"]
+__all__ = ["HEIGHT", "TABLE_MOST", "WIDTH", "Buckets", "buckets_chart", "buckets_svg",
+           "per_minute_chart", "per_minute_svg"]
 
 WIDTH = 600
 HEIGHT = 120
+TOP = HEIGHT - 10
+"""The height of the peak bar: the room above it keeps the lines in view."""
 BAR = WIDTH // 60
+TABLE_MOST = 400
+"""The most buckets the chart's table lists (more: the CSV has them)."""
+
+
+def _svg(identifier: str, label: str, *children: Any, **attributes: str) -> Tag:
+    """An SVG plot that fills its box, labelled for screen readers (its title the same)."""
+    svg = Tag("svg", attributes={
+        "id": identifier, "viewBox": f"0 0 {WIDTH} {HEIGHT}", "preserveAspectRatio": "none",
+        "role": "img", "aria-label": label, "class": "plot"})
+    return svg(Tag("title")(label), *children, **attributes)
 
 
 def per_minute_svg(per_minute: list[tuple[datetime, int]]) -> Tag:
@@ -26,57 +49,202 @@ def per_minute_svg(per_minute: list[tuple[datetime, int]]) -> Tag:
     bars = []
     for index in range(60):
         start, count = per_minute[index] if index < len(per_minute) else (None, 0)
-        height = round(count * (HEIGHT - 10) / peak)
+        height = round(count * TOP / peak)
         label = f"{start:%Y-%m-%d %H:%M} UTC: {count} hits" if start is not None else "no data"
         bars.append(Tag("rect", attributes={
             "x": str(index * BAR), "y": str(HEIGHT - height), "width": str(BAR - 1),
             "height": str(height), "class": "bar",
         })(Tag("title")(label)))
+    return _svg("per-minute", f"hits per minute, peak {peak if per_minute else 0}", *bars,
+                **{"data-peak": str(peak), "data-height": str(HEIGHT)})
+
+
+def per_minute_chart(per_minute: list[tuple[datetime, int]]) -> Tag:
+    """The live chart: its plot (L{per_minute_svg}) and its time axis (the script updates it)."""
     first = f"{per_minute[0][0]:%H:%M}" if per_minute else ""
     last = f"{per_minute[-1][0]:%H:%M} UTC" if per_minute else ""
-    return Tag("svg", attributes={
-        "id": "per-minute", "viewBox": f"0 0 {WIDTH} {HEIGHT + 14}", "role": "img",
-        "aria-label": f"hits per minute, peak {peak if per_minute else 0}",
-        "data-peak": str(peak), "data-height": str(HEIGHT),
-    })(
-        *bars,
-        Tag("text", attributes={"x": "0", "y": str(HEIGHT + 12), "class": "axis",
-                                "id": "per-minute-first"})(first),
-        Tag("text", attributes={"x": str(WIDTH), "y": str(HEIGHT + 12), "class": "axis",
-                                "text-anchor": "end", "id": "per-minute-last"})(last),
-    )
+    return tags.div(per_minute_svg(per_minute), tags.div(
+        tags.span(first, id="per-minute-first"), tags.span(last, id="per-minute-last"),
+        class_="axis-x"), class_="chart-box")
 
 
-def buckets_svg(unit: str, counts: list[tuple[datetime, int]], link: Callable[[datetime], str]
-                ) -> Tag:
+@dataclass(frozen=True)
+class Buckets:
     """
-    Draw a history view's hits per bucket, one bar each, each a link to its own window.
+    A history view's chart, its series parallel (one value per bucket, oldest first).
 
-    @param unit: the buckets' unit: C{minute}, C{hour} or C{day}.
-    @param counts: (bucket start in UTC, hits), oldest first, as the history answers them.
+    @ivar crawlers: the hits of crawlers of each bucket; None when the answer does not count
+        them (as each of the optional series).
+    @ivar p95: the 95th percentile of the response time in ms (None: no times that bucket).
+    """
+
+    unit: str
+    starts: list[datetime]
+    hits: list[int]
+    crawlers: list[int] | None = None
+    visitors: list[int] | None = None
+    bytes: list[int] | None = None
+    p95: list[float | None] | None = None
+
+    @classmethod
+    def of(cls, buckets: dict[str, Any]) -> Buckets:
+        """The chart of an answer's C{buckets}; a series not parallel to its counts is left out."""
+        counts = buckets["counts"]
+
+        def series(name: str) -> list[Any] | None:
+            values = buckets.get(name)
+            return list(values) if isinstance(values, list) and len(values) == len(counts) \
+                else None
+
+        p95 = series("p95_ms")
+        return cls(buckets["unit"], [datetime.fromisoformat(start) for start, _ in counts],
+                   [count for _, count in counts], series("crawlers"), series("visitors"),
+                   series("bytes"), p95 if p95 is not None and any(
+                       value is not None for value in p95) else None)
+
+    @property
+    def shown(self) -> str:
+        """How a bucket's start is written."""
+        return "%Y-%m-%d %H:%M" if self.unit != "day" else "%Y-%m-%d"
+
+    def words(self, index: int) -> str:
+        """One bucket in words, as its bar's tooltip and the table say it."""
+        words = f"{self.starts[index].strftime(self.shown)} UTC: {self.hits[index]:,} hits"
+        if self.crawlers is not None:
+            words += f" ({self.crawlers[index]:,} by crawlers)"
+        if self.visitors is not None:
+            words += f", {self.visitors[index]:,} visitors"
+        if self.p95 is not None and self.p95[index] is not None:
+            words += f", p95 {self.p95[index]:,.1f} ms"
+        return words
+
+    def summary(self) -> str:
+        """The whole chart in one sentence: its window, totals and peaks (its text alternative)."""
+        if not self.starts:
+            return f"hits per {self.unit}: no hits in this view"
+        peak = max(range(len(self.hits)), key=self.hits.__getitem__)
+        words = (f"hits per {self.unit} from {self.starts[0].strftime(self.shown)} to "
+                 f"{self.starts[-1].strftime(self.shown)} UTC: {sum(self.hits):,} hits")
+        if self.crawlers is not None:
+            words += f", {sum(self.crawlers):,} by crawlers"
+        words += f"; the most, {self.hits[peak]:,}, at {self.starts[peak].strftime(self.shown)}"
+        if self.visitors is not None:
+            words += f"; up to {max(self.visitors):,} visitors per {self.unit}"
+        if self.p95 is not None:
+            words += f"; p95 response time up to {_peak(self.p95):,.1f} ms"
+        return words
+
+
+def _peak(values: Sequence[float | int | None]) -> float:
+    """The largest of C{values} that are numbers (1 when none is above 0)."""
+    return max((value for value in values if value is not None), default=0) or 1
+
+
+def _step(values: Sequence[float | int | None], width: float, scale: float) -> str:
+    """An SVG path of C{values}, level across each bucket's width, broken where one is None."""
+    path: list[str] = []
+    drawing = False
+    for index, value in enumerate(values):
+        if value is None:
+            drawing = False
+            continue
+        y = f"{HEIGHT - value * scale:.2f}"
+        path.append(f"{'L' if drawing else 'M'}{index * width:.2f} {y}H{(index + 1) * width:.2f}")
+        drawing = True
+    return "".join(path)
+
+
+def _line(kind: str, values: Sequence[float | int | None], width: float, peak: float) -> Tag:
+    """A series drawn as a line over the bars (the pointer goes through it, to the bars)."""
+    return Tag("path", attributes={"d": _step(values, width, TOP / peak), "class": f"line {kind}",
+                                   "vector-effect": "non-scaling-stroke"})
+
+
+def buckets_svg(chart: Buckets, link: Callable[[datetime], str]) -> Tag:
+    """
+    Draw a history view's buckets: a bar each (humans below, crawlers above), each a link to
+    its own window, and the visitors' and the response time's lines.
+
     @param link: the URL of the view of the bucket starting at a moment (clicking a bar
-        narrows the view to it, with no script).
+        narrows the view to it, with no script; the table beside it links the same).
     """
-    peak = max((count for _, count in counts), default=0) or 1
-    width = WIDTH / max(len(counts), 1)
-    shown = "%Y-%m-%d %H:%M" if unit != "day" else "%Y-%m-%d"
+    peak = max(chart.hits, default=0) or 1
+    width = WIDTH / max(len(chart.hits), 1)
     bars = []
-    for index, (start, count) in enumerate(counts):
-        height = round(count * (HEIGHT - 10) / peak)
-        bars.append(Tag("a", attributes={"href": link(start)})(Tag("rect", attributes={
-            "x": f"{index * width:.2f}", "y": str(HEIGHT - height),
-            "width": f"{max(width - 1, 0.5):.2f}", "height": str(height), "class": "bar",
-        })(Tag("title")(f"{start.strftime(shown)} UTC: {count} hits"))))
-    first = f"{counts[0][0].strftime(shown)}" if counts else ""
-    last = f"{counts[-1][0].strftime(shown)} UTC" if counts else ""
-    scale = f"{peak:,} hits per {unit} at the top" if counts else ""
-    return Tag("svg", attributes={
-        "id": "buckets", "viewBox": f"0 0 {WIDTH} {HEIGHT + 14}", "role": "img",
-        "aria-label": f"hits per {unit}, peak {peak if counts else 0}",
-    })(
-        *bars,
-        Tag("text", attributes={"x": "2", "y": "8", "class": "axis"})(scale),
-        Tag("text", attributes={"x": "0", "y": str(HEIGHT + 12), "class": "axis"})(first),
-        Tag("text", attributes={"x": str(WIDTH), "y": str(HEIGHT + 12), "class": "axis",
-                                "text-anchor": "end"})(last),
-    )
+    for index, (start, count) in enumerate(zip(chart.starts, chart.hits, strict=True)):
+        x, bar = f"{index * width:.2f}", f"{max(width - 1, 0.5):.2f}"
+        height = round(count * TOP / peak)
+        rects = []
+        if chart.crawlers is not None:
+            humans = round(max(count - chart.crawlers[index], 0) * TOP / peak)
+            rects.append(Tag("rect", attributes={"x": x, "y": str(HEIGHT - height), "width": bar,
+                                                 "height": str(height - humans),
+                                                 "class": "bar crawlers"}))
+            height = humans
+        rects.append(Tag("rect", attributes={"x": x, "y": str(HEIGHT - height), "width": bar,
+                                             "height": str(height), "class": "bar humans"}))
+        bars.append(Tag("a", attributes={"href": link(start), "tabindex": "-1"})(
+            Tag("title")(chart.words(index)), *rects))
+    lines = []
+    if chart.visitors is not None:
+        lines.append(_line("visitors", chart.visitors, width, peak))
+    if chart.p95 is not None:
+        lines.append(_line("latency", chart.p95, width, _peak(chart.p95)))
+    return _svg("buckets", chart.summary(), *bars, *lines)
+
+
+def _legend(chart: Buckets) -> Tag:
+    """What each colour of the chart is."""
+    keys = [("humans", "hits" if chart.crawlers is None else "hits by humans")]
+    if chart.crawlers is not None:
+        keys.append(("crawlers", "hits by crawlers"))
+    if chart.visitors is not None:
+        keys.append(("visitors", "visitors (line)"))
+    if chart.p95 is not None:
+        keys.append(("latency", "p95 response time (line, right scale)"))
+    return tags.ul(*(tags.li(tags.span(class_=f"swatch {kind}"), " ", text)
+                     for kind, text in keys), class_="legend")
+
+
+def _table(chart: Buckets, link: Callable[[datetime], str]) -> Tag:
+    """The chart's numbers, a row per bucket, each time a link to its bucket's window."""
+    names = ["Hits"] + [name for name, series in (
+        ("Crawlers", chart.crawlers), ("Visitors", chart.visitors), ("Bytes", chart.bytes),
+        ("p95 ms", chart.p95)) if series is not None]
+    rows = []
+    for index, start in enumerate(chart.starts[:TABLE_MOST]):
+        cells = [f"{chart.hits[index]:,}"] + [
+            "-" if series[index] is None else
+            f"{series[index]:,.1f}" if isinstance(series[index], float) else f"{series[index]:,}"
+            for series in (chart.crawlers, chart.visitors, chart.bytes, chart.p95)
+            if series is not None]
+        rows.append(tags.tr(tags.th(tags.a(start.strftime(chart.shown), href=link(start)),
+                                    scope="row"), *(tags.td(cell) for cell in cells)))
+    more = (f" (the first {TABLE_MOST} of {len(chart.starts):,}: the CSV has them all)"
+            if len(chart.starts) > TABLE_MOST else "")
+    return tags.table(
+        tags.caption(f"Per {chart.unit}, UTC{more}"),
+        tags.thead(tags.tr(tags.th(f"{chart.unit.capitalize()} (UTC)", scope="col"),
+                           *(tags.th(name, scope="col") for name in names))),
+        tags.tbody(*rows), class_="numbers")
+
+
+def buckets_chart(chart: Buckets, link: Callable[[datetime], str], csv: str) -> Tag:
+    """
+    The history view's chart: its legend, its scales, its plot (L{buckets_svg}), its time
+    axis, and its numbers (a table to unfold, and C{csv}, the URL of the chart's CSV).
+    """
+    peak = max(chart.hits, default=0)
+    scales = [tags.span(f"{peak:,} hits per {chart.unit}" if chart.starts else "no hits",
+                        class_="scale-left")]
+    if chart.p95 is not None:
+        scales.append(tags.span(f"p95 {_peak(chart.p95):,.1f} ms", class_="scale-right"))
+    first = chart.starts[0].strftime(chart.shown) if chart.starts else ""
+    last = f"{chart.starts[-1].strftime(chart.shown)} UTC" if chart.starts else ""
+    return tags.div(
+        _legend(chart), tags.div(*scales, class_="axis-y"),
+        tags.div(buckets_svg(chart, link), class_="chart-box"),
+        tags.div(tags.span(first), tags.span(last), class_="axis-x"),
+        tags.details(tags.summary("The numbers"), tags.div(_table(chart, link), class_="scroll")),
+        tags.p(tags.a("The chart as CSV", href=csv), class_="panel-foot"),
+        class_="chart-figure")

@@ -28,7 +28,7 @@ class FilterForm(Element):
     """The filter form: submitting it makes the bookmarkable URL of a view."""
 
     loader = XMLString(
-        f'<form {T} method="get" t:render="form">'
+        f'<form {T} method="get" aria-label="Filter the hits" t:render="form">'
         '<t:transparent t:render="hidden" />'
         '<label>Status <input name="status" size="4" t:render="value" /></label>'
         '<label>Referrer <select name="referrer" t:render="choice" /></label>'

@@ -41,7 +41,7 @@ from weblog.render import (
 from weblog.selection import Selection
 from weblog.viewlinks import ViewLinks
 
-__all__ = ["AGGREGATES_SECONDS", "Fragments", "Kept"]
+__all__ = ["AGGREGATES_SECONDS", "HITS_END", "HITS_START", "ROW_STARTS", "Fragments", "Kept"]
 
 AGGREGATES_SECONDS = 1.0
 """How stale the page's top lists and chart may be (the event stream updates them anyway)."""
@@ -49,6 +49,13 @@ ASIDES_KEPT = 64
 """How many views' aggregates are kept (each view's panels link to views of its own)."""
 ROW_STARTS = (b'<tr class="row0">', b'<tr class="row1">')
 """A row's start, by its place on the page: the rows alternate colours, a hit's cells stay."""
+HITS_START = (b'<section class="hits" id="hits-section"><h2>Hits</h2>'
+              b'<div class="scroll" tabindex="0" role="region" aria-label="The hits, a table">'
+              b"<table><caption>Newest first, at the time the log says (your local time, with "
+              b"its age, once the script runs).</caption>")
+"""The hits' section, up to its table's head: the table scrolls in its own box when narrow."""
+HITS_END = b"</tbody></table></div></section>"
+"""The end of the hits' section, after its rows."""
 
 
 class Kept:
@@ -149,16 +156,15 @@ class Fragments:
             b'<!DOCTYPE html>\n<html lang="en">',
             fixed(("head", heading), lambda: Head(heading)),
             b'<body data-events="%s" data-last-id="%d">' % (events, last_id),
-            fixed(("header", heading), lambda: header(heading)),
+            fixed(("header", heading), lambda: header(heading)), b"<main>",
             rendered(log_state(status)),
             rendered(history_state(history)),
             rendered(history_ranges(base, history)),
             self.forms.get((selection, base), lambda: FilterForm(selection, base)),
-            b'<div class="columns"><main><table>', fixed("thead", table_head),
-            b'<tbody id="hits" data-limit="%d">' % selection.limit, *rows, b"</tbody></table>",
+            b'<div class="columns">', HITS_START, fixed("thead", table_head),
+            b'<tbody id="hits" data-limit="%d">' % selection.limit, *rows, HITS_END,
             fixed("template", row_template),
-            rendered(footer(len(cells), status["kept"], base, suffix)),
-            b"</main>", self.aside(None if history["state"] == "off"
-                                   else ViewLinks(base, selection, None)),
-            b"</div></body></html>",
+            self.aside(None if history["state"] == "off" else ViewLinks(base, selection, None)),
+            b"</div></main>", rendered(footer(len(cells), status["kept"], base, suffix)),
+            b"</body></html>",
         ]

@@ -25,12 +25,13 @@ from twisted.web.server import Request
 from twisted.web.template import Tag, tags
 
 from weblog.answers import Rendered
-from weblog.chart import buckets_svg
+from weblog.chart import Buckets, buckets_chart
 from weblog.form import FilterForm
-from weblog.fragments import ROW_STARTS, Fragments
+from weblog.fragments import HITS_END, HITS_START, ROW_STARTS, Fragments
 from weblog.hit import Hit
 from weblog.interfaces import IRecords
 from weblog.panels import PANELS
+from weblog.panelviews import panel_sections, visitors_words
 from weblog.queries import bucket_end
 from weblog.question import FILTERS, RANGES, Question, cursor_of
 from weblog.render import (
@@ -60,7 +61,7 @@ def _ranges(links: ViewLinks, question: Question) -> Tag:
         items += [tags.a(span, href=links.to(range=span), **current), " "]
     live = {name: None for name in (*FILTERS, *WINDOW)}
     items += ["\u00b7 ", tags.a("live", href=links.to(**live))]
-    return tags.nav(*items, class_="ranges", id="ranges")
+    return tags.nav(*items, class_="ranges", id="ranges", **{"aria-label": "Ranges"})
 
 
 def _chips(links: ViewLinks, question: Question) -> Tag | str:
@@ -73,31 +74,31 @@ def _chips(links: ViewLinks, question: Question) -> Tag | str:
 
 
 def _window(answer: dict[str, Any]) -> Tag:
-    """Which absolute window the view shows, and how many hits match in it."""
+    """Which absolute window the view shows, and how many hits (and visitors) match in it."""
     window = answer["window"]
     if window is None:
         return tags.p("The history holds no hits yet.", id="window", class_="window")
     start, end = (datetime.fromisoformat(window[key]) for key in ("from", "to"))
     return tags.p(f"From {start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} UTC: "
-                  f"{answer['total']:,} hits match.", id="window", class_="window")
+                  f"{visitors_words(answer)} match.", id="window", class_="window")
 
 
-def _aside(links: ViewLinks, answer: dict[str, Any]) -> Tag:
+def _panels(links: ViewLinks, answer: dict[str, Any]) -> Tag:
     """The chart of the window's buckets, each a link to its own window, and every panel."""
-    buckets = answer["buckets"]
-    unit = buckets["unit"]
-    counts = [(datetime.fromisoformat(start), count) for start, count in buckets["counts"]]
+    chart = Buckets.of(answer["buckets"])
 
     def bucket(start: datetime) -> str:
-        return links.to(**{"from": start.isoformat(), "to": bucket_end(start, unit).isoformat()})
+        return links.to(**{"from": start.isoformat(),
+                           "to": bucket_end(start, chart.unit).isoformat()})
 
-    chart = tags.section(tags.h2(f"Hits per {unit}"), buckets_svg(unit, counts, bucket),
-                         class_="chart")
+    section = tags.section(tags.h2(f"Hits per {chart.unit}"),
+                           buckets_chart(chart, bucket, links.csv("chart")),
+                           class_="chart panel", id="panel-chart")
     panels = [TopList(panel, [(str(key), count) for key, count in
                             answer["top"].get(panel.name, [])], links) for panel in PANELS]
-    return tags.aside(chart, *panels, tags.p(
+    return tags.div(section, *panels, *panel_sections(links, answer), tags.p(
         "Counted over the window, with every filter; weblog's own pages excluded.",
-        class_="footer"))
+        class_="panels-note"), class_="panels", id="panels")
 
 
 def _footer(links: ViewLinks, question: Question, answer: dict[str, Any]) -> Tag:
@@ -114,7 +115,7 @@ def _footer(links: ViewLinks, question: Question, answer: dict[str, Any]) -> Tag
         items += [tags.a("older hits", href=links.to(before=answer["before"]), rel="next",
                          id="older"), " \u00b7 "]
     items.append(tags.a("This view as JSON", href=links.json()))
-    return tags.p(*items, class_="footer")
+    return tags.footer(tags.p(*items), class_="footer")
 
 
 def _hit(data: dict[str, Any]) -> Hit:
@@ -137,14 +138,14 @@ def page_pieces(records: IRecords, fragments: Fragments, selection: Selection,
     footer = _footer(links, question, answer)
     return [
         b'<!DOCTYPE html>\n<html lang="en">', rendered(Head(heading)), b"<body>",
-        rendered(header(heading)), rendered(log_state(records.status())),
+        rendered(header(heading, live=False)), b"<main>", rendered(log_state(records.status())),
         rendered(history_state(records.history_status())),
         rendered(_ranges(links, question)), rendered(_window(answer)),
         rendered(_chips(links, question)),
         rendered(FilterForm(selection, base, links.hidden())),
-        b'<div class="columns"><main><table>', rendered(table_head()), b'<tbody id="hits">',
-        *rows, b"</tbody></table>", rendered(footer), b"</main>",
-        rendered(_aside(links, answer)), b"</div></body></html>",
+        b'<div class="columns">', HITS_START, rendered(table_head()), b'<tbody id="hits">',
+        *rows, HITS_END, rendered(_panels(links, answer)), b"</div></main>",
+        rendered(footer), b"</body></html>",
     ]
 
 

@@ -19,7 +19,7 @@ from twisted.python.failure import Failure
 from twisted.web.iweb import IRequest
 from twisted.web.template import Element, Flattenable, Tag, XMLString, flatten, renderer, tags
 
-from weblog.chart import per_minute_svg
+from weblog.chart import per_minute_chart
 from weblog.hit import Hit
 from weblog.interfaces import IRecords
 from weblog.links import DISPLAYS, referrer_link
@@ -28,7 +28,7 @@ from weblog.question import RANGES
 from weblog.viewlinks import PANEL_FILTERS, ViewLinks
 
 __all__ = ["LINK_REL", "SUMMARY", "T", "AggregatesAside", "Head", "HitCells", "Piece", "TopList",
-           "footer", "header", "history_ranges", "history_sentence", "history_state",
+           "footer", "header", "history_ranges", "human_size", "history_sentence", "history_state",
            "hit_cells", "log_state", "log_summary", "rendered", "row_template", "settled",
            "table_head"]
 
@@ -127,7 +127,7 @@ def row_template() -> Tag:
 
 def table_head() -> Tag:
     """The hits table's head."""
-    return tags.thead(tags.tr(*(tags.th(name) for name in (
+    return tags.thead(tags.tr(*(tags.th(name, scope="col") for name in (
         "Time", "Client", "Referrer", "Resource", "Status"))))
 
 
@@ -154,8 +154,12 @@ class Head(Element):
         return tag.fillSlots(heading=self.heading)
 
 
-def header(heading: str) -> Tag:
-    """The page's heading and its live badge (static until the script connects)."""
+def header(heading: str, live: bool = True) -> Tag:
+    """The page's heading and its live badge (static until the script connects); a history
+    view's page (C{live} false) says it is one, with no live updates."""
+    if not live:
+        return tags.header(tags.h1(heading), tags.span(
+            "history", id="live", class_="live-off", title="a view of the history: not live"))
     return tags.header(tags.h1(heading), tags.span(
         "static", id="live", class_="live-off", title="live updates need JavaScript"))
 
@@ -176,7 +180,7 @@ def log_state(status: dict[str, Any]) -> Tag:
                   class_=f"log state-{status['state']}", id="log")
 
 
-def _size(count: int) -> str:
+def human_size(count: int) -> str:
     """A number of bytes in a few digits: C{12.3 MB}."""
     size = float(count)
     for unit in ("bytes", "KB", "MB", "GB"):
@@ -196,7 +200,7 @@ def _holding(history: dict[str, Any]) -> str:
     span = (f", from {_moment(history['oldest'])} to {_moment(history['newest'])}"
             if history["oldest"] else "")
     cap = history.get("max_bytes")
-    size = _size(history["size_bytes"]) + (f" of at most {_size(cap)}" if cap else "")
+    size = human_size(history["size_bytes"]) + (f" of at most {human_size(cap)}" if cap else "")
     return f"{history['stored']:,} hits stored{span} ({size})"
 
 
@@ -213,7 +217,7 @@ def history_sentence(history: dict[str, Any]) -> str:
         done, total = history["bytes_done"], max(history["bytes_total"], 1)
         left = history["seconds_left"]
         return (f"History: reading the logs, {100 * done // total}% of "
-                f"{_size(history['bytes_total'])} ({history['lines_per_second']:,} lines/s"
+                f"{human_size(history['bytes_total'])} ({history['lines_per_second']:,} lines/s"
                 + ("" if left is None else f", about {left:,} s left") + f"); {_holding(history)}.")
     held = f"; {_holding(history)}" if history["stored"] else ""
     return f"History {state}: {history['reason']}; the live view goes on from memory{held}."
@@ -226,7 +230,7 @@ def history_ranges(base: str, history: dict[str, Any]) -> Tag | str:
     links: list[Any] = ["The history over: "]
     for span in RANGES:
         links += [tags.a(span, href=f"{base or '/'}?range={span}"), " "]
-    return tags.nav(*links, class_="ranges", id="ranges")
+    return tags.nav(*links, class_="ranges", id="ranges", **{"aria-label": "History ranges"})
 
 
 def history_state(history: dict[str, Any]) -> Tag:
@@ -288,10 +292,10 @@ class AggregatesAside(Element):
     """The chart of hits per minute and a top list per panel (L{weblog.panels.PANELS})."""
 
     loader = XMLString(
-        f'<aside {T}><section class="chart"><h2>Hits per minute (log time)</h2>'
-        '<t:transparent t:render="chart" /></section><t:transparent t:render="panels" />'
-        '<p class="footer">Counted over every hit read since start, '
-        "weblog's own pages excluded.</p></aside>")
+        f'<div {T} class="panels" id="panels"><section class="chart panel" id="panel-chart">'
+        '<h2>Hits per minute (log time)</h2><t:transparent t:render="chart" /></section>'
+        '<t:transparent t:render="panels" /><p class="panels-note">Counted over every hit '
+        "read since start, weblog's own pages excluded.</p></div>")
 
     def __init__(self, records: IRecords, links: ViewLinks | None = None) -> None:
         """@param links: the views one click away, for the panels' drill-down links."""
@@ -302,7 +306,7 @@ class AggregatesAside(Element):
     @renderer
     def chart(self, request: IRequest | None, tag: Tag) -> Tag:
         """The last hour's hits per minute, as an SVG the script redraws."""
-        return per_minute_svg(self.aggregates.per_minute())
+        return per_minute_chart(self.aggregates.per_minute())
 
     @renderer
     def panels(self, request: IRequest | None, tag: Tag) -> list[TopList]:
@@ -313,10 +317,8 @@ class AggregatesAside(Element):
 
 def footer(shown: int, kept: int, base: str, suffix: str) -> Tag:
     """How many hits show, and the links to this view's JSON and event stream."""
-    return tags.p(
+    return tags.footer(tags.p(
         f"{shown} shown of {kept} kept hits. ",
         tags.a("This view as JSON", href=f"{base}/json{suffix}"), " \u00b7 ",
         tags.a("live events", href=f"{base}/events{suffix}"), " \u00b7 ",
-        tags.a("Home", href="/"),
-        class_="footer",
-    )
+        tags.a("Home", href="/")), class_="footer")

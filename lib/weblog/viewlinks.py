@@ -78,6 +78,12 @@ class ViewLinks:
         """This view's JSON, as a URL."""
         return f"{self.base.rstrip('/')}/json?{urlencode(self.pairs)}"
 
+    def csv(self, panel: str) -> str:
+        """One panel of this view as CSV (C{/csv?panel=...}), as a URL; C{before} left out."""
+        pairs = {"panel": panel, **{name: value for name, value in self.pairs.items()
+                                    if name != "before"}}
+        return f"{self.base.rstrip('/')}/csv?{urlencode(pairs)}"
+
     def hidden(self) -> list[tuple[str, str]]:
         """What a form keeps of this view beside the fields it shows: the window and filters."""
         return [(name, value) for name, value in self.pairs.items() if name not in PARAMETERS
