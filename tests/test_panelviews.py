@@ -10,7 +10,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from twisted.trial import unittest
 from twisted.web.template import flattenString, tags
-from weblog.countries import NAMES, country_name
+from weblog.countrynames import NAMES, country_name
 from weblog.panelviews import LONGEST, PANEL_TITLES, panel_sections, shortened, visitors_words
 from weblog.question import Question
 from weblog.selection import Selection

@@ -16,7 +16,7 @@ from typing import Any
 
 from twisted.web.template import Tag, tags
 
-from weblog.countries import country_name
+from weblog.countrynames import country_name
 from weblog.render import human_size
 from weblog.viewlinks import ViewLinks
 
