@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 from twisted.trial import unittest
+from weblog.agents import agent_of
 from weblog.columns import columns_of
+from weblog.countries import country_of
 from weblog.logformat import compile_format
 from weblog.panels import referring_site
 from weblog.parsing import AUTO, LineParser, hit_of, read_line
@@ -16,12 +18,14 @@ from tests.support import APACHE_COMMON, XSS, apache_escape, twisted_line, writt
 
 def expected(lines: list[bytes | str], source: str | None = None,
              parser: LineParser = AUTO) -> list[list[object]]:
-    """The columns as each line's hit (and what the pages find of it) would make them."""
+    """The columns as each line's hit (and what the pages find of it) would make them, each
+    line looked up on its own."""
     rows = []
     for line in lines:
         hit = hit_of(parser.read(line), source)
         rows.append((*hit, None if hit.referrer is None else referring_site(hit.referrer),
-                     is_bot(hit.agent), is_own(hit), None, None, None, None))
+                     is_bot(hit.agent), is_own(hit), *agent_of(hit.agent),
+                     country_of(hit.client)))
     return [list(column) for column in zip(*rows, strict=True)]
 
 

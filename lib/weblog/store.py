@@ -61,8 +61,9 @@ COLUMNS: tuple[tuple[str, str, Any], ...] = (
 (cleaned and bounded; C{duration} in microseconds), then what the pages find of it: C{site},
 the referring site (the referrer's host, lower-cased), C{bot} (a crawler, or no user-agent),
 C{own} (one of weblog's own requests), the user-agent's C{browser}, operating C{system} and
-C{device}, and the client's C{country}; each with its SQL type and its Arrow type.  C{source} is the log's
-path when several are followed, else NULL (as a hit's)."""
+C{device} (L{weblog.agents}), and the client's C{country} (L{weblog.countries}); each with its
+SQL type and its Arrow type.  C{source} is the log's path when several are followed, else NULL
+(as a hit's)."""
 
 _SCHEMA = [
     "CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR NOT NULL)",
