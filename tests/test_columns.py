@@ -66,3 +66,12 @@ class ColumnsTests(unittest.TestCase):
         columns = columns_of([parser.read(line)])
         self.assertEqual((columns[4], columns[5], columns[6]), (["GET"], ["/x?a=1"], ["HTTP/1.1"]))
         self.assertEqual(columns[4:7], [[value] for value in hit_of(parser.read(line))[4:7]])
+
+    def test_durations(self) -> None:
+        """The time taken, when the format logs it, is the duration column, in microseconds."""
+        parser = compile_format("nginx_timed")
+        lines: list[bytes | str] = [
+            written(agent="curl/8.4.0") + " 0.250", written() + " -", written() + " 12.5"]
+        columns = columns_of([parser.read(line) for line in lines])
+        self.assertEqual(columns, expected(lines, parser=parser))
+        self.assertEqual(columns[13], [250_000, None, 12_500_000])
