@@ -137,6 +137,18 @@ def _over(indices: pa.Array, values: list[Any], kind: Any) -> pa.Array:
     return pa.DictionaryArray.from_arrays(indices, pa.array(values, kind))
 
 
+def _few(indices: pa.Array, values: list[str | None]) -> pa.Array:
+    """
+    Text C{values} spread over rows by their C{indices}, as L{_over}, for values of which few
+    are distinct (what is looked up of an agent or a client): each is one entry of the
+    dictionary, which DuckDB then stores (and compresses) as few (a None is a null).
+    """
+    codes: dict[str, int] = {}
+    at = [None if value is None else codes.setdefault(value, len(codes)) for value in values]
+    return pa.DictionaryArray.from_arrays(pa.array(at, pa.int32()).take(indices),
+                                          pa.array(list(codes), pa.string()))
+
+
 def _spread(values: pa.Array, function: Callable[[Any], Any], kind: Any) -> pa.Array:
     """C{function} of each of C{values}, called once per distinct one."""
     encoded = values.dictionary_encode()
@@ -165,9 +177,9 @@ def _plain(rows: list[tuple[Any, ...]], source: str | None) -> pa.Table:
     def of_request(part: Callable[[Any], Any], kind: Any) -> pa.Array:
         return _over(requests.indices, list(map(part, split)), kind)
 
-    def of_agent(part: Callable[[Any], Any], kind: Any) -> pa.Array:  # no agent: the last
-        return _over(agents.indices.fill_null(len(looked_up)),
-                     [*map(part, looked_up), part(_NO_AGENT)], kind)
+    def of_agent(part: Callable[[Any], Any]) -> pa.Array:  # no agent: the last
+        return _few(agents.indices.fill_null(len(looked_up)),
+                    [*map(part, looked_up), part(_NO_AGENT)])
 
     columns = {
         "client": _over(clients.indices, shown_clients, pa.string()),
@@ -188,10 +200,10 @@ def _plain(rows: list[tuple[Any, ...]], source: str | None) -> pa.Table:
         "bot": _over(agents.indices, list(map(is_bot, shown_agents)), pa.bool_()).fill_null(
             _BOT_OF_NONE),
         "own": of_request(own, pa.bool_()),
-        "browser": of_agent(_BROWSER, pa.string()),
-        "system": of_agent(_SYSTEM, pa.string()),
-        "device": of_agent(_DEVICE, pa.string()),
-        "country": _over(clients.indices, list(map(country_of, shown_clients)), pa.string()),
+        "browser": of_agent(_BROWSER),
+        "system": of_agent(_SYSTEM),
+        "device": of_agent(_DEVICE),
+        "country": _few(clients.indices, list(map(country_of, shown_clients))),
     }
     return pa.table([columns[name] for name, _, _ in COLUMNS],
                     names=[name for name, _, _ in COLUMNS])
