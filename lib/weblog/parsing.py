@@ -57,8 +57,7 @@ class Logged(NamedTuple):
     agent: Raw | None
     vhost: Raw | None
     duration: int | None = None
-    """How long the server took, in microseconds, when the format logs it (never a plain
-    line's: the formats recognised without configuration do not)."""
+    """Microseconds the server took, when a configured format logs it (auto-detection: never)."""
 
 
 Kept = Logged | re.Match[bytes]
@@ -203,8 +202,7 @@ def check_time(when: Raw, line: bytes | str) -> None:
         raise LogLineError(line, str(error)) from None
 
 
-_logged, _NO_VHOST, _stamp_known = tuple.__new__, (None, None), STAMPS.get
-"""A plain line's fields are all but the last two of L{Logged}: no vhost, no duration."""
+_logged, _NO_VHOST, _stamp_known = tuple.__new__, (None, None), STAMPS.get  # no vhost, duration
 
 
 def as_text(raw: Raw) -> str:
