@@ -358,6 +358,7 @@ class DurationTests(unittest.TestCase):
         self.assertEqual(self.duration("%{s}T", "3"), 3_000_000)
         self.assertEqual(self.duration("%{ms}T", "17"), 17_000)
         self.assertEqual(self.duration("%{us}T", "17"), 17)
+        self.assertEqual(self.duration("%{MS}T", "17"), 17_000)  # Apache's strcasecmp
 
     def test_dashIsNone(self):
         """A time taken logged as C{-} is none."""

@@ -72,9 +72,8 @@ def device_of(agent: str | None, system: str, device: str) -> str:
     @param system: ua-parser's OS family of it.
     @param device: ua-parser's device family of it.
     """
-    if is_bot(agent):
+    if agent is None or is_bot(agent):
         return "crawler"
-    assert agent is not None  # noqa: S101  # is_bot(None) is true
     if (device == "iPad" or "Tablet" in device or "Kindle" in device
             or system in _TABLET_SYSTEMS or (system == "Android" and "Mobile" not in agent)):
         return "tablet"

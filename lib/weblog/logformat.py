@@ -34,7 +34,7 @@ _FIELD_FOR_LETTER = {
     "D": "duration", "T": "duration",
 }
 _MICROSECONDS = {"us": 1, "ms": 1000, "s": 1_000_000}
-"""Microseconds in each unit of C{%{UNIT}T}, as Apache names them."""
+"""Microseconds in each unit of C{%{UNIT}T}, as Apache names them (in any case)."""
 _DURATION = re.compile(r"(\d{1,12})(?:\.(\d{1,9}))?\Z", re.ASCII)
 """A time taken as logged: whole units, and maybe a fraction (nginx's C{0.123} seconds)."""
 _HEADERS = {"referer": "referrer", "referrer": "referrer", "user-agent": "agent"}
@@ -166,7 +166,7 @@ def compile_format(format: str) -> FormatParser:
             raise FormatError(format, f"unknown directive %{letter}")
         if letter == "t" and argument is not None:
             raise FormatError(format, "only plain %t is supported for the time")
-        if letter == "T" and (argument or "s") not in _MICROSECONDS:
+        if letter == "T" and (argument or "s").lower() not in _MICROSECONDS:
             raise FormatError(format, f"%{{{argument}}}T: the unit must be ms, us or s")
         name = _FIELD_FOR_LETTER.get(letter)
         if letter == "i":
@@ -176,7 +176,7 @@ def compile_format(format: str) -> FormatParser:
         if name:
             used.add(name)
         if name == "duration":
-            unit = 1 if letter == "D" else _MICROSECONDS[argument or "s"]
+            unit = 1 if letter == "D" else _MICROSECONDS[(argument or "s").lower()]
         quoted = found.start() > 0 and format[found.start() - 1] == '"'
         parts.append(_field(name, quoted, letter))
     _check_literal(format, position, len(format))
