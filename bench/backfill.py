@@ -32,9 +32,21 @@ def weblog_child(log: Path, store_path: Path) -> dict[str, object]:
         pass
     seconds = time.perf_counter() - start
     stored = store.summary()[0]
+    looked_up = store.query("SELECT count(DISTINCT browser), count(DISTINCT system),"
+                            " count(DISTINCT device), count(DISTINCT country) FROM hits")[0]
     store.close()
     return {"seconds": seconds, "lines": storing.progress.lines, "stored": stored,
-            "size": os.path.getsize(store_path), "maxrss_mb": peak_rss_mb()}
+            "size": os.path.getsize(store_path), "maxrss_mb": peak_rss_mb(),
+            "looked_up": list(looked_up)}
+
+
+def _distinct(result: dict[str, object]) -> str:
+    """What the stored hits' lookups found, in words: how many distinct values of each."""
+    counts = result.get("looked_up")
+    if not isinstance(counts, list) or len(counts) != 4:
+        return "nothing (not measured)"
+    return ", ".join(f"{count} {name}" for count, name in zip(
+        counts, ("browsers", "systems", "devices", "countries"), strict=True))
 
 
 def run(ctx: Context) -> Section:
@@ -68,7 +80,8 @@ def run(ctx: Context) -> Section:
         f"historian's writer, without its process and polling); {stored:,} hits stored, "
         f"the store {size / 1e6:.0f} MB "
         f"({size / max(stored, 1):.0f} bytes a hit, {size / big.stat().st_size:.2f} of the "
-        f"log's size); peak RSS {float(str(last['maxrss_mb'])):.0f} MB.")
+        f"log's size); peak RSS {float(str(last['maxrss_mb'])):.0f} MB. The lookups at ingest "
+        f"found {_distinct(last)} (each looked up once per distinct user-agent or client).")
     if not has_goaccess:
         section.notes.append("GoAccess: not measured (goaccess is not installed).")
     section.notes.append("Each round runs weblog then GoAccess; a ratio is the median of the "

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
 from unittest import mock
 
 import pyarrow as pa
@@ -16,6 +18,7 @@ from weblog.logformat import compile_format
 from weblog.parsing import AUTO, LineParser
 from weblog.store import COLUMNS
 
+from tests.test_agents import CHROME_WINDOWS, GOOGLEBOT, SAFARI_IPAD, SAFARI_IPHONE
 from tests.support import APACHE_COMMON, XSS, apache_escape, twisted_line, written
 from tests.test_columns import expected
 from tests.test_parity import CORPORA
@@ -122,6 +125,34 @@ class HitsOfTests(unittest.TestCase):
         count, table = hits_of(data)
         self.assertGreater(len(table or ()), 50)
         self.assertSame(data)
+
+    def test_lookups(self) -> None:
+        """
+        Real user-agents and clients (both families, private, a host name; no agent; an escaped
+        agent on the slow path) are looked up as each line's would be, once per distinct value.
+        """
+        clients = ["8.8.8.8", "2001:7fd::1", "10.0.0.7", "::1", "crawl.example.com"]
+        agents = [CHROME_WINDOWS, SAFARI_IPHONE, SAFARI_IPAD, GOOGLEBOT, "-", "curl/8.4.0"]
+        lines = [written(client=client, agent=agent) for client in clients for agent in agents]
+        lines += [APACHE_COMMON, written(agent="Mozilla/5.0 (X11\\x22; Linux x86_64)")]
+        data = "".join(line + "\n" for line in lines * 3).encode()
+        self.assertSame(data)
+        looked_up: list[object] = []
+
+        def counted(function: Callable[[Any], Any]) -> Callable[[Any], Any]:
+            def looking_up(value: Any) -> Any:
+                looked_up.append(value)
+                return function(value)
+            return looking_up
+
+        for name in ("agent_of", "country_of"):
+            self.patch(batches, name, counted(getattr(batches, name)))
+        count, table = hits_of(data)
+        self.assertEqual(sorted(map(str, looked_up)), sorted(map(str, set(looked_up))))
+        assert table is not None
+        self.assertEqual({"desktop", "mobile", "tablet", "crawler"},
+                         set(table["device"].to_pylist()))
+        self.assertEqual({"US", "NL", "private", "unknown"}, set(table["country"].to_pylist()))
 
     def test_logFormat(self) -> None:
         """A LogFormat's lines are read by its parser, one by one."""

@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 from twisted.trial import unittest
+from weblog.agents import agent_of
 from weblog.columns import columns_of
+from weblog.countries import country_of
 from weblog.logformat import compile_format
 from weblog.panels import referring_site
 from weblog.parsing import AUTO, LineParser, hit_of, read_line
@@ -16,12 +18,14 @@ from tests.support import APACHE_COMMON, XSS, apache_escape, twisted_line, writt
 
 def expected(lines: list[bytes | str], source: str | None = None,
              parser: LineParser = AUTO) -> list[list[object]]:
-    """The columns as each line's hit (and what the pages find of it) would make them."""
+    """The columns as each line's hit (and what the pages find of it) would make them, each
+    line looked up on its own."""
     rows = []
     for line in lines:
         hit = hit_of(parser.read(line), source)
         rows.append((*hit, None if hit.referrer is None else referring_site(hit.referrer),
-                     is_bot(hit.agent), is_own(hit), None, None, None, None))
+                     is_bot(hit.agent), is_own(hit), *agent_of(hit.agent),
+                     country_of(hit.client)))
     return [list(column) for column in zip(*rows, strict=True)]
 
 
@@ -62,3 +66,12 @@ class ColumnsTests(unittest.TestCase):
         columns = columns_of([parser.read(line)])
         self.assertEqual((columns[4], columns[5], columns[6]), (["GET"], ["/x?a=1"], ["HTTP/1.1"]))
         self.assertEqual(columns[4:7], [[value] for value in hit_of(parser.read(line))[4:7]])
+
+    def test_durations(self) -> None:
+        """The time taken, when the format logs it, is the duration column, in microseconds."""
+        parser = compile_format("nginx_timed")
+        lines: list[bytes | str] = [
+            written(agent="curl/8.4.0") + " 0.250", written() + " -", written() + " 12.5"]
+        columns = columns_of([parser.read(line) for line in lines])
+        self.assertEqual(columns, expected(lines, parser=parser))
+        self.assertEqual(columns[13], [250_000, None, 12_500_000])

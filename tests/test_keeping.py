@@ -7,6 +7,7 @@ import os
 from datetime import UTC, datetime, timedelta
 
 from twisted.trial import unittest
+from weblog.agents import agent_of
 from weblog.keeping import Held, Keeping
 from weblog.store import Store, table_of
 
@@ -20,6 +21,7 @@ def numbered(first: int, count: int) -> list[list[object]]:
     """The store's columns of C{count} hits numbered from C{first}: hit I at START + I seconds,
     its number in C{bytes} and in its resource."""
     numbers = range(first, first + count)
+    agents = [agent_of(AGENTS[number % len(AGENTS)]) for number in numbers]
     return [[f"192.0.{number * 7 % 253}.{number * 13 % 251}" for number in numbers],
             ["-"] * count, ["-"] * count,
             [START + timedelta(seconds=number) for number in numbers],
@@ -29,7 +31,8 @@ def numbered(first: int, count: int) -> list[list[object]]:
             [200] * count, list(numbers), [None] * count,
             [AGENTS[number % len(AGENTS)] for number in numbers],
             [None] * count, [None] * count, [None] * count, [None] * count, [False] * count,
-            [False] * count, *[[None] * count] * 4]
+            [False] * count, *(list(values) for values in zip(*agents, strict=True)),
+            ["private"] * count]
 
 
 class CapTests(unittest.TestCase):

@@ -101,12 +101,12 @@ class OtherFormatTests(unittest.TestCase):
         )
 
     def test_reorderedCustom(self):
-        """Fields in another order, headers named in any case, and C{%D} ignored."""
+        """Fields in another order, headers named in any case, and C{%D} the time taken."""
         line = f'{TIME} 1.2.3.4 "HEAD /x HTTP/1.1" 304 - 1234 "the agent" "http://r/"'
         self.assertEqual(
             compile_format(CUSTOM)(line, None),
             hit(method="HEAD", resource="/x", status=304, bytes=None, referrer="http://r/",
-                agent="the agent"),
+                agent="the agent", duration=1234),
         )
 
     def test_lowerCaseHeaderNames(self):
@@ -310,8 +310,8 @@ class NamedFormatTests(unittest.TestCase):
 
     def test_unknownNameIsAFormat(self):
         """Any other word is read as a format string, and refused as one."""
-        error = self.assertRaises(FormatError, compile_format, "nginx")
-        self.assertEqual(str(error), "WEBLOG_FORMAT 'nginx': needs %t for the time")
+        error = self.assertRaises(FormatError, compile_format, "lighttpd")
+        self.assertEqual(str(error), "WEBLOG_FORMAT 'lighttpd': needs %t for the time")
 
 
 class RequestPartsTests(unittest.TestCase):
@@ -340,3 +340,126 @@ class RequestPartsTests(unittest.TestCase):
         aggregates.count([parser.read(f"1.2.3.4 - - {TIME} /{name}.html HTTP/1.1 200 5")
                           for name in ("a", "b", "a")])
         self.assertEqual(aggregates.top()["resources"], [("/a.html", 2), ("/b.html", 1)])
+
+
+class DurationTests(unittest.TestCase):
+    """The time taken (C{%D}, C{%T}, C{%{UNIT}T}), in microseconds, as Apache defines them."""
+
+    def duration(self, directive: str, logged: str) -> int | None:
+        """The duration of a common line with C{directive} after it, logging C{logged}."""
+        parser = compile_format(f"{COMMON} {directive}")
+        return parser(f'1.2.3.4 - - {TIME} "GET / HTTP/1.1" 200 5 {logged}').duration
+
+    def test_units(self):
+        """C{%D} is microseconds, C{%T} and C{%{s}T} seconds, C{%{ms}T} milliseconds,
+        C{%{us}T} microseconds."""
+        self.assertEqual(self.duration("%D", "1234"), 1234)
+        self.assertEqual(self.duration("%T", "3"), 3_000_000)
+        self.assertEqual(self.duration("%{s}T", "3"), 3_000_000)
+        self.assertEqual(self.duration("%{ms}T", "17"), 17_000)
+        self.assertEqual(self.duration("%{us}T", "17"), 17)
+        self.assertEqual(self.duration("%{MS}T", "17"), 17_000)  # Apache's strcasecmp
+
+    def test_dashIsNone(self):
+        """A time taken logged as C{-} is none."""
+        self.assertIsNone(self.duration("%D", "-"))
+        self.assertIsNone(compile_format(COMMON)(f'1.2.3.4 - - {TIME} "GET / HTTP/1.1" 200 5')
+                          .duration)
+
+    def test_firstKept(self):
+        """With C{%D} and C{%T} both, the first one given is the time taken."""
+        parser = compile_format(f"{COMMON} %T %D")
+        line = f'1.2.3.4 - - {TIME} "GET / HTTP/1.1" 200 5 2 2001234'
+        self.assertEqual(parser(line).duration, 2_000_000)
+
+    def test_badNumber(self):
+        """A time taken that is not a number makes the line malformed, saying so."""
+        for logged in ("12a", "1e3", "-5", "0x10", "\u0661", "1" * 13, "1.2.3"):
+            error = self.assertRaises(LogLineError, self.duration, "%D", logged)
+            self.assertIn("the time taken is not a number", str(error))
+
+    def test_badUnit(self):
+        """A unit Apache does not define is refused with the format."""
+        error = self.assertRaises(FormatError, compile_format, f"{COMMON} %{{ns}}T")
+        self.assertIn("%{ns}T: the unit must be ms, us or s", str(error))
+
+    def test_largest(self):
+        """The largest time taken read fits a signed 64-bit count of microseconds."""
+        self.assertLess(self.duration("%T", "9" * 12 + ".999999999") or 2**63, 2**63)
+
+
+NGINX_TIMED = ('$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent'
+               ' "$http_referer" "$http_user_agent" $request_time')
+
+
+class NginxFormatTests(unittest.TestCase):
+    """nginx C{log_format} strings, their variables read as the fields they fill."""
+
+    LINE = (f'1.2.3.4 - - {TIME} "GET / HTTP/1.1" 200 5 "http://r/" "curl/8.4.0" 0.123')
+
+    def test_timed(self):
+        """nginx's combined with C{$request_time}: seconds with milliseconds, as µs."""
+        self.assertEqual(compile_format(NGINX_TIMED)(self.LINE),
+                         hit(referrer="http://r/", agent="curl/8.4.0", duration=123_000))
+
+    def test_named(self):
+        """C{nginx} is nginx's own combined, C{nginx_timed} the same with C{$request_time}."""
+        self.assertEqual(NAMED["nginx_timed"], NGINX_TIMED)
+        self.assertEqual(compile_format("nginx_timed")(self.LINE).duration, 123_000)
+        self.assertEqual(compile_format("nginx")(self.LINE.rsplit(" ", 1)[0]),
+                         parse_line(self.LINE.rsplit(" ", 1)[0]))
+
+    def test_sameAsAuto(self):
+        """nginx's combined reads the combined lines as auto-detection does."""
+        parser = compile_format("nginx")
+        for line in COMBINED_LINES[:5]:
+            self.assertEqual(parser(line), parse_line(line), line)
+
+    def test_otherVariablesIgnored(self):
+        """Other variables, braced or not, quoted or not, and upstream times as nginx writes
+        them for several upstreams, are matched and ignored."""
+        format = ('$host ${remote_addr} "$http_x_forwarded_for" [$time_local] "$request"'
+                  ' $status $bytes_sent $upstream_response_time $request_time ${pipe}x')
+        line = (f'www.example.com 1.2.3.4 "5.6.7.8, 9.9.9.9" {TIME} "GET / HTTP/1.1" 200 5'
+                ' 0.010, 0.002 : 0.001 1.5 px')
+        self.assertEqual(compile_format(format)(line), hit(vhost="www.example.com",
+                                                           duration=1_500_000))
+
+    def test_requestParts(self):
+        """C{$request_method $request_uri $server_protocol}: the request's parts as logged."""
+        format = ('$remote_addr [$time_local] "$request_method $request_uri $server_protocol"'
+                  ' $status')
+        line = f'1.2.3.4 {TIME} "POST /a?b=1 HTTP/2.0" 201'
+        self.assertEqual(compile_format(format)(line),
+                         hit(method="POST", resource="/a?b=1", protocol="HTTP/2.0", status=201,
+                             bytes=None))
+
+    def test_pastedWithQuotes(self):
+        """A format pasted from nginx.conf, its quoted pieces and all, reads as their text."""
+        pasted = ("'$remote_addr - $remote_user [$time_local] '\n"
+                  " '\"$request\" $status $body_bytes_sent \"$http_referer\" '"
+                  " '\"$http_user_agent\" $request_time'")
+        self.assertEqual(compile_format(pasted).format, NGINX_TIMED)
+
+    def test_dashDuration(self):
+        """A time taken of C{-} is none; a bad one makes the line malformed."""
+        self.assertIsNone(compile_format(NGINX_TIMED)(self.LINE[:-5] + "-").duration)
+        error = self.assertRaises(LogLineError, compile_format(NGINX_TIMED),
+                                  self.LINE[:-5] + "0,123")
+        self.assertIn("the time taken is not a number", str(error))
+
+    def test_needsTimeAndRequest(self):
+        """A format without C{$time_local} or a request is refused, naming nginx's variable."""
+        error = self.assertRaises(FormatError, compile_format, '$remote_addr "$request"')
+        self.assertIn("needs $time_local for the time", str(error))
+        error = self.assertRaises(FormatError, compile_format, "$remote_addr [$time_local]")
+        self.assertIn("needs $request for the request", str(error))
+
+    def test_hostile(self):
+        """Escaped quotes (nginx writes C{\\x22}) and markup stay in their fields, read as
+        Apache's combined reads them."""
+        line = (f'1.2.3.4 - - {TIME} "GET /<b>\\x22 HTTP/1.1" 200 5 "-"'
+                ' "a\\x22 \\" b" 0.001')
+        found = compile_format(NGINX_TIMED)(line)
+        self.assertEqual(found, compile_format("combined")(line[:-6])._replace(duration=1000))
+        self.assertIn('"', found.agent or "")

@@ -113,15 +113,16 @@ class FormatTests(FormatCase):
     """L{Records} parses its log with a custom format, or says why it cannot."""
 
     def test_customFormat(self):
-        """Lines in the given format become hits, newest first."""
+        """Lines in the given format become hits, newest first (with C{%D}'s time taken)."""
         self.appendLines(f'{TIME} 1.2.3.4 "GET /a HTTP/1.1" 200 5 7 "agent" "-"',
                          "not a line",
                          f'{TIME} 1.2.3.5 "GET /b HTTP/1.1" 404 - 9 "-" "http://r/"')
         records = self.records(format=CUSTOM)
         self.assertEqual(
             records.getNew(),
-            [hit(client="1.2.3.5", resource="/b", status=404, bytes=None, referrer="http://r/"),
-             hit(resource="/a", agent="agent")],
+            [hit(client="1.2.3.5", resource="/b", status=404, bytes=None, referrer="http://r/",
+                 duration=9),
+             hit(resource="/a", agent="agent", duration=7)],
         )
         self.assertEqual((records.lines, records.malformed), (3, 1))
         self.assertEqual(records.status()["state"], "ok")
@@ -162,7 +163,7 @@ class FormatFromEnvironmentTests(FormatCase):
         """Without a format argument, Records uses C{$WEBLOG_FORMAT}."""
         setEnvironment(self, WEBLOG_FORMAT=CUSTOM)
         self.appendLines(f'{TIME} 1.2.3.4 "GET / HTTP/1.1" 200 5 7 "agent" "-"')
-        self.assertEqual(self.records().getNew(), [hit(agent="agent")])
+        self.assertEqual(self.records().getNew(), [hit(agent="agent", duration=7)])
 
     def test_argumentOverridesEnvironment(self):
         """A format argument wins over C{$WEBLOG_FORMAT}."""

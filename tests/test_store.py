@@ -21,8 +21,8 @@ WHEN = datetime(2015, 5, 17, 10, 5, 3, tzinfo=UTC)
 
 def columns(*hits: Hit) -> list[list[object]]:
     """The store's columns of C{hits} (not crawlers' nor weblog's own; no referring site)."""
-    return [list(values) for values in zip(*((*hit, None, False, False, None, None, None, None) for hit in hits),
-                                            strict=True)]
+    return [list(values) for values in zip(
+        *((*hit, None, False, False, None, None, None, None) for hit in hits), strict=True)]
 
 
 def batch(*hits: Hit) -> pa.Table:

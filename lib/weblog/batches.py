@@ -22,7 +22,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from twisted.logger import Logger
 
+from weblog.agents import agent_of
 from weblog.columns import columns_of, number, own, site, text
+from weblog.countries import country_of
 from weblog.errors import LogLineError
 from weblog.memo import Memo
 from weblog.parsing import AUTO, PLAIN, LineParser, Logged, referrer_of, request_of
@@ -39,8 +41,9 @@ _log = Logger()
 _KINDS = {name: kind for name, _, kind in COLUMNS}
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
-_BOT_OF_NONE = is_bot(None)
-"""What a hit without a user-agent is: a crawler, by L{is_bot}."""
+_BOT_OF_NONE, _NO_AGENT = is_bot(None), agent_of(None)
+"""What a hit without a user-agent is: a crawler, by L{is_bot}, with no browser or system."""
+_BROWSER, _SYSTEM, _DEVICE = itemgetter(0), itemgetter(1), itemgetter(2)
 _text, _request = Memo(text), Memo(request_of)
 """Values that repeat slice after slice, worked out once (in bounded memory)."""
 
@@ -134,6 +137,18 @@ def _over(indices: pa.Array, values: list[Any], kind: Any) -> pa.Array:
     return pa.DictionaryArray.from_arrays(indices, pa.array(values, kind))
 
 
+def _few(indices: pa.Array, values: list[str | None]) -> pa.Array:
+    """
+    Text C{values} spread over rows by their C{indices}, as L{_over}, for values of which few
+    are distinct (what is looked up of an agent or a client): each is one entry of the
+    dictionary, which DuckDB then stores (and compresses) as few (a None is a null).
+    """
+    codes: dict[str, int] = {}
+    at = [None if value is None else codes.setdefault(value, len(codes)) for value in values]
+    return pa.DictionaryArray.from_arrays(pa.array(at, pa.int32()).take(indices),
+                                          pa.array(list(codes), pa.string()))
+
+
 def _spread(values: pa.Array, function: Callable[[Any], Any], kind: Any) -> pa.Array:
     """C{function} of each of C{values}, called once per distinct one."""
     encoded = values.dictionary_encode()
@@ -153,14 +168,21 @@ def _plain(rows: list[tuple[Any, ...]], source: str | None) -> pa.Table:
     referrers = referrer.dictionary_encode()
     shown = [referrer_of(value) for value in referrers.dictionary.to_pylist()]
     agents = agent.dictionary_encode()
-    browsers = [referrer_of(value) for value in agents.dictionary.to_pylist()]  # as referrers
+    shown_agents = [referrer_of(value) for value in agents.dictionary.to_pylist()]  # cleaned
+    looked_up = [agent_of(value) for value in shown_agents]  # as referrers are
+    clients = client.dictionary_encode()
+    shown_clients = [_text(value) for value in clients.dictionary.to_pylist()]
     count = len(rows)
 
     def of_request(part: Callable[[Any], Any], kind: Any) -> pa.Array:
         return _over(requests.indices, list(map(part, split)), kind)
 
+    def of_agent(part: Callable[[Any], Any]) -> pa.Array:  # no agent: the last
+        return _few(agents.indices.fill_null(len(looked_up)),
+                    [*map(part, looked_up), part(_NO_AGENT)])
+
     columns = {
-        "client": _spread(client, _text, pa.string()),
+        "client": _over(clients.indices, shown_clients, pa.string()),
         "ident": _spread(ident, _text, pa.string()),
         "user": _spread(user, _text, pa.string()),
         "time": _times(when),
@@ -170,18 +192,18 @@ def _plain(rows: list[tuple[Any, ...]], source: str | None) -> pa.Table:
         "status": _spread(status, number, _KINDS["status"]),
         "bytes": _spread(size, number, _KINDS["bytes"]),
         "referrer": _over(referrers.indices, shown, pa.string()),
-        "agent": _over(agents.indices, browsers, pa.string()),
+        "agent": _over(agents.indices, shown_agents, pa.string()),
         "vhost": pa.nulls(count, pa.string()),
         "source": pa.repeat(pa.scalar(source, pa.string()), count),
         "duration": pa.nulls(count, pa.int64()),  # a plain line has no time taken
         "site": _over(referrers.indices, list(map(site, shown)), pa.string()),
-        "bot": _over(agents.indices, list(map(is_bot, browsers)), pa.bool_()).fill_null(
+        "bot": _over(agents.indices, list(map(is_bot, shown_agents)), pa.bool_()).fill_null(
             _BOT_OF_NONE),
         "own": of_request(own, pa.bool_()),
-        "browser": pa.nulls(count, pa.string()),
-        "system": pa.nulls(count, pa.string()),
-        "device": pa.nulls(count, pa.string()),
-        "country": pa.nulls(count, pa.string()),
+        "browser": of_agent(_BROWSER),
+        "system": of_agent(_SYSTEM),
+        "device": of_agent(_DEVICE),
+        "country": _few(clients.indices, list(map(country_of, shown_clients))),
     }
     return pa.table([columns[name] for name, _, _ in COLUMNS],
                     names=[name for name, _, _ in COLUMNS])

@@ -6,7 +6,9 @@ What L{weblog.parsing.hit_of} does for one line (escapes undone, text made
 visible and bounded), done here a column at a time: a batch of a log holds few
 distinct resources, referrers, user-agents or statuses, so each is worked out
 once per batch and the rest is a lookup in C.  The result is the same as
-making every line's hit (L{weblog.store.COLUMNS}, in order).
+making every line's hit (L{weblog.store.COLUMNS}, in order), with what is
+looked up of it (browser, system and device by L{weblog.agents}, country by
+L{weblog.countries}) once per distinct user-agent and client.
 """
 
 from __future__ import annotations
@@ -15,7 +17,9 @@ from collections.abc import Callable, Sequence
 from operator import itemgetter
 from typing import Any
 
+from weblog.agents import agent_of
 from weblog.cleaning import clean
+from weblog.countries import country_of
 from weblog.memo import Memo
 from weblog.panels import referring_site
 from weblog.parsing import Logged, Raw, as_text, referrer_of, request_of
@@ -25,6 +29,7 @@ from weblog.timestamps import parse_time
 __all__ = ["columns_of", "number", "own", "site", "text", "vhost"]
 
 _METHOD, _RESOURCE, _PROTOCOL = itemgetter(0), itemgetter(1), itemgetter(2)
+_BROWSER, _SYSTEM, _DEVICE = itemgetter(0), itemgetter(1), itemgetter(2)
 
 
 def _each_once(values: Sequence[Any], function: Callable[[Any], Any]) -> list[Any]:
@@ -68,13 +73,15 @@ def columns_of(lines: Sequence[Logged], source: str | None = None) -> list[list[
 
     @param source: the log they came from, when several are followed.
     """
-    client, ident, user, when, request, status, size, referrer, agent, vhosts = (
+    client, ident, user, when, request, status, size, referrer, agent, vhosts, duration = (
         list(column) for column in zip(*lines, strict=True))
     requests: list[Any] = _each_once(request, request_of)
     referrers = _each_once(referrer, referrer_of)
     agents = _each_once(agent, referrer_of)  # the same cleaning as a referrer's
+    clients = _each_once(client, text)
+    looked_up = _each_once(agents, agent_of)
     return [
-        _each_once(client, text),
+        clients,
         _each_once(ident, text),
         _each_once(user, text),
         _each_once(when, parse_time),
@@ -87,12 +94,12 @@ def columns_of(lines: Sequence[Logged], source: str | None = None) -> list[list[
         agents,
         _each_once(vhosts, vhost),
         [source] * len(lines),
-        [None] * len(lines),
+        duration,
         _each_once(referrers, site),
         _each_once(agents, is_bot),
         _each_once(requests, own),
-        [None] * len(lines),
-        [None] * len(lines),
-        [None] * len(lines),
-        [None] * len(lines),
+        list(map(_BROWSER, looked_up)),
+        list(map(_SYSTEM, looked_up)),
+        list(map(_DEVICE, looked_up)),
+        _each_once(clients, country_of),
     ]

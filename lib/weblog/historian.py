@@ -95,6 +95,9 @@ class Historian:
                                         "max_bytes": max_bytes or None}
         self._problem = problem
         self._rebuilding = ""
+        """Why the store is being rebuilt from the logs, until it has caught up, else C{""}."""
+        self._rebuilt_state = ""
+        """The state said meanwhile: C{corrupt}, or C{""} for the usual C{backfilling}."""
         self._store: Store | None = None
         self._queries = DeferredSemaphore(QUERIES_AT_ONCE)
         self._found_corrupt = ""
@@ -160,21 +163,28 @@ class Historian:
             self._say("unwritable", f"{self.store_path}: {error.strerror or error}")
             return None
         except StoreError as error:
-            if error.state != "corrupt":
+            if error.state not in ("corrupt", "older"):
                 self._say(error.state, str(error))
                 return None
             return self._open() if self._set_aside(error) else None
 
     def _set_aside(self, error: StoreError) -> bool:
-        """Move a corrupt store aside, to be rebuilt from the logs; say whether it could be."""
+        """Move a corrupt store (or one of an older schema) aside, to be rebuilt from the logs;
+        say whether it could be."""
+        older = error.state == "older"
         try:
-            aside = set_aside(self.store_path)
+            aside = set_aside(self.store_path, f"v{error.version}" if older else "corrupt")
         except OSError as trouble:
             self._say("corrupt", f"{error}; it cannot be set aside: {trouble.strerror or trouble}")
             return False
         self._found_corrupt = ""
-        self._rebuilding = f"{error}; set aside as {os.path.basename(aside)}, rebuilt from the logs"
-        _log.warn("history: {reason}", reason=self._rebuilding)
+        self._rebuilding = (f"{error}{':' if older else ';'} set aside as"
+                            f" {os.path.basename(aside)} and rebuilt from the logs")
+        self._rebuilt_state = "" if older else "corrupt"
+        if older:
+            _log.info("history: {reason}", reason=self._rebuilding)
+        else:
+            _log.warn("history: {reason}", reason=self._rebuilding)
         return True
 
     def _store_into(self, store: Store) -> None:
@@ -206,7 +216,7 @@ class Historian:
             state = "backfilling" if progress.bytes_done < progress.bytes_total else "ok"
             reason = ""
             if self._rebuilding:
-                state, reason = "corrupt", self._rebuilding
+                state, reason = self._rebuilt_state or state, self._rebuilding
                 if progress.bytes_done >= progress.bytes_total:
                     self._rebuilding = ""  # rebuilt: the next status says ok
             self._say(state, reason, **held.to_json(), **progress.to_json(),

@@ -56,6 +56,8 @@ class Logged(NamedTuple):
     referrer: Raw | None
     agent: Raw | None
     vhost: Raw | None
+    duration: int | None = None
+    """Microseconds the server took, when a configured format logs it (auto-detection: never)."""
 
 
 Kept = Logged | re.Match[bytes]
@@ -184,7 +186,7 @@ def read_line(line: bytes | str) -> Logged:
     fields = found.groups()
     if _stamp_known(fields[3]) is None:  # check_time, inlined for the stamps seen already
         check_time(fields[3], line)
-    return _logged(Logged, fields + _NO_VHOST)  # as Logged(*fields, None), without its call
+    return _logged(Logged, fields + _NO_VHOST)  # as Logged(*fields, None, None), uncalled
 
 
 def logged_of(kept: Kept) -> Logged:
@@ -200,7 +202,7 @@ def check_time(when: Raw, line: bytes | str) -> None:
         raise LogLineError(line, str(error)) from None
 
 
-_logged, _NO_VHOST, _stamp_known = tuple.__new__, (None,), STAMPS.get
+_logged, _NO_VHOST, _stamp_known = tuple.__new__, (None, None), STAMPS.get  # no vhost, duration
 
 
 def as_text(raw: Raw) -> str:
@@ -270,6 +272,7 @@ def hit_of(kept: Kept, source: str | None = None) -> Hit:
         agent=_optional(logged.agent),
         vhost=None if logged.vhost is None else clean(as_text(logged.vhost)),
         source=source,
+        duration=logged.duration,
     )
 
 

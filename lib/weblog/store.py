@@ -9,7 +9,8 @@ read it again.  A file is known by its content (L{weblog.logfiles.identity}),
 so a log rotated to a new name, or compressed, is the file already stored.
 
 Opening or writing fails with a L{StoreError} that says which state the store
-is in (C{locked}, C{unwritable}, C{corrupt} or C{full}) in one line.
+is in (C{locked}, C{unwritable}, C{corrupt} or C{full}) in one line, or that
+it is C{older}: of an older schema version, to be set aside and rebuilt.
 """
 
 from __future__ import annotations
@@ -26,13 +27,14 @@ import duckdb
 import pyarrow as pa
 
 from weblog.appending import Appending
-from weblog.errors import WeblogError
+from weblog.storeerror import StoreError, failing, other_version, state_of
 
 __all__ = ["COLUMNS", "WAL_BYTES", "Store", "StoreError", "interrupt", "set_aside", "state_of",
            "table_of"]
 
 VERSION = 2
-"""The schema's version, kept in the store; a store of another version is set aside."""
+"""The schema's version, kept in the store; a store of another version is set aside (one of an
+older version as C{older}, one of a newer or unknown version as C{corrupt})."""
 
 COLUMNS: tuple[tuple[str, str, Any], ...] = (
     ("client", "VARCHAR NOT NULL", pa.string()),
@@ -61,8 +63,9 @@ COLUMNS: tuple[tuple[str, str, Any], ...] = (
 (cleaned and bounded; C{duration} in microseconds), then what the pages find of it: C{site},
 the referring site (the referrer's host, lower-cased), C{bot} (a crawler, or no user-agent),
 C{own} (one of weblog's own requests), the user-agent's C{browser}, operating C{system} and
-C{device}, and the client's C{country}; each with its SQL type and its Arrow type.  C{source} is the log's
-path when several are followed, else NULL (as a hit's)."""
+C{device} (L{weblog.agents}), and the client's C{country} (L{weblog.countries}); each with its
+SQL type and its Arrow type.  C{source} is the log's path when several are followed, else NULL
+(as a hit's)."""
 
 _SCHEMA = [
     "CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR NOT NULL)",
@@ -84,47 +87,11 @@ _INSERT = ("INSERT INTO hits SELECT "  # noqa: S608  # the names are COLUMNS', n
            + ", ".join(f'"{name}"' for name, _, _ in COLUMNS) + ", ? FROM batch")
 
 
-class StoreError(WeblogError):
-    """
-    The store cannot be opened or written; C{str()} is the one-line reason.
-
-    @ivar state: C{"locked"}, C{"unwritable"}, C{"corrupt"} or C{"full"}.
-    """
-
-    def __init__(self, state: str, reason: str) -> None:
-        super().__init__(reason)
-        self.state = state
-
-
-def state_of(error: BaseException) -> str:
-    """Which state a DuckDB or OS error puts the store in."""
-    text = str(error)
-    if ("not a valid DuckDB database" in text or "Corrupt" in text or "checksum" in text
-            or isinstance(error, (duckdb.SerializationException, duckdb.InternalException))):
-        return "corrupt"  # before the lock: a corrupt block's message says "block"
-    if "Could not set lock" in text or "Conflicting lock" in text:
-        return "locked"
-    if "No space left" in text or getattr(error, "errno", None) == 28:
-        return "full"
-    return "unwritable"
-
-
-def _failing(path: str, error: BaseException) -> StoreError:
-    """The StoreError of a DuckDB or OS error on the store at C{path}."""
-    return StoreError(state_of(error), f"{path}: {_reason(error)}")
-
-
 def _one(result: duckdb.DuckDBPyConnection) -> tuple[Any, ...] | None:
     """The one row of a query's result, or None; read whole (DuckDB wants every result
     finished before the connection's next statement)."""
     rows = result.fetchall()
     return rows[0] if rows else None
-
-
-def _reason(error: BaseException) -> str:
-    """A DuckDB or OS error in one line, without DuckDB's links to its documentation."""
-    text = " ".join(str(error).split())
-    return text.split(" See also ")[0][:300]
 
 
 class Store:
@@ -152,7 +119,7 @@ class Store:
                 "memory_limit": memory_limit, "threads": threads,
                 "checkpoint_threshold": f"{wal_bytes}B"})
         except (duckdb.Error, OSError) as error:
-            raise _failing(path, error) from None
+            raise failing(path, error) from None
         try:
             self._db.execute("SET TimeZone = 'UTC'")
             for statement in _SCHEMA:
@@ -161,13 +128,13 @@ class Store:
             if found is None:
                 self._db.execute("INSERT INTO meta VALUES ('version', ?)", [str(VERSION)])
             elif found[0] != str(VERSION):
-                raise StoreError("corrupt", f"{path}: schema version {found[0]!r}, not {VERSION}")
+                raise other_version(path, found[0], VERSION)
         except StoreError:
             self._db.close()
             raise
         except (duckdb.Error, OSError) as error:
             self._db.close()
-            raise _failing(path, error) from None
+            raise failing(path, error) from None
 
     def close(self) -> None:
         """Close the file (what was appended is kept), once the readers' queries are cancelled."""
@@ -187,7 +154,7 @@ class Store:
             found = _one(self._db.execute(
                 "SELECT position, lines, hits FROM files WHERE identity = ?", [identity]))
         except (duckdb.Error, OSError) as error:
-            raise _failing(self.path, error) from None
+            raise failing(self.path, error) from None
         return None if found is None else (found[0], found[1], found[2])
 
     def begin(self, identity: str, path: str, start: int) -> Appending | None:
@@ -206,14 +173,14 @@ class Store:
         try:
             db.execute("BEGIN TRANSACTION")
         except (duckdb.Error, OSError) as error:
-            raise _failing(self.path, error) from None
+            raise failing(self.path, error) from None
         appending = Appending(db, _INSERT, identity, path,
-                              lambda error: _failing(self.path, error))
+                              lambda error: failing(self.path, error))
         try:
             found = _one(db.execute("SELECT position FROM files WHERE identity = ?", [identity]))
         except (duckdb.Error, OSError) as error:
             appending.rollback()
-            raise _failing(self.path, error) from None
+            raise failing(self.path, error) from None
         if (0 if found is None else found[0]) != start:
             appending.rollback()
             return None
@@ -245,7 +212,7 @@ class Store:
         try:
             found = _one(self._db.execute("SELECT count(*), min(time), max(time) FROM hits"))
         except (duckdb.Error, OSError) as error:
-            raise _failing(self.path, error) from None
+            raise failing(self.path, error) from None
         return (0, None, None) if found is None else (found[0], found[1], found[2])
 
     def prune(self, before: datetime) -> int:
@@ -274,7 +241,7 @@ class Store:
         try:
             found = _one(self._db.execute(sql, parameters))
         except (duckdb.Error, OSError) as error:
-            raise _failing(self.path, error) from None
+            raise failing(self.path, error) from None
         return 0 if found is None else int(found[0])
 
     def checkpoint(self) -> None:
@@ -282,7 +249,7 @@ class Store:
         try:
             self._db.execute("CHECKPOINT")
         except (duckdb.Error, OSError) as error:
-            raise _failing(self.path, error) from None
+            raise failing(self.path, error) from None
 
     def used_bytes(self) -> int:
         """The bytes of the file's blocks in use (the others are free, for later hits)."""
@@ -291,7 +258,7 @@ class Store:
                 "SELECT used_blocks * block_size FROM pragma_database_size()"
                 " WHERE database_name = current_database()"))
         except (duckdb.Error, OSError) as error:
-            raise _failing(self.path, error) from None
+            raise failing(self.path, error) from None
         return 0 if found is None else int(found[0])
 
     def size_bytes(self) -> int:
@@ -340,13 +307,14 @@ def interrupt(connection: duckdb.DuckDBPyConnection) -> None:
         pass
 
 
-def set_aside(path: str) -> str:
+def set_aside(path: str, kind: str = "corrupt") -> str:
     """
     Move a store that cannot be read (and its write-ahead log) out of the way.
 
-    @return: the new name of the store.
+    @param kind: what it is, in its new name: C{corrupt}, or C{v1} for schema version 1.
+    @return: the new name of the store (C{PATH.KIND-TIME}).
     """
-    aside = f"{path}.corrupt-{time.strftime('%Y%m%dT%H%M%S')}"
+    aside = f"{path}.{kind}-{time.strftime('%Y%m%dT%H%M%S')}"
     os.replace(path, aside)
     if os.path.exists(path + ".wal"):
         os.replace(path + ".wal", aside + ".wal")
