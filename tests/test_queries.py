@@ -100,6 +100,9 @@ class AnswerTests(unittest.TestCase):
         self.assertEqual((result["total"], [each["resource"] for each in result["hits"]]),
                          (1, ["/missing"]))
         self.assertEqual(answer(self.db, spec(bots="exclude", status="all"))["total"], 4)
+        crawled = answer(self.db, spec(bots="only", status="all", referrer="any"))
+        self.assertEqual((crawled["total"], [each["resource"] for each in crawled["hits"]]),
+                         (1, ["/c"]))
         self.assertEqual(answer(self.db, spec(own="show"))["total"], 6)
 
     def test_empty(self) -> None:

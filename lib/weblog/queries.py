@@ -109,8 +109,8 @@ def _conditions(spec: dict[str, Any], for_list: bool) -> tuple[list[str], list[A
             values.append(spec["question"][name])
     if selection["own"] == "hide":
         where.append("NOT own")
-    if selection["bots"] == "exclude":
-        where.append("NOT bot")
+    if selection["bots"] != "include":
+        where.append("NOT bot" if selection["bots"] == "exclude" else "bot")
     status = selection["status"]
     if status != "all" and ("status" in given or for_list):
         if status.endswith("xx"):
