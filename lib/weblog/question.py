@@ -6,8 +6,9 @@ C{range} (C{1h}, C{24h}, C{7d}, C{30d} or C{all}) is relative to the newest hit 
 the store, so that a replayed old log works; C{from} and C{to} are ISO 8601 times
 (UTC when they name no zone).  The filters name one value of one field each:
 C{site} (a referring site), C{ref} (an exact referrer), C{resource}, C{client},
-C{vhost}, C{source}, and what the store found of a hit: C{browser}, C{system}, C{device}
-and C{country} (L{weblog.store.COLUMNS}).  C{before} pages the list of a view's hits back (L{cursor_of}).
+C{vhost}, C{source}, and what the store found of a hit: C{browser}, C{system},
+C{device} and C{country} (L{weblog.store.COLUMNS}).  C{before} pages the list of a
+view's hits back (L{cursor_of}).
 Each is validated like the page's other parameters (L{weblog.errors.BadQuery}, a 400
 with a one-line reason).
 """
