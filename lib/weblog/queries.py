@@ -29,7 +29,7 @@ from weblog.question import FILTERS, cursor_of, cursor_text
 from weblog.store import COLUMNS
 from weblog.timestamps import FIRST, earlier
 
-__all__ = ["LATEST_FIRST", "SPANS", "UNITS", "answer", "bucket_end", "bucket_unit"]
+__all__ = ["LATEST_FIRST", "PANELS", "SPANS", "UNITS", "answer", "bucket_end", "bucket_unit"]
 
 SPANS = {"1h": timedelta(hours=1), "24h": timedelta(days=1), "7d": timedelta(days=7),
          "30d": timedelta(days=30)}
@@ -52,6 +52,8 @@ EMPTY: dict[str, Any] = {
     "bandwidth": {"bytes": 0, "resources": []}, "response_times": None, "vhosts": [],
     "sources": []}
 """The panels of a view of an empty store."""
+PANELS = tuple(EMPTY)
+"""The keys of the panels past C{top}, C{buckets} and C{total}, in the JSON's order."""
 _TIME = Hit._fields.index("time")
 _HIT = ", ".join(f'"{name}"' for name, _, _ in COLUMNS[:len(Hit._fields)])
 
@@ -141,13 +143,15 @@ def _conditions(spec: dict[str, Any], for_list: bool) -> tuple[list[str], list[A
 def answer(db: duckdb.DuckDBPyConnection, spec: dict[str, Any],
            late: Callable[[], bool] = lambda: False, top: int = 10) -> dict[str, Any]:
     """
-    A view's answer: C{window}, C{total}, C{top} (each panel), C{buckets}, C{hits} and
-    C{before}, the cursor of the next hits of the list (None when they are all listed).
+    A view's answer: C{window}, C{total}, C{top} (the four lists), C{buckets} (the chart and
+    its series), each of L{PANELS} (L{weblog.panelqueries}), C{hits} and C{before}, the
+    cursor of the next hits of the list (None when they are all listed).
 
     @param spec: C{question} (L{weblog.question.Question.to_json}), C{selection} (the
         page's parameters) and C{given} (the names of those the request gave).
     @param late: says when the answer is no longer wanted: it is asked before each
         statement (a statement under way is interrupted on the connection).
+    @param top: the most entries of each list.
     @raise duckdb.InterruptException: once C{late()} says so.
     """
     def execute(sql: str, parameters: list[Any]) -> list[tuple[Any, ...]]:
