@@ -111,8 +111,9 @@ def troubles(rows: Rows, top: int, referrers: int = 5) -> dict[str, list[dict[st
     C{not_found} (404 and 410) and C{server_errors} (500 to 599).
     """
     found = rows(
-        "WITH e AS (SELECT status BETWEEN 500 AND 599 AS failed, resource, referrer,"
-        "  count(*) AS n FROM hits WHERE {where}"
+        # MATERIALIZED: read twice, counted once (else DuckDB may go over the hits twice)
+        "WITH e AS MATERIALIZED (SELECT status BETWEEN 500 AND 599 AS failed, resource,"
+        "  referrer, count(*) AS n FROM hits WHERE {where}"
         "  AND (status IN (404, 410) OR status BETWEEN 500 AND 599) GROUP BY ALL),"
         " r AS (SELECT failed, resource, sum(n) AS hits FROM e GROUP BY failed, resource"
         "  QUALIFY row_number() OVER (PARTITION BY failed ORDER BY sum(n) DESC, resource) <= ?)"
@@ -152,8 +153,8 @@ def response_times(rows: Rows, bucket: str, timed: list[tuple[str, int, int]]
     per_bucket: dict[int, float] = {}
     overall: dict[str, Any] = {"hits": 0, "p50": None, "p95": None, "p99": None}
     for number, total, *bins in rows(
-            f"WITH h AS (SELECT {bucket} AS b, {binned} AS bin, count(*) AS n FROM hits"  # noqa: S608
-            "  WHERE {where} AND duration IS NOT NULL GROUP BY b, bin),"
+            f"WITH h AS MATERIALIZED (SELECT {bucket} AS b, {binned} AS bin,"  # noqa: S608
+            "  count(*) AS n FROM hits WHERE {where} AND duration IS NOT NULL GROUP BY b, bin),"
             " w AS (SELECT NULL AS b, bin, sum(n) AS n FROM h GROUP BY bin)"
             f" {_percentiles('b', '(SELECT * FROM h UNION ALL SELECT * FROM w)')}"):
         if number is None:
