@@ -130,6 +130,25 @@ class HistorianTests(unittest.TestCase):
         self.assertEqual((status["state"], status["stored"], status["oldest"]),
                          ("ok", 5, "2015-05-17T10:05:03+00:00"))
 
+    def test_top(self) -> None:
+        """A view's lists hold 10 entries, or as many as it asks (up to 1000: the CSV's)."""
+        base = os.path.abspath(self.mktemp())
+        os.makedirs(base)
+        log = os.path.join(base, "access.log")
+        with open(log, "wb") as file:
+            file.write(lines(0, 30))
+        historian = Historian(os.path.join(base, "history.duckdb"), [log], idle=0.05)
+        writing(self, historian)
+        awaited(historian, lambda status: status["stored"] == 30, 30)
+        view = {"question": Question("all").to_json(), "given": [],
+                "selection": {"limit": 5, "status": "all", "referrer": "any", "q": "",
+                              "bots": "include", "own": "hide"}}
+        for top, listed in ((None, 10), (20, 20), (5000, 30)):
+            asked = view if top is None else {**view, "top": top}
+            answer = json.loads(self.successResultOf(historian.ask(asked,
+                                                                   threads=maybeDeferred)))
+            self.assertEqual(len(answer["top"]["resources"]), listed, top)
+
     def test_capSaid(self) -> None:
         """The status says the cap on the store's files from the start; null without one."""
         self.assertEqual(Historian("h.duckdb", [], max_bytes=64_000_000).status()["max_bytes"],

@@ -100,6 +100,9 @@ class AnswerTests(unittest.TestCase):
         self.assertEqual((result["total"], [each["resource"] for each in result["hits"]]),
                          (1, ["/missing"]))
         self.assertEqual(answer(self.db, spec(bots="exclude", status="all"))["total"], 4)
+        crawled = answer(self.db, spec(bots="only", status="all", referrer="any"))
+        self.assertEqual((crawled["total"], [each["resource"] for each in crawled["hits"]]),
+                         (1, ["/c"]))
         self.assertEqual(answer(self.db, spec(own="show"))["total"], 6)
 
     def test_empty(self) -> None:
@@ -112,7 +115,8 @@ class AnswerTests(unittest.TestCase):
         """Each bucket is named by its first moment and counts the hits within it."""
         counts = answer(self.db, spec(Question("24h")))["buckets"]
         self.assertEqual(counts, {"unit": "hour", "counts": [
-            [(NEWEST - timedelta(hours=1)).isoformat(), 2], [NEWEST.isoformat(), 1]]})
+            [(NEWEST - timedelta(hours=1)).isoformat(), 2], [NEWEST.isoformat(), 1]],
+            "visitors": [1, 1], "crawlers": [0, 0], "bytes": [200, 100], "p95_ms": [None, None]})
 
     def test_bucketsOfEarlyTimes(self) -> None:
         """Hits before 1970, back to the year 1, fall in their own bucket, not the next one."""
@@ -125,8 +129,8 @@ class AnswerTests(unittest.TestCase):
         for moment in early:
             question = Question(None, moment, moment + timedelta(seconds=20))
             counts = answer(self.db, spec(question))["buckets"]
-            self.assertEqual(counts, {"unit": "minute", "counts": [
-                [moment.replace(second=0).isoformat(), 1]]})
+            self.assertEqual((counts["unit"], counts["counts"], counts["visitors"]), (
+                "minute", [[moment.replace(second=0).isoformat(), 1]], [1]))
         self.store.query("DELETE FROM hits WHERE time > ?", [early[0]])  # the year 1 alone
         self.assertEqual(answer(self.db, spec(Question("30d"), status="all"))["total"], 1)
 

@@ -57,6 +57,15 @@ class ParseQuestionTests(unittest.TestCase):
                        "'9999-12-31T23:59-01:00'", to="9999-12-31T23:59-01:00")
         self.assertBad("site: must be 1 to 2048 characters, got 0", site="")
         self.assertBad("ref: given more than once", ref=["a", "b"])
+        self.assertBad("country: must be 1 to 2048 characters, got 0", country="")
+        self.assertBad("browser: given more than once", browser=["Chrome", "Opera"])
+
+    def test_foundFilters(self) -> None:
+        """browser, system, device and country are filters too, each alone a view of all."""
+        question = asked(country="FR", device="mobile", browser="Mobile Safari", system="iOS")
+        self.assertEqual(question, Question("all", filters=(
+            ("browser", "Mobile Safari"), ("system", "iOS"), ("device", "mobile"),
+            ("country", "FR"))))
 
     def test_filtersInOrder(self) -> None:
         """Filters come in FILTERS' order whatever the query's."""

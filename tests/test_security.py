@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import csv
 import html
+import io
 import json
 import os
 import re
@@ -314,6 +316,42 @@ class HostileLogTests(_SecurityCase):
         self.assertIn('"><img src=x onerror=alert(1)>', page.keys)
 
     @defer.inlineCallbacks
+    def test_csv(self):
+        """
+        The hits as CSV: each row gives back what a hit shows, and no cell a spreadsheet
+        could run (a formula's first character is after a quote), whatever the field.
+        """
+        formulas = [("referrer", "=cmd|' /C calc'!A0"), ("agent", "+HYPERLINK(1)"),
+                     ("referrer", "@SUM(1+1)"), ("agent", "-2+3")]
+        for field, text in formulas:
+            values = {"referrer": "http://ok.example/", "agent": "Mozilla/5.0", field: text}
+            line = ('203.0.113.7 - - [17/May/2015:10:05:03 +0000] "GET /f HTTP/1.1" 200 1 '
+                    f'"{values["referrer"]}" "{values["agent"]}"\n')
+            self.writeLog(line)
+            self.lines.append((field, line, {"client": "203.0.113.7", "user": "-",
+                                             "resource": "/f", **values}))
+        self.serve()
+        code, headers, body = yield self.get(f"/weblog.rpy/csv?panel=hits&{ALL}")
+        self.assertEqual(code, 200)
+        self.assertEqual(headers.getRawHeaders(b"content-type"), [b"text/csv; charset=utf-8"])
+        self.assertEqual(headers.getRawHeaders(b"content-disposition"),
+                         [b'inline; filename="weblog-hits.csv"'])
+        self.assertSecurityHeaders(headers)
+        header, *rows = csv.reader(io.StringIO(body.decode("utf-8"), newline=""))
+        self.assertEqual(len(rows), len(self.lines))
+        escaped = 0
+        for row, (field, _, expected) in zip(rows, reversed(self.lines), strict=True):
+            cells = dict(zip(header, row, strict=True))
+            for name in SHOWN_IN_JSON:
+                shown = expected[name]
+                if shown.startswith(("=", "+", "-", "@", "\t", "\r")):
+                    shown, escaped = "'" + shown, escaped + 1
+                self.assertEqual(cells[name], shown, (field, name))
+            self.assertFalse(any(cell.startswith(("=", "+", "-", "@", "\t", "\r"))
+                                 for cell in row), row)
+        self.assertEqual(escaped, len(formulas))
+
+    @defer.inlineCallbacks
     def test_json(self):
         """No raw <, > or & in the body; json.loads gives back exactly what a hit shows."""
         self.serve()
@@ -417,7 +455,7 @@ BAD_QUERIES: list[tuple[str, bytes]] = [
     ("limit=", b"limit: must be a whole number from 1 to 1000, got ''\n"),
     ("status=-200", b"status: must be a status like 200, a class like 2xx, or all, got '-200'\n"),
     ("referrer=none", b"referrer: must be required or any, got 'none'\n"),
-    ("bots=no", b"bots: must be include or exclude, got 'no'\n"),
+    ("bots=no", b"bots: must be include, exclude or only, got 'no'\n"),
     ("own=no", b"own: must be hide or show, got 'no'\n"),
     ("limit=5&limit=5", b"limit: given more than once\n"),
     ("q=a&q=b", b"q: given more than once\n"),
@@ -451,8 +489,10 @@ class BadQueryTests(_SecurityCase):
     """
 
     @defer.inlineCallbacks
-    def checkBadQuery(self, url: str, query: str, reason: bytes | None = None):
-        """GET C{url?query}; check the 400 answer; return its reason, with a newline."""
+    def checkBadQuery(self, url: str, query: str, reason: bytes | None = None,
+                      longest: int = 120):
+        """GET C{url?query}; check the 400 answer (a reason shorter than C{longest}); return
+        its reason, with a newline."""
         code, headers, body = yield self.get(f"{url}?{query}")
         what = (url, query[:60], body)
         self.assertEqual(code, 400, what)
@@ -465,7 +505,7 @@ class BadQueryTests(_SecurityCase):
         self.assertNotIn(b"\r", body, what)
         self.assertNoTraceback(body, what)
         shown = reason_of(body)
-        self.assertLess(len(shown), 120, what)
+        self.assertLess(len(shown), longest, what)
         self.assertTrue(shown.isprintable(), what)
         self.assertEqual(html.escape(shown, quote=False).encode(),
                          re.findall(rb"<p>(.*)</p>", body)[0], what)
@@ -480,6 +520,23 @@ class BadQueryTests(_SecurityCase):
         for url in URLS:
             for query, reason in BAD_QUERIES:
                 yield self.checkBadQuery(url, query, reason)
+
+    @defer.inlineCallbacks
+    def test_badCsv(self):
+        """The CSV checks its panel first, then every parameter as the other URLs do."""
+        self.serve()
+        for query, reason in [*((f"panel=sites&{query}", reason)
+                                for query, reason in BAD_QUERIES),
+                              ("panel=%3Cscript%3E", b"panel: must be one of sites, referrers, "
+                                                     b"resources, statuses, chart, hits, "
+                                                     b"not_found, server_errors, browsers, "
+                                                     b"systems, devices, crawlers, countries, "
+                                                     b"bandwidth, response_times, vhosts, "
+                                                     b"sources, got '<script>'\n"),
+                              ("panel=sites&panel=hits", b"panel: given more than once\n"),
+                              ("panel=browsers", b"panel: 'browsers' needs a history view: add "
+                                                 b"range=all, or from/to\n")]:
+            yield self.checkBadQuery("/weblog.rpy/csv", query, reason, 240)  # names the panels
 
     @defer.inlineCallbacks
     def test_badSince(self):

@@ -72,8 +72,8 @@ class ParseQueryValidTests(unittest.TestCase):
         self.assertAccepted("q", "caf\xe9 & <b>", "x" * 200, "\xe9" * 200, "")
 
     def test_bots(self) -> None:
-        """bots=exclude and bots=include are accepted."""
-        self.assertAccepted("bots", "exclude", "include")
+        """bots=exclude, bots=include and bots=only are accepted."""
+        self.assertAccepted("bots", "exclude", "include", "only")
 
     def test_own(self) -> None:
         """own=show and own=hide are accepted."""
@@ -196,7 +196,7 @@ class ParseQueryInvalidTests(unittest.TestCase):
     def test_bots(self) -> None:
         """bots=maybe is refused."""
         self.assertBad(query(bots="maybe"), "bots",
-                       "bots: must be include or exclude, got 'maybe'")
+                       "bots: must be include, exclude or only, got 'maybe'")
 
     def test_own(self) -> None:
         """own=x is refused."""
@@ -287,11 +287,12 @@ class OwnTests(unittest.TestCase):
 
     OWN = ("/weblog.rpy", "/weblog.rpy/json?status=all&q=x", "/weblog.rpy/events",
            "/weblog.rpy?limit=5", "/weblog.rpy/events?since=12&status=4xx", "/weblog.rpy/",
-           "/weblog.css", "/weblog.js")
+           "/weblog.css", "/weblog.js", "/weblog.rpy/csv?panel=sites&range=all")
     OTHERS = ("/weblog.html", "/index.html", "/", "/blog/weblog.rpy")
     HIDING = ("/weblog.rpy/../../wp-login.php", "/weblog.js?../../etc/passwd", "/weblog.css#x",
               "/weblog.rpy/json/../../admin", "/weblog.rpy?cmd=rm", "/weblog.rpy/eventsx",
-              "/weblog.rpy/json?x", "/weblog.rpyx", "/weblog.rpy#frag")
+              "/weblog.rpy/json?x", "/weblog.rpyx", "/weblog.rpy#frag",
+              "/weblog.rpy/csv/../x", "/weblog.rpy/csv?panel=a&evil=1")
     """Requests that only start like weblog's own: an attacker's, to be seen and counted."""
 
     def test_is_own(self) -> None:
@@ -356,6 +357,14 @@ class BotTests(unittest.TestCase):
         self.assertFalse(selection.matches(hit(agent=GOOGLEBOT)))
         self.assertFalse(selection.matches(hit(agent="-")))
         self.assertTrue(selection.matches(hit(agent=FIREFOX)))
+
+    def test_only(self) -> None:
+        """bots=only keeps Googlebot and a hit without an agent, and hides Firefox."""
+        selection = Selection(bots="only")
+        self.assertTrue(selection.matches(hit(agent=GOOGLEBOT)))
+        self.assertTrue(selection.matches(hit(agent="-")))
+        self.assertFalse(selection.matches(hit(agent=FIREFOX)))
+        self.assertNotEqual(selection.filter_key(), Selection(bots="exclude").filter_key())
 
     def test_include(self) -> None:
         """The default bots=include keeps them all."""

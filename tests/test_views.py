@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 from weblog.history import OFF
+from weblog.queries import EMPTY
 from weblog.resources import WeblogPage
 
 from tests.test_pages import PageCase, StatedHistory, body_of, get
@@ -18,7 +19,9 @@ ANSWER: dict[str, Any] = {
     "before": None,
     "top": {"sites": [["x.example", 3]], "referrers": [], "resources": [["/a", 3]],
             "statuses": [["200", 3]], "approximate": False},
-    "buckets": {"unit": "day", "counts": [["2015-05-17T00:00:00+00:00", 3]]},
+    "buckets": {"unit": "day", "counts": [["2015-05-17T00:00:00+00:00", 3]], "visitors": [2],
+                "crawlers": [1], "bytes": [300], "p95_ms": [None]},
+    **EMPTY, "visitors": 2, "countries": [["FR", 2], ["private", 1]],
 }
 
 

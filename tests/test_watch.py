@@ -99,6 +99,12 @@ class WatchOfTests(unittest.TestCase):
         self.assertEqual(str(self.assertRaises(BadQuery, watch_of, Selection(), paged, None)),
                          "before: the event stream sends new hits: there is no list to page back")
 
+    def test_storedFilters(self) -> None:
+        """A filter by what the history finds of a hit (country=...) is a 400 for a stream."""
+        asked = Question("1h", filters=(("country", "FR"),))
+        error = self.assertRaises(BadQuery, watch_of, Selection(), asked, MOMENT)
+        self.assertTrue(str(error).startswith("country: the event stream cannot filter"), error)
+
 
 @implementer(IEventHub)
 class NotedHub:

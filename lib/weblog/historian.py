@@ -56,6 +56,8 @@ IDLE = 1.0
 """Seconds between two looks at logs that had nothing new."""
 QUERY_SECONDS = 10.0
 """The longest a view's query runs before it is cancelled."""
+MOST_LISTED = 1000
+"""The most entries of a list a view may ask for (the CSV's)."""
 QUERIES_AT_ONCE = 2
 """How many views are answered at once; the others wait their turn."""
 NICENESS = 10
@@ -257,7 +259,8 @@ class Historian:
                 timer = threading.Timer(QUERY_SECONDS, stop)  # from when it runs, not queues
                 timer.start()
                 try:
-                    return json_text(answer(reader, view, late.is_set))
+                    top = min(max(int(view.get("top", 10)), 1), MOST_LISTED)
+                    return json_text(answer(reader, view, late.is_set, top))
                 finally:
                     timer.cancel()
 

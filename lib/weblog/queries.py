@@ -24,11 +24,12 @@ from typing import Any
 import duckdb
 
 from weblog.hit import Hit
+from weblog.panelqueries import lists, response_times, troubles
 from weblog.question import FILTERS, cursor_of, cursor_text
 from weblog.store import COLUMNS
 from weblog.timestamps import FIRST, earlier
 
-__all__ = ["LATEST_FIRST", "SPANS", "UNITS", "answer", "bucket_end", "bucket_unit"]
+__all__ = ["LATEST_FIRST", "PANELS", "SPANS", "UNITS", "answer", "bucket_end", "bucket_unit"]
 
 SPANS = {"1h": timedelta(hours=1), "24h": timedelta(days=1), "7d": timedelta(days=7),
          "30d": timedelta(days=30)}
@@ -41,6 +42,18 @@ _BEFORE_EPOCH = (datetime(1970, 1, 1, tzinfo=UTC) - FIRST) // timedelta(microsec
 """Microseconds from the first moment a hit can have to the Unix epoch: a bucket's number
 counts from there, so that it is never negative (integer division is floor division)."""
 _MICROSECOND = timedelta(microseconds=1)
+VISITOR = f"hash(client, (epoch_us(time) + {_BEFORE_EPOCH}) // 86400000000, agent)"
+"""A visitor, as GoAccess counts them: one client, on one day (UTC), with one user-agent."""
+SERIES = ("visitors", "crawlers", "bytes", "p95_ms")
+"""The chart's series beside its counts, one number per bucket each."""
+EMPTY: dict[str, Any] = {
+    "visitors": 0, "not_found": [], "server_errors": [], "browsers": [], "systems": [],
+    "devices": [], "crawlers": {"hits": 0, "top": []}, "countries": [],
+    "bandwidth": {"bytes": 0, "resources": []}, "response_times": None, "vhosts": [],
+    "sources": []}
+"""The panels of a view of an empty store."""
+PANELS = tuple(EMPTY)
+"""The keys of the panels past C{top}, C{buckets} and C{total}, in the JSON's order."""
 _TIME = Hit._fields.index("time")
 _HIT = ", ".join(f'"{name}"' for name, _, _ in COLUMNS[:len(Hit._fields)])
 
@@ -109,8 +122,8 @@ def _conditions(spec: dict[str, Any], for_list: bool) -> tuple[list[str], list[A
             values.append(spec["question"][name])
     if selection["own"] == "hide":
         where.append("NOT own")
-    if selection["bots"] == "exclude":
-        where.append("NOT bot")
+    if selection["bots"] != "include":
+        where.append("NOT bot" if selection["bots"] == "exclude" else "bot")
     status = selection["status"]
     if status != "all" and ("status" in given or for_list):
         if status.endswith("xx"):
@@ -130,13 +143,15 @@ def _conditions(spec: dict[str, Any], for_list: bool) -> tuple[list[str], list[A
 def answer(db: duckdb.DuckDBPyConnection, spec: dict[str, Any],
            late: Callable[[], bool] = lambda: False, top: int = 10) -> dict[str, Any]:
     """
-    A view's answer: C{window}, C{total}, C{top} (each panel), C{buckets}, C{hits} and
-    C{before}, the cursor of the next hits of the list (None when they are all listed).
+    A view's answer: C{window}, C{total}, C{top} (the four lists), C{buckets} (the chart and
+    its series), each of L{PANELS} (L{weblog.panelqueries}), C{hits} and C{before}, the
+    cursor of the next hits of the list (None when they are all listed).
 
     @param spec: C{question} (L{weblog.question.Question.to_json}), C{selection} (the
         page's parameters) and C{given} (the names of those the request gave).
     @param late: says when the answer is no longer wanted: it is asked before each
         statement (a statement under way is interrupted on the connection).
+    @param top: the most entries of each list.
     @raise duckdb.InterruptException: once C{late()} says so.
     """
     def execute(sql: str, parameters: list[Any]) -> list[tuple[Any, ...]]:
@@ -147,9 +162,9 @@ def answer(db: duckdb.DuckDBPyConnection, spec: dict[str, Any],
     window = _window(execute, spec["question"])
     if window is None:
         return {"window": None, "total": 0, "hits": [], "before": None,
-                "buckets": {"unit": "minute", "counts": []},
+                "buckets": {"unit": "minute", "counts": [], **{name: [] for name in SERIES}},
                 "top": {"sites": [], "referrers": [], "resources": [], "statuses": [],
-                        "approximate": False}}
+                        "approximate": False}, **EMPTY}
     start, end = window
     where, values = _conditions(spec, for_list=False)
     clause = " AND ".join(["time BETWEEN ? AND ?", *where])
@@ -158,23 +173,37 @@ def answer(db: duckdb.DuckDBPyConnection, spec: dict[str, Any],
     def rows(sql: str, *more: Any) -> list[tuple[Any, ...]]:
         return execute(sql.format(where=clause), [*values, *more])
 
-    def ranked(column: str) -> list[list[Any]]:
-        return [[key, count] for key, count in rows(
-            f'SELECT "{column}", count(*) FROM hits WHERE {{where}} '  # noqa: S608  # a column
-            f'AND "{column}" IS NOT NULL GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT ?', top)]
-
     unit = bucket_unit(start, end)
     width = UNITS[unit]
     bucket = f"(epoch_us(time) + {_BEFORE_EPOCH}) // {width // _MICROSECOND}"  # no zone rules
     per_bucket: Counter[int] = Counter()
     per_status: Counter[int | None] = Counter()
-    for number, status, count in rows(  # the chart and the statuses in one pass over the hits
-            f"SELECT {bucket}, status, count(*) FROM hits WHERE {{where}} "  # noqa: S608
-            "GROUP BY 1, 2"):  # numbers only
-        per_bucket[number] += count
-        per_status[status] += count
-    counts = [(FIRST + number * width, per_bucket[number]) for number in sorted(per_bucket)]
+    series: dict[int, tuple[int, int, int]] = {}
+    whole = (0, 0, 0, 0)
+    for number, status, count, crawlers, sent, seen, timed, group in rows(
+            # the chart, its series and the statuses in one pass over the hits
+            f"SELECT {bucket} AS b, status, count(*), count_if(bot), sum(bytes), "  # noqa: S608
+            f"approx_count_distinct({VISITOR}), count(duration), GROUPING(b, status) "
+            "FROM hits WHERE {where} GROUP BY GROUPING SETS ((b, status), (b), ())"):
+        if group == 0:
+            per_bucket[number] += count
+            per_status[status] += count
+        elif group == 1:
+            series[number] = (seen, crawlers, int(sent or 0))
+        else:
+            whole = (seen, crawlers, int(sent or 0), timed)
+    numbers = sorted(per_bucket)
+    counts = [(FIRST + number * width, per_bucket[number]) for number in numbers]
     statuses = list(per_status.items())
+    found = lists(rows, top)
+    times, p95 = (response_times(rows, bucket, found.pop("timed")) if whole[3]
+                  else (None, {}))
+    panels = {"visitors": whole[0], **troubles(rows, top),
+              "crawlers": {"hits": whole[1], "top": found.pop("crawlers")},
+              "bandwidth": {"bytes": whole[2], "resources": found.pop("bandwidth")},
+              "response_times": times}
+    top_lists = {name: found.pop(name) for name in ("sites", "referrers", "resources")}
+    panels.update(found)  # browsers, systems, devices, countries, vhosts, sources
     listed, listed_values = _conditions(spec, for_list=True)
     before = spec["question"].get("before")
     if before is not None:
@@ -195,15 +224,17 @@ def answer(db: duckdb.DuckDBPyConnection, spec: dict[str, Any],
                    "to": end.astimezone(UTC).isoformat()},
         "total": sum(count for _, count in statuses),
         "top": {
-            "sites": ranked("site"),
-            "referrers": ranked("referrer"),
-            "resources": ranked("resource"),
+            **top_lists,
             "statuses": sorted(["-" if status is None else str(status), count]
                                for status, count in statuses),  # by key, as the live view
             "approximate": False,
         },
-        "buckets": {"unit": unit, "counts": [[moment.isoformat(), count]
-                                             for moment, count in counts]},
+        "buckets": {"unit": unit,
+                    "counts": [[moment.isoformat(), count] for moment, count in counts],
+                    **{name: [series.get(number, (0, 0, 0))[index] for number in numbers]
+                       for index, name in enumerate(SERIES[:3])},
+                    "p95_ms": [p95.get(number) for number in numbers]},
+        **panels,
         "hits": [Hit(*row[:-1]).to_json() for row in shown],
         "before": (cursor_text(shown[-1][_TIME], shown[-1][-1]) if len(latest) > limit else None),
     }

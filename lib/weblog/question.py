@@ -6,7 +6,9 @@ C{range} (C{1h}, C{24h}, C{7d}, C{30d} or C{all}) is relative to the newest hit 
 the store, so that a replayed old log works; C{from} and C{to} are ISO 8601 times
 (UTC when they name no zone).  The filters name one value of one field each:
 C{site} (a referring site), C{ref} (an exact referrer), C{resource}, C{client},
-C{vhost} and C{source}.  C{before} pages the list of a view's hits back (L{cursor_of}).
+C{vhost}, C{source}, and what the store found of a hit: C{browser}, C{system},
+C{device} and C{country} (L{weblog.store.COLUMNS}).  C{before} pages the list of a
+view's hits back (L{cursor_of}).
 Each is validated like the page's other parameters (L{weblog.errors.BadQuery}, a 400
 with a one-line reason).
 """
@@ -27,7 +29,8 @@ __all__ = ["FILTERS", "HISTORY_PARAMETERS", "RANGES", "Question", "cursor_of", "
 
 RANGES = ("1h", "24h", "7d", "30d", "all")
 FILTERS = {"site": "site", "ref": "referrer", "resource": "resource", "client": "client",
-           "vhost": "vhost", "source": "source"}
+           "vhost": "vhost", "source": "source", "browser": "browser", "system": "system",
+           "device": "device", "country": "country"}
 """Each filter's parameter and the stored column it names one value of."""
 HISTORY_PARAMETERS = ("range", "from", "to", "before", *FILTERS)
 _CURSOR = re.compile(r"(?P<time>[^~]{1,40})(?:~(?P<row>[0-9]{1,18}))?\Z", re.ASCII)

@@ -25,14 +25,16 @@ from weblog.errors import BadQuery
 from weblog.events import EventHub, hub_for
 from weblog.hit import count_of
 from weblog.interfaces import ICounter, IEventHub, IRecords
+from weblog.panelcsv import (HEADERS, LIVE_CHART, LIVE_PANELS, MOST, csv_rows, csv_text,
+                             hits_rows, panel_of, rows_of)
 from weblog.question import parse_question
 from weblog.selection import Selection, parse_query
 from weblog.historypage import history_page
-from weblog.views import history_json
+from weblog.views import ask_history, history_json
 from weblog.watch import watch_of
 
-__all__ = ["DynamicPage", "EventsPage", "JsonPage", "WeblogPage", "bad_request", "protect",
-           "security_headers"]
+__all__ = ["CsvPage", "DynamicPage", "EventsPage", "JsonPage", "WeblogPage", "bad_request",
+           "protect", "security_headers"]
 """C{protect} is here too, so that weblog.rpy needs one import of this module."""
 
 CONTENT_SECURITY_POLICY = (
@@ -73,7 +75,7 @@ def _base_path(request: Request) -> str:
     in it: it is empty or starts with one C{/} and then neither C{/} nor C{\\}.
     """
     prepath = list(request.prepath or [])
-    while prepath and prepath[-1] in (b"json", b"events", b""):
+    while prepath and prepath[-1] in (b"json", b"events", b"csv", b""):
         prepath.pop()
     path = "".join("/" + quote(segment, safe="") for segment in prepath)
     if path.startswith("//"):
@@ -111,6 +113,68 @@ class JsonPage(Resource):
             request, ("json", selection), selection, hit_json,
             lambda hits, _, status, history: hits_json(selection, hits, status, history,
                                                        aggregates))
+
+
+class CsvPage(Resource):
+    """C{/weblog.rpy/csv?panel=NAME}: one panel of the same view as the JSON, as CSV."""
+
+    isLeaf = True
+
+    def __init__(self, records: IRecords, rendered: Rendered | None = None) -> None:
+        """@param rendered: where its answers are kept (default: its own, for this object)."""
+        super().__init__()
+        self.records = records
+        self.rendered = rendered if rendered is not None else Rendered(records)
+
+    def render_GET(self, request: Request) -> bytes | int:
+        """Answer with the panel's rows (from the history for a window or a filter of it), or
+        400 for a bad query or a panel the view does not have."""
+        args = dict(request.args or {})
+        security_headers(request)
+        try:
+            panel = panel_of(args.pop(b"panel", None))
+            selection = parse_query(args)
+            question = parse_question(args)
+            if question is None and panel not in LIVE_PANELS:
+                raise BadQuery("panel", (
+                    f"{panel!r} needs the history, which is off (WEBLOG_HISTORY=off)"
+                    if self.records.history is None else
+                    f"{panel!r} needs a history view: add range=all, or from/to"))
+            request.setHeader(b"content-disposition",
+                              b'inline; filename="weblog-%s.csv"' % panel.encode("ascii"))
+            if question is not None:
+                return ask_history(
+                    request, self.records, self.rendered, ("csv", panel), _CSV, selection,
+                    question, lambda answer, _: [csv_text(HEADERS[panel], rows_of(panel, answer))],
+                    lambda reason: _unanswered(request, reason), top=MOST)
+        except BadQuery as error:
+            request.responseHeaders.removeHeader(b"content-disposition")
+            return bad_request(request, error)
+        self.records.refresh()
+        request.setHeader(b"content-type", _CSV)
+        aggregates = self.records.aggregates
+        header = LIVE_CHART if panel == "chart" else HEADERS[panel]
+
+        def assemble(hits: list[bytes], *_: object) -> list[bytes]:
+            if panel == "hits":
+                return [csv_text(header, []), *hits]
+            return [csv_text(header, rows_of(panel, {"hits": [], **aggregates.to_json(MOST)}))]
+
+        return self.rendered.answer(
+            request, ("csv", panel, selection), selection,
+            lambda hit: csv_rows(hits_rows([hit.to_json()])), assemble)
+
+
+_CSV = b"text/csv; charset=utf-8"
+
+
+def _unanswered(request: Request, reason: str) -> None:
+    """Answer 503 with the one-line reason the history could not answer, as text."""
+    request.setResponseCode(503)
+    request.setHeader(b"content-type", b"text/plain; charset=utf-8")
+    request.responseHeaders.removeHeader(b"content-disposition")
+    request.write(reason.encode("utf-8") + b"\n")
+    request.finish()
 
 
 class EventsPage(Resource):
@@ -157,7 +221,8 @@ def _since(values: list[bytes] | None) -> int | None:
 
 
 class WeblogPage(Resource):
-    """C{/weblog.rpy}: the latest hits, newest first, with C{json} and C{events} as children."""
+    """C{/weblog.rpy}: the latest hits, newest first, with C{json}, C{csv} and C{events} as
+    children."""
 
     def __init__(self, records: IRecords, heading: str = "Latest hits",
                  hub: IEventHub | None = None, registry: Componentized | None = None) -> None:
@@ -174,6 +239,7 @@ class WeblogPage(Resource):
         self.heading = heading
         self.rendered = Rendered(records) if registry is None else rendered_for(registry, records)
         self.putChild(b"json", JsonPage(records, self.rendered))
+        self.putChild(b"csv", CsvPage(records, self.rendered))
         if hub is None:
             hub = EventHub(records) if registry is None else hub_for(registry, records)
         self.putChild(b"events", EventsPage(records, hub))

@@ -27,21 +27,24 @@ __all__ = ["OWN_MARK", "BadQuery", "Selection", "is_bot", "is_own", "is_own_logg
 T = TypeVar("T")
 
 PARAMETERS = ("limit", "status", "referrer", "q", "bots", "own")
+BOTS = ("include", "exclude", "only")
+"""The values of C{bots}: every hit, no crawler's, or only crawlers'."""
 MAX_LIMIT = 1000
 MAX_Q = 200
 _STATUS = re.compile(r"(?:[1-5]\d\d|[1-5]xx|all)\Z", re.ASCII)
 
 
-_OWN_PAGES = frozenset(("/weblog.rpy", "/weblog.rpy/", "/weblog.rpy/json", "/weblog.rpy/events"))
+_OWN_PAGES = frozenset(("/weblog.rpy", "/weblog.rpy/", "/weblog.rpy/json", "/weblog.rpy/events",
+                        "/weblog.rpy/csv"))
 _OWN_ASSETS = frozenset(("/weblog.css", "/weblog.js"))
-_OWN_NAMES = frozenset((*PARAMETERS, *HISTORY_PARAMETERS, "since"))
+_OWN_NAMES = frozenset((*PARAMETERS, *HISTORY_PARAMETERS, "since", "panel"))
 
 
 def is_own_request(method: str | None, resource: str) -> bool:
     """
     Whether a request is exactly one that weblog's own page makes of weblog.
 
-    That is a C{GET} of the page, its C{json} or its C{events} with none but
+    That is a C{GET} of the page, its C{json}, C{csv} or C{events} with none but
     weblog's own query parameters, or of C{/weblog.css} or C{/weblog.js}
     without a query: nothing that merely starts like them (such as
     C{/weblog.rpy/../wp-login.php} or C{/weblog.js?../../etc/passwd}).
@@ -94,7 +97,8 @@ class Selection:
     @ivar status: C{"200"}-style exact status, C{"2xx"}-style class, or C{"all"}.
     @ivar referrer: C{"required"} to show only hits with a referrer, or C{"any"}.
     @ivar q: a substring that the resource or the referrer must contain; C{""} for any.
-    @ivar bots: C{"include"}, or C{"exclude"} to hide crawlers (and hits without a user-agent).
+    @ivar bots: C{"include"}, C{"exclude"} to hide crawlers (and hits without a user-agent),
+        or C{"only"} to show nothing else.
     @ivar own: C{"hide"} to hide weblog's own page loads and streams, or C{"show"}.
     """
 
@@ -122,7 +126,7 @@ class Selection:
                 return False
         if self.q and self.q not in hit.resource and self.q not in (hit.referrer or ""):
             return False
-        if self.bots == "exclude" and is_bot(hit.agent):
+        if self.bots != "include" and is_bot(hit.agent) != (self.bots == "only"):
             return False
         return True
 
@@ -199,8 +203,8 @@ def parse_query(args: Mapping[bytes, Sequence[bytes]]) -> Selection:
     if q is not None and len(q) > MAX_Q:
         raise BadQuery("q", f"must be at most {MAX_Q} characters, got {len(q)}")
     bots = single(args, "bots")
-    if bots is not None and bots not in ("include", "exclude"):
-        raise BadQuery("bots", f"must be include or exclude, got {_shown(bots)}")
+    if bots is not None and bots not in BOTS:
+        raise BadQuery("bots", f"must be include, exclude or only, got {_shown(bots)}")
     own = single(args, "own")
     if own is not None and own not in ("hide", "show"):
         raise BadQuery("own", f"must be hide or show, got {_shown(own)}")

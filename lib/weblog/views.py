@@ -23,6 +23,7 @@ from weblog.errors import BadQuery
 from weblog.history import QueryFailed
 from weblog.hit import json_text
 from weblog.interfaces import IRecords
+from weblog.queries import PANELS
 from weblog.question import Question
 from weblog.selection import PARAMETERS, Selection
 
@@ -32,12 +33,14 @@ _log = Logger()
 
 
 def view_of(selection: Selection, question: Question,
-            args: Mapping[bytes, Sequence[bytes]]) -> dict[str, Any]:
-    """What the historian is asked (see L{weblog.queries.answer})."""
+            args: Mapping[bytes, Sequence[bytes]], top: int = 10) -> dict[str, Any]:
+    """What the historian is asked (see L{weblog.queries.answer}); C{top}: the most entries
+    of each list."""
     return {
         "question": question.to_json(),
         "selection": {name: getattr(selection, name) for name in PARAMETERS},
         "given": [name for name in PARAMETERS if name.encode("ascii") in args],
+        "top": top,
     }
 
 
@@ -45,7 +48,7 @@ def ask_history(request: Request, records: IRecords, rendered: Rendered, kind: t
                 content_type: bytes, selection: Selection, question: Question,
                 answered: Callable[[dict[str, Any], dict[str, Any]],
                                    list[bytes] | Deferred[list[bytes]]],
-                unanswered: Callable[[str], None]) -> bytes | int:
+                unanswered: Callable[[str], None], top: int = 10) -> bytes | int:
     """
     Answer a request's view of the history: as kept, when it was answered since the store and
     the log last changed; else asked of the history, then C{answered(answer, view)} makes the
@@ -54,13 +57,14 @@ def ask_history(request: Request, records: IRecords, rendered: Rendered, kind: t
 
     @param kind: which document the body is, and what else it shows (it is kept by these, the
         view and the statuses).
+    @param top: the most entries of each list the history answers.
     @raise BadQuery: when there is no history to ask (C{WEBLOG_HISTORY=off}).
     """
     history = records.history
     if history is None:
         raise BadQuery("range" if question.range else "from",
                        "needs the history, which is off (WEBLOG_HISTORY=off)")
-    view = view_of(selection, question, request.args or {})
+    view = view_of(selection, question, request.args or {}, top)
     key = rendered.stated(*kind, json_text(view))  # the parameters given count, not only values
     kept = rendered.answers.get(key)
     if kept is not None:
@@ -112,6 +116,7 @@ def history_json(request: Request, records: IRecords, rendered: Rendered, select
             "top": answer["top"],
             "buckets": answer["buckets"],
             "total": answer["total"],
+            **{name: answer[name] for name in PANELS},
         }).encode()]
 
     def unanswered(reason: str) -> None:

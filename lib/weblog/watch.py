@@ -72,12 +72,17 @@ def watch_of(selection: Selection, question: Question | None, newest: datetime |
     What an event stream with C{selection} and C{question} sends.
 
     @param newest: the time of the newest hit read (None when none is).
-    @raise BadQuery: for C{before}, or a C{to} before C{newest}.
+    @raise BadQuery: for C{before}, a C{to} before C{newest}, or a filter the stream cannot
+        compare (C{browser}, C{system}, C{device}, C{country}: the history finds them).
     """
     if question is None:
         return selection
     if question.before is not None:
         raise BadQuery("before", "the event stream sends new hits: there is no list to page back")
+    for name, _ in question.filters:
+        if name not in FIELDS:
+            raise BadQuery(name, "the event stream cannot filter by it: it is found as the "
+                                 "history stores a hit (ask the JSON or the page)")
     if question.end is not None and newest is not None and question.end < newest:
         raise BadQuery("to", f"is before the newest hit read ({newest.astimezone(UTC).isoformat()}"
                              "): a past window has no new hits for the event stream")

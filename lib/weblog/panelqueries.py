@@ -1,0 +1,184 @@
+# -*- test-case-name: tests.test_panelqueries -*-
+"""
+The history's panels past the chart and the four top lists, in SQL: each a key of a view's
+answer (L{weblog.queries.answer}), over the window's hits that meet its conditions.
+
+Few passes over the hits, whatever the number of panels: every top list in one statement
+(C{GROUPING SETS}, ranked in SQL), the 404/410 and 5xx resources with their referrers in one,
+and the response times (once some hits have a duration) in one, from a histogram of
+durations in log-spaced bins 1% wide: a percentile is the bin where the count reaches it
+(nearest rank), within 0.5% of the exact duration, in memory bounded by the bins (DuckDB's
+C{quantile_cont} holds every duration of a group, and ran out of the historian's 96 MB on
+millions of hits; C{approx_quantile} took four times as long).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+__all__ = ["BINS_PER_E", "LISTS", "lists", "response_times", "troubles"]
+
+Rows = Callable[..., list[tuple[Any, ...]]]
+"""Runs one statement whose C{{where}} is the view's conditions, with more parameters after
+theirs (see L{weblog.queries.answer})."""
+
+LISTS = {"sites": "site", "referrers": "referrer", "resources": "resource",
+         "browsers": "browser", "systems": "system", "devices": "device",
+         "countries": "country", "vhosts": "vhost", "sources": "source"}
+"""Each top list and the column it counts the values of."""
+_MANY = ("site", "referrer", "resource")
+_MANY_LISTS = ("sites", "referrers", "resources")
+_FEW = ("browser", "system", "device", "country", "vhost", "source")
+_FEW_LISTS = ("browsers", "systems", "devices", "countries", "vhosts", "sources")
+_HUMAN = ("browsers", "systems", "devices")
+"""The lists of humans' hits alone (a crawler's browser is in C{crawlers})."""
+BINS_PER_E = 100
+"""Bins of the durations' histogram per factor of e: each about 1% wider than the last."""
+PERCENTILES = (0.5, 0.95, 0.99)
+_NAMES = ("p50", "p95", "p99")
+
+
+def _grouping(columns: tuple[str, ...], grouped: tuple[str, ...]) -> int:
+    """What DuckDB's C{GROUPING(...)} over C{grouped} says of a set of C{columns}: a bit
+    set for each column left out, the first column the highest."""
+    return sum(1 << (len(grouped) - 1 - index) for index, name in enumerate(grouped)
+               if name not in columns)
+
+
+def lists(rows: Rows, top: int) -> dict[str, Any]:
+    """
+    Every top list in two passes: C{[[key, hits], ...]} each, most hits first (C{browsers},
+    C{systems} and C{devices} over humans' hits, C{crawlers} the crawlers' browsers), and the
+    resources by bytes (C{bandwidth}) and by time spent (C{timed}: resource, timed hits, µs).
+
+    The lists of few values (browsers to sources) are counted by all of them at once, then
+    summed by each: grouping sets straight over the hits took a third longer.
+    """
+    ranked: dict[str, list[tuple[Any, ...]]] = {name: [] for name in (*LISTS, "crawlers")}
+    many = {_grouping((LISTS[name],), _MANY): name for name in _MANY_LISTS}
+    few_columns = ("bot", *_FEW)
+    few = {_grouping(("bot", LISTS[name]) if name in _HUMAN else (LISTS[name],), few_columns):
+           name for name in _FEW_LISTS}
+    resources = _grouping(("resource",), _MANY)
+    for group, key, count, sent, timed, spent in rows(
+            f"SELECT GROUPING({', '.join(_MANY)}) AS g, coalesce({', '.join(_MANY)}) AS key,"  # noqa: S608
+            " count(*) AS n, sum(bytes) AS sent, count(duration) AS timed,"
+            " sum(duration) AS spent FROM hits WHERE {where}"
+            f" GROUP BY GROUPING SETS ({', '.join(f'({name})' for name in _MANY)})"
+            f" QUALIFY key IS NOT NULL AND ({_ranked('n')} OR (g = {resources}"
+            f"  AND ({_ranked('sent')} OR (timed > 0 AND {_ranked('spent')}))))",
+            top, top, top):
+        ranked[many[group]].append((key, count, sent, timed, spent))
+    sets = ", ".join(f"(bot, {LISTS[name]})" if name in _HUMAN else f"({LISTS[name]})"
+                     for name in _FEW_LISTS)
+    grouped = ", ".join(few_columns)
+    for group, bot, key, count in rows(
+            f"WITH c AS (SELECT {grouped}, count(*) AS n FROM hits WHERE {{where}}"  # noqa: S608
+            f"  GROUP BY {grouped})"
+            f" SELECT GROUPING({grouped}) AS g, bot, coalesce({', '.join(_FEW)}) AS key,"
+            f" sum(n) AS total FROM c GROUP BY GROUPING SETS ({sets})"
+            f" QUALIFY key IS NOT NULL AND {_ranked('total', 'bot')}", top):
+        name = few[group]
+        if bot and name == "browsers":
+            name = "crawlers"
+        elif bot:
+            continue  # systems and devices are humans'; a crawler's device is "crawler"
+        ranked[name].append((key, int(count), 0, 0, 0))
+    answer: dict[str, Any] = {
+        name: [[key, count] for key, count, *_ in sorted(each, key=lambda e: (-e[1], e[0]))
+               ][:top] for name, each in ranked.items()}
+    resources_found = ranked["resources"]
+    answer["bandwidth"] = [[key, int(sent)] for key, _, sent, _, _ in sorted(
+        (each for each in resources_found if each[2]), key=lambda e: (-e[2], e[0]))][:top]
+    answer["timed"] = [(key, timed, int(spent)) for key, _, _, timed, spent in sorted(
+        (each for each in resources_found if each[3]), key=lambda e: (-e[4], e[0]))][:top]
+    return answer
+
+
+def _ranked(order: str, *within: str) -> str:
+    """SQL that says whether a row of a grouping set is among its set's first by C{order}
+    descending (at most C{?}), its key's NULL (a value the set does not name) last."""
+    partition = ", ".join(("g", *within))
+    return (f"row_number() OVER (PARTITION BY {partition}"
+            f" ORDER BY key IS NULL, {order} DESC NULLS LAST, key) <= ?")
+
+
+def troubles(rows: Rows, top: int, referrers: int = 5) -> dict[str, list[dict[str, Any]]]:
+    """
+    The resources most asked for in vain, with the referrers that link to them, in one pass:
+    C{not_found} (404 and 410) and C{server_errors} (500 to 599).
+    """
+    found = rows(
+        # MATERIALIZED: read twice, counted once (else DuckDB may go over the hits twice)
+        "WITH e AS MATERIALIZED (SELECT status BETWEEN 500 AND 599 AS failed, resource,"
+        "  referrer, count(*) AS n FROM hits WHERE {where}"
+        "  AND (status IN (404, 410) OR status BETWEEN 500 AND 599) GROUP BY ALL),"
+        " r AS (SELECT failed, resource, sum(n) AS hits FROM e GROUP BY failed, resource"
+        "  QUALIFY row_number() OVER (PARTITION BY failed ORDER BY sum(n) DESC, resource) <= ?)"
+        " SELECT r.failed, r.resource, r.hits, e.referrer, e.n FROM r LEFT JOIN e"
+        "  ON e.failed = r.failed AND e.resource = r.resource AND e.referrer IS NOT NULL"
+        " QUALIFY row_number() OVER (PARTITION BY r.failed, r.resource"
+        "  ORDER BY e.n DESC NULLS LAST, e.referrer) <= ?", top, referrers)
+    answer: dict[str, dict[str, dict[str, Any]]] = {"not_found": {}, "server_errors": {}}
+    for failed, resource, hits, referrer, count in found:
+        entries = answer["server_errors" if failed else "not_found"]
+        entry = entries.setdefault(resource, {"resource": resource, "hits": int(hits),
+                                              "referrers": []})
+        if referrer is not None:
+            entry["referrers"].append([referrer, count])
+    return {name: [{**entry, "referrers": sorted(entry["referrers"], key=lambda e: (-e[1], e[0]))}
+                   for entry in sorted(entries.values(),
+                                       key=lambda e: (-e["hits"], e["resource"]))]
+            for name, entries in answer.items()}
+
+
+def _ms(bin_number: int) -> float:
+    """The duration a bin stands for, in milliseconds to 0.1."""
+    return round(math.exp(bin_number / BINS_PER_E) / 1000, 1)
+
+
+def response_times(rows: Rows, bucket: str, timed: list[tuple[str, int, int]]
+                   ) -> tuple[dict[str, Any], dict[int, float]]:
+    """
+    The window's percentiles of duration, its C{timed} resources' (each C{(resource, timed
+    hits, µs spent)}, most time first), and each bucket's 95th: a pass over the hits with a
+    duration, and one over those of the C{timed} resources.
+
+    @param bucket: the SQL of a hit's bucket number (L{weblog.queries}).
+    @return: the C{response_times} object, and each bucket's p95 in ms by bucket number.
+    """
+    binned = f"CAST(round(ln(greatest(duration, 1)) * {BINS_PER_E}) AS INTEGER)"
+    per_bucket: dict[int, float] = {}
+    overall: dict[str, Any] = {"hits": 0, "p50": None, "p95": None, "p99": None}
+    for number, total, *bins in rows(
+            f"WITH h AS MATERIALIZED (SELECT {bucket} AS b, {binned} AS bin,"  # noqa: S608
+            "  count(*) AS n FROM hits WHERE {where} AND duration IS NOT NULL GROUP BY b, bin),"
+            " w AS (SELECT NULL AS b, bin, sum(n) AS n FROM h GROUP BY bin)"
+            f" {_percentiles('b', '(SELECT * FROM h UNION ALL SELECT * FROM w)')}"):
+        if number is None:
+            overall = {"hits": int(total), **dict(zip(_NAMES, map(_ms, bins), strict=True))}
+        else:
+            per_bucket[number] = _ms(bins[1])
+    per_resource = {}
+    if timed:
+        marks = ", ".join("?" for _ in timed)
+        per_resource = {resource: dict(zip(_NAMES, map(_ms, bins), strict=True))
+                        for resource, _, *bins in rows(
+            f"WITH h AS (SELECT resource, {binned} AS bin, count(*) AS n FROM hits"  # noqa: S608
+            f"  WHERE {{where}} AND duration IS NOT NULL AND resource IN ({marks})"
+            "  GROUP BY resource, bin)"
+            f" {_percentiles('resource', 'h')}", *(resource for resource, _, _ in timed))}
+    overall["resources"] = [{"resource": resource, "hits": hits, **per_resource[resource]}
+                            for resource, hits, _ in timed if resource in per_resource]
+    return overall, per_bucket
+
+
+def _percentiles(key: str, histogram: str) -> str:
+    """SQL of each C{key}'s hits and L{PERCENTILES}, as bins, from a C{histogram} (C{key},
+    C{bin}, C{n}): the first bin whose count, with the lower bins', reaches the share."""
+    points = ", ".join(f"min(bin) FILTER (upto >= {share} * total)" for share in PERCENTILES)
+    return (f"SELECT {key}, max(total), {points} FROM (SELECT {key}, bin,"  # noqa: S608
+            f" sum(n) OVER (PARTITION BY {key} ORDER BY bin) AS upto,"
+            f" sum(n) OVER (PARTITION BY {key}) AS total FROM {histogram}) GROUP BY {key}")

@@ -1,0 +1,241 @@
+# -*- test-case-name: tests.test_panelqueries -*-
+"""Tests for L{weblog.panelqueries}: the history's panels, over a real store of known hits."""
+
+from __future__ import annotations
+
+import math
+import os
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import duckdb
+from twisted.trial import unittest
+from weblog.queries import answer
+from weblog.question import Question
+from weblog.store import COLUMNS, Store, table_of
+
+NEWEST = datetime(2015, 5, 20, 12, 0, tzinfo=UTC)
+HOUR = timedelta(hours=1)
+
+
+def row(resource: str = "/", age: timedelta = timedelta(0), **values: Any) -> tuple[Any, ...]:
+    """A stored hit C{age} before NEWEST: a desktop Chrome on Windows in France, unless
+    C{values} say otherwise (by column)."""
+    hit = {"client": "203.0.113.1", "ident": "-", "user": "-", "time": NEWEST - age,
+           "method": "GET", "resource": resource, "protocol": "HTTP/1.1", "status": 200,
+           "bytes": 100, "referrer": None, "agent": "Mozilla/5.0", "vhost": None,
+           "source": None, "duration": None, "site": None, "bot": False, "own": False,
+           "browser": "Chrome", "system": "Windows", "device": "desktop", "country": "FR"}
+    if values.get("bot"):
+        hit.update(browser="Googlebot", system="Other", device="crawler", country="US")
+    hit.update(values)
+    return tuple(hit[name] for name, _, _ in COLUMNS)
+
+
+def spec(question: Question | None = None, **selection: Any) -> dict[str, Any]:
+    """A view that counts every status (as the page's form gives it), with C{selection}."""
+    chosen = {"limit": 35, "status": "all", "referrer": "any", "q": "", "bots": "include",
+              "own": "hide", **selection}
+    return {"question": (question or Question()).to_json(), "selection": chosen,
+            "given": ["status", "referrer", *selection]}
+
+
+def nearest_rank(values: list[int], share: float) -> float:
+    """The exact percentile, by nearest rank, of durations in µs, in ms."""
+    ordered = sorted(values)
+    return ordered[math.ceil(share * len(ordered)) - 1] / 1000
+
+
+class StoreCase(unittest.TestCase):
+    """A test with a real store of its own."""
+
+    def setUp(self) -> None:
+        directory = self.mktemp()
+        os.mkdir(directory)
+        self.store = Store(os.path.join(directory, "history.duckdb"))
+        self.addCleanup(self.store.close)
+
+    def stored(self, *rows: tuple[Any, ...]) -> duckdb.DuckDBPyConnection:
+        """A connection to the store once it holds C{rows}."""
+        self.store.append("f", "access.log", 0, 100, len(rows),
+                          table_of([list(values) for values in zip(*rows, strict=True)]))
+        return self.enterContext(self.store.reading())
+
+
+class PanelTests(StoreCase):
+    """Each panel of L{answer} over a store of hits whose counts are known."""
+
+    def test_visitors(self) -> None:
+        """A visitor is one client on one UTC day with one user-agent, counted per bucket too."""
+        db = self.stored(
+            row(age=0 * HOUR), row(age=0 * HOUR), row(age=1 * HOUR),  # one visitor
+            row(age=1 * HOUR, agent="curl/8"), row(age=1 * HOUR, client="198.51.100.2"),
+            row(age=13 * HOUR))  # the day before: a visitor again
+        result = answer(db, spec())
+        self.assertEqual(result["visitors"], 4)
+        buckets = result["buckets"]
+        self.assertEqual(buckets["unit"], "hour")
+        self.assertEqual([count for _, count in buckets["counts"]], [1, 3, 2])
+        self.assertEqual(buckets["visitors"], [1, 3, 1])
+
+    def test_troubles(self) -> None:
+        """404 and 410 resources, and 5xx ones, with their top five referrers each."""
+        hits = [row("/gone", status=404, referrer="http://a.example/") for _ in range(3)]
+        hits += [row("/gone", status=404, referrer=f"http://{name}.example/")
+                 for name in "bcdefg"]
+        hits += [row("/gone", status=404), row("/old", status=410),
+                 row("/boom", status=503, referrer="=HYPERLINK(\"x\")"),
+                 row("/boom", status=500, referrer="=HYPERLINK(\"x\")"), row("/fine")]
+        result = answer(self.stored(*hits), spec())
+        self.assertEqual(result["not_found"], [
+            {"resource": "/gone", "hits": 10, "referrers": [
+                ["http://a.example/", 3], ["http://b.example/", 1], ["http://c.example/", 1],
+                ["http://d.example/", 1], ["http://e.example/", 1]]},
+            {"resource": "/old", "hits": 1, "referrers": []}])
+        self.assertEqual(result["server_errors"], [
+            {"resource": "/boom", "hits": 2, "referrers": [["=HYPERLINK(\"x\")", 2]]}])
+
+    def test_crawlersApart(self) -> None:
+        """Browsers, systems and devices count humans; crawlers have their own panel."""
+        db = self.stored(
+            row(), row(), row(browser="Mobile Safari", system="iOS", device="mobile"),
+            row(browser=None, system=None, device="other"),
+            row(bot=True), row(bot=True), row(bot=True, browser="bingbot"),
+            row(bot=True, browser=None, agent=None))
+        result = answer(db, spec())
+        self.assertEqual(result["browsers"], [["Chrome", 2], ["Mobile Safari", 1]])
+        self.assertEqual(result["systems"], [["Windows", 2], ["iOS", 1]])
+        self.assertEqual(result["devices"], [["desktop", 2], ["mobile", 1], ["other", 1]])
+        self.assertEqual(result["crawlers"], {"hits": 4, "top": [["Googlebot", 2],
+                                                                 ["bingbot", 1]]})
+        self.assertEqual(result["buckets"]["crawlers"], [4])
+        only = answer(db, spec(bots="only"))
+        self.assertEqual((only["total"], only["browsers"], only["crawlers"]["hits"]),
+                         (4, [], 4))
+        humans = answer(db, spec(bots="exclude"))
+        self.assertEqual((humans["total"], humans["crawlers"]), (4, {"hits": 0, "top": []}))
+
+    def test_countries(self) -> None:
+        """Countries as stored: codes, private and unknown among them, most hits first."""
+        db = self.stored(row(), row(country="private"), row(country="private"),
+                         row(country="unknown"), row(country="DE", client="::1"))
+        self.assertEqual(answer(db, spec())["countries"],
+                         [["private", 2], ["DE", 1], ["FR", 1], ["unknown", 1]])
+
+    def test_filtersCombine(self) -> None:
+        """The new filters name one value each, and combine with the others."""
+        db = self.stored(row(country="DE", device="mobile", browser="Mobile Safari"),
+                         row(country="DE"), row(country="FR", device="mobile"),
+                         row("/x", country="DE", device="mobile", browser="Mobile Safari"))
+        both = answer(db, spec(Question(filters=(("device", "mobile"), ("country", "DE")))))
+        self.assertEqual((both["total"], both["browsers"]), (2, [["Mobile Safari", 2]]))
+        three = answer(db, spec(Question(filters=(("resource", "/x"), ("device", "mobile"),
+                                                  ("browser", "Mobile Safari")))))
+        self.assertEqual((three["total"], three["countries"]), (1, [["DE", 1]]))
+        system = answer(db, spec(Question(filters=(("system", "iOS"),))))
+        self.assertEqual(system["total"], 0)
+
+    def test_bandwidth(self) -> None:
+        """Bytes in all, and the resources that sent the most."""
+        db = self.stored(row("/big", bytes=5000), row("/small", bytes=10),
+                         row("/small", bytes=10), row("/none", bytes=None))
+        result = answer(db, spec())
+        self.assertEqual(result["bandwidth"], {"bytes": 5020, "resources": [["/big", 5000],
+                                                                            ["/small", 20]]})
+        self.assertEqual(result["buckets"]["bytes"], [5020])
+        self.assertEqual(result["top"]["resources"][0], ["/small", 2])
+
+    def assertWithin(self, found: float, exact: float, name: str) -> None:
+        """C{found} ms is within 1% of C{exact} (and the rounding to 0.1 ms)."""
+        self.assertTrue(abs(found - exact) <= exact / 100 + 0.05, f"{name}: {found} for {exact}")
+
+    def test_responseTimes(self) -> None:
+        """p50, p95 and p99 in ms, within 1% of the exact nearest rank; resources by time
+        spent; each bucket's p95; hits without a duration left out."""
+        slow = [1000 * (n + 1) ** 2 for n in range(40)]  # 1 ms to 1.6 s
+        fast = [150 + 7 * n for n in range(200)]  # 0.15 to 1.5 ms
+        hits = [row("/slow", duration=each) for each in slow]
+        hits += [row("/fast", age=HOUR, duration=each) for each in fast]
+        hits += [row("/untimed"), row("/zero", duration=0)]
+        result = answer(self.stored(*hits), spec())
+        times = result["response_times"]
+        everything = [*slow, *fast, 0]
+        self.assertEqual(times["hits"], 241)
+        for name, share in (("p50", 0.5), ("p95", 0.95), ("p99", 0.99)):
+            exact = nearest_rank(everything, share)
+            self.assertWithin(times[name], exact, name)
+        self.assertEqual([(each["resource"], each["hits"]) for each in times["resources"]],
+                         [("/slow", 40), ("/fast", 200), ("/zero", 1)])
+        first = times["resources"][0]
+        for name, share in (("p50", 0.5), ("p95", 0.95), ("p99", 0.99)):
+            exact = nearest_rank(slow, share)
+            self.assertWithin(first[name], exact, name)
+        self.assertEqual(result["buckets"]["p95_ms"][0],
+                         round(nearest_rank(fast, 0.95), 1))
+
+    def test_noResponseTimes(self) -> None:
+        """Without any duration, response_times is null and each bucket's p95 too."""
+        result = answer(self.stored(row(), row(age=HOUR)), spec())
+        self.assertIsNone(result["response_times"])
+        self.assertEqual(result["buckets"]["p95_ms"], [None, None])
+
+    def test_vhostsAndSources(self) -> None:
+        """Virtual hosts and source files, always listed (NULL ones left out)."""
+        db = self.stored(row(vhost="a.example", source="a.log"),
+                         row(vhost="b.example", source="a.log"), row())
+        result = answer(db, spec())
+        self.assertEqual((result["vhosts"], result["sources"]),
+                         ([["a.example", 1], ["b.example", 1]], [["a.log", 2]]))
+
+    def test_top(self) -> None:
+        """Each list holds at most C{top} entries."""
+        db = self.stored(*(row(f"/{n}", country=f"C{n}", status=404) for n in range(12)))
+        small = answer(db, spec(), top=3)
+        self.assertEqual([len(small[name]) for name in ("countries", "not_found")], [3, 3])
+        self.assertEqual(len(answer(db, spec(), top=1000)["countries"]), 12)
+
+    def test_emptyStore(self) -> None:
+        """An empty store answers every panel, empty."""
+        result = answer(self.enterContext(self.store.reading()), spec())
+        self.assertEqual((result["visitors"], result["browsers"], result["response_times"],
+                          result["crawlers"], result["buckets"]["p95_ms"]),
+                         (0, [], None, {"hits": 0, "top": []}, []))
+
+
+class Counting:
+    """A connection that counts the statements it runs."""
+
+    def __init__(self, db: duckdb.DuckDBPyConnection) -> None:
+        self.db = db
+        self.statements: list[str] = []
+
+    def execute(self, sql: str, parameters: list[Any]) -> duckdb.DuckDBPyConnection:
+        """Run one statement, counted."""
+        self.statements.append(sql)
+        return self.db.execute(sql, parameters)
+
+
+class PassesTests(StoreCase):
+    """How many statements an answer with every panel takes, and that each may be stopped."""
+
+    def test_bounded(self) -> None:
+        """The window, the chart, two for the lists, the troubles, two for the response
+        times and the latest hits (twice at most): nine statements, whatever the panels."""
+        hits = [row(f"/{n}", age=n * HOUR, duration=1000 * n, status=404 if n % 3 else 200)
+                for n in range(30)]
+        db = Counting(self.stored(*hits))
+        answer(db, spec())  # type: ignore[arg-type]
+        self.assertLessEqual(len(db.statements), 9, db.statements)
+        self.assertEqual(sum(" FROM hits" in each for each in db.statements), len(db.statements))
+
+    def test_late(self) -> None:
+        """Once it is late, the next statement is not run."""
+        db = Counting(self.stored(row()))
+        asked: list[int] = []
+
+        def late() -> bool:
+            asked.append(1)
+            return len(asked) > 3
+
+        self.assertRaises(duckdb.InterruptException, answer, db, spec(), late)
+        self.assertEqual(len(db.statements), 3)
