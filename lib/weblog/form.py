@@ -15,11 +15,11 @@ from twisted.web.iweb import IRequest
 from twisted.web.template import Element, Tag, XMLString, renderer, tags
 
 from weblog.render import T
-from weblog.selection import MAX_LIMIT, Selection
+from weblog.selection import BOTS, MAX_LIMIT, Selection
 
 __all__ = ["CHOICES", "FilterForm"]
 
-CHOICES = {"referrer": ("required", "any"), "bots": ("include", "exclude"),
+CHOICES = {"referrer": ("required", "any"), "bots": BOTS,
            "own": ("hide", "show")}
 """The values of the form's menus, by parameter."""
 

@@ -21,7 +21,7 @@ from weblog.memo import Memo
 from weblog.question import HISTORY_PARAMETERS, single
 from weblog.parsing import Parts, Raw, request_of
 
-__all__ = ["OWN_MARK", "BadQuery", "Selection", "is_bot", "is_own", "is_own_logged",
+__all__ = ["BOTS", "OWN_MARK", "BadQuery", "Selection", "is_bot", "is_own", "is_own_logged",
            "is_own_request", "parse_query"]
 
 T = TypeVar("T")
