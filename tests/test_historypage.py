@@ -91,10 +91,11 @@ class HistoryPageTests(PageCase):
         self.assertIn(("9999-12-31T00:00:00+00:00", "9999-12-31T23:59:59.999999+00:00"), windows)
 
     def test_window(self) -> None:
-        """The page says which absolute window it shows and how many hits match."""
+        """The page says which absolute window it shows and how many hits and visitors match."""
         page = self.page_of("range=7d&site=x.example")
         self.assertEqual(self.code, 200)
-        self.assertIn("From 2015-05-17 10:05 to 2015-05-20 21:05 UTC: 3 hits match.", page)
+        self.assertIn("From 2015-05-17 10:05 to 2015-05-20 21:05 UTC: 3 hits from 2 visitors "
+                      "(approx.) match.", page)
 
     def test_ranges(self) -> None:
         """Each range is a link that keeps the filters; the current one is marked."""
