@@ -1,0 +1,157 @@
+"""The README's operations examples, tried: its systemd unit verified, its nginx reverse proxy
+(TLS in front, the event stream unbuffered) run in a real nginx before a real twistd."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import ssl
+import subprocess
+import time
+
+from twisted.trial import unittest
+
+from tests.server import TWISTD
+from tests.support import REPO, TwistdServer, free_port
+
+NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx")
+                                  else None)
+SYSTEMD_ANALYZE = shutil.which("systemd-analyze")
+OPENSSL = shutil.which("openssl")
+LINE = ('198.51.100.7 - - [07/Dec/2026:10:00:00 +0000] "GET /through-the-proxy HTTP/1.1" 200'
+        ' 10 "https://example.org/" "Mozilla/5.0"\n')
+HTTP = """
+daemon off;
+master_process off;
+pid {base}/nginx.pid;
+error_log {base}/error.log;
+events {{ worker_connections 64; }}
+http {{
+    client_body_temp_path {base}/body;
+    proxy_temp_path {base}/proxy;
+    fastcgi_temp_path {base}/fastcgi;
+    uwsgi_temp_path {base}/uwsgi;
+    scgi_temp_path {base}/scgi;
+    access_log {base}/access.log;
+{server}
+}}
+"""
+
+
+def readme_block(name: str) -> str:
+    """The README's code block marked C{<!-- name: ... -->}, as written there."""
+    text = REPO.child("README.md").getContent().decode("utf-8")
+    found = re.search(rf"<!-- {name}: [^>]*-->\n```[a-z]*\n(.*?)```", text, re.DOTALL)
+    if found is None:
+        raise AssertionError(f"the README has no {name} block")
+    return found.group(1)
+
+
+def need(tool: str | None, package: str) -> str:
+    """The tool's path; skip without it, but fail under CI, which installs it (.ci/run)."""
+    if tool is None:
+        reason = f"needs {package} (Debian: apt-get install {package})"
+        if os.environ.get("CI") == "true":
+            raise AssertionError(f"{reason}; CI's .ci/run installs it")
+        raise unittest.SkipTest(reason)
+    return tool
+
+
+class UnitTests(unittest.TestCase):
+    """The README's systemd unit."""
+
+    def test_verified(self) -> None:
+        """systemd-analyze verify finds nothing wrong with it (its twistd made this one)."""
+        analyze = need(SYSTEMD_ANALYZE, "systemd")
+        unit = readme_block("unit")
+        self.assertIn("ReadOnlyPaths=/var/log/nginx", unit)
+        self.assertIn("StateDirectory=weblog", unit)
+        base = os.path.abspath(self.mktemp())
+        os.makedirs(base)
+        path = os.path.join(base, "weblog.service")
+        with open(path, "w") as file:
+            file.write(unit.replace("/opt/weblog/.venv/bin/twistd", TWISTD))
+        result = subprocess.run([analyze, "verify", path], capture_output=True, text=True,
+                                check=False, timeout=60)
+        self.assertEqual((result.returncode, result.stderr.strip()), (0, ""))
+
+
+class ProxyTests(unittest.TestCase):
+    """The README's nginx server block before a real twistd."""
+
+    def setUp(self) -> None:
+        nginx = need(NGINX, "nginx-light")
+        openssl = need(OPENSSL, "openssl")
+        self.server = TwistdServer(self, env={"WEBLOG_LOG": "var/site.log",
+                                              "WEBLOG_HISTORY": "off"})
+        self.log = self.server.base.descendant(["var", "site.log"]).path
+        open(self.log, "w").close()
+        self.server.start()
+        base = os.path.abspath(self.mktemp())
+        os.makedirs(base)
+        cert, key = os.path.join(base, "cert.pem"), os.path.join(base, "key.pem")
+        subprocess.run([openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                        "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost",
+                        "-keyout", key, "-out", cert], check=True, capture_output=True,
+                       timeout=60)
+        self.port = free_port()
+        server = (readme_block("proxy")
+                  .replace("listen 443 ssl;", f"listen 127.0.0.1:{self.port} ssl;")
+                  .replace("/etc/ssl/certs/weblog.pem", cert)
+                  .replace("/etc/ssl/private/weblog.key", key)
+                  .replace("127.0.0.1:8080", f"127.0.0.1:{self.server.port}"))
+        config = os.path.join(base, "nginx.conf")
+        with open(config, "w") as file:
+            file.write(HTTP.format(base=base, server=server))
+        process = subprocess.Popen([nginx, "-c", config, "-p", base],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.addCleanup(process.wait, 30)
+        self.addCleanup(process.terminate)
+        self.context = ssl.create_default_context(cafile=cert)
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline or process.poll() is not None:
+                    raise AssertionError(f"nginx did not listen: {open(base + '/error.log').read()}"
+                                         ) from None
+                time.sleep(0.05)
+
+    def connect(self) -> ssl.SSLSocket:
+        """A TLS connection to the proxy, its certificate checked."""
+        raw = socket.create_connection(("127.0.0.1", self.port), timeout=10)
+        return self.context.wrap_socket(raw, server_hostname="localhost")
+
+    def test_pageThroughTls(self) -> None:
+        """The page comes through the proxy, over TLS."""
+        with self.connect() as connection:
+            connection.sendall(b"GET /weblog.rpy HTTP/1.1\r\nHost: localhost\r\n"
+                               b"Connection: close\r\n\r\n")
+            response = b""
+            while chunk := connection.recv(65536):
+                response += chunk
+        self.assertTrue(response.startswith(b"HTTP/1.1 200"), response[:200])
+        self.assertIn(b"<h1>Latest hits</h1>", response)
+
+    def test_eventsUnbuffered(self) -> None:
+        """A hit written to the log comes through the proxy's event stream within seconds."""
+        with self.connect() as connection:
+            connection.sendall(b"GET /weblog.rpy/events?referrer=any HTTP/1.1\r\n"
+                               b"Host: localhost\r\n\r\n")
+            received = b""
+            deadline = time.monotonic() + 20
+            while b"retry:" not in received and time.monotonic() < deadline:
+                received += connection.recv(65536)
+            self.assertIn(b"text/event-stream", received)
+            with open(self.log, "a") as file:
+                file.write(LINE)
+            written = time.monotonic()
+            while b"/through-the-proxy" not in received and time.monotonic() < deadline:
+                received += connection.recv(65536)
+            self.assertIn(b"event: hit", received)
+            self.assertIn(b"/through-the-proxy", received)
+            self.assertLess(time.monotonic() - written, 5.0)
