@@ -10,6 +10,7 @@ from twisted.trial import unittest
 from twisted.web.test.requesthelper import DummyRequest
 
 from weblog.following import LogFollower
+from weblog.logformat import compile_format
 from weblog.metrics import MetricsPage
 from weblog.records import Records
 from weblog.traffic import Traffic, method_label, status_class
@@ -76,6 +77,15 @@ class TrafficTests(unittest.TestCase):
             traffic.count("a.log", 1000, 0, [requests, [b"200"] * 1000, [b"1"] * 1000], 0, 1, 2)
             self.assertLessEqual(len(traffic._raw), 5096)
         self.assertEqual(traffic.hits(), {("2xx", "other"): 10_000})
+
+    def test_durations(self) -> None:
+        """Durations (microseconds) fall in the first bucket whose bound they do not pass."""
+        traffic = Traffic(Clock().seconds)
+        taken = [0, 5000, 5001, 10_000_000, 10_000_001, None]
+        traffic.count("a.log", 6, 0, [[b"GET /"] * 6, [b"200"] * 6, [b"1"] * 6, taken],
+                      0, 1, 2, 3)
+        self.assertEqual(traffic.durations, [2, 1, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1])
+        self.assertEqual(traffic.duration_sum, 20_010_002)
 
     def test_lag(self) -> None:
         """The lag is the time since the logs were last read to their end."""
@@ -145,3 +155,37 @@ class MetricsPageTests(unittest.TestCase):
         methods = {dict(labels).get("method") for name, labels in found
                    if name == "weblog_hits_total"}
         self.assertEqual(methods, {"other"})
+
+
+class ResponseTimeTests(unittest.TestCase):
+    """A log whose format says how long each hit took has a response-time histogram."""
+
+    def test_histogram(self) -> None:
+        """nginx's $request_time, in seconds: counted in the buckets, summed in seconds."""
+        path = self.mktemp()
+        open(path, "w").close()
+        records = Records([LogFollower(path)], parser=compile_format("nginx_timed"),
+                          clock=Clock())
+        records.poll()
+        with open(path, "a") as log:
+            for taken in ("0.003", "0.040", "0.040", "2.000", "-"):
+                log.write(line().rstrip("\n") + f" {taken}\n")
+        records.catchUp()
+        found = samples(MetricsPage(records))
+        self.assertEqual(found["weblog_response_time_seconds_bucket", (("le", "0.005"),)], 1)
+        self.assertEqual(found["weblog_response_time_seconds_bucket", (("le", "0.05"),)], 3)
+        self.assertEqual(found["weblog_response_time_seconds_bucket", (("le", "+Inf"),)], 4)
+        self.assertEqual(found["weblog_response_time_seconds_count", ()], 4)
+        self.assertAlmostEqual(found["weblog_response_time_seconds_sum", ()], 2.083)
+
+    def test_noneWithoutTimes(self) -> None:
+        """A log without times has no histogram."""
+        path = self.mktemp()
+        open(path, "w").close()
+        records = Records([LogFollower(path)], clock=Clock())
+        records.poll()
+        with open(path, "a") as log:
+            log.write(line())
+        records.catchUp()
+        self.assertFalse([key for key in samples(MetricsPage(records))
+                          if key[0].startswith("weblog_response_time")])

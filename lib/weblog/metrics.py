@@ -15,13 +15,15 @@ from collections.abc import Iterator
 from typing import Any
 
 from prometheus_client import CollectorRegistry
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.core import (CounterMetricFamily, GaugeMetricFamily,
+                                   HistogramMetricFamily, Metric)
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.registry import Collector
 from twisted.web.resource import Resource
 from twisted.web.server import Request
 
 from weblog.interfaces import IEventHub, IRecords
+from weblog.traffic import BOUNDS
 
 __all__ = ["HISTORY_STATES", "MetricsPage", "RecordsCollector"]
 
@@ -57,6 +59,8 @@ class RecordsCollector(Collector):
         yield hits
         yield CounterMetricFamily("weblog_bytes", "Bytes the hits read say were sent.",
                                   value=traffic.bytes)
+        if any(traffic.durations):
+            yield _histogram(traffic.durations, traffic.duration_sum)
         yield GaugeMetricFamily("weblog_ingest_lag_seconds", "Seconds since the server last "
                                 "read the logs to their end.", value=traffic.lag())
         yield from self._logs()
@@ -98,6 +102,17 @@ class RecordsCollector(Collector):
         yield GaugeMetricFamily("weblog_history_backfill_ratio", "How much of the logs' bytes "
                                 "the history has stored, 0 to 1.",
                                 value=1.0 if not total else min(done / total, 1.0))
+
+
+def _histogram(counts: list[int], total_us: int) -> Metric:
+    """The response-time histogram of the hits whose log says how long they took."""
+    buckets, upto = [], 0
+    for bound, count in zip((*map(str, BOUNDS), "+Inf"), counts, strict=True):
+        upto += count
+        buckets.append((bound, upto))
+    return HistogramMetricFamily("weblog_response_time_seconds", "How long the server took to "
+                                 "answer the hits, when the log format says it.",
+                                 buckets=buckets, sum_value=total_us / 1_000_000)
 
 
 class MetricsPage(Resource):

@@ -118,9 +118,11 @@ class Records:
     @aggregates.setter
     def aggregates(self, aggregates: Aggregates) -> None:
         self._aggregates = aggregates
+        counted = ("status", "bytes") if self._parser is AUTO else ("status", "bytes", "duration")
         fields = aggregates.fields + tuple(  # and what the traffic's counts read
-            field for field in ("status", "bytes") if field not in aggregates.fields)
-        self._positions = tuple(map(fields.index, ("request", "status", "bytes")))
+            field for field in counted if field not in aggregates.fields)
+        self._positions = (*map(fields.index, ("request", "status", "bytes")),
+                           fields.index("duration") if "duration" in fields else None)
         self._scan = self._parser.scanner(fields)
 
     @property

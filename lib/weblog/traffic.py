@@ -12,12 +12,20 @@ cannot make new series.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections import Counter
 from collections.abc import Callable, Sequence
+from functools import partial
 from operator import itemgetter, methodcaller
 from typing import Any
 
-__all__ = ["METHODS", "Traffic", "method_label", "status_class"]
+__all__ = ["BOUNDS", "METHODS", "Traffic", "method_label", "status_class"]
+
+BOUNDS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+"""The response-time histogram's buckets' upper bounds, in seconds (prometheus-client's)."""
+_BOUNDS_US = tuple(round(bound * 1_000_000) for bound in BOUNDS)
+_BUCKET = partial(bisect_left, _BOUNDS_US)
+"""A duration's bucket (in microseconds): the first whose bound it does not pass."""
 
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH", "CONNECT",
                      "TRACE", "PROPFIND"})
@@ -52,6 +60,8 @@ class Traffic:
     @ivar malformed: those of them that could not be read, by log.
     @ivar bytes: the bytes the hits say were sent (a C{-} counts none).
     @ivar caught_up: when the logs were last read to their end (the clock's seconds), or None.
+    @ivar durations: how many hits took each bucket's time (L{BOUNDS}, then more), for the
+        logs whose format says it; C{duration_sum} their total, in microseconds.
     """
 
     def __init__(self, clock: Callable[[], float]) -> None:
@@ -61,18 +71,21 @@ class Traffic:
         self.malformed: Counter[str] = Counter()
         self.bytes = 0
         self.caught_up: float | None = None
+        self.durations = [0] * (len(BOUNDS) + 1)
+        self.duration_sum = 0
         self._labelled: Counter[tuple[str, str]] = Counter()
         self._raw: Counter[tuple[Any, Any]] = Counter()
 
     def count(self, source: str, lines: int, malformed: int, columns: Sequence[Sequence[Any]],
-              request: int, status: int, size: int) -> None:
+              request: int, status: int, size: int, duration: int | None = None) -> None:
         """
         Count a batch of one log's lines.
 
         @param lines: how many complete lines the batch had; C{malformed} of them unread.
         @param columns: the values of the hits' counted fields, a sequence per field
             (as logged: bytes or str), in which C{request}, C{status} and C{size} are the
-            positions of the request, the status and the byte count.
+            positions of the request, the status and the byte count, and C{duration} that of
+            the time taken (microseconds, or None), when the format has it.
         """
         self.lines[source] += lines
         if malformed:
@@ -84,6 +97,11 @@ class Traffic:
         if len(self._raw) > RAW_MOST:
             self._label()
         self.bytes += sum(map(int, filter(methodcaller("isdigit"), columns[size])))
+        if duration is not None:
+            taken = list(filter(None.__ne__, columns[duration]))
+            for bucket, count in Counter(map(_BUCKET, taken)).items():  # in C, but per bucket
+                self.durations[bucket] += count
+            self.duration_sum += sum(taken)
 
     def _label(self) -> None:
         """Add what was tallied as logged to the counts by label."""
