@@ -121,8 +121,9 @@ class Records:
         counted = ("status", "bytes") if self._parser is AUTO else ("status", "bytes", "duration")
         fields = aggregates.fields + tuple(  # and what the traffic's counts read
             field for field in counted if field not in aggregates.fields)
-        self._positions = (*map(fields.index, ("request", "status", "bytes")),
-                           fields.index("duration") if "duration" in fields else None)
+        self._positions: tuple[int, int, int, int | None] = (
+            fields.index("request"), fields.index("status"), fields.index("bytes"),
+            fields.index("duration") if "duration" in fields else None)
         self._scan = self._parser.scanner(fields)
 
     @property
