@@ -178,6 +178,28 @@ class ResponseTimeTests(unittest.TestCase):
         self.assertEqual(found["weblog_response_time_seconds_count", ()], 4)
         self.assertAlmostEqual(found["weblog_response_time_seconds_sum", ()], 2.083)
 
+    def test_requestInParts(self) -> None:
+        """A format that logs the request in parts (nginx's method, URI and protocol) is
+        counted by its method, past the point where what is tallied is made labels."""
+        path = self.mktemp()
+        open(path, "w").close()
+        records = Records([LogFollower(path)], clock=Clock(), parser=compile_format(
+            '$remote_addr - $remote_user [$time_local] "$request_method $request_uri '
+            '$server_protocol" $status $body_bytes_sent'))
+        records.poll()
+        with open(path, "a") as log:
+            for n in range(5000):
+                method = "POST" if n % 5 else "BREW"
+                log.write(f'203.0.113.9 - - [17/May/2015:10:05:03 +0000] "{method} /r/{n} '
+                          'HTTP/1.1" 200 1\n')
+        records.catchUp()
+        found = samples(MetricsPage(records))
+        self.assertEqual(records.lines, 5000)
+        self.assertEqual(found["weblog_hits_total", (("method", "POST"), ("status_class", "2xx"))],
+                         4000)
+        self.assertEqual(found["weblog_hits_total", (("method", "other"),
+                                                     ("status_class", "2xx"))], 1000)
+
     def test_noneWithoutTimes(self) -> None:
         """A log without times has no histogram."""
         path = self.mktemp()

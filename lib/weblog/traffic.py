@@ -32,6 +32,8 @@ METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH",
 """The methods that are labels of their own; any other is C{other}."""
 _START = itemgetter(slice(0, 9))
 """A request's first characters: its method, if it is one of L{METHODS}, and what follows."""
+_METHOD = itemgetter(0)
+"""The method of a request logged in parts (L{weblog.parsing.Parts}: C{%m %U %H}), or None."""
 RAW_MOST = 4096
 """The most distinct (status, request start) pairs tallied before they are made labels."""
 
@@ -44,9 +46,11 @@ def status_class(status: bytes | str | None) -> str:
     return "other"
 
 
-def method_label(request: bytes | str) -> str:
-    """The label of a request (or its start) as logged: its first word if it is one of
-    L{METHODS}, else C{other}."""
+def method_label(request: bytes | str | None) -> str:
+    """The label of a request (or its start, or its method) as logged: its first word if it is
+    one of L{METHODS}, else C{other}."""
+    if request is None:
+        return "other"
     text = request.decode("ascii", "replace") if isinstance(request, bytes) else request
     method = text.partition(" ")[0]
     return method if method in METHODS else "other"
@@ -92,8 +96,10 @@ class Traffic:
             self.malformed[source] += malformed
         if not columns or not columns[0]:
             return
-        # in C: each status paired with its request's start, tallied as logged
-        self._raw.update(zip(columns[status], map(_START, columns[request]), strict=True))
+        # in C: each status paired with its request's start (its method), tallied as logged
+        requests = columns[request]
+        start = _METHOD if isinstance(requests[0], tuple) else _START  # one parser's, all alike
+        self._raw.update(zip(columns[status], map(start, requests), strict=True))
         if len(self._raw) > RAW_MOST:
             self._label()
         self.bytes += sum(map(int, filter(methodcaller("isdigit"), columns[size])))
