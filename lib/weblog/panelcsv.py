@@ -3,21 +3,22 @@
 A view's panels as CSV (C{/weblog.rpy/csv?panel=NAME}), for spreadsheets and scripts.
 
 Every text cell is log text, and hostile: one that a spreadsheet would take for a formula
-(it starts with C{=}, C{+}, C{-}, C{@}, a tab or a carriage return) is written after a C{'}.
-Python's C{csv} module quotes the rest (commas, quotes, line breaks).
+(it starts with C{=}, C{+}, C{-}, C{@}, a tab or a carriage return, after any spaces) is
+written after a C{'}.  Every cell is quoted (Python's C{csv} module, C{QUOTE_ALL}), so that a
+spreadsheet that splits on C{;} (as in many locales) still reads each as one cell.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from weblog.errors import BadQuery
 
-__all__ = ["HEADERS", "LIVE_PANELS", "MOST", "csv_rows", "csv_text", "hits_rows", "panel_of",
-           "rows_of", "safe"]
+__all__ = ["HEADERS", "LIVE_PANELS", "MOST", "STEP", "csv_rows", "csv_steps", "csv_text",
+           "hits_rows", "panel_of", "rows_of", "safe"]
 
 HIT_KEYS = ("time", "client", "method", "resource", "protocol", "status", "bytes", "referrer",
             "agent", "vhost", "source", "duration_ms")
@@ -41,6 +42,8 @@ LIVE_CHART = ("time", "hits")
 """The live view's chart: its hits per minute."""
 MOST = 1000
 """The most entries of a list the CSV holds."""
+STEP = 100
+"""The most rows written in one step of a CSV (each row's cells are at most a few KiB)."""
 _FORMULA = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -67,7 +70,7 @@ def safe(cell: Any) -> Any:
     None as an empty cell."""
     if cell is None:
         return ""
-    if isinstance(cell, str) and cell.startswith(_FORMULA):
+    if isinstance(cell, str) and cell.lstrip(" ").startswith(_FORMULA):
         return "'" + cell
     return cell
 
@@ -80,8 +83,19 @@ def csv_text(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> bytes:
 def csv_rows(rows: Iterable[Sequence[Any]]) -> bytes:
     """C{rows} as CSV lines, every cell made L{safe}, in UTF-8."""
     out = io.StringIO()
-    csv.writer(out).writerows([safe(cell) for cell in row] for row in rows)
+    csv.writer(out, quoting=csv.QUOTE_ALL).writerows([safe(cell) for cell in row]
+                                                     for row in rows)
     return out.getvalue().encode("utf-8")
+
+
+def csv_steps(header: Sequence[str], rows: Sequence[Sequence[Any]], into: list[bytes]
+              ) -> Iterator[None]:
+    """Write the CSV of C{header} and C{rows} into C{into}, L{STEP} rows a step, so that a
+    long one is written a slice at a time (L{weblog.slices})."""
+    into.append(csv_rows([header]))
+    for start in range(0, len(rows), STEP):
+        into.append(csv_rows(rows[start:start + STEP]))
+        yield None
 
 
 def hits_rows(hits: Iterable[dict[str, Any]]) -> list[list[Any]]:

@@ -8,10 +8,12 @@ these; everything here is importable, so trial tests reach it directly.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import cast
+from typing import Any, cast
 from urllib.parse import quote
 
+from twisted.internet.defer import Deferred
 from twisted.python.components import Componentized
 from twisted.web import http
 from twisted.web.pages import errorPage
@@ -25,8 +27,8 @@ from weblog.errors import BadQuery
 from weblog.events import EventHub, hub_for
 from weblog.hit import count_of
 from weblog.interfaces import ICounter, IEventHub, IRecords
-from weblog.panelcsv import (HEADERS, LIVE_CHART, LIVE_PANELS, MOST, csv_rows, csv_text,
-                             hits_rows, panel_of, rows_of)
+from weblog.panelcsv import (HEADERS, LIVE_CHART, LIVE_PANELS, MOST, csv_rows, csv_steps,
+                             csv_text, hits_rows, panel_of, rows_of)
 from weblog.question import parse_question
 from weblog.selection import Selection, parse_query
 from weblog.historypage import history_page
@@ -145,7 +147,8 @@ class CsvPage(Resource):
             if question is not None:
                 return ask_history(
                     request, self.records, self.rendered, ("csv", panel), _CSV, selection,
-                    question, lambda answer, _: [csv_text(HEADERS[panel], rows_of(panel, answer))],
+                    question, lambda answer, _: self._written(HEADERS[panel],
+                                                              rows_of(panel, answer)),
                     lambda reason: _unanswered(request, reason), top=MOST)
         except BadQuery as error:
             request.responseHeaders.removeHeader(b"content-disposition")
@@ -155,14 +158,25 @@ class CsvPage(Resource):
         aggregates = self.records.aggregates
         header = LIVE_CHART if panel == "chart" else HEADERS[panel]
 
-        def assemble(hits: list[bytes], *_: object) -> list[bytes]:
+        def assemble(hits: list[bytes], *_: object) -> list[bytes | Deferred[bytes]]:
             if panel == "hits":
                 return [csv_text(header, []), *hits]
-            return [csv_text(header, rows_of(panel, {"hits": [], **aggregates.to_json(MOST)}))]
+            written = self._written(header, rows_of(panel, {"hits": [], **aggregates.to_json(
+                MOST)}))
+            return [written.addCallback(b"".join)] if isinstance(written, Deferred) else [
+                *written]
 
         return self.rendered.answer(
             request, ("csv", panel, selection), selection,
             lambda hit: csv_rows(hits_rows([hit.to_json()])), assemble)
+
+
+    def _written(self, header: Sequence[str], rows: list[list[Any]]
+                 ) -> list[bytes] | Deferred[list[bytes]]:
+        """The CSV of C{header} and C{rows}, written a slice at a time if it is long."""
+        pieces: list[bytes] = []
+        writing = self.records.sliced(csv_steps(header, rows, pieces))
+        return pieces if writing is None else writing.addCallback(lambda _: pieces)
 
 
 _CSV = b"text/csv; charset=utf-8"
