@@ -7,8 +7,8 @@ wrong.
 Every page is a real twistd's, following two logs of a few days of a small site's traffic
 (L{tests.sitelog}, nginx's format with C{$request_time}) whose history it has stored whole
 before the browser opens it.  The screenshots are written under the test's temporary
-directory; with C{WEBLOG_SCREENS} set to a directory (C{docs/screens} for the README) they
-are copied there too.
+directory; with C{WEBLOG_SCREENS} set to a directory (relative to the repository:
+C{docs/screens} for the README) they are copied there too.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from urllib.parse import parse_qsl, urlsplit
 from twisted.python.filepath import FilePath
 from twisted.trial import unittest
 
-from tests.server import TwistdServer
+from tests.server import REPO, TwistdServer
 from tests.sitelog import site_logs
 from tests.support import combined
 from tests.test_browser import CHROMIUM, CHROMIUM_FLAGS, BrowserCase, _sync_playwright
@@ -133,8 +133,9 @@ class ScreenTests(unittest.TestCase):
         self.assertGreater(target.getsize(), 5000)
         wanted = os.environ.get("WEBLOG_SCREENS")
         if wanted and name in README_SHOTS:
-            os.makedirs(wanted, exist_ok=True)
-            shutil.copyfile(target.path, os.path.join(wanted, f"{name}.png"))
+            folder = os.path.join(REPO, wanted)  # trial runs in _trial_temp: from the repo
+            os.makedirs(folder, exist_ok=True)
+            shutil.copyfile(target.path, os.path.join(folder, f"{name}.png"))
 
     def colours(self, page: Any) -> dict[str, str]:
         """The computed colours of the page's background, text, links and panels."""
