@@ -94,7 +94,8 @@ class HistoryPageTests(PageCase):
         """The page says which absolute window it shows and how many hits match."""
         page = self.page_of("range=7d&site=x.example")
         self.assertEqual(self.code, 200)
-        self.assertIn("From 2015-05-17 10:05 to 2015-05-20 21:05 UTC: 3 hits match.", page)
+        self.assertIn("From 2015-05-17 10:05 to 2015-05-20 21:05 UTC: 3 hits from 2 visitors "
+                      "(approx.) match.", page)
 
     def test_ranges(self) -> None:
         """Each range is a link that keeps the filters; the current one is marked."""
