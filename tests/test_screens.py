@@ -1,13 +1,14 @@
 # -*- test-case-name: tests.test_screens -*-
 """
-Real-browser screenshot tests: the live page and a history view at 375 and 1400 px wide,
-in the light and the dark scheme, each checked for what a reader would see go wrong.
+Real-browser screenshot tests: the live page, a history view and a drill-down view at 375 and
+1400 px wide, in the light and the dark scheme, each checked for what a reader would see go
+wrong.
 
-The live page is a real twistd's (L{tests.test_browser.BrowserCase}); the history view
-is rendered in-process from an answer with every panel of the plan (L{FULL_ANSWER}) and
-served to the browser by a route, with the page's own CSS and script from C{www/}.  The
-screenshots are written under the test's temporary directory; with C{WEBLOG_SCREENS} set
-to a directory (C{docs/screens} for the README) they are copied there too.
+Every page is a real twistd's, following two logs of a few days of a small site's traffic
+(L{tests.sitelog}, nginx's format with C{$request_time}) whose history it has stored whole
+before the browser opens it.  The screenshots are written under the test's temporary
+directory; with C{WEBLOG_SCREENS} set to a directory (relative to the repository:
+C{docs/screens} for the README) they are copied there too.
 """
 
 from __future__ import annotations
@@ -15,55 +16,38 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
-from persist import Records
-from twisted.internet.task import Clock
 from twisted.python.filepath import FilePath
-from weblog.resources import WeblogPage
+from twisted.trial import unittest
 
+from tests.server import REPO, TwistdServer
+from tests.sitelog import site_logs
 from tests.support import combined
-from tests.test_browser import BrowserCase
-from tests.test_historypage import FULL_ANSWER
-from tests.test_pages import StatedHistory, body_of, get
+from tests.test_browser import CHROMIUM, CHROMIUM_FLAGS, BrowserCase, _sync_playwright
 
-WWW = FilePath(__file__).parent().sibling("www")
-HISTORY_HOST = "http://weblog.test"
-"""Where the browser finds the history view rendered in-process (a route, not a server)."""
-TYPES = {"css": "text/css", "js": "text/javascript", "svg": "image/svg+xml"}
 README_SHOTS = ("live-375-dark", "history-375-light", "live-1400-light", "history-1400-dark")
 """The screenshots the README shows (docs/screens)."""
 WIDTHS = (375, 1400)
 SCHEMES = ("light", "dark")
 LONG_REFERRER = "http://a-rather-long-host-name.example/" + "path/" * 30 + "?q=" + "x" * 80
 """A referrer longer than a phone is wide, with no space to break at."""
-
-
-def screen_answer() -> dict[str, Any]:
-    """L{FULL_ANSWER} with two days of hourly buckets and a page of hits, for the screenshots
-    (the numbers made up, in a daily rhythm)."""
-    start = datetime(2015, 5, 18, tzinfo=UTC)
-    hours = [start + timedelta(hours=hour) for hour in range(48)]
-    hits = [40 + 30 * ((hour % 24) in range(8, 20)) + (hour * 37) % 25 for hour in range(48)]
-    crawlers = [8 + (hour * 13) % 9 for hour in range(48)]
-    listed = [{**FULL_ANSWER["hits"][0], "resource": resource, "referrer": referrer,
-               "time": (hours[-1] - timedelta(minutes=7 * number)).isoformat(),
-               "client": f"198.51.100.{10 + number}"}
-              for number, (resource, referrer) in enumerate([
-                  ("/", "https://www.example.org/search?q=weblog"),
-                  ("/blog/twisted-templates", LONG_REFERRER),
-                  ("/about", "https://news.example.com/item?id=4012"),
-                  ("/feed.xml", None), ("/blog/", "https://www.example.org/")] * 3)]
-    return {**FULL_ANSWER, "total": sum(hits), "hits": listed, "window": {
-        "from": hours[0].isoformat(), "to": (hours[-1] + timedelta(hours=1)).isoformat()},
-        "buckets": {"unit": "hour", "counts": [[hour.isoformat(), count]
-                                              for hour, count in zip(hours, hits, strict=True)],
-                    "crawlers": crawlers,
-                    "visitors": [count // 3 for count in hits],
-                    "bytes": [count * 5000 for count in hits],
-                    "p95_ms": [None if hour % 11 == 5 else 80 + (hour * 53) % 120
-                               for hour in range(48)]}}
+VISITS = 500
+"""People's visits in the logs: some 3,300 lines over four days."""
+LOGS = "var/www.log:var/blog.log"
+"""The two logs, as the server's C{WEBLOG_LOG} names them (short paths: the page shows them)."""
+LIVE = "/weblog.rpy?status=all&referrer=any"
+HISTORY = "/weblog.rpy?range=all"
+DRILLS = {"not_found": "resource", "server_errors": "resource", "browsers": "browser",
+          "systems": "system", "devices": "device", "crawlers": "browser",
+          "countries": "country", "bandwidth": "resource", "response_times": "resource",
+          "sources": "source"}
+"""Each panel beyond the four top lists, and the filter a click on one of its entries adds."""
+ENTRY_LINKS = "ol > li > .key > a, tbody tr:not(.all) th a"
+"""The links of a panel's entries (the response times': its rows but the total)."""
 
 
 def _rgb(colour: str) -> tuple[float, float, float]:
@@ -87,59 +71,59 @@ def contrast(first: str, second: str) -> float:
     return (high + 0.05) / (low + 0.05)
 
 
-class ScreenTests(BrowserCase):
-    """Both pages at both widths and in both schemes, in a real Chromium."""
+class ScreenTests(unittest.TestCase):
+    """The pages of a real twistd with a real history, at both widths and in both schemes,
+    in a real Chromium."""
+
+    timeout = 240
 
     def setUp(self) -> None:
-        super().setUp()
-        now = datetime.now(UTC).strftime("%d/%b/%Y:%H:%M:%S +0000")
-        self.append("".join([
-            combined("/blog/a-post-with-a-long-name-about-twisted-web-templates", LONG_REFERRER,
-                     agent="Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/120"),
-            combined("/", "https://www.example.org/search?q=weblog", time=now),
-        ]))
+        sync_playwright = _sync_playwright()
+        self.server = TwistdServer(self, env={"WEBLOG_LOG": LOGS, "WEBLOG_FORMAT": "nginx_timed"})
+        logs = site_logs(VISITS, datetime.now(UTC) - timedelta(minutes=2))
+        for name, text in logs.items():
+            self.server.base.descendant(["var", f"{name}.log"]).setContent(text.encode())
+        self.lines = sum(text.count("\n") for text in logs.values())
+        self.server.start()
+        self.waitStored()
+        self.playwright = sync_playwright().start()
+        self.addCleanup(self.playwright.stop)
+        self.browser = self.playwright.chromium.launch(
+            executable_path=CHROMIUM, args=CHROMIUM_FLAGS, headless=True)
+        self.addCleanup(self.browser.close)
+        self.errors: list[str] = []
         self.shots = FilePath(self.mktemp())
         self.shots.makedirs()
-        self.history = self.historyPage()
 
-    def historyPage(self) -> bytes:
-        """The page of a history view with every panel, rendered in-process."""
-        log = FilePath(self.mktemp())
-        log.setContent(combined("/a", "http://x.example/").encode())
-        records = Records(log.path, keep=100, clock=Clock())
-        self.addCleanup(records.stop)
-        records.history = StatedHistory(screen_answer(), state="ok", stored=3)
-        request = get(WeblogPage(records), "range=7d&status=all")
-        return body_of(request)
+    def waitStored(self, most: float = 60.0) -> None:
+        """Wait (at most C{most} s) until the history is C{ok} with every line of the logs."""
+        deadline = time.monotonic() + most
+        while True:
+            history = self.server.get_json("/weblog.rpy/json?limit=1")["history"]
+            if history["state"] == "ok" and history["stored"] == self.lines:
+                return
+            if time.monotonic() > deadline:
+                self.fail(f"the history is {history} after {most:.0f} s, "
+                          f"not ok with {self.lines} lines: {self.server.tail()}")
+            time.sleep(0.1)
 
-    def route(self, route: Any) -> None:
-        """Answer the browser's requests to L{HISTORY_HOST}: the page, or a file of www/."""
-        path = route.request.url[len(HISTORY_HOST):].split("?")[0]
-        if path == "/weblog.rpy":
-            route.fulfill(status=200, body=self.history, content_type="text/html; charset=utf-8")
-            return
-        name = path.lstrip("/")
-        child = WWW.child(name) if name and "/" not in name else None
-        if child is None or not child.exists():
-            route.fulfill(status=404, body=b"not found")
-            return
-        route.fulfill(status=200, body=child.getContent(),
-                      content_type=TYPES.get(name.rsplit(".", 1)[-1], "text/plain"))
+    def consoleMessage(self, message: Any) -> None:
+        """Note errors the page logs."""
+        if message.type == "error":
+            self.errors.append(message.text)
 
-    def open(self, which: str, width: int, scheme: str) -> Any:
-        """A new page at C{width} px in C{scheme}, showing the live page or the history view."""
+    def open(self, path: str, width: int, scheme: str) -> Any:
+        """A new page at C{width} px in C{scheme}, showing C{path} of the server (the live
+        page once its event stream is live)."""
         context = self.browser.new_context(viewport={"width": width, "height": 900},
                                            color_scheme=scheme, bypass_csp=True)
         self.addCleanup(context.close)
         page = context.new_page()
         page.on("console", self.consoleMessage)
-        if which == "live":
-            page.goto(self.server.url("/weblog.rpy?status=all&referrer=any"))
+        page.goto(self.server.url(path))
+        if path == LIVE:
             page.wait_for_function("document.getElementById('live').textContent === 'live'",
                                    timeout=10000)
-        else:
-            page.route(f"{HISTORY_HOST}/**", self.route)
-            page.goto(f"{HISTORY_HOST}/weblog.rpy?range=7d&status=all")
         return page
 
     def shoot(self, page: Any, name: str) -> None:
@@ -149,8 +133,9 @@ class ScreenTests(BrowserCase):
         self.assertGreater(target.getsize(), 5000)
         wanted = os.environ.get("WEBLOG_SCREENS")
         if wanted and name in README_SHOTS:
-            os.makedirs(wanted, exist_ok=True)
-            shutil.copyfile(target.path, os.path.join(wanted, f"{name}.png"))
+            folder = os.path.join(REPO, wanted)  # trial runs in _trial_temp: from the repo
+            os.makedirs(folder, exist_ok=True)
+            shutil.copyfile(target.path, os.path.join(folder, f"{name}.png"))
 
     def colours(self, page: Any) -> dict[str, str]:
         """The computed colours of the page's background, text, links and panels."""
@@ -235,13 +220,35 @@ class ScreenTests(BrowserCase):
         charts = [name(node) for node in shown if role(node) == "image"]
         self.assertTrue(charts and charts[0].startswith("hits per"), charts)
 
+    def total(self, page: Any) -> int:
+        """The hits of the view, as its window sentence says them."""
+        sentence = page.text_content("#window") or ""
+        found = re.search(r"UTC: ([\d,]+) hits", sentence)
+        self.assertIsNotNone(found, sentence)
+        assert found is not None
+        return int(found.group(1).replace(",", ""))
+
+    def drill(self, page: Any, panel: str) -> tuple[str, str]:
+        """Click the first entry of C{panel}; the filter and the value its link adds."""
+        link = page.locator(f"#panel-{panel}").locator(ENTRY_LINKS).first
+        name = DRILLS[panel]
+        value = dict(parse_qsl(urlsplit(link.get_attribute("href") or "").query))[name]
+        with page.expect_navigation():
+            link.click()
+        return name, value
+
     def test_pages(self) -> None:
-        """Each page at each width, in each scheme: laid out, coloured, focusable, named."""
+        """Each page at each width, in each scheme: laid out, coloured, focusable, named; the
+        drill-down view the one a click on the history's first country opens."""
+        history = self.open(HISTORY, WIDTHS[-1], SCHEMES[0])
+        self.drill(history, "countries")
+        drilled = urlsplit(history.url)
+        paths = {"live": LIVE, "history": HISTORY, "drill": f"{drilled.path}?{drilled.query}"}
         backgrounds: dict[tuple[str, str], str] = {}
-        for which in ("live", "history"):
+        for which, path in paths.items():
             for width in WIDTHS:
                 for scheme in SCHEMES:
-                    page = self.open(which, width, scheme)
+                    page = self.open(path, width, scheme)
                     self.checkLayout(page, width)
                     colours = self.colours(page)
                     backgrounds[which, scheme] = colours["bg"]
@@ -253,20 +260,53 @@ class ScreenTests(BrowserCase):
                         self.checkAccessibility(page)
                     self.shoot(page, f"{which}-{width}-{scheme}")
                     self.checkFocus(page)
-        for which in ("live", "history"):
+        for which in paths:
             light, dark = backgrounds[which, "light"], backgrounds[which, "dark"]
             self.assertGreater(luminance(light), 0.8)
             self.assertLess(luminance(dark), 0.05)
         self.assertEqual(self.errors, [])
 
+    def test_panels(self) -> None:
+        """Each panel beyond the four top lists lists something of the logs; a click on its
+        first entry opens the view with that filter (its chip), of fewer hits."""
+        page = self.open(HISTORY, WIDTHS[-1], SCHEMES[0])
+        everything = self.total(page)
+        self.assertEqual(everything, self.lines)
+        for panel in DRILLS:
+            entries = page.locator(f"#panel-{panel}").locator(ENTRY_LINKS).count()
+            self.assertGreater(entries, 0, f"the panel {panel} lists nothing")
+            self.assertEqual(page.locator(f"#panel-{panel} p.none").count(), 0, panel)
+        self.assertGreaterEqual(page.locator("#panel-sources ol > li").count(), 2)
+        for panel in DRILLS:
+            name, value = self.drill(page, panel)
+            chips = page.locator("#chips .chip").all_text_contents()
+            self.assertIn(f"{name}: {value} \u2715", chips, (panel, chips))
+            self.assertLess(0, self.total(page), (panel, name, value))
+            self.assertLess(self.total(page), everything, (panel, name, value))
+            page.go_back()
+        self.assertEqual(self.errors, [])
+
+
+class AgeTests(BrowserCase):
+    """The ages of the live page's hits."""
+
+    def setUp(self) -> None:
+        super().setUp()
+        now = datetime.now(UTC).strftime("%d/%b/%Y:%H:%M:%S +0000")
+        self.append("".join([
+            combined("/blog/a-post-with-a-long-name-about-twisted-web-templates", LONG_REFERRER,
+                     agent="Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/120"),
+            combined("/", "https://www.example.org/search?q=weblog", time=now),
+        ]))
+
     def test_ages(self) -> None:
         """A hit of today shows its age (s, min or h ago); one of 2015 shows its date."""
-        page = self.open("live", 1400, "light")
-        ages = page.eval_on_selector_all("#hits td.time .age", "a => a.map(x => x.textContent)")
+        self.openLive(LIVE)
+        ages = self.page.eval_on_selector_all("#hits td.time .age",
+                                              "a => a.map(x => x.textContent)")
         self.assertEqual(len(ages), 3)
         self.assertRegex(ages[0], r"^\d+ (s|min|h) ago$")
         for age in ages[1:]:
             self.assertRegex(age, r"^\d{4}-\d{2}-\d{2}$")
-        title = page.get_attribute("#hits tr:first-child time", "title")
+        title = self.page.get_attribute("#hits tr:first-child time", "title")
         self.assertTrue(title and re.search(r"\d", title), title)
-
