@@ -67,7 +67,8 @@ class AgentOfTests(unittest.TestCase):
         """
         Long agents of repeated tokens (8 to 64 KiB logged, so at most L{MAX_FIELD} characters
         as a hit shows them) are matched on their first L{LONGEST} characters only, and each
-        takes a few milliseconds at most (unbounded, 64 KiB of C{bot} took 97 ms).
+        takes a few milliseconds of CPU at most (unbounded, 64 KiB of C{bot} took 97 ms); so
+        do agents of mixed tokens, the rules' worse case.
         """
         seen: list[int] = []
         resolve = agents._resolve
@@ -79,18 +80,20 @@ class AgentOfTests(unittest.TestCase):
         self.patch(agents, "_resolve", resolving)
         agents._look_up(CHROME_WINDOWS)  # the rules are compiled on first use
         worst = 0.0
+        mixed = "".join(("Chrome/1.2 ", "Safari/3 ", "bot ", "Android 5; ", "iPhone ", "x")[
+            n * 7 % 6] for n in range(2000))
         for size in (8 << 10, 64 << 10):
             for token in ("bot", "; ", "Android ", "Mozilla/5.0 (Linux; Android 10; ",
-                          "Chrome/1.", "X11; ", "spider", "(", "a", "\x01"):
+                          "Chrome/1.", "X11; ", "spider", "(", "a", "\x01", mixed):
                 hostile = clean((token * (size // len(token) + 1))[:size])
                 self.assertGreater(len(hostile), LONGEST)
                 self.assertLessEqual(len(hostile), MAX_FIELD)
-                started = time.perf_counter()
+                started = time.thread_time()  # CPU: what others run on the machine is not counted
                 found = agents._look_up(hostile)  # not remembered: timed each time
-                worst = max(worst, time.perf_counter() - started)
+                worst = max(worst, time.thread_time() - started)
                 self.assertEqual(found[:2], agents._look_up(hostile[:LONGEST])[:2])
         self.assertEqual(max(seen), LONGEST)
-        self.assertLess(worst, 0.025)  # 2 ms measured (the crawler list's match), on 2 cores
+        self.assertLess(worst, 0.025)  # 2 ms measured (the crawler list's match)
 
     def test_remembered(self) -> None:
         """An agent is looked up once, then remembered."""
