@@ -134,6 +134,14 @@ class MetricsPageTests(unittest.TestCase):
         self.assertEqual(found["weblog_history_state", (("state", "off"),)], 1)
         self.assertNotIn(("weblog_history_hits", ()), found)
 
+    def test_scrapesAreNotHits(self) -> None:
+        """A scrape of the metrics is a line read, but not a hit of the site's traffic."""
+        found = self.read(line(1).replace("GET /1 ", "GET /metrics.rpy "), line(2))
+        self.assertEqual(found["weblog_lines_total", (("source", self.path),)], 2)
+        self.assertEqual(found["weblog_hits_total", (("method", "GET"), ("status_class", "2xx"))],
+                         1)
+        self.assertEqual(self.records.aggregates.total, 1)
+
     def test_countsGrow(self) -> None:
         """A second scrape counts what was appended since, once."""
         self.read(line(1))

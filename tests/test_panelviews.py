@@ -71,7 +71,7 @@ class PanelSectionsTests(unittest.TestCase):
         """Each entry links to its view, as the plan says, the view's range kept."""
         links = self.links(self.render())
         expected = {
-            f"/gone{XSS}": {"resource": f"/gone{XSS}", "status": "404"},
+            f"/gone{XSS}": {"resource": f"/gone{XSS}", "status": "4xx"},  # 404s and 410s
             f"http://old.example/{XSS}": {"ref": f"http://old.example/{XSS}"},
             "/cgi": {"resource": "/cgi", "status": "5xx"},
             "Chrome": {"browser": "Chrome"}, "iOS": {"system": "iOS"},
@@ -104,7 +104,7 @@ class PanelSectionsTests(unittest.TestCase):
         page = self.render()
         [first] = re.findall(r'<li><span class="count">7</span>.*?</ul></li>', page)
         self.assertEqual(re.findall(r'<span class="count">(\d+)</span>', first), ["7", "5", "2"])
-        self.assertIn('<a href="/weblog.rpy?range=7d&amp;resource=%2Flost&amp;status=404">/lost'
+        self.assertIn('<a href="/weblog.rpy?range=7d&amp;resource=%2Flost&amp;status=4xx">/lost'
                       '</a></span><span class="none"> (no referrer)</span>', page)
 
     def test_numbers(self) -> None:

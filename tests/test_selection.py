@@ -287,12 +287,13 @@ class OwnTests(unittest.TestCase):
 
     OWN = ("/weblog.rpy", "/weblog.rpy/json?status=all&q=x", "/weblog.rpy/events",
            "/weblog.rpy?limit=5", "/weblog.rpy/events?since=12&status=4xx", "/weblog.rpy/",
-           "/weblog.css", "/weblog.js", "/weblog.rpy/csv?panel=sites&range=all")
+           "/weblog.css", "/weblog.js", "/weblog.rpy/csv?panel=sites&range=all", "/metrics.rpy")
     OTHERS = ("/weblog.html", "/index.html", "/", "/blog/weblog.rpy")
     HIDING = ("/weblog.rpy/../../wp-login.php", "/weblog.js?../../etc/passwd", "/weblog.css#x",
               "/weblog.rpy/json/../../admin", "/weblog.rpy?cmd=rm", "/weblog.rpy/eventsx",
               "/weblog.rpy/json?x", "/weblog.rpyx", "/weblog.rpy#frag",
-              "/weblog.rpy/csv/../x", "/weblog.rpy/csv?panel=a&evil=1")
+              "/weblog.rpy/csv/../x", "/weblog.rpy/csv?panel=a&evil=1", "/metrics.rpyx",
+              "/metrics.rpy/../x")
     """Requests that only start like weblog's own: an attacker's, to be seen and counted."""
 
     def test_is_own(self) -> None:

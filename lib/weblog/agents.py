@@ -10,8 +10,8 @@ linearly for some strings (measured: 64 KiB of C{bot} 97 ms; agents of mixed
 browser tokens 0.5 ms of CPU at 256 characters, 0.7 ms at 512, 2 ms at 1024).
 A hit's agent is at most L{weblog.cleaning.MAX_FIELD} (2048) characters; only its
 first L{LONGEST} are matched, while a real agent is far shorter (the longest of
-the sample logs has 294 characters).  Each distinct agent is looked up once (see L{weblog.batches} and
-L{weblog.columns}), and remembered across batches in bounded memory.
+the sample logs has 294 characters).  Each distinct agent is looked up once (see
+L{weblog.batches} and L{weblog.columns}), and remembered across batches in bounded memory.
 """
 
 from __future__ import annotations

@@ -175,7 +175,7 @@ def panel_sections(links: ViewLinks, answer: dict[str, Any]) -> list[Tag]:
         value = answer[name]
         if name in ("not_found", "server_errors"):
             sections.append(_failing(links, name, value or [],
-                                     "404" if name == "not_found" else "5xx"))
+                                     "4xx" if name == "not_found" else "5xx"))
         elif name in _RANKED:
             if name in _SEVERAL and len(value or ()) < 2:
                 continue

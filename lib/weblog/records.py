@@ -26,7 +26,7 @@ from weblog.history import OFF
 from weblog.interfaces import IHistory, IRecords
 from weblog.logstatus import log_status
 from weblog.parsing import AUTO, Kept, LineParser, hit_of
-from weblog.selection import OWN_MARK, is_own_logged
+from weblog.selection import METRICS_MARK, OWN_MARK, is_own_logged
 from weblog.slices import OneAtATime, clock_cooperator, default_reactor, run_sliced
 from weblog.traffic import Traffic
 from weblog.wakeups import Poller
@@ -184,8 +184,9 @@ class Records:
             # text decoded from a line that is not ASCII may take up to 4 bytes a character
             total += (len(line) if isinstance(request, bytes) or line.isascii()
                       else 4 * len(line)) + ENTRY_BYTES
-            # weblog's own page loads are not traffic; each mentions OWN_MARK (a quick test)
-            if line.find(OWN_MARK) < 0 or not is_own_logged(request):
+            # weblog's own page loads and scrapes are not traffic; each mentions a mark
+            if (line.find(OWN_MARK) < 0 and line.find(METRICS_MARK) < 0
+                    or not is_own_logged(request)):
                 counted.append(row)
         self.aggregates.count_rows(counted)
         self.traffic.count(source or self.path, len(lines), len(lines) - valid,

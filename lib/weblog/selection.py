@@ -21,8 +21,8 @@ from weblog.memo import Memo
 from weblog.question import HISTORY_PARAMETERS, single
 from weblog.parsing import Parts, Raw, request_of
 
-__all__ = ["BOTS", "OWN_MARK", "BadQuery", "Selection", "is_bot", "is_own", "is_own_logged",
-           "is_own_request", "parse_query"]
+__all__ = ["BOTS", "METRICS_MARK", "OWN_MARK", "BadQuery", "Selection", "is_bot", "is_own",
+           "is_own_logged", "is_own_request", "parse_query"]
 
 T = TypeVar("T")
 
@@ -35,7 +35,7 @@ _STATUS = re.compile(r"(?:[1-5]\d\d|[1-5]xx|all)\Z", re.ASCII)
 
 
 _OWN_PAGES = frozenset(("/weblog.rpy", "/weblog.rpy/", "/weblog.rpy/json", "/weblog.rpy/events",
-                        "/weblog.rpy/csv"))
+                        "/weblog.rpy/csv", "/metrics.rpy"))
 _OWN_ASSETS = frozenset(("/weblog.css", "/weblog.js"))
 _OWN_NAMES = frozenset((*PARAMETERS, *HISTORY_PARAMETERS, "since", "panel"))
 
@@ -44,8 +44,8 @@ def is_own_request(method: str | None, resource: str) -> bool:
     """
     Whether a request is exactly one that weblog's own page makes of weblog.
 
-    That is a C{GET} of the page, its C{json}, C{csv} or C{events} with none but
-    weblog's own query parameters, or of C{/weblog.css} or C{/weblog.js}
+    That is a C{GET} of the page, its C{json}, C{csv} or C{events}, or of the metrics
+    (a scrape), with none but weblog's own query parameters, or of C{/weblog.css} or C{/weblog.js}
     without a query: nothing that merely starts like them (such as
     C{/weblog.rpy/../wp-login.php} or C{/weblog.js?../../etc/passwd}).
     """
@@ -68,6 +68,8 @@ _own_logged = Memo(lambda request: is_own_request(*request_of(request)[:2]))
 
 
 OWN_MARK = b"/weblog."
+METRICS_MARK = b"/metrics.rpy"
+"""What a scrape of the metrics holds, as logged (as L{OWN_MARK} does every other own request)."""
 """What every one of weblog's own requests holds, as logged: a line without it is not one.
 (Test it with C{find()}, not C{in}: C{bytes in bytes} first tries the operand as an int, and
 raising and clearing that TypeError costs more than the search.)"""
