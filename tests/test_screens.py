@@ -272,6 +272,10 @@ class ScreenTests(unittest.TestCase):
         page = self.open(HISTORY, WIDTHS[-1], SCHEMES[0])
         everything = self.total(page)
         self.assertEqual(everything, self.lines)
+        ages = page.eval_on_selector_all("#hits td.time .age", "a => a.map(x => x.textContent)")
+        self.assertTrue(ages, "the history view's hits show no age")  # the script ran there too
+        for age in ages:
+            self.assertRegex(age, r"^(\d+ (s|min|h) ago|\d{4}-\d{2}-\d{2})$")
         for panel in DRILLS:
             entries = page.locator(f"#panel-{panel}").locator(ENTRY_LINKS).count()
             self.assertGreater(entries, 0, f"the panel {panel} lists nothing")

@@ -11,7 +11,7 @@
   var tbody = document.getElementById("hits");
   var rowTemplate = document.getElementById("hit-row");
   var live = document.getElementById("live");
-  if (!tbody || !rowTemplate || !body.dataset.events || !window.EventSource) {
+  if (!tbody) {
     return;
   }
   var limit = parseInt(tbody.dataset.limit, 10) || 35;
@@ -271,6 +271,9 @@
     });
   }, 1000);
 
+  if (!rowTemplate || !body.dataset.events || !window.EventSource) {
+    return;  // a page without live updates (a history view): its times are shown, no more
+  }
   var url = body.dataset.events;
   var lastId = body.dataset.lastId;
   if (lastId) {
