@@ -4,10 +4,7 @@
 from __future__ import annotations
 
 import os
-import shutil
-import signal
 import socket
-import subprocess
 import time
 
 from twisted.trial import unittest
@@ -16,11 +13,10 @@ from weblog.historian import Historian
 from weblog.logformat import compile_format
 from weblog.store import Store
 
+from tests.nginx import nginx_binary, start_nginx
 from tests.server import free_port
 from tests.support import awaited, writing
 
-NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx")
-                                  else None)
 LOG_FORMAT = ("'$remote_addr - $remote_user [$time_local] \"$request\" '\n"
               "    '$status $body_bytes_sent \"$http_referer\" \"$http_user_agent\" $request_time'")
 """The C{log_format} of the test's nginx, as nginx.conf has it, and as WEBLOG_FORMAT takes it."""
@@ -32,26 +28,13 @@ C{$request_time} counts from the request's first byte)."""
 AGENTS = ["Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko)"
           " Chrome/120.0.0.0 Safari/537.36", "curl/8.4.0", 'evil "agent" <script>']
 
-CONFIG = """
-daemon off;
-master_process off;
-worker_processes 1;
-pid {base}/nginx.pid;
-error_log {base}/error.log;
-events {{ worker_connections 64; }}
-http {{
-    client_body_temp_path {base}/body;
-    proxy_temp_path {base}/proxy;
-    fastcgi_temp_path {base}/fastcgi;
-    uwsgi_temp_path {base}/uwsgi;
-    scgi_temp_path {base}/scgi;
+HTTP = """
     log_format timed {log_format};
     access_log {base}/access.log timed;
     server {{
         listen 127.0.0.1:{port};
         root {base}/www;
     }}
-}}
 """
 
 
@@ -74,46 +57,14 @@ class RealNginxTests(unittest.TestCase):
     """nginx's own log, with C{$request_time}, read with its C{log_format} as WEBLOG_FORMAT."""
 
     def setUp(self) -> None:
-        if NGINX is None:
-            reason = "nginx is not installed (Debian: apt-get install nginx-light)"
-            if os.environ.get("CI") == "true":
-                self.fail(f"{reason}; CI's .ci/run installs it")
-            raise unittest.SkipTest(reason)
+        nginx_binary(self)
         self.base = os.path.abspath(self.mktemp())
         os.makedirs(os.path.join(self.base, "www"))
         with open(os.path.join(self.base, "www", "index.html"), "w") as page:
             page.write("<p>hello</p>\n")
         self.port = free_port()
-        config = os.path.join(self.base, "nginx.conf")
-        with open(config, "w") as file:
-            file.write(CONFIG.format(base=self.base, port=self.port, log_format=LOG_FORMAT))
-        self.nginx = subprocess.Popen(
-            [NGINX, "-p", self.base, "-c", config, "-e", os.path.join(self.base, "error.log")],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        self.addCleanup(self.stop)
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            if self.nginx.poll() is not None:
-                error = self.nginx.stderr.read() if self.nginx.stderr else b""
-                self.fail(f"nginx exited: {error.decode(errors='replace')[:500]}")
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
-                return
-            except OSError:
-                time.sleep(0.02)
-        self.fail("nginx did not listen within 20 s")
-
-    def stop(self) -> None:
-        """Stop nginx (SIGQUIT: it finishes what it serves), SIGKILL if it lingers."""
-        if self.nginx.poll() is None:
-            self.nginx.send_signal(signal.SIGQUIT)
-            try:
-                self.nginx.wait(10)
-            except subprocess.TimeoutExpired:
-                self.nginx.kill()
-                self.nginx.wait(10)
-        if self.nginx.stderr is not None:
-            self.nginx.stderr.close()
+        start_nginx(self, self.base, self.port, HTTP.format(base=self.base, port=self.port,
+                                                            log_format=LOG_FORMAT))
 
     def logged(self) -> bytes:
         """The access log once it holds a line for each request (a bounded wait)."""

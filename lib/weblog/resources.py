@@ -85,8 +85,8 @@ def _base_path(request: Request) -> str:
     return path
 
 
-class JsonPage(Resource):
-    """C{/weblog.rpy/json}: the same selection as the HTML page, as JSON."""
+class _ViewPage(Resource):
+    """A page of a view of the records, answered (and kept) through a Rendered."""
 
     isLeaf = True
 
@@ -95,6 +95,10 @@ class JsonPage(Resource):
         super().__init__()
         self.records = records
         self.rendered = rendered if rendered is not None else Rendered(records)
+
+
+class JsonPage(_ViewPage):
+    """C{/weblog.rpy/json}: the same selection as the HTML page, as JSON."""
 
     def render_GET(self, request: Request) -> bytes | int:
         """Answer with the selected hits as JSON (from the history for a window or a
@@ -117,16 +121,8 @@ class JsonPage(Resource):
                                                        aggregates))
 
 
-class CsvPage(Resource):
+class CsvPage(_ViewPage):
     """C{/weblog.rpy/csv?panel=NAME}: one panel of the same view as the JSON, as CSV."""
-
-    isLeaf = True
-
-    def __init__(self, records: IRecords, rendered: Rendered | None = None) -> None:
-        """@param rendered: where its answers are kept (default: its own, for this object)."""
-        super().__init__()
-        self.records = records
-        self.rendered = rendered if rendered is not None else Rendered(records)
 
     def render_GET(self, request: Request) -> bytes | int:
         """Answer with the panel's rows (from the history for a window or a filter of it), or

@@ -13,31 +13,14 @@ import time
 
 from twisted.trial import unittest
 
+from tests.nginx import nginx_binary, start_nginx
 from tests.server import TWISTD
 from tests.support import REPO, TwistdServer, free_port
 
-NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx")
-                                  else None)
 SYSTEMD_ANALYZE = shutil.which("systemd-analyze")
 OPENSSL = shutil.which("openssl")
 LINE = ('198.51.100.7 - - [07/Dec/2026:10:00:00 +0000] "GET /through-the-proxy HTTP/1.1" 200'
         ' 10 "https://example.org/" "Mozilla/5.0"\n')
-HTTP = """
-daemon off;
-master_process off;
-pid {base}/nginx.pid;
-error_log {base}/error.log;
-events {{ worker_connections 64; }}
-http {{
-    client_body_temp_path {base}/body;
-    proxy_temp_path {base}/proxy;
-    fastcgi_temp_path {base}/fastcgi;
-    uwsgi_temp_path {base}/uwsgi;
-    scgi_temp_path {base}/scgi;
-    access_log {base}/access.log;
-{server}
-}}
-"""
 
 
 def readme_block(name: str) -> str:
@@ -82,7 +65,7 @@ class ProxyTests(unittest.TestCase):
     """The README's nginx server block before a real twistd."""
 
     def setUp(self) -> None:
-        nginx = need(NGINX, "nginx-light")
+        nginx_binary(self)
         openssl = need(OPENSSL, "openssl")
         self.server = TwistdServer(self, env={"WEBLOG_LOG": "var/site.log",
                                               "WEBLOG_HISTORY": "off"})
@@ -102,24 +85,8 @@ class ProxyTests(unittest.TestCase):
                   .replace("/etc/ssl/certs/weblog.pem", cert)
                   .replace("/etc/ssl/private/weblog.key", key)
                   .replace("127.0.0.1:8080", f"127.0.0.1:{self.server.port}"))
-        config = os.path.join(base, "nginx.conf")
-        with open(config, "w") as file:
-            file.write(HTTP.format(base=base, server=server))
-        process = subprocess.Popen([nginx, "-c", config, "-p", base],
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        self.addCleanup(process.wait, 30)
-        self.addCleanup(process.terminate)
+        start_nginx(self, base, self.port, f"    access_log {base}/access.log;\n{server}")
         self.context = ssl.create_default_context(cafile=cert)
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline or process.poll() is not None:
-                    raise AssertionError(f"nginx did not listen: {open(base + '/error.log').read()}"
-                                         ) from None
-                time.sleep(0.05)
 
     def connect(self) -> ssl.SSLSocket:
         """A TLS connection to the proxy, its certificate checked."""
