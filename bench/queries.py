@@ -1,5 +1,5 @@
-"""Benchmark 9, queries on the full store: the range=all page uncached, with two drill-down
-filters, and cached."""
+"""Benchmark 9, queries on the full store: the range=all page, with every panel (issue 11),
+uncached, with two drill-down filters, and cached."""
 
 from __future__ import annotations
 
@@ -19,10 +19,12 @@ FIRST_LIMIT = 35
 LIMITS = 2 * KEPT_ANSWERS
 """How many limits the uncached views go round: more than the server keeps answers of, so
 each view has left its cache before it is asked again."""
-VIEWS = [("all", "range=all, uncached"), ("filtered", "range=all + site= + status=200, uncached"),
+VIEWS = [("all", "range=all, every panel, uncached"),
+         ("filtered", "range=all + site= + status=200, every panel, uncached"),
          ("cached", "range=all, cached (the same URL again)")]
-TARGETS = {"all": (100.0, 300.0), "filtered": (100.0, 300.0), "cached": (5.0, None)}
-"""Each view's p50 and p99 targets in ms (None: the issue sets none)."""
+TARGETS = {"all": (150.0, 400.0), "filtered": (150.0, 400.0), "cached": (5.0, None)}
+"""Each view's p50 and p99 targets in ms (None: the issue sets none): issue 11's, for the page
+with every panel (issue 10's were 100 and 300 ms for the page of four lists)."""
 
 
 def paths(site: str) -> dict[str, Iterator[str]]:
