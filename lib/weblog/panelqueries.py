@@ -18,6 +18,8 @@ import math
 from collections.abc import Callable
 from typing import Any
 
+from weblog.store import UNPACKED
+
 __all__ = ["BINS_PER_E", "LISTS", "lists", "response_times", "troubles"]
 
 Rows = Callable[..., list[tuple[Any, ...]]]
@@ -53,8 +55,9 @@ def lists(rows: Rows, top: int) -> dict[str, Any]:
     C{systems} and C{devices} over humans' hits, C{crawlers} the crawlers' browsers), and the
     resources by bytes (C{bandwidth}) and by time spent (C{timed}: resource, timed hits, µs).
 
-    The lists of few values (browsers to sources) are counted by all of them at once, then
-    summed by each: grouping sets straight over the hits took a third longer.
+    The lists of few values (browsers to sources) are counted by the store's C{kind} (all of
+    them in one text, L{weblog.store.DERIVED}), then summed by each: grouping by the seven
+    columns took four times as long, grouping sets straight over the hits longer still.
     """
     ranked: dict[str, list[tuple[Any, ...]]] = {name: [] for name in (*LISTS, "crawlers")}
     many = {_grouping((LISTS[name],), _MANY): name for name in _MANY_LISTS}
@@ -75,8 +78,9 @@ def lists(rows: Rows, top: int) -> dict[str, Any]:
                      for name in _FEW_LISTS)
     grouped = ", ".join(few_columns)
     for group, bot, key, count in rows(
-            f"WITH c AS (SELECT {grouped}, count(*) AS n FROM hits WHERE {{where}}"  # noqa: S608
-            f"  GROUP BY {grouped})"
+            f"WITH k AS (SELECT kind, count(*) AS n FROM hits WHERE {{where}} GROUP BY kind),"  # noqa: S608
+            f" c AS (SELECT {UNPACKED}, n FROM (SELECT string_split(kind, chr(31)) AS p, n"
+            "  FROM k))"
             f" SELECT GROUPING({grouped}) AS g, bot, coalesce({', '.join(_FEW)}) AS key,"
             f" sum(n) AS total FROM c GROUP BY GROUPING SETS ({sets})"
             f" QUALIFY key IS NOT NULL AND {_ranked('total', 'bot')}", top):

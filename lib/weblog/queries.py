@@ -42,8 +42,9 @@ _BEFORE_EPOCH = (datetime(1970, 1, 1, tzinfo=UTC) - FIRST) // timedelta(microsec
 """Microseconds from the first moment a hit can have to the Unix epoch: a bucket's number
 counts from there, so that it is never negative (integer division is floor division)."""
 _MICROSECOND = timedelta(microseconds=1)
-VISITOR = f"hash(client, (epoch_us(time) + {_BEFORE_EPOCH}) // 86400000000, agent)"
-"""A visitor, as GoAccess counts them: one client, on one day (UTC), with one user-agent."""
+VISITOR = f"hash(visitor, (epoch_us(time) + {_BEFORE_EPOCH}) // 86400000000)"
+"""A visitor, as GoAccess counts them: one client with one user-agent (the store's C{visitor},
+L{weblog.store.DERIVED}), on one day (UTC)."""
 SERIES = ("visitors", "crawlers", "bytes", "p95_ms")
 """The chart's series beside its counts, one number per bucket each."""
 EMPTY: dict[str, Any] = {
