@@ -18,13 +18,14 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from weblog.store import UNPACKED
+from weblog.store import BINS_PER_E, UNPACKED
 
 __all__ = ["BINS_PER_E", "LISTS", "lists", "response_times", "troubles"]
 
 Rows = Callable[..., list[tuple[Any, ...]]]
-"""Runs one statement whose C{{where}} is the view's conditions, with more parameters after
-theirs (see L{weblog.queries.answer})."""
+"""Runs one statement over C{{hits}} (the store's table, or the view's hits read into one of
+their own) whose C{{where}} is the view's conditions, with more parameters after theirs (see
+L{weblog.queries.answer})."""
 
 LISTS = {"sites": "site", "referrers": "referrer", "resources": "resource",
          "browsers": "browser", "systems": "system", "devices": "device",
@@ -35,8 +36,9 @@ _FEW = ("browser", "system", "device", "country", "vhost", "source")
 _FEW_LISTS = ("browsers", "systems", "devices", "countries", "vhosts", "sources")
 _HUMAN = ("browsers", "systems", "devices")
 """The lists of humans' hits alone (a crawler's browser is in C{crawlers})."""
-BINS_PER_E = 100
-"""Bins of the durations' histogram per factor of e: each about 1% wider than the last."""
+_BINS_MOST = 8192
+"""More than any bin's number (the longest duration a BIGINT holds is in bin 4,366): a bucket's
+bins are counted by one number each, the bucket's times this plus the bin's."""
 PERCENTILES = (0.5, 0.95, 0.99)
 _NAMES = ("p50", "p95", "p99")
 
@@ -65,14 +67,15 @@ def lists(rows: Rows, top: int) -> dict[str, Any]:
            name for name in _FEW_LISTS}
     for name, key, count, sent, timed, spent in rows(
             "WITH h AS NOT MATERIALIZED (SELECT site, referrer, resource, bytes, duration"  # noqa: S608
-            "  FROM hits WHERE {where}) "
+            "  FROM {hits} WHERE {where}) "
             + " UNION ALL ".join(_one_list(name) for name in _MANY_LISTS), top, top, top, top, top):
         ranked[name].append((key, count, sent, timed, spent))
     sets = ", ".join(f"(bot, {LISTS[name]})" if name in _HUMAN else f"({LISTS[name]})"
                      for name in _FEW_LISTS)
     grouped = ", ".join(few_columns)
     for group, bot, key, count in rows(
-            f"WITH k AS (SELECT kind, count(*) AS n FROM hits WHERE {{where}} GROUP BY kind),"  # noqa: S608
+            f"WITH k AS (SELECT kind, count(*) AS n FROM {{hits}} WHERE {{where}}"  # noqa: S608
+            " GROUP BY kind),"
             f" c AS (SELECT {UNPACKED}, n FROM (SELECT string_split(kind, chr(31)) AS p, n"
             "  FROM k))"
             f" SELECT GROUPING({grouped}) AS g, bot, coalesce({', '.join(_FEW)}) AS key,"
@@ -124,7 +127,7 @@ def troubles(rows: Rows, top: int, referrers: int = 5) -> dict[str, list[dict[st
     found = rows(
         # MATERIALIZED: read twice, counted once (else DuckDB may go over the hits twice)
         "WITH e AS MATERIALIZED (SELECT status BETWEEN 500 AND 599 AS failed, resource,"
-        "  referrer, count(*) AS n FROM hits WHERE {where}"
+        "  referrer, count(*) AS n FROM {hits} WHERE {where}"
         "  AND (status IN (404, 410) OR status BETWEEN 500 AND 599) GROUP BY ALL),"
         " r AS (SELECT failed, resource, sum(n) AS hits FROM e GROUP BY failed, resource"
         "  QUALIFY row_number() OVER (PARTITION BY failed ORDER BY sum(n) DESC, resource) <= ?)"
@@ -160,12 +163,14 @@ def response_times(rows: Rows, bucket: str, timed: list[tuple[str, int, int]]
     @param bucket: the SQL of a hit's bucket number (L{weblog.queries}).
     @return: the C{response_times} object, and each bucket's p95 in ms by bucket number.
     """
-    binned = f"CAST(round(ln(greatest(duration, 1)) * {BINS_PER_E}) AS INTEGER)"
     per_bucket: dict[int, float] = {}
     overall: dict[str, Any] = {"hits": 0, "p50": None, "p95": None, "p99": None}
     for number, total, *bins in rows(
-            f"WITH h AS MATERIALIZED (SELECT {bucket} AS b, {binned} AS bin,"  # noqa: S608
-            "  count(*) AS n FROM hits WHERE {where} AND duration IS NOT NULL GROUP BY b, bin),"
+            # the bins by one number: counted faster than by two
+            f"WITH p AS (SELECT {bucket} * {_BINS_MOST} + duration_bin AS k, count(*) AS n"  # noqa: S608
+            "  FROM {hits} WHERE {where} AND duration_bin IS NOT NULL GROUP BY k),"
+            f" h AS MATERIALIZED (SELECT k // {_BINS_MOST} AS b, k % {_BINS_MOST} AS bin, n"
+            "  FROM p),"
             " w AS (SELECT NULL AS b, bin, sum(n) AS n FROM h GROUP BY bin)"
             f" {_percentiles('b', '(SELECT * FROM h UNION ALL SELECT * FROM w)')}"):
         if number is None:
@@ -177,8 +182,8 @@ def response_times(rows: Rows, bucket: str, timed: list[tuple[str, int, int]]
         marks = ", ".join("?" for _ in timed)
         per_resource = {resource: dict(zip(_NAMES, map(_ms, bins), strict=True))
                         for resource, _, *bins in rows(
-            f"WITH h AS (SELECT resource, {binned} AS bin, count(*) AS n FROM hits"  # noqa: S608
-            f"  WHERE {{where}} AND duration IS NOT NULL AND resource IN ({marks})"
+            f"WITH h AS (SELECT resource, duration_bin AS bin, count(*) AS n FROM {{hits}}"  # noqa: S608
+            f"  WHERE {{where}} AND duration_bin IS NOT NULL AND resource IN ({marks})"
             "  GROUP BY resource, bin)"
             f" {_percentiles('resource', 'h')}", *(resource for resource, _, _ in timed))}
     overall["resources"] = [{"resource": resource, "hits": hits, **per_resource[resource]}
