@@ -55,10 +55,11 @@ EMPTY: dict[str, Any] = {
 """The panels of a view of an empty store."""
 PANELS = tuple(EMPTY)
 """The keys of the panels past C{top}, C{buckets} and C{total}, in the JSON's order."""
-VIEW_MOST = 1 << 18
+VIEW_MOST = 1 << 17
 """A view of at most so many hits (a drill-down's, a short window's) has them read once into a
-table of its own, which each panel's statement then reads: else each would go over every hit of
-the window again to find them (the table holds a few columns, some 30 MB at most)."""
+temporary table, which each panel's statement then reads: else each would go over every hit of
+the window again to find them.  The table holds ten columns (some 20 MB of typical hits), in
+DuckDB's memory limit like any of its data (past it, in its temporary directory)."""
 _VIEW = "view_hits"
 _PANEL_COLUMNS = ("time, status, bot, bytes, duration, duration_bin, site, referrer, resource,"
                   " kind")
