@@ -14,7 +14,8 @@ import duckdb
 import pyarrow as pa
 from twisted.trial import unittest
 from weblog.hit import Hit
-from weblog.store import COLUMNS, KIND, UNPACKED, Store, StoreError, set_aside, table_of
+from weblog.panelqueries import UNPACKED
+from weblog.store import COLUMNS, KIND, Store, StoreError, set_aside, table_of
 
 WHEN = datetime(2015, 5, 17, 10, 5, 3, tzinfo=UTC)
 

@@ -18,9 +18,9 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from weblog.store import BINS_PER_E, UNPACKED
+from weblog.store import BINS_PER_E, KIND
 
-__all__ = ["BINS_PER_E", "LISTS", "lists", "response_times", "troubles"]
+__all__ = ["BINS_PER_E", "LISTS", "UNPACKED", "lists", "response_times", "troubles"]
 
 Rows = Callable[..., list[tuple[Any, ...]]]
 """Runs one statement over C{{hits}} (the store's table, or the view's hits read into one of
@@ -36,6 +36,15 @@ _FEW = ("browser", "system", "device", "country", "vhost", "source")
 _FEW_LISTS = ("browsers", "systems", "devices", "countries", "vhosts", "sources")
 _HUMAN = ("browsers", "systems", "devices")
 """The lists of humans' hits alone (a crawler's browser is in C{crawlers})."""
+UNPACKED = ", ".join([
+    "p[1] = '1' AS bot",
+    *(f"CASE WHEN p[{at}] = '-' THEN NULL ELSE p[{at}][2:] END AS {name}"
+      for at, name in enumerate(KIND[1:-1], start=2)),
+    f"CASE WHEN p[{len(KIND)}:] = ['-'] THEN NULL"
+    f" ELSE array_to_string(p[{len(KIND)}:], chr(31))[2:] END AS {KIND[-1]}"])
+"""SQL of L{KIND}'s columns from C{p}, a C{kind} split at its separators (C{source}, the last,
+may hold one)."""
+
 _BINS_MOST = 8192
 """More than any bin's number (the longest duration a BIGINT holds is in bin 4,366): a bucket's
 bins are counted by one number each, the bucket's times this plus the bin's."""

@@ -29,7 +29,7 @@ import pyarrow as pa
 from weblog.appending import Appending
 from weblog.storeerror import StoreError, failing, other_version, state_of
 
-__all__ = ["BINS_PER_E", "COLUMNS", "DERIVED", "KIND", "UNPACKED", "WAL_BYTES", "Store",
+__all__ = ["BINS_PER_E", "COLUMNS", "DERIVED", "KIND", "WAL_BYTES", "Store",
            "StoreError", "interrupt", "set_aside", "state_of", "table_of"]
 
 VERSION = 2
@@ -87,15 +87,6 @@ values in one text, C{1} or C{0} for C{bot}, then each other C{=VALUE} or C{-} f
 by C{\\x1f} (no cleaned value holds one, so it is read back unambiguously, C{source} last);
 C{duration_bin}, the bin of the durations' histogram a C{duration} falls in (L{BINS_PER_E}),
 NULL without one."""
-
-UNPACKED = ", ".join([
-    "p[1] = '1' AS bot",
-    *(f"CASE WHEN p[{at}] = '-' THEN NULL ELSE p[{at}][2:] END AS {name}"
-      for at, name in enumerate(KIND[1:-1], start=2)),
-    f"CASE WHEN p[{len(KIND)}:] = ['-'] THEN NULL"
-    f" ELSE array_to_string(p[{len(KIND)}:], chr(31))[2:] END AS {KIND[-1]}"])
-"""SQL of L{KIND}'s columns from C{p}, a C{kind} split at its separators (C{source}, the last,
-may hold one)."""
 
 _SCHEMA = [
     "CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR NOT NULL)",
