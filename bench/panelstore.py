@@ -10,7 +10,7 @@ import time
 from typing import Any
 
 from weblog.queries import answer
-from weblog.store import Store
+from weblog.store import COLUMNS, DERIVED, Store
 
 BROWSERS = ["Chrome", "Firefox", "Safari", "Mobile Safari", "Edge", "Opera", "Chrome Mobile",
             "Samsung Internet", "Other", "Googlebot", "bingbot", "GPTBot", "Applebot"]
@@ -29,7 +29,8 @@ def fill(path: str, hits: int) -> None:
     """Make a store of C{hits} hits over four days, in time order."""
     store = Store(path, "512MB", 2)
     try:
-        store.query(f"""INSERT INTO hits SELECT
+        names = [name for name, _, _ in COLUMNS]
+        store.query(f"""WITH raw({", ".join(names)}, file) AS (SELECT
             '10.' || (hash(i, 1) % 40) || '.' || (hash(i, 2) % 250) || '.' || (hash(i, 3) % 20),
             '-', '-', TIMESTAMPTZ '2015-05-17 00:00:00+00' + to_microseconds(
                 (i * 345600000000 // {hits})::BIGINT),
@@ -51,7 +52,9 @@ def fill(path: str, hits: int) -> None:
             CASE WHEN hash(i, 24) % 20 = 0 THEN 'private' WHEN hash(i, 24) % 20 = 1 THEN 'unknown'
                  ELSE chr(65 + (hash(i, 25) % 26)::INTEGER) || chr(65 + (hash(i, 26) % 3)::INT) END,
             'file'
-            FROM range({hits}) AS t(i)""")
+            FROM range({hits}) AS t(i))
+            INSERT INTO hits SELECT {", ".join(names)}, {", ".join(sql for _, _, sql in DERIVED)},
+            file FROM raw""")
         store.checkpoint()
     finally:
         store.close()

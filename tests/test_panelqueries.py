@@ -10,6 +10,7 @@ from typing import Any
 
 import duckdb
 from twisted.trial import unittest
+from weblog import queries
 from weblog.queries import answer
 from weblog.question import Question
 from weblog.store import COLUMNS, Store, table_of
@@ -215,18 +216,35 @@ class Counting:
         return self.db.execute(sql, parameters)
 
 
+class PanelOverHitsTests(PanelTests):
+    """L{PanelTests} again, with each panel's statement over the store's table: as a view of
+    more than L{queries.VIEW_MOST} hits is answered."""
+
+    def setUp(self) -> None:
+        super().setUp()
+        self.patch(queries, "VIEW_MOST", -1)
+
+
 class PassesTests(StoreCase):
     """How many statements an answer with every panel takes, and that each may be stopped."""
 
     def test_bounded(self) -> None:
         """The window, the chart, two for the lists, the troubles, two for the response
-        times and the latest hits (twice at most): nine statements, whatever the panels."""
+        times and the latest hits (twice at most): nine statements, whatever the panels, when
+        the view has more than L{VIEW_MOST} hits; with fewer, the panels past the chart read
+        the view's hits from a table of their own, read once (and dropped after)."""
         hits = [row(f"/{n}", age=n * HOUR, duration=1000 * n, status=404 if n % 3 else 200)
                 for n in range(30)]
         db = Counting(self.stored(*hits))
-        answer(db, spec())  # type: ignore[arg-type]
+        few = answer(db, spec())  # type: ignore[arg-type]
+        self.assertLessEqual(len(db.statements), 11, db.statements)
+        self.assertLessEqual(sum(" FROM hits" in each for each in db.statements), 5)
+        self.patch(queries, "VIEW_MOST", 29)
+        db.statements.clear()
+        many = answer(db, spec())  # type: ignore[arg-type]
         self.assertLessEqual(len(db.statements), 9, db.statements)
         self.assertEqual(sum(" FROM hits" in each for each in db.statements), len(db.statements))
+        self.assertEqual(few, many)
 
     def test_late(self) -> None:
         """Once it is late, the next statement is not run."""
@@ -238,4 +256,5 @@ class PassesTests(StoreCase):
             return len(asked) > 3
 
         self.assertRaises(duckdb.InterruptException, answer, db, spec(), late)
-        self.assertEqual(len(db.statements), 3)
+        self.assertEqual(len(db.statements), 4)  # the view's table read, then dropped
+        self.assertTrue(db.statements[-1].startswith("DROP TABLE"), db.statements)

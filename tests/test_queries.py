@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from twisted.trial import unittest
+from weblog import queries
 from weblog.hit import Hit
 from weblog.queries import answer, bucket_unit
 from weblog.question import Question
@@ -146,6 +147,15 @@ class AnswerTests(unittest.TestCase):
         self.assertEqual([bucket_unit(NEWEST - span, NEWEST) for span in
                           (timedelta(hours=1), timedelta(days=1), timedelta(days=30))],
                          ["minute", "hour", "day"])
+
+
+class AnswerOverHitsTests(AnswerTests):
+    """L{AnswerTests} again, with each panel's statement over the store's table: as a view of
+    more than L{queries.VIEW_MOST} hits is answered."""
+
+    def setUp(self) -> None:
+        super().setUp()
+        self.patch(queries, "VIEW_MOST", -1)
 
 
 class PagingTests(unittest.TestCase):

@@ -14,7 +14,8 @@ import duckdb
 import pyarrow as pa
 from twisted.trial import unittest
 from weblog.hit import Hit
-from weblog.store import COLUMNS, Store, StoreError, set_aside, table_of
+from weblog.panelqueries import UNPACKED
+from weblog.store import COLUMNS, KIND, Store, StoreError, set_aside, table_of
 
 WHEN = datetime(2015, 5, 17, 10, 5, 3, tzinfo=UTC)
 
@@ -50,6 +51,24 @@ class StoreTests(unittest.TestCase):
         self.assertEqual(tuple(name for name, _, _ in COLUMNS),
                          (*Hit._fields, "site", "bot", "own", "browser", "system", "device",
                           "country"))
+
+    def test_derived(self) -> None:
+        """Each hit's C{visitor} is its client's and user-agent's, and its C{kind} holds
+        L{KIND}'s values, NULLs and a source with a separator in it read back as they were."""
+        first = hit()._replace(source="logs/a\x1fb.log")
+        other = hit()._replace(client="198.51.100.1")
+        values = [*columns(first, other)]
+        values[len(Hit._fields) + 3] = ["Firefox", None]  # browser
+        values[len(Hit._fields) + 6] = [None, "FR"]  # country
+        self.store.append("f1", "access.log", 0, 100, 2, table_of(values))
+        rows = self.store.query(f"SELECT visitor, {UNPACKED} FROM (SELECT visitor,"
+                                " string_split(kind, chr(31)) AS p FROM hits ORDER BY rowid)")
+        self.assertEqual([row[1:] for row in rows],
+                         [(False, "Firefox", None, None, None, None, "logs/a\x1fb.log"),
+                          (False, None, None, None, "FR", None, None)])
+        self.assertNotEqual(rows[0][0], rows[1][0])
+        self.assertEqual(KIND, ("bot", "browser", "system", "device", "country", "vhost",
+                                "source"))
 
     def test_appendOnce(self) -> None:
         """A batch is stored with its file's position; the same batch again is refused."""

@@ -14,7 +14,8 @@ from weblog.store import VERSION, Store, StoreError
 
 from tests.support import numbered, writing
 
-NEW_COLUMNS = ("duration", "browser", "system", "device", "country")
+NEW_COLUMNS = ("duration", "browser", "system", "device", "country", "visitor", "kind",
+               "duration_bin")
 """The columns that schema version 2 added to version 1's."""
 
 

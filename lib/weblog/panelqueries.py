@@ -3,8 +3,8 @@
 The history's panels past the chart and the four top lists, in SQL: each a key of a view's
 answer (L{weblog.queries.answer}), over the window's hits that meet its conditions.
 
-Few passes over the hits, whatever the number of panels: every top list in one statement
-(C{GROUPING SETS}, ranked in SQL), the 404/410 and 5xx resources with their referrers in one,
+Few passes over the hits, whatever the number of panels: every top list in two statements
+(ranked in SQL), the 404/410 and 5xx resources with their referrers in one,
 and the response times (once some hits have a duration) in one, from a histogram of
 durations in log-spaced bins 1% wide: a percentile is the bin where the count reaches it
 (nearest rank), within 0.5% of the exact duration, in memory bounded by the bins (DuckDB's
@@ -18,24 +18,36 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["BINS_PER_E", "LISTS", "lists", "response_times", "troubles"]
+from weblog.store import BINS_PER_E, KIND
+
+__all__ = ["BINS_PER_E", "LISTS", "UNPACKED", "lists", "response_times", "troubles"]
 
 Rows = Callable[..., list[tuple[Any, ...]]]
-"""Runs one statement whose C{{where}} is the view's conditions, with more parameters after
-theirs (see L{weblog.queries.answer})."""
+"""Runs one statement over C{{hits}} (the store's table, or the view's hits read into one of
+their own) whose C{{where}} is the view's conditions, with more parameters after theirs (see
+L{weblog.queries.answer})."""
 
 LISTS = {"sites": "site", "referrers": "referrer", "resources": "resource",
          "browsers": "browser", "systems": "system", "devices": "device",
          "countries": "country", "vhosts": "vhost", "sources": "source"}
 """Each top list and the column it counts the values of."""
-_MANY = ("site", "referrer", "resource")
 _MANY_LISTS = ("sites", "referrers", "resources")
 _FEW = ("browser", "system", "device", "country", "vhost", "source")
 _FEW_LISTS = ("browsers", "systems", "devices", "countries", "vhosts", "sources")
 _HUMAN = ("browsers", "systems", "devices")
 """The lists of humans' hits alone (a crawler's browser is in C{crawlers})."""
-BINS_PER_E = 100
-"""Bins of the durations' histogram per factor of e: each about 1% wider than the last."""
+UNPACKED = ", ".join([
+    "p[1] = '1' AS bot",
+    *(f"CASE WHEN p[{at}] = '-' THEN NULL ELSE p[{at}][2:] END AS {name}"
+      for at, name in enumerate(KIND[1:-1], start=2)),
+    f"CASE WHEN p[{len(KIND)}:] = ['-'] THEN NULL"
+    f" ELSE array_to_string(p[{len(KIND)}:], chr(31))[2:] END AS {KIND[-1]}"])
+"""SQL of L{KIND}'s columns from C{p}, a C{kind} split at its separators (C{source}, the last,
+may hold one)."""
+
+_BINS_MOST = 8192
+"""More than any bin's number (the longest duration a BIGINT holds is in bin 4,366): a bucket's
+bins are counted by one number each, the bucket's times this plus the bin's."""
 PERCENTILES = (0.5, 0.95, 0.99)
 _NAMES = ("p50", "p95", "p99")
 
@@ -53,33 +65,31 @@ def lists(rows: Rows, top: int) -> dict[str, Any]:
     C{systems} and C{devices} over humans' hits, C{crawlers} the crawlers' browsers), and the
     resources by bytes (C{bandwidth}) and by time spent (C{timed}: resource, timed hits, µs).
 
-    The lists of few values (browsers to sources) are counted by all of them at once, then
-    summed by each: grouping sets straight over the hits took a third longer.
+    The lists of many values are counted each by itself in one statement (C{UNION ALL}): as
+    grouping sets they took a third longer.  The lists of few values (browsers to sources) are
+    counted by the store's C{kind} (all of them in one text, L{weblog.store.DERIVED}), then
+    summed by each: grouping by the seven columns took four times as long.
     """
     ranked: dict[str, list[tuple[Any, ...]]] = {name: [] for name in (*LISTS, "crawlers")}
-    many = {_grouping((LISTS[name],), _MANY): name for name in _MANY_LISTS}
     few_columns = ("bot", *_FEW)
     few = {_grouping(("bot", LISTS[name]) if name in _HUMAN else (LISTS[name],), few_columns):
            name for name in _FEW_LISTS}
-    resources = _grouping(("resource",), _MANY)
-    for group, key, count, sent, timed, spent in rows(
-            f"SELECT GROUPING({', '.join(_MANY)}) AS g, coalesce({', '.join(_MANY)}) AS key,"  # noqa: S608
-            " count(*) AS n, sum(bytes) AS sent, count(duration) AS timed,"
-            " sum(duration) AS spent FROM hits WHERE {where}"
-            f" GROUP BY GROUPING SETS ({', '.join(f'({name})' for name in _MANY)})"
-            f" QUALIFY key IS NOT NULL AND ({_ranked('n')} OR (g = {resources}"
-            f"  AND ({_ranked('sent')} OR (timed > 0 AND {_ranked('spent')}))))",
-            top, top, top):
-        ranked[many[group]].append((key, count, sent, timed, spent))
+    for name, key, count, sent, timed, spent in rows(
+            "WITH h AS NOT MATERIALIZED (SELECT site, referrer, resource, bytes, duration"  # noqa: S608
+            "  FROM {hits} WHERE {where}) "
+            + " UNION ALL ".join(_one_list(name) for name in _MANY_LISTS), top, top, top, top, top):
+        ranked[name].append((key, count, sent, timed, spent))
     sets = ", ".join(f"(bot, {LISTS[name]})" if name in _HUMAN else f"({LISTS[name]})"
                      for name in _FEW_LISTS)
     grouped = ", ".join(few_columns)
     for group, bot, key, count in rows(
-            f"WITH c AS (SELECT {grouped}, count(*) AS n FROM hits WHERE {{where}}"  # noqa: S608
-            f"  GROUP BY {grouped})"
+            f"WITH k AS (SELECT kind, count(*) AS n FROM {{hits}} WHERE {{where}}"  # noqa: S608
+            " GROUP BY kind),"
+            f" c AS (SELECT {UNPACKED}, n FROM (SELECT string_split(kind, chr(31)) AS p, n"
+            "  FROM k))"
             f" SELECT GROUPING({grouped}) AS g, bot, coalesce({', '.join(_FEW)}) AS key,"
             f" sum(n) AS total FROM c GROUP BY GROUPING SETS ({sets})"
-            f" QUALIFY key IS NOT NULL AND {_ranked('total', 'bot')}", top):
+            f" QUALIFY key IS NOT NULL AND {_ranked('total', 'g', 'bot')}", top):
         name = few[group]
         if bot and name == "browsers":
             name = "crawlers"
@@ -97,12 +107,25 @@ def lists(rows: Rows, top: int) -> dict[str, Any]:
     return answer
 
 
+def _one_list(name: str) -> str:
+    """SQL of one of the top lists of many values (C{sites}, C{referrers}, C{resources}) from
+    C{h}, the view's hits: each key, its hits, and (for resources) its bytes, timed hits and
+    time spent; the first by hits, and the resources' first by bytes and by time spent too."""
+    column = LISTS[name]
+    if name != "resources":
+        return (f"(SELECT '{name}', {column} AS key, count(*) AS n, NULL, NULL, NULL FROM h"  # noqa: S608
+                f" WHERE {column} IS NOT NULL GROUP BY {column} QUALIFY {_ranked('n')})")
+    return (f"(SELECT '{name}', {column} AS key, count(*) AS n, sum(bytes) AS sent,"  # noqa: S608
+            f" count(duration) AS timed, sum(duration) AS spent FROM h GROUP BY {column}"
+            f" QUALIFY {_ranked('n')} OR {_ranked('sent')} OR (timed > 0 AND {_ranked('spent')}))")
+
+
 def _ranked(order: str, *within: str) -> str:
-    """SQL that says whether a row of a grouping set is among its set's first by C{order}
-    descending (at most C{?}), its key's NULL (a value the set does not name) last."""
-    partition = ", ".join(("g", *within))
-    return (f"row_number() OVER (PARTITION BY {partition}"
-            f" ORDER BY key IS NULL, {order} DESC NULLS LAST, key) <= ?")
+    """SQL that says whether a row is among the first by C{order} descending (at most C{?})
+    of those alike in C{within} (all rows when none is named), its key's NULL last."""
+    partition = f"PARTITION BY {', '.join(within)} " if within else ""
+    return (f"row_number() OVER ({partition}"
+            f"ORDER BY key IS NULL, {order} DESC NULLS LAST, key) <= ?")
 
 
 def troubles(rows: Rows, top: int, referrers: int = 5) -> dict[str, list[dict[str, Any]]]:
@@ -113,7 +136,7 @@ def troubles(rows: Rows, top: int, referrers: int = 5) -> dict[str, list[dict[st
     found = rows(
         # MATERIALIZED: read twice, counted once (else DuckDB may go over the hits twice)
         "WITH e AS MATERIALIZED (SELECT status BETWEEN 500 AND 599 AS failed, resource,"
-        "  referrer, count(*) AS n FROM hits WHERE {where}"
+        "  referrer, count(*) AS n FROM {hits} WHERE {where}"
         "  AND (status IN (404, 410) OR status BETWEEN 500 AND 599) GROUP BY ALL),"
         " r AS (SELECT failed, resource, sum(n) AS hits FROM e GROUP BY failed, resource"
         "  QUALIFY row_number() OVER (PARTITION BY failed ORDER BY sum(n) DESC, resource) <= ?)"
@@ -149,12 +172,14 @@ def response_times(rows: Rows, bucket: str, timed: list[tuple[str, int, int]]
     @param bucket: the SQL of a hit's bucket number (L{weblog.queries}).
     @return: the C{response_times} object, and each bucket's p95 in ms by bucket number.
     """
-    binned = f"CAST(round(ln(greatest(duration, 1)) * {BINS_PER_E}) AS INTEGER)"
     per_bucket: dict[int, float] = {}
     overall: dict[str, Any] = {"hits": 0, "p50": None, "p95": None, "p99": None}
     for number, total, *bins in rows(
-            f"WITH h AS MATERIALIZED (SELECT {bucket} AS b, {binned} AS bin,"  # noqa: S608
-            "  count(*) AS n FROM hits WHERE {where} AND duration IS NOT NULL GROUP BY b, bin),"
+            # the bins by one number: counted faster than by two
+            f"WITH p AS (SELECT {bucket} * {_BINS_MOST} + duration_bin AS k, count(*) AS n"  # noqa: S608
+            "  FROM {hits} WHERE {where} AND duration_bin IS NOT NULL GROUP BY k),"
+            f" h AS MATERIALIZED (SELECT k // {_BINS_MOST} AS b, k % {_BINS_MOST} AS bin, n"
+            "  FROM p),"
             " w AS (SELECT NULL AS b, bin, sum(n) AS n FROM h GROUP BY bin)"
             f" {_percentiles('b', '(SELECT * FROM h UNION ALL SELECT * FROM w)')}"):
         if number is None:
@@ -166,8 +191,8 @@ def response_times(rows: Rows, bucket: str, timed: list[tuple[str, int, int]]
         marks = ", ".join("?" for _ in timed)
         per_resource = {resource: dict(zip(_NAMES, map(_ms, bins), strict=True))
                         for resource, _, *bins in rows(
-            f"WITH h AS (SELECT resource, {binned} AS bin, count(*) AS n FROM hits"  # noqa: S608
-            f"  WHERE {{where}} AND duration IS NOT NULL AND resource IN ({marks})"
+            f"WITH h AS (SELECT resource, duration_bin AS bin, count(*) AS n FROM {{hits}}"  # noqa: S608
+            f"  WHERE {{where}} AND duration_bin IS NOT NULL AND resource IN ({marks})"
             "  GROUP BY resource, bin)"
             f" {_percentiles('resource', 'h')}", *(resource for resource, _, _ in timed))}
     overall["resources"] = [{"resource": resource, "hits": hits, **per_resource[resource]}

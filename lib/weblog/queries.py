@@ -42,8 +42,9 @@ _BEFORE_EPOCH = (datetime(1970, 1, 1, tzinfo=UTC) - FIRST) // timedelta(microsec
 """Microseconds from the first moment a hit can have to the Unix epoch: a bucket's number
 counts from there, so that it is never negative (integer division is floor division)."""
 _MICROSECOND = timedelta(microseconds=1)
-VISITOR = f"hash(client, (epoch_us(time) + {_BEFORE_EPOCH}) // 86400000000, agent)"
-"""A visitor, as GoAccess counts them: one client, on one day (UTC), with one user-agent."""
+VISITOR = f"hash(visitor, (epoch_us(time) + {_BEFORE_EPOCH}) // 86400000000)"
+"""A visitor, as GoAccess counts them: one client with one user-agent (the store's C{visitor},
+L{weblog.store.DERIVED}), on one day (UTC)."""
 SERIES = ("visitors", "crawlers", "bytes", "p95_ms")
 """The chart's series beside its counts, one number per bucket each."""
 EMPTY: dict[str, Any] = {
@@ -54,6 +55,15 @@ EMPTY: dict[str, Any] = {
 """The panels of a view of an empty store."""
 PANELS = tuple(EMPTY)
 """The keys of the panels past C{top}, C{buckets} and C{total}, in the JSON's order."""
+VIEW_MOST = 1 << 17
+"""A view of at most so many hits (a drill-down's, a short window's) has them read once into a
+temporary table, which each panel's statement then reads: else each would go over every hit of
+the window again to find them.  The table holds ten columns (some 20 MB of typical hits), in
+DuckDB's memory limit like any of its data (past it, in its temporary directory)."""
+_VIEW = "view_hits"
+_PANEL_COLUMNS = ("time, status, bot, bytes, duration, duration_bin, site, referrer, resource,"
+                  " kind")
+"""The columns the panels past the chart read (L{weblog.panelqueries})."""
 _TIME = Hit._fields.index("time")
 _HIT = ", ".join(f'"{name}"' for name, _, _ in COLUMNS[:len(Hit._fields)])
 
@@ -140,6 +150,14 @@ def _conditions(spec: dict[str, Any], for_list: bool) -> tuple[list[str], list[A
     return where, values
 
 
+def _drop(db: duckdb.DuckDBPyConnection) -> None:
+    """Drop the view's table (even once the answer is late or interrupted)."""
+    try:
+        db.execute(f"DROP TABLE IF EXISTS {_VIEW}", [])
+    except duckdb.Error:
+        pass  # the connection's own tables go with it
+
+
 def answer(db: duckdb.DuckDBPyConnection, spec: dict[str, Any],
            late: Callable[[], bool] = lambda: False, top: int = 10) -> dict[str, Any]:
     """
@@ -170,8 +188,10 @@ def answer(db: duckdb.DuckDBPyConnection, spec: dict[str, Any],
     clause = " AND ".join(["time BETWEEN ? AND ?", *where])
     values = [start, end, *values]
 
+    over = {"hits": "hits", "where": clause}
+
     def rows(sql: str, *more: Any) -> list[tuple[Any, ...]]:
-        return execute(sql.format(where=clause), [*values, *more])
+        return execute(sql.format(**over), [*(values if over["hits"] == "hits" else ()), *more])
 
     unit = bucket_unit(start, end)
     width = UNITS[unit]
@@ -195,13 +215,21 @@ def answer(db: duckdb.DuckDBPyConnection, spec: dict[str, Any],
     numbers = sorted(per_bucket)
     counts = [(FIRST + number * width, per_bucket[number]) for number in numbers]
     statuses = list(per_status.items())
-    found = lists(rows, top)
-    times, p95 = (response_times(rows, bucket, found.pop("timed")) if whole[3]
-                  else (None, {}))
-    panels = {"visitors": whole[0], **troubles(rows, top),
-              "crawlers": {"hits": whole[1], "top": found.pop("crawlers")},
-              "bandwidth": {"bytes": whole[2], "resources": found.pop("bandwidth")},
-              "response_times": times}
+    if sum(per_status.values()) <= VIEW_MOST:  # few: read once, each panel then over them
+        execute(f"CREATE OR REPLACE TEMP TABLE {_VIEW} AS SELECT {_PANEL_COLUMNS}"  # noqa: S608
+                f" FROM hits WHERE {clause}", values)
+        over.update(hits=_VIEW, where="true")
+    try:
+        found = lists(rows, top)
+        times, p95 = (response_times(rows, bucket, found.pop("timed")) if whole[3]
+                      else (None, {}))
+        panels = {"visitors": whole[0], **troubles(rows, top),
+                  "crawlers": {"hits": whole[1], "top": found.pop("crawlers")},
+                  "bandwidth": {"bytes": whole[2], "resources": found.pop("bandwidth")},
+                  "response_times": times}
+    finally:
+        if over["hits"] == _VIEW:
+            _drop(db)
     top_lists = {name: found.pop(name) for name in ("sites", "referrers", "resources")}
     panels.update(found)  # browsers, systems, devices, countries, vhosts, sources
     listed, listed_values = _conditions(spec, for_list=True)

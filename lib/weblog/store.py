@@ -29,8 +29,8 @@ import pyarrow as pa
 from weblog.appending import Appending
 from weblog.storeerror import StoreError, failing, other_version, state_of
 
-__all__ = ["COLUMNS", "WAL_BYTES", "Store", "StoreError", "interrupt", "set_aside", "state_of",
-           "table_of"]
+__all__ = ["BINS_PER_E", "COLUMNS", "DERIVED", "KIND", "WAL_BYTES", "Store",
+           "StoreError", "interrupt", "set_aside", "state_of", "table_of"]
 
 VERSION = 2
 """The schema's version, kept in the store; a store of another version is set aside (one of an
@@ -67,6 +67,27 @@ C{device} (L{weblog.agents}), and the client's C{country} (L{weblog.countries});
 SQL type and its Arrow type.  C{source} is the log's path when several are followed, else NULL
 (as a hit's)."""
 
+BINS_PER_E = 100
+"""Bins of the durations' histogram per factor of e: each about 1% wider than the last."""
+KIND = ("bot", "browser", "system", "device", "country", "vhost", "source")
+"""What the panels of few values count a hit by, in the order C{kind} holds them."""
+DERIVED: tuple[tuple[str, str, str], ...] = (
+    ("visitor", "UINTEGER NOT NULL", "(hash(client, agent) >> 32)::UINTEGER"),
+    ("kind", "VARCHAR NOT NULL", "concat_ws(chr(31), bot::INTEGER, "
+     + ", ".join(f"coalesce('=' || {name}, '-')" for name in KIND[1:]) + ")"),
+    ("duration_bin", "SMALLINT",
+     # greatest() passes over a NULL: a hit without a duration has no bin
+     f"CASE WHEN duration IS NOT NULL"
+     f" THEN CAST(round(ln(greatest(duration, 1)) * {BINS_PER_E}) AS SMALLINT) END"),
+)
+"""The columns the store works out of each hit as it stores it, for the history's queries to
+group by one column rather than hash several: each with its SQL type and its SQL.  C{visitor}
+is a hash of the client and its user-agent (a visitor, with the day); C{kind} is L{KIND}'s
+values in one text, C{1} or C{0} for C{bot}, then each other C{=VALUE} or C{-} for NULL, joined
+by C{\\x1f} (no cleaned value holds one, so it is read back unambiguously, C{source} last);
+C{duration_bin}, the bin of the durations' histogram a C{duration} falls in (L{BINS_PER_E}),
+NULL without one."""
+
 _SCHEMA = [
     "CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR NOT NULL)",
     "CREATE TABLE IF NOT EXISTS files ("
@@ -76,7 +97,7 @@ _SCHEMA = [
     " lines BIGINT NOT NULL,"  # lines read from it, hits and malformed
     " hits BIGINT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS hits ("
-    + ", ".join(f'"{name}" {sql}' for name, sql, _ in COLUMNS)
+    + ", ".join(f'"{name}" {sql}' for name, sql, _ in (*COLUMNS, *DERIVED))
     + ", file VARCHAR NOT NULL)",  # the identity of the file it was read from
 ]
 WAL_BYTES = 16 << 20
@@ -84,7 +105,8 @@ WAL_BYTES = 16 << 20
 CLOSE_WAIT = 5.0
 """The longest L{Store.close} waits for the readers' cancelled queries to end."""
 _INSERT = ("INSERT INTO hits SELECT "  # noqa: S608  # the names are COLUMNS', not input
-           + ", ".join(f'"{name}"' for name, _, _ in COLUMNS) + ", ? FROM batch")
+           + ", ".join([*(f'"{name}"' for name, _, _ in COLUMNS),
+                        *(sql for _, _, sql in DERIVED)]) + ", ? FROM batch")
 
 
 def _one(result: duckdb.DuckDBPyConnection) -> tuple[Any, ...] | None:
