@@ -209,7 +209,7 @@ class HistoryPageTests(PageCase):
         links = self.links(self.page_of("range=7d&status=all&bots=include", FULL_ANSWER))
         self.assertIn({"range": "7d", "status": "all", "bots": "include", "browser": "Chrome"},
                       links)
-        self.assertIn({"range": "7d", "status": "404", "bots": "include",
+        self.assertIn({"range": "7d", "status": "4xx", "bots": "include",
                        "resource": f"/gone{XSS}"}, links)
         self.assertIn({"panel": "chart", "range": "7d", "status": "all", "bots": "include"},
                       links)
