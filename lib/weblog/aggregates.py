@@ -123,9 +123,14 @@ class Aggregates:
         distinct value and panel, to add its tally to the key it shows.  Panels
         that count the same field (sites and referrers) share one tally of it.
         """
-        if not rows:
+        if rows:
+            self.count_columns(list(zip(*rows, strict=True)), len(rows))  # in C: each field's
+
+    def count_columns(self, columns: list[tuple[Any, ...]], count: int) -> None:
+        """Count C{count} lines given as the values of each field of L{fields}, a tuple per
+        field (C{zip(*rows)}), as L{count_rows} counts its rows."""
+        if not count:
             return
-        columns = list(zip(*rows, strict=True))  # in C: the values of each field, in order
         for index, tallies in self._by_field:
             logged = Counter(columns[index])
             for tally in tallies:
@@ -134,7 +139,7 @@ class Aggregates:
                     self._prune(tally)
         for stamp, times in Counter(columns[0]).items():  # few distinct seconds in a batch
             self._count_minute(stamp_minute(stamp), times)
-        self.total += len(rows)
+        self.total += count
 
     def _prune(self, tally: _Tally) -> None:
         """

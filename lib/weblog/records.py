@@ -188,9 +188,10 @@ class Records:
             if (line.find(OWN_MARK) < 0 and line.find(METRICS_MARK) < 0
                     or not is_own_logged(request)):
                 counted.append(row)
-        self.aggregates.count_rows(counted)
-        self.traffic.count(source or self.path, len(lines), len(lines) - valid,
-                           list(zip(*counted, strict=True)), *self._positions)
+        columns = list(zip(*counted, strict=True))  # in C, once: each field's values
+        self.aggregates.count_columns(columns, len(counted))
+        self.traffic.count(source or self.path, len(lines), len(lines) - valid, columns,
+                           *self._positions)
         self.lines += len(lines)
         self.malformed += len(lines) - valid
         self.hit_count += valid
