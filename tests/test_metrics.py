@@ -59,6 +59,7 @@ class TrafficTests(unittest.TestCase):
     def test_counts(self) -> None:
         """Lines and malformed by log, hits by class and method, bytes without the C{-}."""
         traffic = Traffic(Clock().seconds)
+        traffic.scraped = True
         columns = [[b"GET /a HTTP/1.1", "POST /b HTTP/1.1", b"BREW /c"],
                    [b"200", "500", b"-"], [b"10", "-", b"5"]]
         traffic.count("a.log", 5, 2, columns, 0, 1, 2)
@@ -72,6 +73,7 @@ class TrafficTests(unittest.TestCase):
     def test_boundedWhateverTheMethods(self) -> None:
         """Ten thousand made-up methods are one label, and what is tallied stays bounded."""
         traffic = Traffic(Clock().seconds)
+        traffic.scraped = True
         for start in range(0, 10_000, 1000):
             requests = [f"M{n:06d} /".encode() for n in range(start, start + 1000)]
             traffic.count("a.log", 1000, 0, [requests, [b"200"] * 1000, [b"1"] * 1000], 0, 1, 2)
@@ -81,6 +83,7 @@ class TrafficTests(unittest.TestCase):
     def test_durations(self) -> None:
         """Durations (microseconds) fall in the first bucket whose bound they do not pass."""
         traffic = Traffic(Clock().seconds)
+        traffic.scraped = True
         taken = [0, 5000, 5001, 10_000_000, 10_000_001, None]
         traffic.count("a.log", 6, 0, [[b"GET /"] * 6, [b"200"] * 6, [b"1"] * 6, taken],
                       0, 1, 2, 3)
@@ -142,6 +145,27 @@ class MetricsPageTests(unittest.TestCase):
                          1)
         self.assertEqual(self.records.aggregates.total, 1)
 
+    def test_hitsFromTheFirstScrape(self) -> None:
+        """Before anything scrapes the metrics only the lines are counted (the hits cost the
+        reading a tenth more); from the first scrape on, the hits too."""
+        records = Records([LogFollower(self.path)], clock=self.clock)
+        records.poll()
+        with open(self.path, "a") as log:
+            log.write(line(1))
+        records.catchUp()
+        page = MetricsPage(records)
+        found = samples(page)
+        self.assertEqual(found["weblog_lines_total", (("source", self.path),)], 1)
+        self.assertNotIn(("weblog_hits_total", (("method", "GET"), ("status_class", "2xx"))),
+                         found)
+        with open(self.path, "a") as log:
+            log.write(line(2))
+        records.catchUp()
+        found = samples(page)
+        self.assertEqual(found["weblog_lines_total", (("source", self.path),)], 2)
+        self.assertEqual(found["weblog_hits_total", (("method", "GET"), ("status_class", "2xx"))],
+                         1)
+
     def test_countsGrow(self) -> None:
         """A second scrape counts what was appended since, once."""
         self.read(line(1))
@@ -174,12 +198,13 @@ class ResponseTimeTests(unittest.TestCase):
         open(path, "w").close()
         records = Records([LogFollower(path)], parser=compile_format("nginx_timed"),
                           clock=Clock())
+        page = MetricsPage(records)
         records.poll()
         with open(path, "a") as log:
             for taken in ("0.003", "0.040", "0.040", "2.000", "-"):
                 log.write(line().rstrip("\n") + f" {taken}\n")
         records.catchUp()
-        found = samples(MetricsPage(records))
+        found = samples(page)
         self.assertEqual(found["weblog_response_time_seconds_bucket", (("le", "0.005"),)], 1)
         self.assertEqual(found["weblog_response_time_seconds_bucket", (("le", "0.05"),)], 3)
         self.assertEqual(found["weblog_response_time_seconds_bucket", (("le", "+Inf"),)], 4)
@@ -194,6 +219,7 @@ class ResponseTimeTests(unittest.TestCase):
         records = Records([LogFollower(path)], clock=Clock(), parser=compile_format(
             '$remote_addr - $remote_user [$time_local] "$request_method $request_uri '
             '$server_protocol" $status $body_bytes_sent'))
+        page = MetricsPage(records)
         records.poll()
         with open(path, "a") as log:
             for n in range(5000):
@@ -201,7 +227,7 @@ class ResponseTimeTests(unittest.TestCase):
                 log.write(f'203.0.113.9 - - [17/May/2015:10:05:03 +0000] "{method} /r/{n} '
                           'HTTP/1.1" 200 1\n')
         records.catchUp()
-        found = samples(MetricsPage(records))
+        found = samples(page)
         self.assertEqual(records.lines, 5000)
         self.assertEqual(found["weblog_hits_total", (("method", "POST"), ("status_class", "2xx"))],
                          4000)
@@ -213,9 +239,12 @@ class ResponseTimeTests(unittest.TestCase):
         path = self.mktemp()
         open(path, "w").close()
         records = Records([LogFollower(path)], clock=Clock())
+        page = MetricsPage(records)
         records.poll()
         with open(path, "a") as log:
             log.write(line())
         records.catchUp()
-        self.assertFalse([key for key in samples(MetricsPage(records))
-                          if key[0].startswith("weblog_response_time")])
+        found = samples(page)
+        self.assertEqual(found["weblog_hits_total", (("method", "GET"), ("status_class", "2xx"))],
+                         1)
+        self.assertFalse([key for key in found if key[0].startswith("weblog_response_time")])

@@ -122,6 +122,7 @@ class MetricsPage(Resource):
 
     def __init__(self, records: IRecords, hub: IEventHub | None = None) -> None:
         super().__init__()
+        records.traffic.scraped = True  # the hits are counted from the first scrape on
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(RecordsCollector(records, hub))
 

@@ -4,8 +4,10 @@ What the metrics count of the lines the server reads: lines and malformed per lo
 status class and method, bytes, and since when the logs were last read to their end.
 
 Counted a batch at a time in C (L{Traffic.count}), by value as logged; the
-values are made labels only when the metrics are asked for, and every label set
-is bounded: a status is its class (C{2xx} ... C{5xx}, else C{other}), a method
+values are made labels only when the metrics are asked for.  The lines are
+always counted; the hits, bytes and times only from the first scrape on
+(L{Traffic.scraped}), so that a server nobody scrapes does not pay for them
+(about a tenth of its reading).  Every label set is bounded: a status is its class (C{2xx} ... C{5xx}, else C{other}), a method
 one of L{METHODS} (else C{other}), so that what a visitor writes into a request
 cannot make new series.
 """
@@ -66,6 +68,7 @@ class Traffic:
     @ivar caught_up: when the logs were last read to their end (the clock's seconds), or None.
     @ivar durations: how many hits took each bucket's time (L{BOUNDS}, then more), for the
         logs whose format says it; C{duration_sum} their total, in microseconds.
+    @ivar scraped: whether the metrics were asked for: the hits are counted from then on.
     """
 
     def __init__(self, clock: Callable[[], float]) -> None:
@@ -77,6 +80,7 @@ class Traffic:
         self.caught_up: float | None = None
         self.durations = [0] * (len(BOUNDS) + 1)
         self.duration_sum = 0
+        self.scraped = False
         self._labelled: Counter[tuple[str, str]] = Counter()
         self._raw: Counter[tuple[Any, Any]] = Counter()
 
@@ -94,7 +98,7 @@ class Traffic:
         self.lines[source] += lines
         if malformed:
             self.malformed[source] += malformed
-        if not columns or not columns[0]:
+        if not self.scraped or not columns or not columns[0]:
             return
         # in C: each status paired with its request's start (its method), tallied as logged
         requests = columns[request]
