@@ -813,9 +813,9 @@ class ScriptTests(unittest.TestCase):
                           self.fetch(b"dynamic.rpy"))
 
     def test_indexLinksEveryPage(self):
-        """/ links the weblog page, its JSON, the dynamic page and the snapshot."""
+        """/ links the weblog page, its JSON, the dynamic page, the snapshot and the metrics."""
         index = self.www.child("index.html").getContent().decode()
         links = set(re.findall(r'href="([^"?]*)', index))
-        self.assertTrue(
-            {"/weblog.rpy", "/weblog.rpy/json", "/dynamic.rpy", "/weblog.html"} <= links, links)
+        self.assertTrue({"/weblog.rpy", "/weblog.rpy/json", "/dynamic.rpy", "/weblog.html",
+                         "/metrics.rpy"} <= links, links)
 
