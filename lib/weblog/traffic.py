@@ -18,7 +18,7 @@ from bisect import bisect_left
 from collections import Counter
 from collections.abc import Callable, Sequence
 from functools import partial
-from operator import itemgetter, methodcaller
+from operator import is_not, itemgetter, methodcaller
 from typing import Any
 
 __all__ = ["BOUNDS", "METHODS", "Traffic", "method_label", "status_class"]
@@ -108,7 +108,7 @@ class Traffic:
             self._label()
         self.bytes += sum(map(int, filter(methodcaller("isdigit"), columns[size])))
         if duration is not None:
-            taken = list(filter(None.__ne__, columns[duration]))
+            taken = list(filter(partial(is_not, None), columns[duration]))  # in C
             for bucket, count in Counter(map(_BUCKET, taken)).items():  # in C, but per bucket
                 self.durations[bucket] += count
             self.duration_sum += sum(taken)
