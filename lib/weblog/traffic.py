@@ -7,9 +7,9 @@ Counted a batch at a time in C (L{Traffic.count}), by value as logged; the
 values are made labels only when the metrics are asked for.  The lines are
 always counted; the hits, bytes and times only from the first scrape on
 (L{Traffic.scraped}), so that a server nobody scrapes does not pay for them
-(about a tenth of its reading).  Every label set is bounded: a status is its class (C{2xx} ... C{5xx}, else C{other}), a method
-one of L{METHODS} (else C{other}), so that what a visitor writes into a request
-cannot make new series.
+(about a tenth of its reading).  Every label set is bounded: a status is its
+class (C{2xx} ... C{5xx}, else C{other}), a method one of L{METHODS} (else
+C{other}), so that what a visitor writes into a request cannot make new series.
 """
 
 from __future__ import annotations
