@@ -13,7 +13,7 @@ from weblog.following import LogFollower
 from weblog.logformat import compile_format
 from weblog.metrics import MetricsPage
 from weblog.records import Records
-from weblog.traffic import Traffic, method_label, status_class
+from weblog.traffic import ZEROS, Traffic, method_label, status_class
 
 LINE = ('203.0.113.{n} - - [17/May/2015:10:05:03 +0000] "{method} /{n} HTTP/1.1" {status} {size}'
         ' "-" "Mozilla/5.0"\n')
@@ -66,7 +66,7 @@ class TrafficTests(unittest.TestCase):
         traffic.count("b.log", 1, 0, [], 0, 1, 2)
         self.assertEqual(dict(traffic.lines), {"a.log": 5, "b.log": 1})
         self.assertEqual(dict(traffic.malformed), {"a.log": 2})
-        self.assertEqual(traffic.hits(), {("2xx", "GET"): 1, ("5xx", "POST"): 1,
+        self.assertEqual(traffic.hits(), {**ZEROS, ("2xx", "GET"): 1, ("5xx", "POST"): 1,
                                           ("other", "other"): 1})
         self.assertEqual(traffic.bytes, 15)
 
@@ -78,7 +78,7 @@ class TrafficTests(unittest.TestCase):
             requests = [f"M{n:06d} /".encode() for n in range(start, start + 1000)]
             traffic.count("a.log", 1000, 0, [requests, [b"200"] * 1000, [b"1"] * 1000], 0, 1, 2)
             self.assertLessEqual(len(traffic._raw), 5096)
-        self.assertEqual(traffic.hits(), {("2xx", "other"): 10_000})
+        self.assertEqual(traffic.hits(), {**ZEROS, ("2xx", "other"): 10_000})
 
     def test_durations(self) -> None:
         """Durations (microseconds) fall in the first bucket whose bound they do not pass."""
@@ -110,6 +110,7 @@ class MetricsPageTests(unittest.TestCase):
         self.records = Records([LogFollower(self.path)], clock=self.clock)
         self.records.poll()  # opened: what is appended from now on is read
         self.page = MetricsPage(self.records)
+        samples(self.page)  # the first scrape: the hits are counted from now on
 
     def read(self, *lines: str) -> dict[Any, float]:
         """Append C{lines}, read them, and scrape."""
@@ -156,8 +157,8 @@ class MetricsPageTests(unittest.TestCase):
         page = MetricsPage(records)
         found = samples(page)
         self.assertEqual(found["weblog_lines_total", (("source", self.path),)], 1)
-        self.assertNotIn(("weblog_hits_total", (("method", "GET"), ("status_class", "2xx"))),
-                         found)
+        self.assertEqual(found["weblog_hits_total", (("method", "GET"), ("status_class", "2xx"))],
+                         0)  # there, at 0, for a rate to see the first hits
         with open(self.path, "a") as log:
             log.write(line(2))
         records.catchUp()
@@ -165,6 +166,16 @@ class MetricsPageTests(unittest.TestCase):
         self.assertEqual(found["weblog_lines_total", (("source", self.path),)], 2)
         self.assertEqual(found["weblog_hits_total", (("method", "GET"), ("status_class", "2xx"))],
                          1)
+
+    def test_refusedOwnRequestsAreHits(self) -> None:
+        """Requests for weblog's own pages that it did not answer (a password guessed: 401, a
+        probe: 404) are traffic like any other, counted and shown: never hidden as its own."""
+        found = self.read(*(line(n).replace(f"GET /{n} ", "GET /metrics.rpy ").replace(
+            " 200 ", " 401 ") for n in range(5)), line(9).replace("GET /9 ", "GET /weblog.rpy ")
+            .replace(" 200 ", " 404 "))
+        self.assertEqual(found["weblog_hits_total", (("method", "GET"), ("status_class", "4xx"))],
+                         6)
+        self.assertEqual(self.records.aggregates.total, 6)
 
     def test_countsGrow(self) -> None:
         """A second scrape counts what was appended since, once."""
@@ -185,8 +196,10 @@ class MetricsPageTests(unittest.TestCase):
         """Requests whose first word is made up add no series."""
         found = self.read(*(line(n, f"X{n}") for n in range(50)))
         methods = {dict(labels).get("method") for name, labels in found
-                   if name == "weblog_hits_total"}
+                   if name == "weblog_hits_total" and found[name, labels]}
         self.assertEqual(methods, {"other"})
+        self.assertLessEqual(len([name for name, _ in found if name == "weblog_hits_total"]),
+                             len(ZEROS))
 
 
 class ResponseTimeTests(unittest.TestCase):
@@ -199,6 +212,7 @@ class ResponseTimeTests(unittest.TestCase):
         records = Records([LogFollower(path)], parser=compile_format("nginx_timed"),
                           clock=Clock())
         page = MetricsPage(records)
+        samples(page)  # the first scrape
         records.poll()
         with open(path, "a") as log:
             for taken in ("0.003", "0.040", "0.040", "2.000", "-"):
@@ -220,6 +234,7 @@ class ResponseTimeTests(unittest.TestCase):
             '$remote_addr - $remote_user [$time_local] "$request_method $request_uri '
             '$server_protocol" $status $body_bytes_sent'))
         page = MetricsPage(records)
+        samples(page)  # the first scrape
         records.poll()
         with open(path, "a") as log:
             for n in range(5000):
@@ -240,6 +255,7 @@ class ResponseTimeTests(unittest.TestCase):
         open(path, "w").close()
         records = Records([LogFollower(path)], clock=Clock())
         page = MetricsPage(records)
+        samples(page)  # the first scrape
         records.poll()
         with open(path, "a") as log:
             log.write(line())

@@ -321,6 +321,14 @@ class OwnTests(unittest.TestCase):
             self.assertFalse(is_own(hit(resource)), resource)
             self.assertTrue(Selection().matches(hit(resource)), resource)
 
+    def test_unanswered_is_not_own(self) -> None:
+        """A request for weblog's own page that it refused (401, 404, 5xx) is not its own: a
+        password guessed against it is shown and counted; a 304 is its own."""
+        for status, own in ((200, True), (304, True), (401, False), (404, False), (500, False)):
+            request = parse_line(f'203.0.113.7 - - [17/May/2015:10:05:03 +0000] "GET '
+                                 f'/metrics.rpy HTTP/1.1" {status} 1 "-" "{FIREFOX}"')
+            self.assertEqual(is_own(request), own, status)
+
     def test_only_get_is_own(self) -> None:
         """A POST (or any method but GET) to weblog's own paths is not weblog's page."""
         for method in ("POST", "HEAD", "PUT"):

@@ -173,6 +173,7 @@ def _plain(rows: list[tuple[Any, ...]], source: str | None) -> pa.Table:
     clients = client.dictionary_encode()
     shown_clients = [_text(value) for value in clients.dictionary.to_pylist()]
     count = len(rows)
+    statuses = _spread(status, number, _KINDS["status"])
 
     def of_request(part: Callable[[Any], Any], kind: Any) -> pa.Array:
         return _over(requests.indices, list(map(part, split)), kind)
@@ -189,7 +190,7 @@ def _plain(rows: list[tuple[Any, ...]], source: str | None) -> pa.Table:
         "method": of_request(itemgetter(0), pa.string()),
         "resource": of_request(itemgetter(1), pa.string()),
         "protocol": of_request(itemgetter(2), pa.string()),
-        "status": _spread(status, number, _KINDS["status"]),
+        "status": statuses,
         "bytes": _spread(size, number, _KINDS["bytes"]),
         "referrer": _over(referrers.indices, shown, pa.string()),
         "agent": _over(agents.indices, shown_agents, pa.string()),
@@ -199,7 +200,7 @@ def _plain(rows: list[tuple[Any, ...]], source: str | None) -> pa.Table:
         "site": _over(referrers.indices, list(map(site, shown)), pa.string()),
         "bot": _over(agents.indices, list(map(is_bot, shown_agents)), pa.bool_()).fill_null(
             _BOT_OF_NONE),
-        "own": of_request(own, pa.bool_()),
+        "own": _answered_own(of_request(own, pa.bool_()), statuses),
         "browser": of_agent(_BROWSER),
         "system": of_agent(_SYSTEM),
         "device": of_agent(_DEVICE),
@@ -207,6 +208,14 @@ def _plain(rows: list[tuple[Any, ...]], source: str | None) -> pa.Table:
     }
     return pa.table([columns[name] for name, _, _ in COLUMNS],
                     names=[name for name, _, _ in COLUMNS])
+
+
+def _answered_own(mine: pa.Array, statuses: pa.Array) -> pa.Array:
+    """Whether each hit is one of weblog's own: a request for its pages (C{mine}) that it
+    answered (a 2xx or a 304, as L{weblog.selection.answered} says)."""
+    ok = pc.or_(pc.and_(pc.greater_equal(statuses, 200), pc.less(statuses, 300)),
+                pc.equal(statuses, 304))
+    return pc.and_(mine, ok.fill_null(False))
 
 
 def _times(stamps: pa.Array) -> pa.Array:

@@ -23,7 +23,7 @@ from weblog.countries import country_of
 from weblog.memo import Memo
 from weblog.panels import referring_site
 from weblog.parsing import Logged, Raw, as_text, referrer_of, request_of
-from weblog.selection import is_bot, is_own_request
+from weblog.selection import answered, is_bot, is_own_request
 from weblog.timestamps import parse_time
 
 __all__ = ["columns_of", "number", "own", "site", "text", "vhost"]
@@ -63,7 +63,8 @@ _referring_site = Memo(referring_site)
 
 
 def own(request: tuple[str | None, str, str | None]) -> bool:
-    """Whether a request (split and cleaned) is one of weblog's own."""
+    """Whether a request (split and cleaned) is for one of weblog's own pages (its own if the
+    status says weblog answered it: L{weblog.selection.answered})."""
     return is_own_request(request[0], request[1])
 
 
@@ -78,6 +79,7 @@ def columns_of(lines: Sequence[Logged], source: str | None = None) -> list[list[
     requests: list[Any] = _each_once(request, request_of)
     referrers = _each_once(referrer, referrer_of)
     agents = _each_once(agent, referrer_of)  # the same cleaning as a referrer's
+    statuses = _each_once(status, number)
     clients = _each_once(client, text)
     looked_up = _each_once(agents, agent_of)
     return [
@@ -88,7 +90,7 @@ def columns_of(lines: Sequence[Logged], source: str | None = None) -> list[list[
         list(map(_METHOD, requests)),
         list(map(_RESOURCE, requests)),
         list(map(_PROTOCOL, requests)),
-        _each_once(status, number),
+        statuses,
         _each_once(size, number),
         referrers,
         agents,
@@ -97,7 +99,8 @@ def columns_of(lines: Sequence[Logged], source: str | None = None) -> list[list[
         duration,
         _each_once(referrers, site),
         _each_once(agents, is_bot),
-        _each_once(requests, own),
+        [mine and answered(code) for mine, code in zip(_each_once(requests, own), statuses,
+                                                       strict=True)],
         list(map(_BROWSER, looked_up)),
         list(map(_SYSTEM, looked_up)),
         list(map(_DEVICE, looked_up)),

@@ -122,12 +122,14 @@ class MetricsPage(Resource):
 
     def __init__(self, records: IRecords, hub: IEventHub | None = None) -> None:
         super().__init__()
-        records.traffic.scraped = True  # the hits are counted from the first scrape on
+        self.records = records
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(RecordsCollector(records, hub))
 
     def render_GET(self, request: Request) -> bytes:
-        """Collect and write the metrics, in the format the scraper accepts."""
+        """Collect and write the metrics, in the format the scraper accepts (the hits are
+        counted from the first scrape on: one that got past the credentials, if any)."""
+        self.records.traffic.scraped = True
         accept = request.getHeader("accept")
         encoder, content_type = choose_encoder(accept or "")
         request.setHeader("content-type", content_type)

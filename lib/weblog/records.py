@@ -26,7 +26,7 @@ from weblog.history import OFF
 from weblog.interfaces import IHistory, IRecords
 from weblog.logstatus import log_status
 from weblog.parsing import AUTO, Kept, LineParser, hit_of
-from weblog.selection import METRICS_MARK, OWN_MARK, is_own_logged
+from weblog.selection import ANSWERED, METRICS_MARK, OWN_MARK, is_own_logged
 from weblog.slices import OneAtATime, clock_cooperator, default_reactor, run_sliced
 from weblog.traffic import Traffic
 from weblog.wakeups import Poller
@@ -167,7 +167,7 @@ class Records:
 
     def ingest(self, lines: list[bytes | None], source: str | None = None) -> None:
         """Read, count and keep C{lines} (L{OVERLONG} for a line too long to keep)."""
-        ring, scan = self._ring, self._scan
+        ring, scan, status = self._ring, self._scan, self._positions[1]
         valid = 0
         total = self._ring_total
         counted: list[tuple[Any, ...]] = []
@@ -184,9 +184,9 @@ class Records:
             # text decoded from a line that is not ASCII may take up to 4 bytes a character
             total += (len(line) if isinstance(request, bytes) or line.isascii()
                       else 4 * len(line)) + ENTRY_BYTES
-            # weblog's own page loads and scrapes are not traffic; each mentions a mark
+            # weblog's own page loads and scrapes, answered, are not traffic; each has a mark
             if (line.find(OWN_MARK) < 0 and line.find(METRICS_MARK) < 0
-                    or not is_own_logged(request)):
+                    or row[status] not in ANSWERED or not is_own_logged(request)):
                 counted.append(row)
         columns = list(zip(*counted, strict=True))  # in C, once: each field's values
         self.aggregates.count_columns(columns, len(counted))

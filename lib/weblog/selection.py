@@ -21,8 +21,8 @@ from weblog.memo import Memo
 from weblog.question import HISTORY_PARAMETERS, single
 from weblog.parsing import Parts, Raw, request_of
 
-__all__ = ["BOTS", "METRICS_MARK", "OWN_MARK", "BadQuery", "Selection", "is_bot", "is_own",
-           "is_own_logged", "is_own_request", "parse_query"]
+__all__ = ["ANSWERED", "BOTS", "METRICS_MARK", "OWN_MARK", "BadQuery", "Selection", "answered",
+           "is_bot", "is_own", "is_own_logged", "is_own_request", "parse_query"]
 
 T = TypeVar("T")
 
@@ -59,20 +59,32 @@ def is_own_request(method: str | None, resource: str) -> bool:
     return not query or all(pair.partition("=")[0] in _OWN_NAMES for pair in query.split("&"))
 
 
+ANSWERED = frozenset({*(str(code) for code in range(200, 300)), "304"}
+                    | {*(str(code).encode() for code in range(200, 300)), b"304"})
+"""The statuses (as logged) of an own request that weblog answered: a 2xx or a 304.  Any other
+(a 401 of a password guessed, a 404 of a probe) is traffic like any hit, never hidden."""
+
+
+def answered(status: int | None) -> bool:
+    """Whether a status says weblog answered the request (L{ANSWERED})."""
+    return status is not None and (200 <= status < 300 or status == 304)
+
+
 def is_own(hit: Hit) -> bool:
-    """Whether C{hit} is a request for one of weblog's own pages (the monitor watching itself)."""
-    return is_own_request(hit.method, hit.resource)
+    """Whether C{hit} is one of weblog's own page loads (the monitor watching itself): a request
+    for one of its pages that it answered."""
+    return answered(hit.status) and is_own_request(hit.method, hit.resource)
 
 
 _own_logged = Memo(lambda request: is_own_request(*request_of(request)[:2]))
 
 
 OWN_MARK = b"/weblog."
-METRICS_MARK = b"/metrics.rpy"
-"""What a scrape of the metrics holds, as logged (as L{OWN_MARK} does every other own request)."""
 """What every one of weblog's own requests holds, as logged: a line without it is not one.
 (Test it with C{find()}, not C{in}: C{bytes in bytes} first tries the operand as an int, and
 raising and clearing that TypeError costs more than the search.)"""
+METRICS_MARK = b"/metrics.rpy"
+"""What a scrape of the metrics holds, as logged (as L{OWN_MARK} does every other own request)."""
 
 
 def is_own_logged(request: Raw | Parts) -> bool:

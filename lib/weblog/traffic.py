@@ -21,7 +21,7 @@ from functools import partial
 from operator import is_not, itemgetter, methodcaller
 from typing import Any
 
-__all__ = ["BOUNDS", "METHODS", "Traffic", "method_label", "status_class"]
+__all__ = ["BOUNDS", "METHODS", "ZEROS", "Traffic", "method_label", "status_class"]
 
 BOUNDS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 """The response-time histogram's buckets' upper bounds, in seconds (prometheus-client's)."""
@@ -36,6 +36,9 @@ _START = itemgetter(slice(0, 9))
 """A request's first characters: its method, if it is one of L{METHODS}, and what follows."""
 _METHOD = itemgetter(0)
 """The method of a request logged in parts (L{weblog.parsing.Parts}: C{%m %U %H}), or None."""
+ZEROS = {(f"{digit}xx" if digit else "other", method): 0 for digit in range(6)
+         for method in ("GET", "HEAD", "POST", "other")}
+"""The series of hits there from the first scrape, at 0."""
 RAW_MOST = 4096
 """The most distinct (status, request start) pairs tallied before they are made labels."""
 
@@ -128,6 +131,7 @@ class Traffic:
         return 0.0 if self.caught_up is None else max(self._clock() - self.caught_up, 0.0)
 
     def hits(self) -> dict[tuple[str, str], int]:
-        """The hits counted, by status class and method label."""
+        """The hits counted, by status class and method label: each class of the common methods
+        there from the start, at 0, so that a rate sees the first hits of each."""
         self._label()
-        return dict(self._labelled)
+        return {**ZEROS, **self._labelled}
