@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import socket
 import ssl
@@ -15,31 +14,13 @@ from twisted.trial import unittest
 
 from tests.nginx import nginx_binary, start_nginx
 from tests.server import TWISTD
-from tests.support import REPO, TwistdServer, free_port
+from tests.e2e.readme import need, readme_block
+from tests.support import TwistdServer, free_port
 
 SYSTEMD_ANALYZE = shutil.which("systemd-analyze")
 OPENSSL = shutil.which("openssl")
 LINE = ('198.51.100.7 - - [07/Dec/2026:10:00:00 +0000] "GET /through-the-proxy HTTP/1.1" 200'
         ' 10 "https://example.org/" "Mozilla/5.0"\n')
-
-
-def readme_block(name: str) -> str:
-    """The README's code block marked C{<!-- name: ... -->}, as written there."""
-    text = REPO.child("README.md").getContent().decode("utf-8")
-    found = re.search(rf"<!-- {name}: [^>]*-->\n```[a-z]*\n(.*?)```", text, re.DOTALL)
-    if found is None:
-        raise AssertionError(f"the README has no {name} block")
-    return found.group(1)
-
-
-def need(tool: str | None, package: str) -> str:
-    """The tool's path; skip without it, but fail under CI, which installs it (.ci/run)."""
-    if tool is None:
-        reason = f"needs {package} (Debian: apt-get install {package})"
-        if os.environ.get("CI") == "true":
-            raise AssertionError(f"{reason}; CI's .ci/run installs it")
-        raise unittest.SkipTest(reason)
-    return tool
 
 
 class UnitTests(unittest.TestCase):

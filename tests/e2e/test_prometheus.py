@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import subprocess
 import time
@@ -14,7 +13,8 @@ from typing import Any
 
 from twisted.trial import unittest
 
-from tests.support import REPO, TwistdServer, free_port
+from tests.e2e.readme import need, readme_block
+from tests.support import TwistdServer, free_port
 
 PROMETHEUS = shutil.which("prometheus")
 PROMTOOL = shutil.which("promtool")
@@ -22,25 +22,6 @@ LINE = ('198.51.100.{n} - - [07/Dec/2026:10:00:{second:02d} +0000] "GET /p/{n} H
         ' 1000 "-" "Mozilla/5.0"\n')
 LINES, EVERY = 600, 7
 """Lines appended, and every how many a 503."""
-
-
-def readme_rules() -> str:
-    """The alert rules the README shows, as written there."""
-    text = REPO.child("README.md").getContent().decode("utf-8")
-    found = re.search(r"<!-- rules: [^>]*-->\n```yaml\n(.*?)```", text, re.DOTALL)
-    if found is None:
-        raise AssertionError("the README has no rules block")
-    return found.group(1)
-
-
-def need(tool: str | None, name: str) -> str:
-    """The tool's path; skip without it, but fail under CI, which installs it (.ci/run)."""
-    if tool is None:
-        reason = f"{name} is not installed (Debian: apt-get install prometheus)"
-        if os.environ.get("CI") == "true":
-            raise AssertionError(f"{reason}; CI's .ci/run installs it")
-        raise unittest.SkipTest(reason)
-    return tool
 
 
 class PrometheusTests(unittest.TestCase):
@@ -100,12 +81,12 @@ class PrometheusTests(unittest.TestCase):
 
     def test_readmeRules(self) -> None:
         """promtool accepts the README's rules, and the 5xx rule fires on a surge (only then)."""
-        promtool = need(PROMTOOL, "promtool")
+        promtool = need(PROMTOOL, "prometheus")
         base = os.path.abspath(self.mktemp())
         os.makedirs(base)
         rules = os.path.join(base, "weblog.rules.yml")
         with open(rules, "w") as file:
-            file.write(readme_rules())
+            file.write(readme_block("rules"))
         checked = subprocess.run([promtool, "check", "rules", rules], capture_output=True,
                                  text=True, check=False)
         self.assertEqual(checked.returncode, 0, checked.stdout + checked.stderr)
