@@ -62,8 +62,9 @@ class TrafficTests(unittest.TestCase):
         traffic.scraped = True
         columns = [[b"GET /a HTTP/1.1", "POST /b HTTP/1.1", b"BREW /c"],
                    [b"200", "500", b"-"], [b"10", "-", b"5"]]
-        traffic.count("a.log", 5, 2, columns, 0, 1, 2)
-        traffic.count("b.log", 1, 0, [], 0, 1, 2)
+        traffic.fields(("request", "status", "bytes"), timed=False)
+        traffic.count("a.log", 5, 2, columns)
+        traffic.count("b.log", 1, 0, [])
         self.assertEqual(dict(traffic.lines), {"a.log": 5, "b.log": 1})
         self.assertEqual(dict(traffic.malformed), {"a.log": 2})
         self.assertEqual(traffic.hits(), {**ZEROS, ("2xx", "GET"): 1, ("5xx", "POST"): 1,
@@ -76,7 +77,7 @@ class TrafficTests(unittest.TestCase):
         traffic.scraped = True
         for start in range(0, 10_000, 1000):
             requests = [f"M{n:06d} /".encode() for n in range(start, start + 1000)]
-            traffic.count("a.log", 1000, 0, [requests, [b"200"] * 1000, [b"1"] * 1000], 0, 1, 2)
+            traffic.count("a.log", 1000, 0, [requests, [b"200"] * 1000, [b"1"] * 1000])
             self.assertLessEqual(len(traffic._raw), 5096)
         self.assertEqual(traffic.hits(), {**ZEROS, ("2xx", "other"): 10_000})
 
@@ -85,8 +86,9 @@ class TrafficTests(unittest.TestCase):
         traffic = Traffic(Clock().seconds)
         traffic.scraped = True
         taken = [0, 5000, 5001, 10_000_000, 10_000_001, None]
-        traffic.count("a.log", 6, 0, [[b"GET /"] * 6, [b"200"] * 6, [b"1"] * 6, taken],
-                      0, 1, 2, 3)
+        self.assertEqual(traffic.fields(("request",), timed=True),
+                         ("request", "status", "bytes", "duration"))
+        traffic.count("a.log", 6, 0, [[b"GET /"] * 6, [b"200"] * 6, [b"1"] * 6, taken])
         self.assertEqual(traffic.durations, [2, 1, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1])
         self.assertEqual(traffic.duration_sum, 20_010_002)
 

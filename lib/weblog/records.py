@@ -118,13 +118,8 @@ class Records:
     @aggregates.setter
     def aggregates(self, aggregates: Aggregates) -> None:
         self._aggregates = aggregates
-        counted = ("status", "bytes") if self._parser is AUTO else ("status", "bytes", "duration")
-        fields = aggregates.fields + tuple(  # and what the traffic's counts read
-            field for field in counted if field not in aggregates.fields)
-        self._positions: tuple[int, int, int, int | None] = (
-            fields.index("request"), fields.index("status"), fields.index("bytes"),
-            fields.index("duration") if "duration" in fields else None)
-        self._scan = self._parser.scanner(fields)
+        self._scan = self._parser.scanner(  # and what the traffic counts
+            self.traffic.fields(aggregates.fields, timed=self._parser is not AUTO))
 
     @property
     def followers(self) -> list[LogFollower]:
@@ -167,7 +162,7 @@ class Records:
 
     def ingest(self, lines: list[bytes | None], source: str | None = None) -> None:
         """Read, count and keep C{lines} (L{OVERLONG} for a line too long to keep)."""
-        ring, scan, status = self._ring, self._scan, self._positions[1]
+        ring, scan, status = self._ring, self._scan, self.traffic.positions[1]
         valid = 0
         total = self._ring_total
         counted: list[tuple[Any, ...]] = []
@@ -190,8 +185,7 @@ class Records:
                 counted.append(row)
         columns = list(zip(*counted, strict=True))  # in C, once: each field's values
         self.aggregates.count_columns(columns, len(counted))
-        self.traffic.count(source or self.path, len(lines), len(lines) - valid, columns,
-                           *self._positions)
+        self.traffic.count(source or self.path, len(lines), len(lines) - valid, columns)
         self.lines += len(lines)
         self.malformed += len(lines) - valid
         self.hit_count += valid

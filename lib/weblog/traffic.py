@@ -84,20 +84,34 @@ class Traffic:
         self.durations = [0] * (len(BOUNDS) + 1)
         self.duration_sum = 0
         self.scraped = False
+        self.positions: tuple[int, int, int, int | None] = (0, 1, 2, None)
+        """Where the request, status, byte count and time taken are among L{fields}."""
         self._labelled: Counter[tuple[str, str]] = Counter()
         self._raw: Counter[tuple[Any, Any]] = Counter()
 
-    def count(self, source: str, lines: int, malformed: int, columns: Sequence[Sequence[Any]],
-              request: int, status: int, size: int, duration: int | None = None) -> None:
+    def fields(self, counted: tuple[str, ...], timed: bool) -> tuple[str, ...]:
+        """
+        The fields a line is read for: those already C{counted} (the aggregates'), then what
+        these counts read besides, whose positions they remember for L{count}.
+
+        @param timed: whether the log's format may say how long a request took.
+        """
+        wanted = ("request", "status", "bytes", *(("duration",) if timed else ()))
+        fields = counted + tuple(field for field in wanted if field not in counted)
+        self.positions = (fields.index("request"), fields.index("status"),
+                          fields.index("bytes"), fields.index("duration") if timed else None)
+        return fields
+
+    def count(self, source: str, lines: int, malformed: int,
+              columns: Sequence[Sequence[Any]]) -> None:
         """
         Count a batch of one log's lines.
 
         @param lines: how many complete lines the batch had; C{malformed} of them unread.
-        @param columns: the values of the hits' counted fields, a sequence per field
-            (as logged: bytes or str), in which C{request}, C{status} and C{size} are the
-            positions of the request, the status and the byte count, and C{duration} that of
-            the time taken (microseconds, or None), when the format has it.
+        @param columns: the values of the hits' fields (L{fields}, in order), a sequence per
+            field, as logged (bytes or str; the time taken in microseconds, or None).
         """
+        request, status, size, duration = self.positions
         self.lines[source] += lines
         if malformed:
             self.malformed[source] += malformed
