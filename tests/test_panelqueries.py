@@ -4,16 +4,16 @@
 from __future__ import annotations
 
 import math
-import os
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import duckdb
-from twisted.trial import unittest
 from weblog import queries
 from weblog.queries import answer
 from weblog.question import Question
-from weblog.store import COLUMNS, Store, table_of
+from weblog.store import COLUMNS
+
+from tests.stores import StoreCase
 
 NEWEST = datetime(2015, 5, 20, 12, 0, tzinfo=UTC)
 HOUR = timedelta(hours=1)
@@ -45,22 +45,6 @@ def nearest_rank(values: list[int], share: float) -> float:
     """The exact percentile, by nearest rank, of durations in µs, in ms."""
     ordered = sorted(values)
     return ordered[math.ceil(share * len(ordered)) - 1] / 1000
-
-
-class StoreCase(unittest.TestCase):
-    """A test with a real store of its own."""
-
-    def setUp(self) -> None:
-        directory = self.mktemp()
-        os.mkdir(directory)
-        self.store = Store(os.path.join(directory, "history.duckdb"))
-        self.addCleanup(self.store.close)
-
-    def stored(self, *rows: tuple[Any, ...]) -> duckdb.DuckDBPyConnection:
-        """A connection to the store once it holds C{rows}."""
-        self.store.append("f", "access.log", 0, 100, len(rows),
-                          table_of([list(values) for values in zip(*rows, strict=True)]))
-        return self.enterContext(self.store.reading())
 
 
 class PanelTests(StoreCase):

@@ -3,16 +3,16 @@
 
 from __future__ import annotations
 
-import os
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from twisted.trial import unittest
 from weblog import queries
 from weblog.hit import Hit
 from weblog.queries import answer, bucket_unit
 from weblog.question import Question
-from weblog.store import Store, table_of
+from weblog.store import table_of
+
+from tests.stores import StoreCase
 
 NEWEST = datetime(2015, 5, 20, 12, 0, tzinfo=UTC)
 UNKNOWN = (None, None, None, None)
@@ -35,14 +35,11 @@ def spec(question: Question | None = None, given: tuple[str, ...] = (), **select
             "given": list(given or selection)}
 
 
-class AnswerTests(unittest.TestCase):
+class AnswerTests(StoreCase):
     """L{answer} over a real store of a few hits."""
 
     def setUp(self) -> None:
-        directory = self.mktemp()
-        os.mkdir(directory)
-        self.store = Store(os.path.join(directory, "history.duckdb"))
-        self.addCleanup(self.store.close)
+        super().setUp()
         minute, day = timedelta(minutes=1), timedelta(days=1)
         hits = [
             (hit("/a", 0 * minute, "http://x.example/1"), "x.example", False, False),
@@ -53,10 +50,8 @@ class AnswerTests(unittest.TestCase):
             (hit("/c", 10 * day, None, agent="Googlebot"), None, True, False),
             (hit("/weblog.rpy", 1 * minute), None, False, True),
         ]
-        rows = [(*each, site, bot, own, *UNKNOWN) for each, site, bot, own in hits]
-        self.store.append("f", "access.log", 0, 100, len(rows),
-                          table_of([list(values) for values in zip(*rows, strict=True)]))
-        self.db = self.enterContext(self.store.reading())
+        self.db = self.stored(*((*each, site, bot, own, *UNKNOWN)
+                                for each, site, bot, own in hits))
 
     def test_all(self) -> None:
         """range=all: the store's whole span; every panel; weblog's own hit left out."""
@@ -158,21 +153,16 @@ class AnswerOverHitsTests(AnswerTests):
         self.patch(queries, "VIEW_MOST", -1)
 
 
-class PagingTests(unittest.TestCase):
+class PagingTests(StoreCase):
     """The list's C{before} cursor: pages back through hits that share their seconds."""
 
     def setUp(self) -> None:
-        directory = self.mktemp()
-        os.mkdir(directory)
-        self.store = Store(os.path.join(directory, "history.duckdb"))
-        self.addCleanup(self.store.close)
+        super().setUp()
         # 7 hits: 3 in the newest second, 1 a second earlier, 3 in the second before that
         ages = [0, 0, 0, 1, 2, 2, 2]
         rows = [(*hit(f"/p{number}", timedelta(seconds=age), "http://x.example/"), "x.example",
                  False, False, *UNKNOWN) for number, age in enumerate(reversed(ages))]
-        self.store.append("f", "access.log", 0, 100, len(rows),
-                          table_of([list(values) for values in zip(*rows, strict=True)]))
-        self.db = self.enterContext(self.store.reading())
+        self.db = self.stored(*rows)
 
     def pages(self, limit: int) -> list[list[str]]:
         """Every page of the list, following each answer's cursor until it is None."""
