@@ -13,7 +13,7 @@ from weblog.following import LogFollower
 from weblog.logformat import compile_format
 from weblog.metrics import MetricsPage
 from weblog.records import Records
-from weblog.traffic import ZEROS, Traffic, method_label, status_class
+from weblog.traffic import VHOSTS_MOST, ZEROS, Traffic, method_label, status_class
 
 LINE = ('203.0.113.{n} - - [17/May/2015:10:05:03 +0000] "{method} /{n} HTTP/1.1" {status} {size}'
         ' "-" "Mozilla/5.0"\n')
@@ -63,12 +63,12 @@ class TrafficTests(unittest.TestCase):
         columns = [[b"GET /a HTTP/1.1", "POST /b HTTP/1.1", b"BREW /c"],
                    [b"200", "500", b"-"], [b"10", "-", b"5"]]
         traffic.fields(("request", "status", "bytes"), timed=False)
-        traffic.count("a.log", 5, 2, columns)
+        traffic.count("a.log", 5, 2, [*columns, [None] * 3])
         traffic.count("b.log", 1, 0, [])
         self.assertEqual(dict(traffic.lines), {"a.log": 5, "b.log": 1})
         self.assertEqual(dict(traffic.malformed), {"a.log": 2})
-        self.assertEqual(traffic.hits(), {**ZEROS, ("2xx", "GET"): 1, ("5xx", "POST"): 1,
-                                          ("other", "other"): 1})
+        self.assertEqual(traffic.hits(), {**ZEROS, ("2xx", "GET", ""): 1, ("5xx", "POST", ""): 1,
+                                          ("other", "other", ""): 1})
         self.assertEqual(traffic.bytes, 15)
 
     def test_boundedWhateverTheMethods(self) -> None:
@@ -77,9 +77,26 @@ class TrafficTests(unittest.TestCase):
         traffic.scraped = True
         for start in range(0, 10_000, 1000):
             requests = [f"M{n:06d} /".encode() for n in range(start, start + 1000)]
-            traffic.count("a.log", 1000, 0, [requests, [b"200"] * 1000, [b"1"] * 1000])
+            traffic.count("a.log", 1000, 0, [requests, [b"200"] * 1000, [b"1"] * 1000,
+                                             [None] * 1000])
             self.assertLessEqual(len(traffic._raw), 5096)
-        self.assertEqual(traffic.hits(), {**ZEROS, ("2xx", "other"): 10_000})
+        self.assertEqual(traffic.hits(), {**ZEROS, ("2xx", "other", ""): 10_000})
+
+    def test_vhostsBounded(self) -> None:
+        """The first L{VHOSTS_MOST} virtual hosts are labels of their own (as shown, without
+        their port's digits cut), the others one label; a line without one has C{""}."""
+        traffic = Traffic(Clock().seconds)
+        traffic.scraped = True
+        traffic.fields(("request", "status", "bytes", "vhost"), timed=False)
+        vhosts = [b"v%d.example:80" % number for number in range(VHOSTS_MOST + 10)] + [None]
+        count = len(vhosts)
+        traffic.count("a.log", count, 0, [[b"GET /"] * count, [b"200"] * count,
+                                          [b"1"] * count, vhosts])
+        hits = traffic.hits()
+        self.assertEqual(hits["2xx", "GET", "v0.example:80"], 1)
+        self.assertEqual(hits["2xx", "GET", "other"], 10)
+        self.assertEqual(hits["2xx", "GET", ""], 1)
+        self.assertEqual(len({vhost for _, _, vhost in hits}), VHOSTS_MOST + 2)
 
     def test_durations(self) -> None:
         """Durations (microseconds) fall in the first bucket whose bound they do not pass."""
@@ -87,8 +104,9 @@ class TrafficTests(unittest.TestCase):
         traffic.scraped = True
         taken = [0, 5000, 5001, 10_000_000, 10_000_001, None]
         self.assertEqual(traffic.fields(("request",), timed=True),
-                         ("request", "status", "bytes", "duration"))
-        traffic.count("a.log", 6, 0, [[b"GET /"] * 6, [b"200"] * 6, [b"1"] * 6, taken])
+                         ("request", "status", "bytes", "vhost", "duration"))
+        traffic.count("a.log", 6, 0, [[b"GET /"] * 6, [b"200"] * 6, [b"1"] * 6, [None] * 6,
+                                      taken])
         self.assertEqual(traffic.durations, [2, 1, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1])
         self.assertEqual(traffic.duration_sum, 20_010_002)
 
@@ -128,11 +146,13 @@ class MetricsPageTests(unittest.TestCase):
         source = (("source", self.path),)
         self.assertEqual(found["weblog_lines_total", source], 4)
         self.assertEqual(found["weblog_malformed_total", source], 1)
-        self.assertEqual(found["weblog_hits_total", (("method", "GET"), ("status_class", "2xx"))],
+        self.assertEqual(found["weblog_hits_total", (("method", "GET"), ("status_class", "2xx"),
+                                                     ("vhost", ""))],
                          1)
         self.assertEqual(found["weblog_hits_total", (("method", "POST"),
-                                                     ("status_class", "5xx"))], 1)
-        self.assertEqual(found["weblog_hits_total", (("method", "GET"), ("status_class", "4xx"))],
+                                                     ("status_class", "5xx"), ("vhost", ""))], 1)
+        self.assertEqual(found["weblog_hits_total", (("method", "GET"), ("status_class", "4xx"),
+                                                     ("vhost", ""))],
                          1)
         self.assertEqual(found["weblog_bytes_total", ()], 107)
         self.assertEqual(found["weblog_log_up", source], 1)
@@ -144,7 +164,8 @@ class MetricsPageTests(unittest.TestCase):
         """A scrape of the metrics is a line read, but not a hit of the site's traffic."""
         found = self.read(line(1).replace("GET /1 ", "GET /metrics.rpy "), line(2))
         self.assertEqual(found["weblog_lines_total", (("source", self.path),)], 2)
-        self.assertEqual(found["weblog_hits_total", (("method", "GET"), ("status_class", "2xx"))],
+        self.assertEqual(found["weblog_hits_total", (("method", "GET"), ("status_class", "2xx"),
+                                                     ("vhost", ""))],
                          1)
         self.assertEqual(self.records.aggregates.total, 1)
 
@@ -159,14 +180,16 @@ class MetricsPageTests(unittest.TestCase):
         page = MetricsPage(records)
         found = samples(page)
         self.assertEqual(found["weblog_lines_total", (("source", self.path),)], 1)
-        self.assertEqual(found["weblog_hits_total", (("method", "GET"), ("status_class", "2xx"))],
+        self.assertEqual(found["weblog_hits_total", (("method", "GET"), ("status_class", "2xx"),
+                                                     ("vhost", ""))],
                          0)  # there, at 0, for a rate to see the first hits
         with open(self.path, "a") as log:
             log.write(line(2))
         records.catchUp()
         found = samples(page)
         self.assertEqual(found["weblog_lines_total", (("source", self.path),)], 2)
-        self.assertEqual(found["weblog_hits_total", (("method", "GET"), ("status_class", "2xx"))],
+        self.assertEqual(found["weblog_hits_total", (("method", "GET"), ("status_class", "2xx"),
+                                                     ("vhost", ""))],
                          1)
 
     def test_refusedOwnRequestsAreHits(self) -> None:
@@ -175,16 +198,27 @@ class MetricsPageTests(unittest.TestCase):
         found = self.read(*(line(n).replace(f"GET /{n} ", "GET /metrics.rpy ").replace(
             " 200 ", " 401 ") for n in range(5)), line(9).replace("GET /9 ", "GET /weblog.rpy ")
             .replace(" 200 ", " 404 "))
-        self.assertEqual(found["weblog_hits_total", (("method", "GET"), ("status_class", "4xx"))],
+        self.assertEqual(found["weblog_hits_total", (("method", "GET"), ("status_class", "4xx"),
+                                                     ("vhost", ""))],
                          6)
         self.assertEqual(self.records.aggregates.total, 6)
+
+    def test_vhosts(self) -> None:
+        """The hits of a log that names virtual hosts (C{vhost_combined}) are counted by them,
+        beside those of lines that name none."""
+        found = self.read('www.example.org:80 ' + line(1), 'blog.example.org:443 ' + line(2),
+                          line(3))
+        labels = (("method", "GET"), ("status_class", "2xx"))
+        for vhost in ("www.example.org:80", "blog.example.org:443", ""):
+            self.assertEqual(found["weblog_hits_total", (*labels, ("vhost", vhost))], 1, vhost)
 
     def test_countsGrow(self) -> None:
         """A second scrape counts what was appended since, once."""
         self.read(line(1))
         found = self.read(line(2), line(3))
         self.assertEqual(found["weblog_lines_total", (("source", self.path),)], 3)
-        self.assertEqual(found["weblog_hits_total", (("method", "GET"), ("status_class", "2xx"))],
+        self.assertEqual(found["weblog_hits_total", (("method", "GET"), ("status_class", "2xx"),
+                                                     ("vhost", ""))],
                          3)
 
     def test_missingLogIsDown(self) -> None:
@@ -246,10 +280,11 @@ class ResponseTimeTests(unittest.TestCase):
         records.catchUp()
         found = samples(page)
         self.assertEqual(records.lines, 5000)
-        self.assertEqual(found["weblog_hits_total", (("method", "POST"), ("status_class", "2xx"))],
-                         4000)
+        self.assertEqual(found["weblog_hits_total", (("method", "POST"), ("status_class", "2xx"),
+                                                     ("vhost", ""))], 4000)
         self.assertEqual(found["weblog_hits_total", (("method", "other"),
-                                                     ("status_class", "2xx"))], 1000)
+                                                     ("status_class", "2xx"), ("vhost", ""))],
+                         1000)
 
     def test_noneWithoutTimes(self) -> None:
         """A log without times has no histogram."""
@@ -263,6 +298,7 @@ class ResponseTimeTests(unittest.TestCase):
             log.write(line())
         records.catchUp()
         found = samples(page)
-        self.assertEqual(found["weblog_hits_total", (("method", "GET"), ("status_class", "2xx"))],
+        self.assertEqual(found["weblog_hits_total", (("method", "GET"), ("status_class", "2xx"),
+                                                     ("vhost", ""))],
                          1)
         self.assertFalse([key for key in found if key[0].startswith("weblog_response_time")])

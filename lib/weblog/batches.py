@@ -76,7 +76,7 @@ def _fast(lines: list[bytes], source: str | None) -> pa.Table | None:
     match = PLAIN.match
     found = [match(line) if line.find(b"\\") < 0 and len(line) <= MAX_LINE else None
              for line in lines]
-    plain = [each.groups() for each in found if each is not None]
+    plain = [each.groups() for each in found if each is not None]  # the vhost's None last
     table = _plain(plain, source) if plain else None
     if len(plain) == len(lines):
         return None if table is None else _valid(table)
@@ -162,7 +162,7 @@ def _plain(rows: list[tuple[Any, ...]], source: str | None) -> pa.Table:
     null time (its line is malformed).  Its text columns are dictionary arrays.
     """
     client, ident, user, when, request, status, size, referrer, agent = (
-        pa.array(column, pa.binary()) for column in zip(*rows, strict=True))
+        pa.array(column, pa.binary()) for column in list(zip(*rows, strict=True))[:9])
     requests = request.dictionary_encode()
     split = [_request(value) for value in requests.dictionary.to_pylist()]
     referrers = referrer.dictionary_encode()

@@ -52,10 +52,10 @@ class RecordsCollector(Collector):
         yield lines
         yield malformed
         hits = CounterMetricFamily("weblog_hits", "Hits read (weblog's own requests left out), "
-                                   "by status class and method.",
-                                   labels=["status_class", "method"])
-        for (status, method), count in sorted(traffic.hits().items()):
-            hits.add_metric([status, method], count)
+                                   "by status class, method and virtual host.",
+                                   labels=["status_class", "method", "vhost"])
+        for labels, count in sorted(traffic.hits().items()):
+            hits.add_metric(labels, count)
         yield hits
         yield CounterMetricFamily("weblog_bytes", "Bytes the hits read say were sent.",
                                   value=traffic.bytes)
@@ -74,7 +74,8 @@ class RecordsCollector(Collector):
         status = self.records.status()
         files = status.get("files") or [status]
         for each in files:
-            up.add_metric([each["path"]], 1.0 if each["state"] == "ok" else 0.0)
+            up.add_metric([each.get("source", each["path"])],
+                          1.0 if each["state"] == "ok" else 0.0)
         yield up
 
     def _streams(self) -> Iterator[Metric]:

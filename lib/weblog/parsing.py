@@ -124,11 +124,12 @@ and nginx write it as sent), up to nine words and only after a C{-} ident, so th
 a word more before the time (vhost_common's) is refused rather than misread."""
 PLAIN = re.compile(
     rb'([^\s"]++) (\S++) (\S++) \[(\d\d/[A-Za-z]{3}/\d{4}:\d\d:\d\d:[0-5]\d [+-]\d{4})\] '
-    rb'"([^"]*+)" (\d{3}|-) (\d{1,%d}+|-)(?: "([^"]*+)" "([^"]*+)")?\Z' % DIGITS
+    rb'"([^"]*+)" (\d{3}|-) (\d{1,%d}+|-)(?: "([^"]*+)" "([^"]*+)")?(?:(?!)())?\Z' % DIGITS
 )
 """A plain combined or common line, for lines without a backslash (no escapes to undo):
 C{[^"]} runs as a tight loop in the regular expression engine, C{[^"\\]} does not.  Its
-groups are L{Logged}'s fields but the last (the vhost, which a plain line has not)."""
+groups are L{Logged}'s fields but the time taken; the last, the vhost, which a plain line has
+not, is always None (a group that never takes part)."""
 
 
 def _masked(text: str) -> str:
@@ -186,12 +187,12 @@ def read_line(line: bytes | str) -> Logged:
     fields = found.groups()
     if _stamp_known(fields[3]) is None:  # check_time, inlined for the stamps seen already
         check_time(fields[3], line)
-    return _logged(Logged, fields + _NO_VHOST)  # as Logged(*fields, None, None), uncalled
+    return _logged(Logged, fields + _NO_DURATION)  # as Logged(*fields, None), uncalled
 
 
 def logged_of(kept: Kept) -> Logged:
     """The fields of a line as kept (see L{Kept})."""
-    return kept if isinstance(kept, tuple) else _logged(Logged, kept.groups() + _NO_VHOST)
+    return kept if isinstance(kept, tuple) else _logged(Logged, kept.groups() + _NO_DURATION)
 
 
 def check_time(when: Raw, line: bytes | str) -> None:
@@ -202,7 +203,7 @@ def check_time(when: Raw, line: bytes | str) -> None:
         raise LogLineError(line, str(error)) from None
 
 
-_logged, _NO_VHOST, _stamp_known = tuple.__new__, (None, None), STAMPS.get  # no vhost, duration
+_logged, _NO_DURATION, _stamp_known = tuple.__new__, (None,), STAMPS.get
 
 
 def as_text(raw: Raw) -> str:
