@@ -572,3 +572,43 @@ class CloseTests(_LogTestCase):
         self.assertEqual([handle.closed for handle in held], [True, True])
         self.assertIsNone(follower.offset)
         self.assertEqual(follower.held_files(), [])
+
+
+class HeaderTests(_LogTestCase):
+    """A follower given a C{header}: a file's first line that begins with it is not handed out
+    (a syslog spool's, L{weblog.spool.HEADER})."""
+
+    HEADER = b"#weblog syslog spool "
+
+    def headed(self, read_back: int = 0) -> LogFollower:
+        """A follower of the log that knows the spool's header."""
+        follower = LogFollower(self.path, read_back, source="syslog:h/t", header=self.HEADER)
+        self.addCleanup(follower.close)
+        return follower
+
+    def test_headerLeftOutOfReadBack(self) -> None:
+        """Read back from its start, a file's header is not one of its lines."""
+        self.append(self.HEADER + b"syslog:h/t 2026 token\n" + joined(numbered(3)))
+        follower = self.headed(read_back=10)
+        self.assertEqual(self.readAll(follower), numbered(3))
+        self.assertEqual(follower.source, "syslog:h/t")
+
+    def test_headerOfEachRotatedFile(self) -> None:
+        """Each file's header is left out, through a rename rotation; a line that only looks
+        like one, later in a file, is handed out."""
+        follower = self.headed()
+        self.assertEqual(follower.read(), ([], False))  # no file yet: the next is read whole
+        self.append(self.HEADER + b"one\n" + joined(numbered(2)))
+        self.assertEqual(self.readAll(follower), numbered(2))
+        self.append(self.HEADER + b"not first\n")
+        os.rename(self.path, self.path + ".1")
+        self.append(self.HEADER + b"two\n" + joined(numbered(2, 2)))
+        self.assertEqual(self.readAll(follower), [self.HEADER + b"not first", *numbered(2, 2)])
+
+    def test_withoutHeaderFirstLineKept(self) -> None:
+        """A follower without a header hands out a first line that looks like one."""
+        self.append(self.HEADER + b"x\n")
+        follower = LogFollower(self.path, 10)
+        self.addCleanup(follower.close)
+        self.assertEqual(self.readAll(follower), [self.HEADER + b"x"])
+        self.assertEqual(follower.source, self.path)

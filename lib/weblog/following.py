@@ -56,6 +56,7 @@ class LogFollower:
     Read what was appended to one log path since the last read, as complete lines.
 
     @ivar path: the path followed, as given.
+    @ivar source: what its hits are said to come from.
     @ivar state: C{"ok"}, C{"missing"} or C{"unreadable"}.
     @ivar reason: one line on why the state is not C{"ok"}, else C{""}.
     @ivar rotations: how many times the path came to name another file.
@@ -66,14 +67,9 @@ class LogFollower:
     _READ_BACK_LIMIT = 32 * 1024 * 1024
     _MAX_RETIRED = 4
 
-    def __init__(
-        self,
-        path: str,
-        read_back: int = 0,
-        max_line: int = 64 * 1024,
-        linger: float = 30.0,
-        now: Callable[[], float] = time.monotonic,
-    ) -> None:
+    def __init__(self, path: str, read_back: int = 0, max_line: int = 64 * 1024,
+                 linger: float = 30.0, now: Callable[[], float] = time.monotonic,
+                 source: str | None = None, header: bytes = b"") -> None:
         """
         @param path: the log file to follow.
         @param read_back: at the first open, how many complete lines to read
@@ -84,16 +80,17 @@ class LogFollower:
         @param linger: seconds a rotated-away file is still read after it last
             grew, for writers that keep appending to it for a while.
         @param now: the clock for C{linger}.
+        @param source: what its hits are said to come from; default its path.
+        @param header: a first line that begins with this is not a line of the log (a spool's,
+            L{weblog.spool.HEADER}).
         """
         self.path = path
-        self.state = "missing"
-        self.reason = "not opened yet"
-        self.rotations = 0
-        self.truncations = 0
-        self._read_back = read_back
-        self._max_line = max_line
-        self._linger = linger
-        self._now = now
+        self.source = path if source is None else source
+        self._header = header
+        self.state, self.reason = "missing", "not opened yet"
+        self.rotations = self.truncations = 0
+        self._read_back, self._max_line = read_back, max_line
+        self._linger, self._now = linger, now
         self._current: _OpenLog | None = None
         self._retired: list[_OpenLog] = []
         self._finished: deque[tuple[int, int]] = deque(maxlen=16)
@@ -301,6 +298,9 @@ class LogFollower:
         if want <= 0:
             return False
         data = os.pread(fileno, want, log.offset)
+        header = self._header
+        if log.offset == 0 and header and data[:len(header)] == header[:len(data)]:
+            log.discard_first = True
         log.offset += len(data)
         log.mark = (log.mark + data[-64:])[-64:]
         self._split(log, data, lines)
