@@ -126,6 +126,28 @@ class SettingsTests(unittest.TestCase):
         error = self.assertRaises(ConfigError, settings.history_max_mb)
         self.assertEqual(str(error), "WEBLOG_HISTORY_MAX_MB must be a whole number, got '1GB'")
 
+    def test_syslogListen(self) -> None:
+        """Where syslog is received is C{$WEBLOG_SYSLOG}'s C{udp:HOST:PORT} and
+        C{tcp:HOST:PORT} entries (an IPv6 host in brackets), else nowhere."""
+        self.assertSetting("WEBLOG_SYSLOG", settings.syslog_listen, [],
+                           "udp:127.0.0.1:5514, tcp:[::1]:5514,",
+                           [("udp", "127.0.0.1", 5514), ("tcp", "::1", 5514)])
+        for bad, reason in (("udp:5514", "entries must be udp:HOST:PORT or tcp:HOST:PORT,"
+                                          " got 'udp:5514'"),
+                            ("sctp:h:1", "entries must be udp:HOST:PORT or tcp:HOST:PORT,"
+                                         " got 'sctp:h:1'"),
+                            ("tcp:h:65536", "entries must be udp:HOST:PORT or tcp:HOST:PORT,"
+                                            " got 'tcp:h:65536'"),
+                            ("udp:h:1,udp:h:1", "names 'udp:h:1' twice")):
+            setEnvironment(self, WEBLOG_SYSLOG=bad)
+            error = self.assertRaises(ConfigError, settings.syslog_listen)
+            self.assertEqual(str(error), f"WEBLOG_SYSLOG {reason}")
+
+    def test_spoolPath(self) -> None:
+        """The syslog spool is C{syslog} in the state directory."""
+        setEnvironment(self, WEBLOG_STATE="/srv/state")
+        self.assertEqual(settings.spool_path(), "/srv/state/syslog")
+
     def test_readWhenAsked(self) -> None:
         """A setting is read again each time it is asked for, as an edited .rpy asks again."""
         setEnvironment(self, WEBLOG_KEEP="5")

@@ -15,7 +15,8 @@ from weblog.errors import ConfigError, shown
 
 __all__ = ["DEFAULT_KEEP", "HISTORY_MEMORY", "env_int", "history", "history_max_mb",
            "history_memory", "history_path", "history_threads", "htpasswd_path", "keep",
-           "log_format", "log_path", "max_streams", "retain_days", "state_dir"]
+           "log_format", "log_path", "max_streams", "retain_days", "spool_path", "state_dir",
+           "syslog_listen"]
 
 DEFAULT_KEEP = 10000
 DEFAULT_LOG = "var/access.log"
@@ -87,6 +88,11 @@ def history() -> bool:
     raise ConfigError(f"WEBLOG_HISTORY must be on or off, got {shown(text, 40)}")
 
 
+def spool_path() -> str:
+    """The directory of the lines received over syslog: C{syslog} in the state directory."""
+    return os.path.join(state_dir(), "syslog")
+
+
 def history_path() -> str:
     """The history's DuckDB file: C{history.duckdb} in the state directory."""
     return os.path.join(state_dir(), "history.duckdb")
@@ -120,3 +126,30 @@ def history_max_mb() -> int:
         raise ConfigError(f"{name} must be 0 (no cap) or from {SMALLEST_HISTORY_MAX_MB} to"
                           f" {largest}, got {value}")
     return value
+
+
+def syslog_listen() -> list[tuple[str, str, int]]:
+    """
+    Where to receive syslog: C{$WEBLOG_SYSLOG}, a comma-separated list of C{udp:HOST:PORT} and
+    C{tcp:HOST:PORT} (an IPv6 host in brackets), as C{(transport, host, port)}; else none.
+
+    @raise ConfigError: if an entry is not one of those, or two are the same.
+    """
+    name, found = "WEBLOG_SYSLOG", []
+    for entry in os.environ.get(name, "").split(","):
+        entry = entry.strip()
+        if not entry:
+            continue
+        transport, _, rest = entry.partition(":")
+        host, _, port = rest.rpartition(":")
+        if host.startswith("[") and host.endswith("]"):
+            host = host[1:-1]
+        if transport not in ("udp", "tcp") or not host or not port.isdigit() \
+                or not 0 < int(port) < 65536:
+            raise ConfigError(f"{name} entries must be udp:HOST:PORT or tcp:HOST:PORT,"
+                              f" got {shown(entry, 60)}")
+        where = (transport, host, int(port))
+        if where in found:
+            raise ConfigError(f"{name} names {shown(entry, 60)} twice")
+        found.append(where)
+    return found
