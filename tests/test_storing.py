@@ -11,11 +11,14 @@ from collections import Counter
 from typing import IO, Any
 from unittest import mock
 
+from twisted.internet.task import Clock
 from twisted.trial import unittest
+from weblog import spool as spool_module
 from weblog.appending import Appending
 from weblog.logfiles import identity, open_log
 from weblog import storing as storing_module
 from weblog.storing import SLICE_BYTES, Storing
+from weblog.spool import Spool
 from weblog.store import Store, StoreError
 
 from tests.support import written
@@ -274,3 +277,67 @@ class StoringTests(unittest.TestCase):
         self.assertExactlyOnce()
         self.assertEqual(sorted(self.store.query("SELECT lines, hits FROM files")),
                          [(2, 2), (4, 3)])
+
+
+class SpoolStoringTests(unittest.TestCase):
+    """L{Storing} with a syslog spool (L{weblog.spool.Spool}): its files stored as they come,
+    each with its sender as its source, its header left out, its C{.1} deleted once stored."""
+
+    def setUp(self) -> None:
+        self.directory = self.mktemp()
+        os.mkdir(self.directory)
+        self.spool_dir = os.path.join(self.directory, "syslog")
+        self.spool = Spool(self.spool_dir, Clock(), historian_deletes=True)
+        self.addCleanup(self.spool.close)
+        self.store = Store(os.path.join(self.directory, "history.duckdb"))
+        self.addCleanup(self.store.close)
+        self.storing = Storing(self.store, [os.path.join(self.directory, "access.log")],
+                               spool=self.spool_dir)
+        self.addCleanup(self.storing.close)
+
+    def send(self, host: str, numbers: range) -> None:
+        """Spool the lines numbered C{numbers} as sent by C{host}, tagged C{nginx}."""
+        for number in numbers:
+            self.spool.add(host, "nginx", line(number).rstrip(b"\n"))
+        self.spool.flush()
+
+    def store_all(self) -> None:
+        """Look for new spool files, and store all there is."""
+        self.storing.measure()
+        while self.storing.step():
+            pass
+
+    def sources(self) -> dict[str, int]:
+        """The stored hits counted by source."""
+        return dict(self.store.query("SELECT source, count(*) FROM hits GROUP BY source"))
+
+    def test_sendersStoredWithSources(self) -> None:
+        """Two senders of the same lines are two sources, each stored once, and the headers
+        are neither hits nor lines."""
+        self.send("web1", range(10))
+        self.send("web2", range(10))
+        self.store_all()
+        self.assertEqual(self.sources(), {"syslog:web1/nginx": 10, "syslog:web2/nginx": 10})
+        self.assertEqual(self.storing.progress.lines, 20)
+        self.send("web3", range(5))  # a sender that comes later
+        self.send("web1", range(10, 15))
+        self.store_all()
+        self.assertEqual(self.sources(), {"syslog:web1/nginx": 15, "syslog:web2/nginx": 10,
+                                          "syslog:web3/nginx": 5})
+
+    def test_rotatedFileDeletedOnceStored(self) -> None:
+        """A spool's C{.1} is deleted once stored all; what the spool writes next goes on."""
+        self.patch(spool_module, "FILE_BYTES", 2000)
+        self.send("web1", range(20))  # past FILE_BYTES: the next write rotates
+        self.send("web1", range(20, 25))
+        rotated = os.path.join(self.spool_dir, "web1~nginx.log.1")
+        self.assertTrue(os.path.exists(rotated))
+        self.store_all()
+        self.assertFalse(os.path.exists(rotated))
+        self.assertTrue(os.path.exists(os.path.join(self.spool_dir, "web1~nginx.log")))
+        self.send("web1", range(25, 60))  # rotated again, since .1 is gone
+        self.store_all()
+        self.assertEqual(self.sources(), {"syslog:web1/nginx": 60})
+        resources = Counter(resource for resource, in self.store.query(
+            "SELECT resource FROM hits"))
+        self.assertEqual(resources, Counter(f"/page/{number}" for number in range(60)))

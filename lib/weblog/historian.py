@@ -23,14 +23,8 @@ import duckdb
 from twisted.internet.defer import Deferred, DeferredSemaphore, fail
 from twisted.internet.interfaces import IReactorCore
 from twisted.internet.threads import deferToThread
-from twisted.logger import (
-    FilteringLogObserver,
-    Logger,
-    LogLevel,
-    LogLevelFilterPredicate,
-    globalLogBeginner,
-    textFileLogObserver,
-)
+from twisted.logger import (FilteringLogObserver, Logger, LogLevel, LogLevelFilterPredicate,
+                            globalLogBeginner, textFileLogObserver)
 from twisted.protocols import amp
 from twisted.internet.protocol import connectionDone
 from twisted.python.failure import Failure
@@ -76,17 +70,17 @@ class Historian:
 
     def __init__(self, store_path: str, paths: Sequence[str], parser: LineParser = AUTO,
                  memory_mb: int = settings.HISTORY_MEMORY, threads: int = 2,
-                 retry: float = RETRY,
-                 idle: float = IDLE, problem: str = "", retain_days: int = 400,
-                 max_bytes: int = 0) -> None:
+                 retry: float = RETRY, idle: float = IDLE, problem: str = "",
+                 retain_days: int = 400, max_bytes: int = 0, spool: str | None = None) -> None:
         """
         @param problem: why the settings cannot be used (the store is then not opened).
         @param retain_days: how many days of hits back from the newest are kept.
         @param max_bytes: the cap on the store's files (0: none).
+        @param spool: the syslog spool's directory, whose files are stored too (else None).
         """
         self.keeping = Keeping(retain_days, max_bytes)
         self.store_path = store_path
-        self.paths = list(paths)
+        self.paths, self.spool = list(paths), spool
         self.parser = parser
         self.memory_mb = memory_mb
         self.threads = threads
@@ -192,7 +186,8 @@ class Historian:
     def _store_into(self, store: Store) -> None:
         """Store the logs into C{store} until stopped, saying how far it is after each batch."""
         held = Held(*store.summary())
-        storing = Storing(store, self.paths, self.parser, self._batch_bytes, on_batch=held.add)
+        storing = Storing(store, self.paths, self.parser, self._batch_bytes, on_batch=held.add,
+                          spool=self.spool)
         storing.measure()
         try:
             self._store_steps(store, storing, held)
@@ -307,8 +302,10 @@ def historian_from_settings() -> Historian:
     """The historian of the logs, format and state directory the settings name."""
     paths = [part for part in settings.log_path().split(":") if part]
     parser: LineParser = AUTO
-    problem = ""
+    problem, spool = "", None
     try:
+        if settings.syslog_listen():
+            spool = settings.spool_path()
         if settings.log_format():
             parser = compile_format(settings.log_format())
         memory, threads = settings.history_memory(), settings.history_threads()
@@ -316,7 +313,7 @@ def historian_from_settings() -> Historian:
     except ConfigError as error:
         problem, memory, threads, retain, max_mb = str(error), settings.HISTORY_MEMORY, 2, 400, 0
     return Historian(settings.history_path(), paths, parser, memory, threads, problem=problem,
-                     retain_days=retain, max_bytes=max_mb * 1_000_000)
+                     retain_days=retain, max_bytes=max_mb * 1_000_000, spool=spool)
 
 
 def main() -> None:

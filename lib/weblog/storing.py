@@ -27,6 +27,7 @@ from weblog.appending import Stored
 from weblog.batches import hits_of
 from weblog.logfiles import identity, identity_of, open_log, siblings
 from weblog.parsing import AUTO, LineParser
+from weblog.spool import HEADER, spool_files
 
 __all__ = ["Progress", "Storing", "share_python"]
 
@@ -110,7 +111,8 @@ class Storing:
 
     def __init__(self, store: Any, paths: Sequence[str], parser: LineParser = AUTO,
                  batch_bytes: int = BATCH_BYTES,
-                 on_batch: Callable[[Stored], None] | None = None) -> None:
+                 on_batch: Callable[[Stored], None] | None = None,
+                 spool: str | None = None) -> None:
         """
         @param store: a L{weblog.store.Store} (or what has its C{position}, C{begin} and
             C{append}).
@@ -118,6 +120,8 @@ class Storing:
         @param parser: reads their lines.
         @param batch_bytes: the most bytes read for one transaction.
         @param on_batch: called with what each batch stored.
+        @param spool: the directory of the syslog spool (L{weblog.spool}), whose files are
+            followed too, as they come, and each of whose C{.1} is deleted once stored.
         """
         self.store = store
         self.paths = list(paths)
@@ -125,7 +129,10 @@ class Storing:
         self.batch_bytes = batch_bytes
         self.progress = Progress()
         self.on_batch = on_batch
-        self._sources = len(self.paths) > 1
+        self.spool = spool
+        self._spooled: dict[str, str] = {}
+        """The spool's files followed, and their sources."""
+        self._sources = len(self.paths) > 1 or spool is not None
         self._reading: _Reading | None = None
         self._stored: set[tuple[int, ...]] = set()
         """The files (device, inode, size, modification) found all stored, not read again."""
@@ -135,7 +142,13 @@ class Storing:
         """Adds a slice's hits to the store while the next slice is made."""
 
     def measure(self) -> None:
-        """Work out how many bytes the logs hold, and how many of them are stored."""
+        """Find the spool's new files; work out how many bytes the logs hold, and how many of
+        them are stored."""
+        if self.spool is not None:
+            for path, source in spool_files(self.spool):
+                if path not in self._spooled:
+                    self._spooled[path] = source
+                    self.paths.append(path)
         done = total = 0
         for path in self.paths:
             for name in siblings(path):
@@ -213,6 +226,9 @@ class Storing:
             if len(data) >= slice_bytes:  # a line longer than a slice: malformed
                 return self._skip_long(log, known, seen, name, start, start + len(data))
             self._forget(keep=None)
+            if not data and name != path and path in self._spooled:
+                _delete(name)  # a spool's .1, all stored: the spool rotates again once it is gone
+                return False
             if data and name != path:  # a rotated file that ends without a newline:
                 if time.time() - mtime > SETTLED:  # its last line is malformed, once settled
                     return self._append(known, name, start, start + len(data), 1)
@@ -225,13 +241,16 @@ class Storing:
         appending = self.store.begin(known, name, start)
         if appending is None:
             return True  # stored already (by an earlier writer): the next step goes on
-        source = path if self._sources else None
+        source = self._spooled.get(path, path) if self._sources else None
+        skip = data.find(b"\n") + 1 if start == 0 and path in self._spooled \
+            and data.startswith(HEADER) else 0  # a spool's first line: not the log's
         lines, position, read_to = 0, start, start + len(data)
         adding: Future[None] | None = None
         with appending:
             try:
                 while end:
-                    count, table = hits_of(data[:end], self.parser, source)
+                    count, table = hits_of(data[skip:end], self.parser, source)
+                    skip = 0
                     lines += count
                     position += end
                     if table is not None:  # stored while the next slice is made
@@ -311,3 +330,11 @@ class Storing:
         self.progress.lines += lines
         if self.on_batch is not None:
             self.on_batch(stored)
+
+
+def _delete(path: str) -> None:
+    """Delete a file, if it is still there."""
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
