@@ -43,7 +43,8 @@ def log_status(path: str, problem: str, followers: Sequence[LogFollower], lines:
     }
     if len(followers) > 1:
         status["files"] = [
-            {"path": follower.path, "state": follower.state, "reason": follower.reason}
+            {"path": follower.path, "state": follower.state, "reason": follower.reason,
+             **({"source": follower.source} if follower.source != follower.path else {})}
             for follower in followers
         ]
     return status

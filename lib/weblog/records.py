@@ -57,19 +57,11 @@ class Records:
     ANNOUNCE_BATCH = 500
     """The most hits the listeners are told of at once."""
 
-    def __init__(
-        self,
-        followers: Sequence[LogFollower],
-        parser: LineParser = AUTO,
-        keep: int = 10000,
-        clock: IReactorTime | None = None,
-        interval: float = 1.0,
-        slice_bytes: int = 64 * 1024,
-        ring_bytes: int | None = None,
-        path: str | None = None,
-        problem: str = "",
-        history: IHistory | None = None,
-    ) -> None:
+    def __init__(self, followers: Sequence[LogFollower], parser: LineParser = AUTO,
+                 keep: int = 10000, clock: IReactorTime | None = None, interval: float = 1.0,
+                 slice_bytes: int = 64 * 1024, ring_bytes: int | None = None,
+                 path: str | None = None, problem: str = "", history: IHistory | None = None,
+                 sources: bool = False) -> None:
         """
         @param followers: the logs, each followed by its own follower.
         @param parser: reads their lines.
@@ -83,13 +75,15 @@ class Records:
         @param problem: why the logs cannot be followed, for L{status}, else C{""}.
         @param history: the historian that stores every hit of the same logs, started and
             stopped with this Records; None when there is no store.
+        @param sources: whether each hit says its source even when there is one follower
+            (more may be added: L{add_follower}).
         """
         self.history = history
         self.path = path if path is not None else ":".join(f.path for f in followers)
         self.problem = problem
         self.keep = keep
         self._followers = list(followers)
-        self._sources = len(self._followers) > 1
+        self._sources = sources or len(self._followers) > 1
         self._parser = parser
         self.traffic = Traffic((clock or default_reactor()).seconds)
         self.aggregates = Aggregates()
@@ -126,6 +120,11 @@ class Records:
         """The followers of the logs, one per path."""
         return list(self._followers)
 
+    def add_follower(self, follower: LogFollower) -> None:
+        """Follow one more log (a sender's spool file): its hits say their source."""
+        self._followers.append(follower)
+        self._sources = True
+
     def poll(self) -> bool:
         """
         Read one slice of what was appended to each log; count and keep what was read.
@@ -137,7 +136,7 @@ class Records:
             lines, waiting = follower.read(self._slice)
             more = more or waiting
             if lines:
-                self.ingest(lines, follower.path if self._sources else None)
+                self.ingest(lines, follower.source if self._sources else None)
         if not more:
             self.traffic.read_to_end()
             if self._announced < self.hit_count:
