@@ -19,6 +19,7 @@ Here L{Records} takes its logs, its format and its size from the settings
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
@@ -30,14 +31,25 @@ from weblog.history import History
 from weblog.interfaces import ICounter, IRecords
 from weblog.logformat import compile_format
 from weblog.parsing import AUTO, LineParser
+from weblog.spool import HEADER, Spool, spool_files
+from weblog.syslogserver import Receiver
 
 __all__ = ["Counter", "ICounter", "IRecords", "Records"]
 
 _log = Logger()
 
+EVERY_LINE = 1 << 62
+"""The read-back of a sender's spool file made while the server runs: all of it."""
+
 
 class Records(records.Records):
-    """The hits of the logs the settings name (C{$WEBLOG_LOG}), in their format."""
+    """
+    The hits of the logs the settings name (C{$WEBLOG_LOG}), in their format, and of the
+    lines received over syslog (C{$WEBLOG_SYSLOG}), through their spool.
+
+    @ivar receiver: receives syslog, once started; None without C{$WEBLOG_SYSLOG} (or with a
+        test's clock).
+    """
 
     def __init__(
         self,
@@ -68,7 +80,9 @@ class Records(records.Records):
         path = path or settings.log_path()
         parser: LineParser = AUTO
         problem = ""
+        listen: list[tuple[str, str, int]] = []
         try:
+            listen = settings.syslog_listen()
             keep = settings.keep() if keep is None else keep
             format = settings.log_format() if format is None else format
             if format:
@@ -88,5 +102,41 @@ class Records(records.Records):
         now = clock.seconds if clock is not None else time.monotonic
         followers = [LogFollower(part, read_back=keep, now=now)
                      for part in path.split(":") if part and not problem]
+        spool = settings.spool_path()
+        if listen and not problem:
+            followers += [LogFollower(spooled, read_back=keep, now=now, source=source,
+                                      header=HEADER) for spooled, source in spool_files(spool)]
         super().__init__(followers, parser, keep, clock, interval, slice_bytes, ring_bytes,
-                         path=path, problem=problem, history=history)
+                         path=path, problem=problem, history=history, sources=bool(listen))
+        self.receiver: Receiver | None = None
+        self._listen = listen
+        if listen and not problem and clock is None:
+            from twisted.internet import reactor
+
+            self.receiver = Receiver(Spool(spool, reactor, history is not None,
+                                           on_new=self._new_sender, on_written=self.wake),
+                                     reactor)
+            reactor.addSystemEventTrigger("before", "shutdown", self.receiver.stop)
+
+    def _new_sender(self, path: str, source: str) -> None:
+        """Follow the spool file made for a new sender, from its start."""
+        self.add_follower(LogFollower(path, read_back=EVERY_LINE, source=source, header=HEADER))
+
+    def start(self) -> None:
+        """Start following the logs, and listening for syslog."""
+        super().start()
+        if self.receiver is not None and not self.receiver.listening:
+            self.receiver.listen(self._listen)
+
+    def stop(self) -> None:
+        """Stop listening for syslog, and following the logs."""
+        if self.receiver is not None:
+            self.receiver.stop()
+        super().stop()
+
+    def status(self) -> dict[str, Any]:
+        """The JSON C{log} object; with C{syslog}, the receiver's, when it listens."""
+        status = super().status()
+        if self.receiver is not None:
+            status["syslog"] = self.receiver.status()
+        return status

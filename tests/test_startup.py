@@ -48,6 +48,13 @@ class ConfigProblemTests(unittest.TestCase):
             config_problem(), "WEBLOG_MAX_STREAMS must be from 1 to 100000, got 0"
         )
 
+    def test_configBadSyslog(self):
+        """A C{$WEBLOG_SYSLOG} entry that is not C{udp:HOST:PORT} or C{tcp:HOST:PORT} is the
+        problem."""
+        setEnvironment(self, WEBLOG_SYSLOG="udp:127.0.0.1")
+        self.assertEqual(config_problem(), "WEBLOG_SYSLOG entries must be udp:HOST:PORT or"
+                                           " tcp:HOST:PORT, got 'udp:127.0.0.1'")
+
     def test_configBadHistoryCap(self):
         """A C{$WEBLOG_HISTORY_MAX_MB} too small is the problem, unless the history is off."""
         setEnvironment(self, WEBLOG_HISTORY_MAX_MB="8")

@@ -172,12 +172,23 @@ def log_summary(status: dict[str, Any]) -> str:
 def log_state(status: dict[str, Any]) -> Tag:
     """The log's path, state and counts; a waiting notice when it cannot be read."""
     counts = tags.span(log_summary(status), id="log-counts", **{"data-format": SUMMARY})
+    syslog = _syslog_state(status["syslog"]) if "syslog" in status else ""
     if status["state"] == "ok":
-        return tags.p("Following ", tags.code(status["path"]), ": ", counts, ".",
+        return tags.p("Following ", tags.code(status["path"]), ": ", counts, ".", syslog,
                       class_="log state-ok", id="log")
     verb = "cannot follow" if status["state"] == "misconfigured" else "waiting for"
     return tags.p(tags.strong(f"{verb} {status['path']}: {status['reason']}"), " (", counts, ").",
-                  class_=f"log state-{status['state']}", id="log")
+                  syslog, class_=f"log state-{status['state']}", id="log")
+
+
+def _syslog_state(syslog: dict[str, Any]) -> Tag:
+    """What the syslog receiver does: where it listens and what it received, or its trouble."""
+    received = (f"{sum(syslog['messages'].values()):,} messages from {syslog['senders']:,}"
+                f" senders, {sum(syslog['malformed'].values()):,} not syslog")
+    if syslog["state"] != "ok":
+        return tags.span(" ", tags.strong(f"Syslog: {syslog['reason']}"), f" ({received}).")
+    return tags.span(" Receiving syslog on ", tags.code(", ".join(syslog["listening"])),
+                     f": {received}.")
 
 
 def human_size(count: int) -> str:

@@ -23,6 +23,7 @@ def config_problem() -> str:
         if settings.log_format():
             compile_format(settings.log_format())
         settings.max_streams()
+        settings.syslog_listen()
         if settings.history():
             settings.history_memory()
             settings.history_threads()
