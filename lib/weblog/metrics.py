@@ -64,6 +64,7 @@ class RecordsCollector(Collector):
         yield GaugeMetricFamily("weblog_ingest_lag_seconds", "Seconds since the server last "
                                 "read the logs to their end.", value=traffic.lag())
         yield from self._logs()
+        yield from _syslog(self.records.status().get("syslog"))
         yield from self._streams()
         yield from self._history(self.records.history_status())
 
@@ -103,6 +104,32 @@ class RecordsCollector(Collector):
         yield GaugeMetricFamily("weblog_history_backfill_ratio", "How much of the logs' bytes "
                                 "the history has stored, 0 to 1.",
                                 value=1.0 if not total else min(done / total, 1.0))
+
+
+def _syslog(status: dict[str, Any] | None) -> Iterator[Metric]:
+    """What the syslog receiver received, when it listens (C{$WEBLOG_SYSLOG})."""
+    if status is None:
+        return
+    for name, what in (("messages", "Syslog messages received"),
+                       ("malformed", "Syslog messages that were not syslog, left out"),
+                       ("cut", "Syslog messages too long, cut")):
+        family = CounterMetricFamily(f"weblog_syslog_{name}", f"{what}, by transport.",
+                                     labels=["transport"])
+        for transport, count in sorted(status[name].items()):
+            family.add_metric([transport], count)
+        yield family
+    yield GaugeMetricFamily("weblog_syslog_up", "1 when every syslog listener listens and the"
+                            " spool is written, else 0.", value=float(status["state"] == "ok"))
+    yield GaugeMetricFamily("weblog_syslog_connections", "Syslog TCP connections open.",
+                            value=status["connections"])
+    yield CounterMetricFamily("weblog_syslog_refused", "Syslog TCP connections closed at once,"
+                              " past the most open.", value=status["refused"])
+    yield GaugeMetricFamily("weblog_syslog_senders", "Senders (host and tag) with a spool"
+                            " file.", value=status["senders"])
+    yield CounterMetricFamily("weblog_syslog_overflowed", "Lines of senders past the most"
+                              " that have files of their own.", value=status["overflowed"])
+    yield CounterMetricFamily("weblog_syslog_lost", "Lines received that could not be written"
+                              " to the spool.", value=status["lost"])
 
 
 def _histogram(counts: list[int], total_us: int) -> Metric:
