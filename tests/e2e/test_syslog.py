@@ -28,6 +28,8 @@ from typing import Any, TypeVar
 
 from twisted.trial import unittest
 from weblog.parsing import parse_line
+from weblog.spool import HEADER
+from weblog.wake import wake
 
 from tests.e2e.readme import need, readme_block
 from tests.nginx import nginx_binary, start_nginx
@@ -163,11 +165,15 @@ class Weblog:
                                                 f"127.0.0.1:{port}"))
         self.server = TwistdServer(case, env={"WEBLOG_SYSLOG": listeners})
         self.server.start()
+        # as ./run.sh and the README's unit do: one page, and the server starts its shared
+        # objects, the syslog listeners among them
+        problem = wake(self.server.url(""), timeout=30)
+        case.assertEqual(problem, "")
         wanted = [listener.split(":")[0] for listener in listeners.split(",")]
         listening = waited(lambda: [each for each in wanted if bound(each, port)],
                            lambda found: found == wanted, 10)
-        case.assertEqual(listening, wanted, f"weblog must listen at {listeners} from its "
-                         f"start: {self.server.tail()}")
+        case.assertEqual(listening, wanted, f"weblog must listen at {listeners} once started:"
+                         f" {self.server.tail()}")
 
     def lines(self, source: str) -> int | None:
         """C{weblog_lines_total} of the source, in /metrics.rpy (None while absent)."""
@@ -207,14 +213,18 @@ class Weblog:
                       lambda document: document is not None and document["total"] >= count)
 
     def spooled(self) -> Counter[bytes]:
-        """Every line of every file under the spool, C{var/syslog/} (gzipped ones too)."""
+        """Every line of every file under the spool, C{var/syslog/} (gzipped ones too), each
+        file's header left out (and checked: the first line, and only there)."""
         found: Counter[bytes] = Counter()
         spool = self.server.base.descendant(["var", "syslog"]).path
         for directory, _, names in os.walk(spool):
             for name in names:
                 path = os.path.join(directory, name)
                 with (gzip.open(path) if name.endswith(".gz") else open(path, "rb")) as file:
-                    found.update(file.read().splitlines())
+                    header, *lines = file.read().splitlines()
+                assert header.startswith(HEADER), (path, header[:80])
+                assert not any(line.startswith(b"#") for line in lines), path
+                found.update(lines)
         return found
 
 
