@@ -40,7 +40,7 @@ HEADER = b"#weblog syslog spool "
 """How a spool file's first line begins; that line is not a hit, nor a malformed line."""
 FILE_BYTES = 16 << 20
 """A spool file is rotated to C{.1} once it is this big."""
-FILE_MOST = 4 * FILE_BYTES
+FILE_MOST = 2 * FILE_BYTES
 """A spool file whose C{.1} the historian has not stored yet is rotated anyway at this size."""
 MOST_SOURCES = 64
 """The most senders with files of their own."""
@@ -270,9 +270,9 @@ class Spool:
                 return
             if self._historian_deletes:
                 self.replaced += 1
-                _log.warn("syslog: {path} is replaced before the history stored all of it"
-                          " (it is {most} MiB behind): what it did not store is lost to it",
-                          path=rotated, most=FILE_MOST >> 20)
+                _log.warn("syslog: {path} is replaced before the history stored all of it (it"
+                          " is over {most} MiB behind): what it did not store is lost to it",
+                          path=rotated, most=FILE_BYTES >> 20)
         spooled.close()
         os.replace(spooled.path, rotated)
         spooled.open()

@@ -27,16 +27,18 @@ class UnitTests(unittest.TestCase):
     """The README's systemd unit."""
 
     def test_verified(self) -> None:
-        """systemd-analyze verify finds nothing wrong with it (its twistd made this one)."""
+        """systemd-analyze verify finds nothing wrong with it (its twistd and python made this
+        environment's); it wakes the server once started, so that it listens from its start."""
         analyze = need(SYSTEMD_ANALYZE, "systemd")
         unit = readme_block("unit")
         self.assertIn("ReadOnlyPaths=/var/log/nginx", unit)
         self.assertIn("StateDirectory=weblog", unit)
+        self.assertIn("-m weblog.wake http://127.0.0.1:8080", unit)
         base = os.path.abspath(self.mktemp())
         os.makedirs(base)
         path = os.path.join(base, "weblog.service")
         with open(path, "w") as file:
-            file.write(unit.replace("/opt/weblog/.venv/bin/twistd", TWISTD))
+            file.write(unit.replace("/opt/weblog/.venv/bin/", os.path.dirname(TWISTD) + "/"))
         result = subprocess.run([analyze, "verify", path], capture_output=True, text=True,
                                 check=False, timeout=60)
         self.assertEqual((result.returncode, result.stderr.strip()), (0, ""))
