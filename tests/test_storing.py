@@ -325,6 +325,33 @@ class SpoolStoringTests(unittest.TestCase):
         self.assertEqual(self.sources(), {"syslog:web1/nginx": 15, "syslog:web2/nginx": 10,
                                           "syslog:web3/nginx": 5})
 
+    def test_storedBeforeRotationDeletedAfter(self) -> None:
+        """A spool file stored to its end before it is rotated is its .1 after, all stored:
+        deleted at the next look, so that the spool rotates again on time (none replaced)."""
+        self.patch(spool_module, "FILE_BYTES", 2000)
+        for number in range(150):
+            self.send("web1", range(number, number + 1))
+            self.store_all()
+            self.assertFalse(os.path.exists(os.path.join(self.spool_dir, "web1~nginx.log.1")))
+        self.assertFalse(self.spool.behind)
+        self.assertEqual(self.sources(), {"syslog:web1/nginx": 150})
+
+    def test_spoolAndLogsTakeTurns(self) -> None:
+        """While a log is backfilled, batches of the spool's files come between its batches,
+        so that a sender never waits for the whole backfill."""
+        log = os.path.join(self.directory, "access.log")
+        with open(log, "wb") as file:
+            file.write(b"".join(line(number) for number in range(200)))
+        self.storing.batch_bytes = 4096
+        self.send("web1", range(1000, 1005))
+        self.storing.measure()
+        self.assertTrue(self.storing.step())
+        self.assertTrue(self.storing.step())
+        self.assertEqual(self.sources().get("syslog:web1/nginx"), 5)
+        self.assertLess(self.sources().get(log, 0), 200)
+        self.store_all()
+        self.assertEqual(self.sources(), {log: 200, "syslog:web1/nginx": 5})
+
     def test_rotatedFileDeletedOnceStored(self) -> None:
         """A spool's C{.1} is deleted once stored all; what the spool writes next goes on."""
         self.patch(spool_module, "FILE_BYTES", 2000)

@@ -132,6 +132,10 @@ class Storing:
         self.spool = spool
         self._spooled: dict[str, str] = {}
         """The spool's files followed, and their sources."""
+        self._spool_turn = True
+        """Whether the spool's files come first at the next step: the logs' and the spool's
+        batches take turns, so that neither a backfill nor a busy sender holds the other up
+        (a spool's file waits for the history past 32 MiB, and its TCP senders with it)."""
         self._sources = len(self.paths) > 1 or spool is not None
         self._reading: _Reading | None = None
         self._stored: set[tuple[int, ...]] = set()
@@ -164,13 +168,16 @@ class Storing:
 
     def step(self) -> bool:
         """
-        Store one batch of the oldest file that has lines not yet stored.
+        Store one batch of the oldest file that has lines not yet stored (the logs' and the
+        spool's files taking turns).
 
         @return: whether a batch was stored (False: all is stored, for now).
         @raise weblog.store.StoreError: if the store cannot be written.
         """
         began = time.monotonic()
-        for path in self.paths:
+        spooled = [path for path in self.paths if path in self._spooled]
+        logs = [path for path in self.paths if path not in self._spooled]
+        for path in (spooled + logs) if self._spool_turn else (logs + spooled):
             for name in siblings(path):
                 try:
                     stored = self._step_file(name, path)
@@ -178,6 +185,7 @@ class Storing:
                     continue  # gone, unreadable or still being compressed: next time
                 if stored:
                     self.progress.busy += time.monotonic() - began
+                    self._spool_turn = path not in self._spooled
                     return True
         return False
 
@@ -193,8 +201,8 @@ class Storing:
         """
         info = os.stat(name)
         seen = (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns)
-        if seen in self._stored:
-            return False
+        if seen in self._stored and (name == path or path not in self._spooled):
+            return False  # (a spool's .1, all stored as the spool's file, is to be deleted)
         kept = self._reading
         if kept is not None and kept.seen[:2] == seen[:2]:
             log, known = kept.log, kept.known
@@ -227,7 +235,7 @@ class Storing:
                 return self._skip_long(log, known, seen, name, start, start + len(data))
             self._forget(keep=None)
             if not data and name != path and path in self._spooled:
-                _delete(name)  # a spool's .1, all stored: the spool rotates again once it is gone
+                _delete(name, log)  # a spool's .1, all stored: the spool rotates once it is gone
                 return False
             if data and name != path:  # a rotated file that ends without a newline:
                 if time.time() - mtime > SETTLED:  # its last line is malformed, once settled
@@ -332,9 +340,11 @@ class Storing:
             self.on_batch(stored)
 
 
-def _delete(path: str) -> None:
-    """Delete a file, if it is still there."""
+def _delete(path: str, log: IO[bytes]) -> None:
+    """Delete the file at C{path} if it is still the open C{log} (not one put there since)."""
     try:
-        os.unlink(path)
+        there, opened = os.stat(path), os.fstat(log.fileno())
+        if (there.st_dev, there.st_ino) == (opened.st_dev, opened.st_ino):
+            os.unlink(path)
     except OSError:
         pass
