@@ -136,9 +136,11 @@ class SettingsTests(unittest.TestCase):
                                           " got 'udp:5514'"),
                             ("sctp:h:1", "entries must be udp:HOST:PORT or tcp:HOST:PORT,"
                                          " got 'sctp:h:1'"),
-                            ("tcp:h:65536", "entries must be udp:HOST:PORT or tcp:HOST:PORT,"
-                                            " got 'tcp:h:65536'"),
-                            ("udp:h:1,udp:h:1", "names 'udp:h:1' twice")):
+                            ("tcp:::1:65536", "entries must be udp:HOST:PORT or tcp:HOST:PORT,"
+                                              " got 'tcp:::1:65536'"),
+                            ("udp:localhost:1", "hosts must be IP addresses (127.0.0.1,"
+                                                " [::1]), got 'udp:localhost:1'"),
+                            ("udp:1.2.3.4:1,udp:1.2.3.4:1", "names 'udp:1.2.3.4:1' twice")):
             setEnvironment(self, WEBLOG_SYSLOG=bad)
             error = self.assertRaises(ConfigError, settings.syslog_listen)
             self.assertEqual(str(error), f"WEBLOG_SYSLOG {reason}")

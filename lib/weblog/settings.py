@@ -9,6 +9,7 @@ one-line reason that names the variable and repeats the value.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 
 from weblog.errors import ConfigError, shown
@@ -131,7 +132,8 @@ def history_max_mb() -> int:
 def syslog_listen() -> list[tuple[str, str, int]]:
     """
     Where to receive syslog: C{$WEBLOG_SYSLOG}, a comma-separated list of C{udp:HOST:PORT} and
-    C{tcp:HOST:PORT} (an IPv6 host in brackets), as C{(transport, host, port)}; else none.
+    C{tcp:HOST:PORT} (HOST an IP address, in brackets for IPv6), as C{(transport, host, port)};
+    else none.
 
     @raise ConfigError: if an entry is not one of those, or two are the same.
     """
@@ -148,6 +150,11 @@ def syslog_listen() -> list[tuple[str, str, int]]:
                 or not 0 < int(port) < 65536:
             raise ConfigError(f"{name} entries must be udp:HOST:PORT or tcp:HOST:PORT,"
                               f" got {shown(entry, 60)}")
+        try:
+            ipaddress.ip_address(host)
+        except ValueError:
+            raise ConfigError(f"{name} hosts must be IP addresses (127.0.0.1, [::1]),"
+                              f" got {shown(entry, 60)}") from None
         where = (transport, host, int(port))
         if where in found:
             raise ConfigError(f"{name} names {shown(entry, 60)} twice")
