@@ -109,18 +109,25 @@ class Records(records.Records):
         super().__init__(followers, parser, keep, clock, interval, slice_bytes, ring_bytes,
                          path=path, problem=problem, history=history, sources=bool(listen))
         self.receiver: Receiver | None = None
-        self._listen = listen
+        self._listen, self._now, self._trigger = listen, now, None
         if listen and not problem and clock is None:
             from twisted.internet import reactor
 
             self.receiver = Receiver(Spool(spool, reactor, history is not None,
-                                           on_new=self._new_sender, on_written=self.wake),
-                                     reactor)
-            reactor.addSystemEventTrigger("before", "shutdown", self.receiver.stop)
+                                           on_new=self._new_sender, on_written=self.wake,
+                                           on_free=lambda: self._free()), reactor)
+            self._trigger = reactor.addSystemEventTrigger("before", "shutdown",
+                                                          self.receiver.stop)
+
+    def _free(self) -> None:
+        """The spool no longer waits for the history: the receiver's TCP senders go on."""
+        if self.receiver is not None:
+            self.receiver.free()
 
     def _new_sender(self, path: str, source: str) -> None:
         """Follow the spool file made for a new sender, from its start."""
-        self.add_follower(LogFollower(path, read_back=EVERY_LINE, source=source, header=HEADER))
+        self.add_follower(LogFollower(path, read_back=EVERY_LINE, now=self._now, source=source,
+                                      header=HEADER))
 
     def start(self) -> None:
         """Start following the logs, and listening for syslog."""
@@ -132,6 +139,11 @@ class Records(records.Records):
         """Stop listening for syslog, and following the logs."""
         if self.receiver is not None:
             self.receiver.stop()
+            if self._trigger is not None:
+                from twisted.internet import reactor
+
+                reactor.removeSystemEventTrigger(self._trigger)
+                self._trigger = None
         super().stop()
 
     def status(self) -> dict[str, Any]:

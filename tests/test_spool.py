@@ -129,29 +129,42 @@ class SpoolTests(unittest.TestCase):
         self.assertEqual(names, ["h~t.log", "h~t.log.1"])
         kept = self.lines("h~t.log.1") + self.lines("h~t.log")
         self.assertEqual(kept, [b"%050d" % number for number in range(60 - len(kept), 60)])
-        self.assertEqual(spool.replaced, 0)
+        self.assertFalse(spool.behind)
 
     def test_rotationWaitsForTheHistorian(self) -> None:
-        """With a historian, a file is rotated only once its C{.1} is gone (stored and deleted),
-        unless it passed L{spool.FILE_MOST}: then the C{.1} is replaced, and counted."""
+        """With a historian, a file is rotated only once its C{.1} is gone (stored, and deleted
+        by the historian); past L{spool.FILE_MOST} meanwhile, its sender waits (L{Spool.behind},
+        L{Spool.accepts}) until the C{.1} is gone; nothing is replaced."""
         self.patch(spool_module, "FILE_BYTES", 1000)
         self.patch(spool_module, "FILE_MOST", 3000)
-        spool = self.spool(historian_deletes=True)
+        freed: list[bool] = []
+        spool = Spool(self.directory, self.clock, True, on_free=lambda: freed.append(True))
+        self.addCleanup(spool.close)
         path = os.path.join(self.directory, "h~t.log")
         for number in range(45):
             spool.add("h", "t", b"%050d" % number)
             spool.flush()
         self.assertTrue(os.path.exists(path + ".1"))
         self.assertGreater(os.path.getsize(path), 1000)  # waits for the historian
+        self.assertFalse(spool.behind)
+        for number in range(45, 100):
+            spool.add("h", "t", b"%050d" % number)
+            spool.flush()
+        self.assertTrue(spool.behind)
+        self.assertFalse(spool.accepts("h", "t"))
+        self.assertTrue(spool.accepts("other", "t"))
+        self.clock.advance(spool_module.CHECK_INTERVAL)
+        self.assertEqual(freed, [])
         os.unlink(path + ".1")  # the historian stored it
+        self.clock.advance(spool_module.CHECK_INTERVAL)
+        self.assertEqual(freed, [True])
+        self.assertFalse(spool.behind)
         spool.add("h", "t", b"next")
         spool.flush()
         self.assertEqual(self.lines("h~t.log"), [b"next"])
-        for number in range(100):
-            spool.add("h", "t", b"%050d" % number)
-            spool.flush()
-        self.assertEqual(spool.replaced, 1)
-        self.assertLess(os.path.getsize(path), 3000)
+        kept = self.lines("h~t.log.1")
+        self.assertEqual(kept[-1], b"%050d" % 99)
+        self.assertEqual(spool.status()["behind"], 0)
 
     def test_unwritableCountedThenRecovers(self) -> None:
         """Lines that cannot be written are counted lost, with the reason; writing goes on once

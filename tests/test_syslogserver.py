@@ -10,6 +10,7 @@ import time
 from typing import Any
 
 from twisted.internet import defer, reactor, threads
+from twisted.internet.address import IPv4Address
 from twisted.internet.task import Clock, deferLater
 from twisted.internet.testing import StringTransport
 from twisted.trial import unittest
@@ -129,10 +130,12 @@ class ListeningTests(_ReceiverCase):
         taken.listen()
         port = taken.getsockname()[1]
         free = free_port(socket.SOCK_DGRAM)
-        receiver = self.receiver([("tcp", "127.0.0.1", port), ("udp", "127.0.0.1", free)])
+        receiver = self.receiver([("tcp", "127.0.0.1", port), ("udp", "127.0.0.1", free),
+                                  ("udp", "localhost", free)])
         status = receiver.status()
         self.assertEqual(status["state"], "failing")
         self.assertIn(f"cannot listen on tcp:127.0.0.1:{port}", status["reason"])
+        self.assertIn(f"cannot listen on udp:localhost:{free}", status["reason"])
         self.assertEqual(status["listening"], [f"udp:127.0.0.1:{free}"])
 
 
@@ -173,6 +176,86 @@ class BoundsTests(_ReceiverCase):
         receiver.spool.flush()
         self.assertEqual(self.spooled("h~t.log"),
                          [b"%d" % number for number in range(2 * STEP + 1)])
+
+    def test_bareLineCountedOnce(self) -> None:
+        """A line sent without syslog's framing or header (digits first, as an access line's
+        address) is one message, and one malformed, not two."""
+        receiver = self.receiver()
+        protocol = _Stream(receiver)
+        protocol.makeConnection(StringTransport())
+        protocol.dataReceived(b'127.0.0.1 - - [07/Dec/2026:19:00:01 +0000] "GET / HTTP/1.1"\n')
+        self.assertEqual((receiver.messages["tcp"], receiver.malformed["tcp"]), (1, 1))
+
+    def test_unfinishedFrameAtClose(self) -> None:
+        """At the connection's end an unfinished line is a message, and an unfinished
+        octet-counted one a malformed message."""
+        receiver = self.receiver()
+        for data, counts in ((b"<13>Dec  7 19:00:01 h t: last", (1, 0)),
+                             (b"100 <13>Dec  7 19:00:01 h t: cut short", (1, 1))):
+            before = (receiver.messages["tcp"], receiver.malformed["tcp"])
+            protocol = _Stream(receiver)
+            protocol.makeConnection(StringTransport())
+            protocol.dataReceived(data)
+            protocol.connectionLost()
+            self.assertEqual((receiver.messages["tcp"] - before[0],
+                              receiver.malformed["tcp"] - before[1]), counts, data)
+        self.assertEqual(receiver.connections, 0)
+
+    def test_stopHandlesWhatWaits(self) -> None:
+        """Stopping handles at once what paused connections hold and their unfinished last
+        lines, writes it all to the spool, and closes the connections."""
+        receiver = self.receiver()
+        protocol = _Stream(receiver)
+        transport = StringTransport()
+        protocol.makeConnection(transport)
+        protocol.dataReceived(b"".join(b"<13>Dec  7 19:00:01 h t: %d\n" % number
+                                       for number in range(2 * STEP))
+                              + b"<13>Dec  7 19:00:01 h t: unended")
+        self.assertEqual(transport.producerState, "paused")
+        receiver.stop()
+        self.assertEqual(self.spooled("h~t.log"),
+                         [b"%d" % number for number in range(2 * STEP)] + [b"unended"])
+        self.assertTrue(transport.disconnecting)
+        self.assertEqual((receiver.connections, receiver.streams), (0, set()))
+        protocol.connectionLost()
+        self.clock.advance(0)
+        self.assertEqual(receiver.messages["tcp"], 2 * STEP + 1)
+
+    def test_waitsForTheHistory(self) -> None:
+        """While a spool file waits for the history, TCP senders wait (their connections
+        paused, nothing they sent lost) and UDP lines for that file are dropped, counted; once
+        it is free, the TCP senders go on."""
+        receiver = self.receiver()
+        receiver.spool.add("h", "t", b"first")
+        receiver.spool._waiting.add(receiver.spool._files["h", "t"])  # as past FILE_MOST
+        protocol = _Stream(receiver)
+        transport = StringTransport()
+        protocol.makeConnection(transport)
+        protocol.dataReceived(b"<13>Dec  7 19:00:01 h t: by tcp\n")
+        self.assertEqual((receiver.messages["tcp"], transport.producerState), (0, "paused"))
+        datagrams = _Datagrams(receiver)
+        datagrams.datagramReceived(b"<13>Dec  7 19:00:01 h t: by udp", ("192.0.2.1", 514))
+        datagrams.datagramReceived(b"<13>Dec  7 19:00:01 o t: other", ("192.0.2.1", 514))
+        self.assertEqual(receiver.spool.lost, 1)
+        receiver.spool._waiting.clear()
+        receiver.free()
+        self.clock.advance(0)
+        self.assertEqual((receiver.messages["tcp"], transport.producerState), (1, "producing"))
+        receiver.spool.flush()
+        self.assertEqual(self.spooled("h~t.log"), [b"first", b"by tcp"])
+        self.assertEqual(self.spooled("o~t.log"), [b"other"])
+
+    def test_connectionsPerAddressBounded(self) -> None:
+        """Past L{syslogserver.MOST_PER_PEER} connections from one address, another is closed
+        at once; one from another address is not."""
+        self.patch(syslogserver, "MOST_PER_PEER", 2)
+        receiver = self.receiver()
+        for host, closed in (("192.0.2.1", False), ("192.0.2.1", False), ("192.0.2.1", True),
+                             ("192.0.2.2", False)):
+            transport = StringTransport(peerAddress=IPv4Address("TCP", host, 514))
+            _Stream(receiver).makeConnection(transport)
+            self.assertEqual(transport.disconnecting, closed, host)
+        self.assertEqual((receiver.connections, receiver.refused), (3, 1))
 
     def test_connectionsBounded(self) -> None:
         """Past L{syslogserver.MOST_CONNECTIONS}, a connection is closed at once, and counted;
@@ -265,3 +348,4 @@ class SiteTests(SiteCase):
         _, _, metrics = yield self.get("/metrics.rpy")
         self.assertIn(b'weblog_lines_total{source="syslog:web1/nginx"} 3.0', metrics)
         self.assertIn(b'weblog_syslog_messages_total{transport="udp"} 3.0', metrics)
+        self.assertIn(b"weblog_syslog_behind 0.0", metrics)

@@ -129,7 +129,10 @@ def _syslog(status: dict[str, Any] | None) -> Iterator[Metric]:
     yield CounterMetricFamily("weblog_syslog_overflowed", "Lines of senders past the most"
                               " that have files of their own.", value=status["overflowed"])
     yield CounterMetricFamily("weblog_syslog_lost", "Lines received that could not be written"
-                              " to the spool.", value=status["lost"])
+                              " to the spool, or were dropped (UDP) while their file waited for"
+                              " the history.", value=status["lost"])
+    yield GaugeMetricFamily("weblog_syslog_behind", "Spool files waiting for the history to"
+                            " store their .1.", value=status["behind"])
 
 
 def _histogram(counts: list[int], total_us: int) -> Metric:

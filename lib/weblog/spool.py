@@ -16,8 +16,10 @@ Bounded: at most L{MOST_SOURCES} senders have files (the lines of any other go
 to C{overflow.log}, the source C{syslog:*/*}); a file is rotated to C{.1} once
 it passes L{FILE_BYTES}.  When the history reads the spool, the historian
 deletes a C{.1} once it has stored it all, and a file is rotated only when its
-C{.1} is gone, unless it passed L{FILE_MOST} (the historian is that far behind):
-then its C{.1} is replaced, and what of it was not stored is lost to the history.
+C{.1} is gone: nothing is lost to the history.  A file that passes L{FILE_MOST}
+meanwhile (the historian is that far behind) waits for it: the receiver then
+reads no more from TCP senders (they wait, as TCP does), and drops, counted,
+the UDP lines for that file.  Without a history, a C{.1} is replaced.
 """
 
 from __future__ import annotations
@@ -51,6 +53,8 @@ FLUSH_DELAY = 0.05
 """Seconds lines wait in memory before they are written (more are written at once)."""
 FLUSH_BYTES = 64 * 1024
 """A sender's lines are written at once when this many wait."""
+CHECK_INTERVAL = 0.2
+"""Seconds between two looks at whether the historian stored the C{.1} a file waits for."""
 
 
 def _file_name(host: str, tag: str) -> str:
@@ -134,15 +138,17 @@ class Spool:
     Writes each sender's lines to its file, a little later and many at once.
 
     @ivar lines: lines written, all senders.
-    @ivar lost: lines that could not be written (the disk is full, the directory gone).
+    @ivar lost: lines that could not be written (the disk is full, the directory gone), or
+        were dropped while their file waited for the historian (see L{accepts}).
     @ivar overflowed: lines of senders past L{MOST_SOURCES}, written to the overflow's file.
-    @ivar replaced: C{.1} files replaced before the historian had stored them all.
+    @ivar behind: whether a sender's file waits for the historian to store its C{.1}.
     @ivar reason: why the last write failed, C{""} once one succeeds again.
     """
 
     def __init__(self, directory: str, clock: IReactorTime, historian_deletes: bool,
                  on_new: Callable[[str, str], None] | None = None,
-                 on_written: Callable[[], None] | None = None) -> None:
+                 on_written: Callable[[], None] | None = None,
+                 on_free: Callable[[], None] | None = None) -> None:
         """
         @param directory: where the files are (made if missing).
         @param clock: schedules the writes.
@@ -150,12 +156,14 @@ class Spool:
             file is rotated at L{FILE_BYTES} whatever its C{.1}).
         @param on_new: called with the path and source of each file made for a new sender.
         @param on_written: called after lines were written.
+        @param on_free: called when no file waits for the historian any more.
         """
         self.directory = directory
         self._clock = clock
         self._historian_deletes = historian_deletes
         self._on_new = on_new
         self._on_written = on_written
+        self._on_free = on_free
         self._files: dict[tuple[str, str], _File] = {}
         """The file of each sender (host, tag) written to since the start."""
         self._by_path: dict[str, _File] = {}
@@ -164,8 +172,10 @@ class Spool:
         self.lines = 0
         self.lost = 0
         self.overflowed = 0
-        self.replaced = 0
         self.reason = ""
+        self._waiting: set[_File] = set()
+        """The files past L{FILE_MOST} whose C{.1} the historian has not stored yet."""
+        self._checking: IDelayedCall | None = None
 
     @property
     def sources(self) -> int:
@@ -261,30 +271,61 @@ class Spool:
 
     def _rotate_if_due(self, spooled: _File) -> None:
         """Rename a file past L{FILE_BYTES} to C{.1} and start another, if its C{.1} is gone or
-        the historian does not need it (see the module's docstring)."""
+        the historian does not need it; past L{FILE_MOST} with its C{.1} still there, the file
+        waits for the historian (see the module's docstring)."""
         if spooled.size < FILE_BYTES:
             return
         rotated = spooled.path + ".1"
-        if os.path.exists(rotated):
-            if self._historian_deletes and spooled.size < FILE_MOST:
-                return
-            if self._historian_deletes:
-                self.replaced += 1
-                _log.warn("syslog: {path} is replaced before the history stored all of it (it"
-                          " is over {most} MiB behind): what it did not store is lost to it",
-                          path=rotated, most=FILE_BYTES >> 20)
+        if self._historian_deletes and os.path.exists(rotated):
+            if spooled.size >= FILE_MOST and spooled not in self._waiting:
+                self._waiting.add(spooled)
+                _log.warn("syslog: {path} waits for the history to store {rotated} (it is over"
+                          " {most} MiB behind): TCP senders wait, UDP lines for it are lost",
+                          path=spooled.path, rotated=rotated, most=FILE_BYTES >> 20)
+                if self._checking is None:
+                    self._checking = self._clock.callLater(CHECK_INTERVAL, self._check)
+            return
         spooled.close()
         os.replace(spooled.path, rotated)
         spooled.open()
 
+    @property
+    def behind(self) -> bool:
+        """Whether a sender's file waits for the historian: TCP senders should wait too."""
+        return bool(self._waiting)
+
+    def accepts(self, host: str, tag: str) -> bool:
+        """Whether a line of this sender is written now (not while its file, or the overflow's
+        for a sender past L{MOST_SOURCES}, waits for the historian)."""
+        if not self._waiting:
+            return True
+        spooled = self._files.get((host, tag))
+        if spooled is None and len(self._known) >= MOST_SOURCES:
+            spooled = self._by_path.get(os.path.join(self.directory, _OVERFLOW_NAME))
+        return spooled is None or spooled not in self._waiting
+
+    def _check(self) -> None:
+        """Every L{CHECK_INTERVAL} while files wait: those whose C{.1} is gone (stored, and
+        deleted by the historian) wait no more; say so when none does."""
+        self._checking = None
+        self._waiting = {spooled for spooled in self._waiting
+                         if os.path.exists(spooled.path + ".1")}
+        if self._waiting:
+            self._checking = self._clock.callLater(CHECK_INTERVAL, self._check)
+        elif self._on_free is not None:
+            self._on_free()
+
     def status(self) -> dict[str, Any]:
         """The spool's counts, as the JSON C{syslog} object holds them."""
         return {"lines": self.lines, "lost": self.lost, "senders": self.sources,
-                "overflowed": self.overflowed, "replaced": self.replaced,
+                "overflowed": self.overflowed, "behind": len(self._waiting),
                 "reason": self.reason}
 
     def close(self) -> None:
         """Write what waits, and close the files."""
+        if self._checking is not None and self._checking.active():
+            self._checking.cancel()
+        self._checking = None
         self.flush()
         for spooled in self._by_path.values():
             spooled.close()

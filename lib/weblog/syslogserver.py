@@ -8,15 +8,15 @@ framed by RFC 6587, octet-counted or ended by a newline
 the sender being its host (the sending address when it names none) and tag.
 
 Bounded whatever is sent: a message is cut at L{MAX_MESSAGE} bytes (and
-counted), at most L{MOST_CONNECTIONS} TCP connections are open (more are
-closed at once, and counted), and the reactor handles at most L{STEP}
+counted), at most L{MOST_CONNECTIONS} TCP connections are open, L{MOST_PER_PEER}
+from one address (more are closed at once, and counted), and the reactor handles at most L{STEP}
 messages before it turns to other work: a UDP port stops reading for the
 turn, and a TCP connection is paused while what it sent is handled in slices.
 """
 
 from __future__ import annotations
 
-from collections import deque
+from collections import Counter, defaultdict, deque
 from collections.abc import Sequence
 from typing import Any
 
@@ -38,6 +38,8 @@ MAX_MESSAGE = 16 * 1024
 """The most bytes of a message kept; a longer one is cut to it, and counted."""
 MOST_CONNECTIONS = 256
 """The most TCP connections open at once."""
+MOST_PER_PEER = 32
+"""The most TCP connections open at once from one address."""
 STEP = 500
 """The most messages handled in one turn of the reactor, per port or connection."""
 READ_BYTES = 16 * 1024
@@ -53,7 +55,8 @@ class Receiver:
     @ivar messages: messages received, by transport.
     @ivar malformed: of them, those that were not syslog messages, by transport.
     @ivar cut: of them, those longer than L{MAX_MESSAGE}, cut to it, by transport.
-    @ivar refused: TCP connections closed at once, past L{MOST_CONNECTIONS}.
+    @ivar refused: TCP connections closed at once, past L{MOST_CONNECTIONS} (or
+        L{MOST_PER_PEER} from one address).
     @ivar connections: TCP connections open now.
     """
 
@@ -70,6 +73,11 @@ class Receiver:
         self.cut = dict.fromkeys(TRANSPORTS, 0)
         self.refused = 0
         self.connections = 0
+        self.peers: Counter[str] = Counter()
+        """The TCP connections open, by address."""
+        self.streams: set[_Stream] = set()
+        self.framed: defaultdict[_Stream, tuple[int, int]] = defaultdict(lambda: (0, 0))
+        """What each stream's framing had cut, and found not framing, when last counted."""
         self.listening: list[str] = []
         self.problems: list[str] = []
         self._ports: list[Any] = []
@@ -89,8 +97,9 @@ class Receiver:
                 else:
                     tcp: IReactorTCP = self.reactor
                     listening = tcp.listenTCP(port, _Streams(self), interface=host)
-            except CannotListenError as error:
-                problem = f"cannot listen on {name}: {error.socketError}"
+            except (CannotListenError, ValueError, OSError) as error:
+                reason = error.socketError if isinstance(error, CannotListenError) else error
+                problem = f"cannot listen on {name}: {reason}"
                 _log.error("syslog: {problem}", problem=problem)
                 self.problems.append(problem)
                 continue
@@ -105,7 +114,16 @@ class Receiver:
         except MalformedMessage:
             self.malformed[transport] += 1
             return
-        self.spool.add(message.host or clean_host(peer), message.tag, message.text)
+        host = message.host or clean_host(peer)
+        if transport == "udp" and not self.spool.accepts(host, message.tag):
+            self.spool.lost += 1  # its file waits for the history: UDP cannot be made to wait
+            return
+        self.spool.add(host, message.tag, message.text)
+
+    def free(self) -> None:
+        """No spool file waits for the history any more: the TCP senders go on."""
+        for stream in list(self.streams):
+            stream.schedule()
 
     def status(self) -> dict[str, Any]:
         """The JSON C{syslog} object: where it listens, its state and its counts."""
@@ -116,11 +134,14 @@ class Receiver:
                 "cut": dict(self.cut), "connections": self.connections, "refused": self.refused}
 
     def stop(self) -> None:
-        """Stop listening; write what waits to the spool."""
+        """Stop listening; handle what the connections sent and close them; write what waits
+        to the spool."""
         for port in self._ports:
             port.stopListening()
         self._ports = []
         self.listening = []
+        for stream in list(self.streams):
+            stream.finish()
         self.spool.close()
 
 
@@ -168,19 +189,22 @@ class _Stream(Protocol):
         self.framing = Framing(MAX_MESSAGE)
         self.waiting: deque[bytes] = deque()
         self.peer = ""
-        self._paused = self._lost = False
+        self._paused = self._lost = self._scheduled = False
 
     def connectionMade(self) -> None:  # noqa: N802  # Twisted's name
-        """Count the connection; close it at once past L{MOST_CONNECTIONS}."""
-        receiver = self.receiver
-        if receiver.connections >= MOST_CONNECTIONS:
+        """Count the connection; close it at once past L{MOST_CONNECTIONS}, or past
+        L{MOST_PER_PEER} from its address."""
+        receiver, connection = self.receiver, self._connection()
+        self.peer = str(getattr(connection.getPeer(), "host", ""))
+        if receiver.connections >= MOST_CONNECTIONS \
+                or receiver.peers[self.peer] >= MOST_PER_PEER:
             receiver.refused += 1
-            self._connection().abortConnection()
+            connection.abortConnection()
             self.receiver = _CLOSED
             return
         receiver.connections += 1
-        connection = self._connection()
-        self.peer = str(getattr(connection.getPeer(), "host", ""))
+        receiver.peers[self.peer] += 1
+        receiver.streams.add(self)
         connection.bufferSize = READ_BYTES
 
     def _connection(self) -> Any:
@@ -190,46 +214,94 @@ class _Stream(Protocol):
     def dataReceived(self, data: bytes) -> None:  # noqa: N802  # Twisted's name
         """Frame what came; handle the frames."""
         if self.receiver is not _CLOSED:
-            self._framed(self.framing.feed, data)
+            self.waiting.extend(self.framing.feed(data))
+            self._count_cut()
+            if not self._paused:
+                self._handle()
 
-    def _framed(self, frame: Any, *data: bytes) -> None:
-        """Add the messages C{frame(*data)} finishes (counting those cut, and framing not
-        understood), and handle them unless a slice is under way."""
+    def _count_cut(self) -> int:
+        """Count the messages the framing cut since last asked; return its framing faults
+        since then (a bad count's frame is read as a line, counted if it is no message)."""
         framing, receiver = self.framing, self.receiver
-        cut, malformed = framing.cut, framing.malformed
-        self.waiting.extend(frame(*data))
-        receiver.cut["tcp"] += framing.cut - cut
-        receiver.malformed["tcp"] += framing.malformed - malformed
+        receiver.cut["tcp"] += framing.cut - receiver.framed[self][0]
+        faults = framing.malformed - receiver.framed[self][1]
+        receiver.framed[self] = (framing.cut, framing.malformed)
+        return faults
+
+    def _ended(self) -> None:
+        """The stream is over: its unfinished last line is a message; an unfinished octet-counted
+        one is a malformed message."""
+        self.waiting.extend(self.framing.end())
+        dropped = self._count_cut()
+        self.receiver.messages["tcp"] += dropped
+        self.receiver.malformed["tcp"] += dropped
+
+    def schedule(self) -> None:
+        """Handle what waits at the reactor's next turn (once, however often asked)."""
+        if not self._scheduled and self.receiver is not _CLOSED:
+            self._scheduled = True
+            clock: IReactorTime = self.receiver.reactor
+            clock.callLater(0, self._handle)
+
+    def _pause(self) -> None:
+        """Read no more from the connection until what waits is handled."""
         if not self._paused:
-            self._handle()
+            self._paused = True
+            if not self._lost:
+                self._connection().pauseProducing()
 
     def _handle(self) -> None:
-        """Handle up to L{STEP} waiting messages; pause the connection while more wait."""
+        """Handle up to L{STEP} waiting messages; pause the connection while more wait, and
+        while a spool file waits for the history (L{Receiver.free} goes on)."""
+        self._scheduled = False
         receiver, waiting = self.receiver, self.waiting
         if receiver is _CLOSED:
+            return
+        if waiting and receiver.spool.behind:
+            self._pause()
             return
         for _ in range(min(STEP, len(waiting))):
             receiver.received(waiting.popleft(), self.peer, "tcp")
         if waiting:
-            if not self._paused:
-                self._paused = True
-                if not self._lost:
-                    self._connection().pauseProducing()
-            clock: IReactorTime = receiver.reactor
-            clock.callLater(0, self._handle)
+            self._pause()
+            self.schedule()
         elif self._paused and not self._lost:
             self._paused = False
             self._connection().resumeProducing()
+        elif self._lost:
+            self._forget()
+
+    def _forget(self) -> None:
+        """The connection is gone and what it sent handled: count it gone."""
+        receiver = self.receiver
+        receiver.connections -= 1
+        receiver.peers[self.peer] -= 1
+        if not receiver.peers[self.peer]:
+            del receiver.peers[self.peer]
+        receiver.streams.discard(self)
+        receiver.framed.pop(self, None)
+        self.receiver = _CLOSED
+
+    def finish(self) -> None:
+        """Handle all that waits, at once (the server stops), and close the connection."""
+        if self.receiver is _CLOSED:
+            return
+        self._ended()
+        receiver = self.receiver
+        while self.waiting:
+            receiver.received(self.waiting.popleft(), self.peer, "tcp")
+        self._forget()
+        if not self._lost:
+            self._connection().abortConnection()
 
     def connectionLost(self, reason: Failure = connectionDone) -> None:  # noqa: N802
-        """Handle what waits (it was received), and count the connection gone."""
-        receiver = self.receiver
-        if receiver is _CLOSED:
+        """Handle what waits (it was received); then count the connection gone."""
+        if self.receiver is _CLOSED or self._lost:
             return
-        receiver.connections -= 1
         self._lost = True
-        self._framed(self.framing.end)  # an unfinished last line is a message; paused: the
-        # slices under way go on to the last
+        self._ended()
+        if not self._paused:  # else the slices under way go on to the last
+            self._handle()
 
 
 class _Streams(ServerFactory):
