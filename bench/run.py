@@ -102,7 +102,8 @@ def report(args: argparse.Namespace, sections: list[Section], found: dict[str, s
     if now != dict(facts)["commit"]:
         rows.append(["commit at the end", f"{now} (the tree changed during the run)"])
     rows += [["GoAccess", found.get("goaccess") or "not installed"],
-             ["wrk", found.get("wrk") or "not installed"]]
+             ["wrk", found.get("wrk") or "not installed"],
+             ["rsyslog", found.get("rsyslog") or "not installed"]]
     out += ["## Machine", ""] + table(["", ""], rows) + [""]
     skipped = tools.skipped(found, args.names)
     if skipped:
