@@ -172,8 +172,8 @@ def weblog_round(ctx: Context, name: str, path: Path, count: int) -> dict[str, A
             read, slowest = read_all(server, lines + count, start + 600)
             seconds = time.monotonic() - start
             expected = count - (read["log"]["malformed"] - ready["log"]["malformed"])
-            done = wait_stored(server, stored + expected)
-            stored_after = time.monotonic() - start
+            done, last_stored = wait_stored(server, stored + expected)
+            stored_after = last_stored - start
         sent = sender.result()
         time.sleep(2.5)  # the historian's status reaches the server once a second: any
         final = status(server)  # line counted or stored twice would show by now
@@ -186,7 +186,7 @@ def weblog_round(ctx: Context, name: str, path: Path, count: int) -> dict[str, A
     syslog, before = final["log"]["syslog"], ready["log"]["syslog"]
     return {
         "lines_per_s": count / seconds, "seconds": seconds, "sendall": sent["sendall"],
-        "stored_per_s": (final["history"]["stored"] - stored) / stored_after if done else None,
+        "stored_per_s": (final["history"]["stored"] - stored) / stored_after,
         "stored_after": stored_after, "all_stored": done,
         "read": final["log"]["lines"] - lines, "stored": final["history"]["stored"] - stored,
         "expected": expected, "malformed": count - expected,
@@ -216,20 +216,22 @@ def read_all(server: TwistdServer, lines: int, end: float) -> tuple[dict[str, An
         time.sleep(POLL)
 
 
-def wait_stored(server: TwistdServer, wanted: int, timeout: float = 600.0) -> bool:
+def wait_stored(server: TwistdServer, wanted: int,
+                timeout: float = 600.0) -> tuple[bool, float]:
     """Wait until the history has stored C{wanted} hits (True), or has read all it follows and
-    stored no more for 10 s (False: hits lost to it)."""
+    stored no more for 10 s (False: hits lost to it, a spool's C{.1} replaced before it was
+    stored); and the monotonic time it last stored more."""
     end = time.monotonic() + timeout
     last, still = -1, time.monotonic()
     while True:
         found = status(server)["history"]
         if found["stored"] >= wanted:
-            return True
+            return True, time.monotonic()
         if found["stored"] != last:
             last, still = found["stored"], time.monotonic()
         elif found.get("bytes_done", 0) >= found.get("bytes_total", 1) \
                 and time.monotonic() - still > 10:
-            return False
+            return False, still
         if time.monotonic() > end:
             raise RuntimeError(f"not stored within {timeout:.0f} s: history {found}")
         time.sleep(0.2)
@@ -370,13 +372,14 @@ def run(ctx: Context) -> Section:
         return Figure([x / y for x, y in zip(weblog, others, strict=True)]) if others else None
 
     to_rsyslog, to_goaccess = ratio(rsyslog), ratio(goaccess)
-    stored = [r["stored_per_s"] for r in rounds if r["stored_per_s"] is not None]
+    short = sum(not r["all_stored"] for r in rounds)
     section.headers = ["path", "lines/s", "weblog live ÷ path", "peak RSS"]
     section.rows.append(["weblog server, history on: received and counted live (log.lines)",
                          Figure(weblog).show(), "1",
                          Figure([r["twistd_mb"] for r in rounds]).show(" MB")])
     section.rows.append(["weblog's historian, storing them (history.stored)",
-                         Figure(stored).show() if stored else "not all stored", "—",
+                         Figure([r["stored_per_s"] for r in rounds]).show()
+                         + (f" ({short} rounds short)" if short else ""), "—",
                          Figure([r["historian_mb"] for r in rounds]).show(" MB")])
     section.rows.append(["rsyslog: imtcp → omfile, one file per host",
                          Figure(rsyslog).show() if rsyslog else "not measured",
@@ -405,8 +408,11 @@ def run(ctx: Context) -> Section:
         f"goes, and /weblog.rpy/json?limit=1 is read every {POLL * 1000:.0f} ms until "
         f"`log.lines` has grown by {count:,}: lines/s = {count:,} ÷ the time from the go. The "
         f"historian's row is the hits it stored ÷ the time until `history.stored` had grown by "
-        f"the lines less the malformed ones Records counted ({last['malformed']:,}); the "
-        f"server hears the historian's status once a second, so it is a low bound. Peak RSS: "
+        f"the lines less the malformed ones Records counted ({last['malformed']:,}), or, in a "
+        f"round where it fell short (the spool's `.1` replaced before it was stored: "
+        f"`log.syslog.replaced`, a warning in twistd.log), until it last grew, once it had "
+        f"read all it follows and stored nothing more for 10 s; the server hears the "
+        f"historian's status once a second, so it is a low bound. Peak RSS: "
         f"the largest VmRSS of twistd and of its historian, sampled every 0.2 s from the go "
         f"until all was stored. The slowest JSON read while the lines came took "
         f"{Figure([r['slowest_ms'] for r in rounds]).show(' ms')}. The sender's `sendall` "
@@ -421,7 +427,8 @@ def run(ctx: Context) -> Section:
         f"{FILE_POLL * 1000:.0f} ms). "
         + (f"Its file against the log sent, by round: {', '.join(p['file'] for p in peers)} "
            f"(`same`: byte for byte; `reordered`: the same lines, each as many times, in "
-           f"another order, as the main queue's worker threads write batches side by side; "
+           f"another order: under load rsyslog's main queue runs a second worker thread, "
+           f"and the two write their batches side by side; "
            f"`different`: lines lost, added or changed). Peak RSS is its VmHWM."
            if peers else "Not measured: rsyslogd is not installed."),
         "GoAccess: `goaccess FILE --log-format=COMBINED -o out.json` on the same lines, from a "
@@ -442,7 +449,7 @@ def run(ctx: Context) -> Section:
 
 def exactly_once(rounds: list[dict[str, Any]], count: int) -> Verdict:
     """Whether, in every round, each line sent was received, counted and stored exactly once."""
-    wrong = [(n, r["read"], r["messages"], r["stored"], r["expected"])
+    wrong = [(n, r["read"], r["messages"], r["stored"], r["expected"], r["syslog"]["replaced"])
              for n, r in enumerate(rounds)
              if (r["read"], r["messages"], r["stored"]) != (count, count, r["expected"])]
     last = rounds[-1]
@@ -450,7 +457,7 @@ def exactly_once(rounds: list[dict[str, Any]], count: int) -> Verdict:
                 f"{count:,} sent, {last['stored']:,} stored of {last['expected']:,} hits")
     if wrong:
         measured += f"; wrong in {len(wrong)} of {len(rounds)} rounds (round, live, messages, " \
-                    f"stored, hits): {wrong}"
+                    f"stored, hits, spool .1 files replaced before they were stored): {wrong}"
     else:
         measured += f"; every round of {len(rounds)}"
     return Verdict("syslog", "every line sent received once (log.lines, log.syslog.messages) "
