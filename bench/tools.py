@@ -1,7 +1,9 @@
-"""The tools weblog is measured beside (GoAccess, wrk): found or not, what is skipped without."""
+"""The tools weblog is measured beside (GoAccess, wrk, rsyslog): found or not, what is skipped
+without."""
 
 from __future__ import annotations
 
+import os
 import shutil
 
 from machine import run_text
@@ -9,7 +11,9 @@ from machine import run_text
 NEEDED_BY: dict[str, dict[str, str]] = {
     "goaccess": {"ingest": "GoAccess's lines/s and the weblog ≥ 3x GoAccess target",
                  "backfill": "GoAccess's lines/s and the backfill ≥ 2x GoAccess target",
-                 "liveingest": "GoAccess's lines/s and the live ingest ≥ 3x GoAccess target"},
+                 "liveingest": "GoAccess's lines/s and the live ingest ≥ 3x GoAccess target",
+                 "syslog": "GoAccess's lines/s on the same lines"},
+    "rsyslog": {"syslog": "rsyslog's lines/s and the ratio weblog ÷ rsyslog"},
     "wrk": {"serving": "every figure",
             "scale": "latencies and requests/s (start times and RSS are still measured)",
             "sustained": "every figure",
@@ -22,13 +26,25 @@ NEEDED_BY: dict[str, dict[str, str]] = {
 
 def versions() -> dict[str, str | None]:
     """Each tool's version line, or None where it is not installed."""
-    found: dict[str, str | None] = {"goaccess": None, "wrk": None}
+    found: dict[str, str | None] = {"goaccess": None, "wrk": None, "rsyslog": None}
     if shutil.which("goaccess"):
         found["goaccess"] = (run_text(["goaccess", "--version"]).splitlines()
                              or ["?"])[0].rstrip(".")
     if shutil.which("wrk"):
         found["wrk"] = (run_text(["wrk", "-v"]).splitlines() or ["?"])[0].split(" Copyright")[0]
+    rsyslogd = rsyslogd_path()
+    if rsyslogd:
+        found["rsyslog"] = " ".join((run_text([rsyslogd, "-v"]).splitlines() or ["?"])[0]
+                                    .split()[:2]) or "?"
     return found
+
+
+def rsyslogd_path() -> str | None:
+    """Where rsyslogd is (Debian puts it in /usr/sbin, often not on a user's PATH), or None."""
+    found = shutil.which("rsyslogd")
+    if found:
+        return found
+    return "/usr/sbin/rsyslogd" if os.access("/usr/sbin/rsyslogd", os.X_OK) else None
 
 
 def notes(found: dict[str, str | None]) -> list[str]:
