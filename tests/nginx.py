@@ -51,7 +51,7 @@ def start_nginx(case: unittest.TestCase, base: str, port: int, http: str) -> Non
     process = subprocess.Popen(
         [nginx_binary(case), "-p", base, "-c", config, "-e", os.path.join(base, "error.log")],
         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    case.addCleanup(_stop, process)
+    case.addCleanup(stop_process, process)
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -65,10 +65,11 @@ def start_nginx(case: unittest.TestCase, base: str, port: int, http: str) -> Non
     case.fail("nginx did not listen within 20 s")
 
 
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    """Stop nginx (SIGQUIT: it finishes what it serves), SIGKILL if it lingers."""
+def stop_process(process: subprocess.Popen[bytes], sig: int = signal.SIGQUIT) -> None:
+    """Stop a test's server with C{sig} (nginx's SIGQUIT: it finishes what it serves),
+    SIGKILL if it lingers."""
     if process.poll() is None:
-        process.send_signal(signal.SIGQUIT)
+        process.send_signal(sig)
         try:
             process.wait(10)
         except subprocess.TimeoutExpired:

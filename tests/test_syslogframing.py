@@ -5,17 +5,12 @@ from __future__ import annotations
 
 import time
 
-from hypothesis import HealthCheck, example, given, settings
+from hypothesis import example, given
 from hypothesis import strategies as st
 from twisted.trial import unittest
 from weblog.syslogframing import MAX_DIGITS, MAX_MESSAGE, Framing
 
-PROPERTY = settings(
-    max_examples=300,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
-)
-"""Every property: at most 300 examples and no deadline, so that the suite stays quick."""
+from tests.test_properties import PROPERTY
 
 LINE = (b'<190>Dec  7 19:00:01 myhost web1: 127.0.0.1 - - [07/Dec/2026:19:00:01 +0000] '
         b'"GET / HTTP/1.1" 200 612 "-" "curl/8.5.0"')

@@ -8,7 +8,7 @@ import time
 from logging.handlers import SysLogHandler
 from typing import Any
 
-from hypothesis import HealthCheck, example, given, settings
+from hypothesis import example, given
 from hypothesis import strategies as st
 from twisted.trial import unittest
 from weblog.errors import WeblogError
@@ -24,12 +24,7 @@ from weblog.syslogmessage import (
     parse_message,
 )
 
-PROPERTY = settings(
-    max_examples=300,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
-)
-"""Every property: at most 300 examples and no deadline, so that the suite stays quick."""
+from tests.test_properties import PROPERTY
 
 LINE = (b'127.0.0.1 - - [07/Dec/2026:19:00:01 +0000] "GET / HTTP/1.1" 200 612 "-" '
         b'"curl/8.5.0"')

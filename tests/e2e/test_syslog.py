@@ -32,7 +32,7 @@ from weblog.spool import HEADER
 from weblog.wake import wake
 
 from tests.e2e.readme import need, readme_block
-from tests.nginx import nginx_binary, start_nginx
+from tests.nginx import nginx_binary, start_nginx, stop_process
 from tests.support import TwistdServer, free_port
 
 RSYSLOGD = shutil.which("rsyslogd") or ("/usr/sbin/rsyslogd"
@@ -375,18 +375,8 @@ class RsyslogTests(Checks):
         process = subprocess.Popen(
             [self.rsyslogd, "-n", "-f", config, "-i", os.path.join(self.base, "rsyslogd.pid")],
             stdin=subprocess.DEVNULL, stdout=errors, stderr=subprocess.STDOUT)
-        self.addCleanup(self.stop, process)
+        self.addCleanup(stop_process, process, signal.SIGTERM)
         return process
-
-    def stop(self, process: subprocess.Popen[bytes]) -> None:
-        """SIGTERM; SIGKILL if it lingers."""
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(10)
 
     def alive(self, process: subprocess.Popen[bytes]) -> Callable[[], None]:
         """What fails the test, with rsyslogd's output, once rsyslogd has exited."""
