@@ -191,7 +191,7 @@ def weblog_round(ctx: Context, name: str, path: Path, count: int) -> dict[str, A
         "read": final["log"]["lines"] - lines, "stored": final["history"]["stored"] - stored,
         "expected": expected, "malformed": count - expected,
         "messages": syslog["messages"]["tcp"] - before["messages"]["tcp"],
-        "syslog": {key: syslog[key] for key in ("malformed", "cut", "lost", "replaced",
+        "syslog": {key: syslog[key] for key in ("malformed", "cut", "lost", "behind",
                                                 "overflowed", "refused", "senders")},
         "slowest_ms": slowest * 1000,
         "history": {key: final["history"].get(key) for key in ("state", "reason", "bytes_done",
@@ -219,8 +219,8 @@ def read_all(server: TwistdServer, lines: int, end: float) -> tuple[dict[str, An
 def wait_stored(server: TwistdServer, wanted: int,
                 timeout: float = 600.0) -> tuple[bool, float]:
     """Wait until the history has stored C{wanted} hits (True), or has read all it follows and
-    stored no more for 10 s (False: hits lost to it, a spool's C{.1} replaced before it was
-    stored); and the monotonic time it last stored more."""
+    stored no more for 10 s (False: hits lost to it); and the monotonic time it last stored
+    more."""
     end = time.monotonic() + timeout
     last, still = -1, time.monotonic()
     while True:
@@ -245,7 +245,7 @@ def complaints(path: Path, offset: int) -> list[str]:
             text = said.read().decode("utf-8", "replace")
     except OSError:
         return []
-    wanted = re.compile(r"Traceback|Unhandled|rror|syslog: |warn|lost|replaced", re.IGNORECASE)
+    wanted = re.compile(r"Traceback|Unhandled|rror|syslog: |warn|lost|waits", re.IGNORECASE)
     return [line.strip() for line in text.splitlines() if wanted.search(line)]
 
 
@@ -409,8 +409,7 @@ def run(ctx: Context) -> Section:
         f"`log.lines` has grown by {count:,}: lines/s = {count:,} ÷ the time from the go. The "
         f"historian's row is the hits it stored ÷ the time until `history.stored` had grown by "
         f"the lines less the malformed ones Records counted ({last['malformed']:,}), or, in a "
-        f"round where it fell short (the spool's `.1` replaced before it was stored: "
-        f"`log.syslog.replaced`, a warning in twistd.log), until it last grew, once it had "
+        f"round where it fell short, until it last grew, once it had "
         f"read all it follows and stored nothing more for 10 s; the server hears the "
         f"historian's status once a second, so it is a low bound. Peak RSS: "
         f"the largest VmRSS of twistd and of its historian, sampled every 0.2 s from the go "
@@ -449,7 +448,7 @@ def run(ctx: Context) -> Section:
 
 def exactly_once(rounds: list[dict[str, Any]], count: int) -> Verdict:
     """Whether, in every round, each line sent was received, counted and stored exactly once."""
-    wrong = [(n, r["read"], r["messages"], r["stored"], r["expected"], r["syslog"]["replaced"])
+    wrong = [(n, r["read"], r["messages"], r["stored"], r["expected"], r["syslog"]["lost"])
              for n, r in enumerate(rounds)
              if (r["read"], r["messages"], r["stored"]) != (count, count, r["expected"])]
     last = rounds[-1]
@@ -457,7 +456,7 @@ def exactly_once(rounds: list[dict[str, Any]], count: int) -> Verdict:
                 f"{count:,} sent, {last['stored']:,} stored of {last['expected']:,} hits")
     if wrong:
         measured += f"; wrong in {len(wrong)} of {len(rounds)} rounds (round, live, messages, " \
-                    f"stored, hits, spool .1 files replaced before they were stored): {wrong}"
+                    f"stored, hits, lines lost by the spool): {wrong}"
     else:
         measured += f"; every round of {len(rounds)}"
     return Verdict("syslog", "every line sent received once (log.lines, log.syslog.messages) "
