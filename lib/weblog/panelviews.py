@@ -28,7 +28,8 @@ PANEL_TITLES = {
     "not_found": "Broken inbound links (404, 410)", "server_errors": "Server errors (5xx)",
     "browsers": "Browsers", "systems": "Operating systems", "devices": "Devices",
     "crawlers": "Crawlers", "countries": "Countries", "bandwidth": "Bandwidth",
-    "response_times": "Response times", "vhosts": "Virtual hosts", "sources": "Log files",
+    "response_times": "Response times", "vhosts": "Virtual hosts",
+    "sources": "Sources (logs, syslog senders)",
 }
 """Each panel's heading, by its key in the answer, in the page's order."""
 _RANKED = {"browsers": "browser", "systems": "system", "devices": "device",
