@@ -41,7 +41,8 @@ serve() {
     check_env
     echo "run.sh: serving www/ on http://127.0.0.1:$port/ (following ${WEBLOG_LOG:-var/access.log}); Ctrl-C stops" >&2
     # one request once it listens, so that it follows the logs (and syslog) from now on
-    ( "$VENV/bin/python" -m weblog.wake "http://127.0.0.1:$port" & )  # not twistd's child
+    # ($$: this shell, which exec makes twistd: the request is not waited for once it stopped)
+    ( "$VENV/bin/python" -m weblog.wake "http://127.0.0.1:$port" $$ & )  # not twistd's child
     exec "$VENV/bin/twistd" --nodaemon --pidfile= \
         web --path www --listen "tcp:$port:interface=127.0.0.1" --logfile var/access.log
 }

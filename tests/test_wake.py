@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import socket
+import subprocess
+import time
 from typing import Any
 
 from persist import IRecords
@@ -35,6 +37,18 @@ class WakeTests(SiteCase):
         self.assertIn(f"{url}/weblog.rpy/json?limit=1 did not answer within 0 s", problem)
 
 
+    def test_serverGone(self) -> None:
+        """Once the server's process has stopped, it is not waited for."""
+        process = subprocess.Popen(["true"])
+        process.wait()
+        url = f"http://127.0.0.1:{free_port(socket.SOCK_STREAM)}"
+        started = time.monotonic()
+        problem = wake(url, timeout=30, pause=0.05, pid=process.pid)
+        self.assertEqual(problem, f"the server (process {process.pid}) stopped before it"
+                                  " answered")
+        self.assertLess(time.monotonic() - started, 10)
+
+
 class MainTests(unittest.TestCase):
     """L{main}, as C{python -m weblog.wake}."""
 
@@ -42,3 +56,4 @@ class MainTests(unittest.TestCase):
         """Without one http URL, it says how to call it, and exits 2."""
         self.assertEqual(main([]), 2)
         self.assertEqual(main(["localhost:8080"]), 2)
+        self.assertEqual(main(["http://127.0.0.1:8080", "twistd"]), 2)
