@@ -73,6 +73,24 @@ class HitsOfTests(unittest.TestCase):
         self.assertSame(data, source="a.log")
         self.assertEqual(len(hits_of(data)[1] or ()), len(lines))
 
+    def test_splitInArrow(self) -> None:
+        """
+        Lines that Arrow's pattern leaves to be read one by one (a quote or bracket where the
+        fields are split, a long line), common and combined ones together, a carriage return,
+        bytes past ASCII: each as read on its own.
+        """
+        stamp = "[10/Oct/2000:13:55:36 -0700]"
+        lines = [f'1.2.3.4 - - {stamp} "GET /a HTTP/1.0" 200 2326'.encode(),
+                 f'1.2.3.4 - fr"ed {stamp} "GET /b HTTP/1.0" 200 2326 "-" "x"'.encode(),
+                 f'1.2.3.4 - - {stamp} "GET /c HTTP/1.0" 200 - "http://r/" "M \xe9"\r'
+                 .encode("latin-1"),
+                 f'[::1] - [x] {stamp} "GET /e HTTP/1.0" 304 5 "" ""'.encode(),
+                 f'1.2.3.4 - - {stamp} "" 200 5 "" ""'.encode(),
+                 f'1.2.3.4 - - {stamp} "GET /f HTTP/1.0" 200 5 "{"a" * MAX_LINE}" ""'.encode(),
+                 b'1.2.3.4 - - [31/Feb/2000:13:55:36 -0700] "GET /g HTTP/1.0" 200 5']
+        for turn in range(len(lines)):
+            self.assertSame(b"".join(line + b"\n" for line in lines[turn:] + lines[:turn]))
+
     def test_mixedKeepOrder(self) -> None:
         """Escaped, vhost, Twisted and hostile lines between plain ones keep their places."""
         lines = [written("GET /1 HTTP/1.1").encode(),

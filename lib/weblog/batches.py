@@ -3,12 +3,13 @@
 A slice of a log, whole lines, made into an Arrow table of the store's columns.
 
 What L{weblog.columns.columns_of} gives for each line's fields, with no Python
-work per line but one match: a plain line (L{weblog.parsing.read_line}'s fast
-path: no backslash, common or combined) is matched once, its fields gathered
-into Arrow columns, and each column's distinct values cleaned once in Python
-and spread back over the rows by their indices, in C.  The other lines
-(escapes, the other formats recognised, a C{LogFormat}'s) are read one by one
-and made by L{columns_of}.  The rows are the hits in the order of their lines.
+work per line: the slice is split into lines, the plain ones (L{PLAIN_ARROW}: no
+backslash, common or combined) found and split into their fields by Arrow, in C
+(without Python's lock, so that the thread adding the last slice to DuckDB runs
+meanwhile), and each column's distinct values cleaned once in Python and spread
+back over the rows by their indices, in C.  The other lines (escapes, the other
+formats recognised, a C{LogFormat}'s) are read one by one and made by
+L{columns_of}.  The rows are the hits in the order of their lines.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from weblog.columns import columns_of, number, own, site, text
 from weblog.countries import country_of
 from weblog.errors import LogLineError
 from weblog.memo import Memo
-from weblog.parsing import AUTO, PLAIN, LineParser, Logged, referrer_of, request_of
+from weblog.parsing import AUTO, DIGITS, LineParser, Logged, referrer_of, request_of
 from weblog.selection import is_bot
 from weblog.store import COLUMNS, table_of
 from weblog.timestamps import parse_time
@@ -36,6 +37,17 @@ __all__ = ["MAX_LINE", "hits_of"]
 
 MAX_LINE = 64 * 1024
 """A longer line is malformed (as the live view's follower says)."""
+
+_WORD = r'[^\t\n\x0b\x0c\r "\[\]\\]+'
+_QUOTED = r'"[^"\\]*"'
+PLAIN_ARROW = (rf"\A{_WORD} {_WORD} {_WORD} "
+               r"\[\d\d/[A-Za-z]{3}/\d{4}:\d\d:\d\d:[0-5]\d [+-]\d{4}\] "
+               rf"{_QUOTED} (?:\d{{3}}|-) (?:\d{{1,{DIGITS}}}|-)(?: {_QUOTED} {_QUOTED})?\z")
+"""The plain lines (L{weblog.parsing.PLAIN}'s) of which the fields are found by splitting
+(L{_fields}), for Arrow's regular expressions (RE2, Latin-1 for bytes): no backslash (no
+escapes to undo), no quote (nor bracket) in the client, ident or user, so that the quotes are
+the quoted fields' and the time the brackets' at the end of the first part.  The other lines
+are read one by one (which gives the same hit for a plain line)."""
 
 _log = Logger()
 _KINDS = {name: kind for name, _, kind in COLUMNS}
@@ -58,40 +70,79 @@ def hits_of(data: bytes, parser: LineParser = AUTO,
     @return: how many lines there were (hits and malformed), and their hits' table (None when
         there is none).
     """
+    if parser is not AUTO:
+        lines = _split(data)
+        return len(lines), _read_each(lines, range(len(lines)), parser, source)[0]
+    try:
+        each = _lines(data)
+        return len(each), _fast(each, source)
+    except pa.ArrowException:  # not met; should it be, the slice is read line by line
+        _log.failure("making a slice's hits in Arrow failed; it is read line by line")
+        lines = _split(data)
+        return len(lines), _read_each(lines, range(len(lines)), parser, source)[0]
+
+
+def _split(data: bytes) -> list[bytes]:
+    """The lines of C{data}, each without its newline (nor a carriage return before it)."""
     lines = data.split(b"\n")
     lines.pop()  # what follows the last newline: nothing
     if data.find(b"\r") >= 0:
         lines = [line.removesuffix(b"\r") for line in lines]
-    if parser is not AUTO:
-        return len(lines), _read_each(lines, range(len(lines)), parser, source)[0]
-    try:
-        return len(lines), _fast(lines, source)
-    except pa.ArrowException:  # not met; should it be, the slice is read line by line
-        _log.failure("making a slice's hits in Arrow failed; it is read line by line")
-        return len(lines), _read_each(lines, range(len(lines)), parser, source)[0]
+    return lines
 
 
-def _fast(lines: list[bytes], source: str | None) -> pa.Table | None:
+def _lines(data: bytes) -> pa.Array:
+    """The lines of C{data}, as L{_split} gives them, as an Arrow array (split in C)."""
+    lines = pc.split_pattern(pa.array([data], pa.binary()), b"\n").flatten()
+    lines = lines.slice(0, len(lines) - 1)  # what follows the last newline: nothing
+    if data.find(b"\r") >= 0:
+        lines = pc.replace_substring_regex(lines, r"\r\z", "")
+    return lines
+
+
+def _fast(lines: pa.Array, source: str | None) -> pa.Table | None:
     """The hits of C{lines}: the plain ones made a column at a time, the others one by one."""
-    match = PLAIN.match
-    found = [match(line) if line.find(b"\\") < 0 and len(line) <= MAX_LINE else None
-             for line in lines]
-    plain = [each.groups() for each in found if each is not None]  # the vhost's None last
-    table = _plain(plain, source) if plain else None
-    if len(plain) == len(lines):
+    plain = pc.and_(pc.match_substring_regex(lines, PLAIN_ARROW),
+                    pc.less_equal(pc.binary_length(lines), MAX_LINE))
+    count = pc.sum(plain).as_py() or 0
+    table = _plain(_fields(lines.filter(plain)), source) if count else None
+    if count == len(lines):
         return None if table is None else _valid(table)
-    at = pa.array([row for row, each in enumerate(found) if each is not None], pa.int64())
-    others = [row for row, each in enumerate(found) if each is None]
-    rest, read = _read_each(lines, others, AUTO, source)
+    at = pc.indices_nonzero(plain).cast(pa.int64())
+    others = pc.indices_nonzero(pc.invert(plain)).cast(pa.int64())
+    rest, read = _read_each(lines.take(others).to_pylist(), range(len(others)), AUTO, source)
     if table is None:
         return rest
     valid = pc.is_valid(table["time"]).combine_chunks()
     table, at = table.filter(valid), at.filter(valid)
     if rest is None:
         return table if len(table) else None
-    rows = pa.concat_arrays([at, pa.array(read, pa.int64())])
+    rows = pa.concat_arrays([at, others.take(pa.array(read, pa.int64()))])
     both = pa.concat_tables([table, rest.cast(table.schema)])  # its text as dictionaries too
     return both.take(pc.sort_indices(rows))
+
+
+def _fields(lines: pa.Array) -> list[pa.Array]:
+    """
+    The fields of lines that L{PLAIN_ARROW} matches, as L{PLAIN}'s groups but the vhost: split
+    at their quotes (only the quoted fields' own), their first part at its spaces, the time
+    the 26 bytes in the brackets that end it.
+    """
+    parts = pc.split_pattern(lines, b'"')
+    head = pc.list_element(parts, 0)
+    who = pc.split_pattern(pc.binary_slice(head, 0, -30), b" ")  # "client ident user"
+    numbers = pc.split_pattern(pc.list_element(parts, 2), b" ")  # " status size[ ]"
+    combined = pc.equal(pc.list_value_length(parts), 7)  # else common: 3 parts
+    if pc.all(combined).as_py():
+        referrer, agent = pc.list_element(parts, 3), pc.list_element(parts, 5)
+    else:
+        starts = parts.offsets.slice(0, len(parts))
+        absent = pa.nulls(len(parts), pa.binary())
+        referrer, agent = (pc.if_else(combined, parts.flatten().take(
+            pc.add(starts, pc.if_else(combined, at, 0))), absent) for at in (3, 5))
+    return [pc.list_element(who, 0), pc.list_element(who, 1), pc.list_element(who, 2),
+            pc.binary_slice(head, -28, -2), pc.list_element(parts, 1),
+            pc.list_element(numbers, 1), pc.list_element(numbers, 2), referrer, agent]
 
 
 def _valid(table: pa.Table) -> pa.Table | None:
@@ -156,13 +207,12 @@ def _spread(values: pa.Array, function: Callable[[Any], Any], kind: Any) -> pa.A
                                    encoded.dictionary.to_pylist()], kind)
 
 
-def _plain(rows: list[tuple[Any, ...]], source: str | None) -> pa.Table:
+def _plain(fields: list[pa.Array], source: str | None) -> pa.Table:
     """
-    The table of plain lines' fields (L{PLAIN}'s groups); a row whose time is not valid has a
-    null time (its line is malformed).  Its text columns are dictionary arrays.
+    The table of plain lines' fields (L{_fields}); a row whose time is not valid has a null
+    time (its line is malformed).  Its text columns are dictionary arrays.
     """
-    client, ident, user, when, request, status, size, referrer, agent = (
-        pa.array(column, pa.binary()) for column in list(zip(*rows, strict=True))[:9])
+    client, ident, user, when, request, status, size, referrer, agent = fields
     requests = request.dictionary_encode()
     split = [_request(value) for value in requests.dictionary.to_pylist()]
     referrers = referrer.dictionary_encode()
@@ -172,7 +222,7 @@ def _plain(rows: list[tuple[Any, ...]], source: str | None) -> pa.Table:
     looked_up = [agent_of(value) for value in shown_agents]  # as referrers are
     clients = client.dictionary_encode()
     shown_clients = [_text(value) for value in clients.dictionary.to_pylist()]
-    count = len(rows)
+    count = len(client)
     statuses = _spread(status, number, _KINDS["status"])
 
     def of_request(part: Callable[[Any], Any], kind: Any) -> pa.Array:
