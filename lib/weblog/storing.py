@@ -38,9 +38,8 @@ BATCH_BYTES = 32 << 20
 for DuckDB to write them to the file as whole row groups (122,880 rows) rather than through
 its write-ahead log, which takes twice the time."""
 SLICE_BYTES = 4 << 20
-"""The most bytes made into hits at once (a batch is made a slice at a time): each slice's hits
-are one INSERT, which takes about 1 ms to bind and plan whatever its size; larger ones keep more
-in memory (4 MiB ones about 20 MB more at the peak than 1 MiB ones)."""
+"""The most bytes made into hits at once (a batch is made a slice at a time): each slice is one
+INSERT, about 1 ms to plan whatever its size (4 MiB ones take 20 MB more than 1 MiB ones)."""
 SWITCH_INTERVAL = 0.0002
 """Seconds a thread runs Python before another may have Python's lock, in the writer's process:
 the thread that adds a slice's hits to DuckDB needs the lock now and then, and at Python's
@@ -53,7 +52,6 @@ SETTLED = 60.0
 
 class _Reading(NamedTuple):
     """The file being read, kept open between batches, and where its reading is."""
-
     log: IO[bytes]
     known: str
     seen: tuple[int, ...]
@@ -127,19 +125,14 @@ class Storing:
         @param spool: the directory of the syslog spool (L{weblog.spool}), whose files are
             followed too, as they come, and each of whose C{.1} is deleted once stored.
         """
-        self.store = store
-        self.paths = list(paths)
-        self.parser = parser
-        self.batch_bytes = batch_bytes
-        self.progress = Progress()
-        self.on_batch = on_batch
+        self.store, self.paths, self.parser = store, list(paths), parser
+        self.batch_bytes, self.progress, self.on_batch = batch_bytes, Progress(), on_batch
         self.spool = spool
         self._spooled: dict[str, str] = {}
         """The spool's files followed, and their sources."""
         self._spool_turn = True
         """Whether the spool's files come first at the next step: the logs' and the spool's
-        batches take turns, so that neither a backfill nor a busy sender holds the other up
-        (a spool's file waits for the history past 32 MiB, and its TCP senders with it)."""
+        batches take turns, so that neither a backfill nor a busy sender holds the other up."""
         self._sources = len(self.paths) > 1 or spool is not None
         self._reading: _Reading | None = None
         self._stored: set[tuple[int, ...]] = set()
