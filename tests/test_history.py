@@ -175,10 +175,13 @@ class CorruptFoundTests(unittest.TestCase):
         with open(log, "wb") as file:
             file.write(lines(0, 40_000))
 
+        writers: list[threading.Thread] = []
+
         def historian() -> Historian:
             made = Historian(path, [log], idle=0.05, retry=0.05)
             writer = threading.Thread(target=made.run)
             writer.start()
+            writers.append(writer)
             self.addCleanup(writer.join, 30)
             self.addCleanup(made.stop)
             return made
@@ -206,7 +209,8 @@ class CorruptFoundTests(unittest.TestCase):
         answer = json.loads(self.successResultOf(first.ask(view, threads=maybeDeferred)))
         self.assertEqual(answer["total"], 40_000)
         first.stop()
-        time.sleep(0.5)
+        writers[0].join(30)  # the store closed (a checkpoint then would write over the damage)
+        self.assertFalse(writers[0].is_alive())
         with open(path, "r+b") as damaged:  # all but the headers overwritten: unreadable
             damaged.seek(12 << 10)
             damaged.write(os.urandom(os.path.getsize(path) - (12 << 10)))

@@ -15,6 +15,7 @@ import pyarrow as pa
 from twisted.trial import unittest
 from weblog.hit import Hit
 from weblog.panelqueries import UNPACKED
+from weblog import store as store_module
 from weblog.store import COLUMNS, KIND, Store, StoreError, set_aside, table_of
 
 WHEN = datetime(2015, 5, 17, 10, 5, 3, tzinfo=UTC)
@@ -184,6 +185,25 @@ class StatesTests(unittest.TestCase):
         self.assertTrue(os.path.exists(aside))
         self.assertFalse(os.path.exists(path))
         Store(path).close()
+
+    def test_setAsideTwiceInOneSecond(self) -> None:
+        """Two stores set aside in the same second keep both: the second is C{-1}, never
+        written over the first (each with its write-ahead log)."""
+        self.patch(store_module.time, "strftime", lambda form: "20261207T205716")  # one second
+        path = self.path()
+        names = []
+        for content in (b"first", b"second"):
+            with open(path, "wb") as file:
+                file.write(content)
+            with open(path + ".wal", "wb") as file:
+                file.write(content + b" wal")
+            names.append(set_aside(path))
+        self.assertEqual(names[1], names[0] + "-1")
+        for name, content in zip(names, (b"first", b"second"), strict=True):
+            with open(name, "rb") as file:
+                self.assertEqual(file.read(), content)
+            with open(name + ".wal", "rb") as file:
+                self.assertEqual(file.read(), content + b" wal")
 
     def test_unwritable(self) -> None:
         """A store in a directory that does not exist is unwritable."""

@@ -334,9 +334,14 @@ def set_aside(path: str, kind: str = "corrupt") -> str:
     Move a store that cannot be read (and its write-ahead log) out of the way.
 
     @param kind: what it is, in its new name: C{corrupt}, or C{v1} for schema version 1.
-    @return: the new name of the store (C{PATH.KIND-TIME}).
+    @return: the new name of the store (C{PATH.KIND-TIME}, then C{-1}, C{-2}, ... never over
+        one set aside earlier, in the same second).
     """
-    aside = f"{path}.{kind}-{time.strftime('%Y%m%dT%H%M%S')}"
+    aside = base = f"{path}.{kind}-{time.strftime('%Y%m%dT%H%M%S')}"
+    number = 0
+    while os.path.exists(aside) or os.path.exists(aside + ".wal"):
+        number += 1
+        aside = f"{base}-{number}"
     os.replace(path, aside)
     if os.path.exists(path + ".wal"):
         os.replace(path + ".wal", aside + ".wal")
