@@ -127,9 +127,8 @@ PLAIN = re.compile(
     rb'"([^"]*+)" (\d{3}|-) (\d{1,%d}+|-)(?: "([^"]*+)" "([^"]*+)")?(?:(?!)())?\Z' % DIGITS
 )
 """A plain combined or common line, for lines without a backslash (no escapes to undo):
-C{[^"]} runs as a tight loop in the regular expression engine, C{[^"\\]} does not.  Its
-groups are L{Logged}'s fields but the time taken; the last, the vhost, which a plain line has
-not, is always None (a group that never takes part)."""
+C{[^"]} runs as a tight loop in the regex engine, C{[^"\\]} does not.  Its groups are
+L{Logged}'s fields but the time taken; the vhost's never takes part (a plain line has none)."""
 
 
 def _masked(text: str) -> str:
@@ -315,8 +314,8 @@ def parse_line(line: str | bytes, source: str | None = None) -> Hit:
     """
     Parse one access-log line in any recognised format.
 
-    @param line: the line, with or without its line ending; bytes are decoded
-        as UTF-8, keeping undecodable bytes as visible escapes.
+    @param line: the line, with or without its ending; bytes are decoded as UTF-8 (the bytes
+        that are not UTF-8 kept as visible escapes).
     @param source: the log the line came from, kept on the hit.
     @raise LogLineError: if the line is in no recognised format.
     """
@@ -328,9 +327,8 @@ def parse_lines(lines: Iterable[str | bytes], ignore_invalid: bool = False) -> I
     Parse each of C{lines}, in order.
 
     @param lines: any iterable of lines, such as an open file.
-    @param ignore_invalid: skip lines that do not parse instead of raising.
-    @raise LogLineError: for the first line that does not parse, unless
-        C{ignore_invalid} is set.
+    @param ignore_invalid: skip lines that do not parse, rather than raise.
+    @raise LogLineError: for the first line that does not parse, unless C{ignore_invalid}.
     """
     for line in lines:
         try:
