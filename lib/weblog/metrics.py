@@ -63,21 +63,11 @@ class RecordsCollector(Collector):
             yield _histogram(traffic.durations, traffic.duration_sum)
         yield GaugeMetricFamily("weblog_ingest_lag_seconds", "Seconds since the server last "
                                 "read the logs to their end.", value=traffic.lag())
-        yield from self._logs()
-        yield from _syslog(self.records.status().get("syslog"))
+        status = self.records.status()
+        yield from _logs(status)
+        yield from _syslog(status.get("syslog"))
         yield from self._streams()
         yield from self._history(self.records.history_status())
-
-    def _logs(self) -> Iterator[Metric]:
-        """Whether each log is followed (1) or in trouble (0)."""
-        up = GaugeMetricFamily("weblog_log_up", "1 when the log is followed, 0 when it is "
-                               "missing, unreadable or misconfigured.", labels=["source"])
-        status = self.records.status()
-        files = status.get("files") or [status]
-        for each in files:
-            up.add_metric([each.get("source", each["path"])],
-                          1.0 if each["state"] == "ok" else 0.0)
-        yield up
 
     def _streams(self) -> Iterator[Metric]:
         """The open event streams, and those dropped for falling behind."""
@@ -104,6 +94,16 @@ class RecordsCollector(Collector):
         yield GaugeMetricFamily("weblog_history_backfill_ratio", "How much of the logs' bytes "
                                 "the history has stored, 0 to 1.",
                                 value=1.0 if not total else min(done / total, 1.0))
+
+
+def _logs(status: dict[str, Any]) -> Iterator[Metric]:
+    """Whether each log (of the JSON C{log} object C{status}) is followed (1) or in trouble
+    (0)."""
+    up = GaugeMetricFamily("weblog_log_up", "1 when the log is followed, 0 when it is "
+                           "missing, unreadable or misconfigured.", labels=["source"])
+    for each in status.get("files") or [status]:
+        up.add_metric([each.get("source", each["path"])], 1.0 if each["state"] == "ok" else 0.0)
+    yield up
 
 
 def _syslog(status: dict[str, Any] | None) -> Iterator[Metric]:

@@ -16,7 +16,7 @@ turn, and a TCP connection is paused while what it sent is handled in slices.
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict, deque
+from collections import Counter, deque
 from collections.abc import Sequence
 from typing import Any
 
@@ -76,8 +76,6 @@ class Receiver:
         self.peers: Counter[str] = Counter()
         """The TCP connections open, by address."""
         self.streams: set[_Stream] = set()
-        self.framed: defaultdict[_Stream, tuple[int, int]] = defaultdict(lambda: (0, 0))
-        """What each stream's framing had cut, and found not framing, when last counted."""
         self.listening: list[str] = []
         self.problems: list[str] = []
         self._ports: list[Any] = []
@@ -190,6 +188,8 @@ class _Stream(Protocol):
         self.waiting: deque[bytes] = deque()
         self.peer = ""
         self._paused = self._lost = self._scheduled = False
+        self._counted = (0, 0)
+        """What the framing had cut, and found not framing, when last counted."""
 
     def connectionMade(self) -> None:  # noqa: N802  # Twisted's name
         """Count the connection; close it at once past L{MOST_CONNECTIONS}, or past
@@ -222,11 +222,10 @@ class _Stream(Protocol):
     def _count_cut(self) -> int:
         """Count the messages the framing cut since last asked; return its framing faults
         since then (a bad count's frame is read as a line, counted if it is no message)."""
-        framing, receiver = self.framing, self.receiver
-        receiver.cut["tcp"] += framing.cut - receiver.framed[self][0]
-        faults = framing.malformed - receiver.framed[self][1]
-        receiver.framed[self] = (framing.cut, framing.malformed)
-        return faults
+        framing, (cut, malformed) = self.framing, self._counted
+        self.receiver.cut["tcp"] += framing.cut - cut
+        self._counted = (framing.cut, framing.malformed)
+        return framing.malformed - malformed
 
     def _ended(self) -> None:
         """The stream is over: its unfinished last line is a message; an unfinished octet-counted
@@ -279,7 +278,6 @@ class _Stream(Protocol):
         if not receiver.peers[self.peer]:
             del receiver.peers[self.peer]
         receiver.streams.discard(self)
-        receiver.framed.pop(self, None)
         self.receiver = _CLOSED
 
     def finish(self) -> None:
