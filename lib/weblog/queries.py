@@ -220,7 +220,7 @@ def answer(db: duckdb.DuckDBPyConnection, spec: dict[str, Any],
                 f" FROM hits WHERE {clause}", values)
         over.update(hits=_VIEW, where="true")
     try:
-        found = lists(rows, top)
+        found = lists(rows, top, timed=whole[3] > 0)
         times, p95 = (response_times(rows, bucket, found.pop("timed")) if whole[3]
                       else (None, {}))
         panels = {"visitors": whole[0], **troubles(rows, top),
