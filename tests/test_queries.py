@@ -114,6 +114,22 @@ class AnswerTests(StoreCase):
             [(NEWEST - timedelta(hours=1)).isoformat(), 2], [NEWEST.isoformat(), 1]],
             "visitors": [1, 1], "crawlers": [0, 0], "bytes": [200, 100], "p95_ms": [None, None]})
 
+    def test_weeks(self) -> None:
+        """A window longer than 120 days is charted by week, each from a Monday, 00:00 UTC."""
+        old = hit("/old", timedelta(days=200))
+        self.store.append("w", "old.log", 0, 10, 1, table_of([list(values) for values in zip(
+            (*old, None, False, False, *UNKNOWN), strict=True)]))
+        counts = answer(self.db, spec(Question("all"), status="all"))["buckets"]
+        starts = [datetime.fromisoformat(start) for start, _ in counts["counts"]]
+        self.assertEqual(counts["unit"], "week")
+        self.assertEqual({(start.weekday(), start.time()) for start in starts},
+                         {(0, datetime.min.time())})
+        # the old hit's week, the 10-day-old crawler's, and the 2-day-old 404's with the rest
+        monday = (NEWEST - timedelta(days=NEWEST.weekday())).replace(hour=0)
+        self.assertEqual(counts["counts"][-1], [monday.isoformat(), 4])
+        self.assertEqual(sum(count for _, count in counts["counts"]), 6)
+        self.assertEqual(len(starts), 3)
+
     def test_bucketsOfEarlyTimes(self) -> None:
         """Hits before 1970, back to the year 1, fall in their own bucket, not the next one."""
         early = [datetime(1, 1, 1, 0, 0, 30, tzinfo=UTC),
@@ -138,10 +154,11 @@ class AnswerTests(StoreCase):
         self.assertEqual([each["resource"] for each in older], ["/a", "/a", "/b", "/missing", "/c"])
 
     def test_bucketUnit(self) -> None:
-        """Minutes for up to 3 hours, hours for up to 4 days, days beyond."""
+        """Minutes for up to 3 hours, hours for up to 4 days, days for up to 120, weeks beyond."""
         self.assertEqual([bucket_unit(NEWEST - span, NEWEST) for span in
-                          (timedelta(hours=1), timedelta(days=1), timedelta(days=30))],
-                         ["minute", "hour", "day"])
+                          (timedelta(hours=3), timedelta(days=4), timedelta(days=120),
+                           timedelta(days=121), timedelta(days=4000))],
+                         ["minute", "hour", "day", "week", "week"])
 
 
 class AnswerOverHitsTests(AnswerTests):

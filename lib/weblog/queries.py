@@ -29,13 +29,18 @@ from weblog.question import FILTERS, cursor_of, cursor_text
 from weblog.store import COLUMNS
 from weblog.timestamps import FIRST, earlier
 
-__all__ = ["LATEST_FIRST", "PANELS", "SPANS", "UNITS", "answer", "bucket_end", "bucket_unit"]
+__all__ = ["DAYS_MOST", "LATEST_FIRST", "PANELS", "SPANS", "UNITS", "answer", "bucket_end",
+           "bucket_unit"]
 
 SPANS = {"1h": timedelta(hours=1), "24h": timedelta(days=1), "7d": timedelta(days=7),
          "30d": timedelta(days=30)}
 """How far back each relative range reaches from the newest hit."""
-UNITS = {"minute": timedelta(minutes=1), "hour": timedelta(hours=1), "day": timedelta(days=1)}
-"""The chart's buckets."""
+UNITS = {"minute": timedelta(minutes=1), "hour": timedelta(hours=1), "day": timedelta(days=1),
+         "week": timedelta(weeks=1)}
+"""The chart's buckets (a week from a Monday: the first day a hit can have was one)."""
+DAYS_MOST = timedelta(days=120)
+"""The longest window charted by day: beyond, by week (the default retention's 400 days would
+be as many bars, a page whose chart alone held the reactor for some 60 ms to render)."""
 LATEST_FIRST = timedelta(hours=1)
 """How far back from the window's end the latest hits are looked for first."""
 _BEFORE_EPOCH = (datetime(1970, 1, 1, tzinfo=UTC) - FIRST) // timedelta(microseconds=1)
@@ -69,13 +74,14 @@ _HIT = ", ".join(f'"{name}"' for name, _, _ in COLUMNS[:len(Hit._fields)])
 
 
 def bucket_unit(start: datetime, end: datetime) -> str:
-    """The chart's bucket for a window: minutes up to 3 hours, hours up to 4 days, else days."""
+    """The chart's bucket for a window: minutes up to 3 hours, hours up to 4 days, days up to
+    L{DAYS_MOST}, else weeks."""
     length = end - start
     if length <= timedelta(hours=3):
         return "minute"
     if length <= timedelta(days=4):
         return "hour"
-    return "day"
+    return "day" if length <= DAYS_MOST else "week"
 
 
 def _window(execute: Callable[[str, list[Any]], list[tuple[Any, ...]]],
