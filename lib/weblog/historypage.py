@@ -83,7 +83,7 @@ def _window(answer: dict[str, Any]) -> Tag:
                   f"{visitors_words(answer)} match.", id="window", class_="window")
 
 
-def _panels(links: ViewLinks, answer: dict[str, Any]) -> Tag:
+def _panels(links: ViewLinks, answer: dict[str, Any]) -> list[Piece]:
     """The chart of the window's buckets, each a link to its own window, and every panel."""
     chart = Buckets.of(answer["buckets"])
 
@@ -91,14 +91,15 @@ def _panels(links: ViewLinks, answer: dict[str, Any]) -> Tag:
         return links.to(**{"from": start.isoformat(),
                            "to": bucket_end(start, chart.unit).isoformat()})
 
-    section = tags.section(tags.h2(f"Hits per {chart.unit}"),
-                           buckets_chart(chart, bucket, links.csv("chart")),
-                           class_="chart panel", id="panel-chart")
     panels = [TopList(panel, [(str(key), count) for key, count in
                             answer["top"].get(panel.name, [])], links) for panel in PANELS]
-    return tags.div(section, *panels, *panel_sections(links, answer), tags.p(
-        "Counted over the window, with every filter; weblog's own pages excluded.",
-        class_="panels-note"), class_="panels", id="panels")
+    return [
+        b'<div class="panels" id="panels"><section class="chart panel" id="panel-chart">',
+        rendered(tags.h2(f"Hits per {chart.unit}")),
+        *buckets_chart(chart, bucket, links.csv("chart")), b"</section>",
+        *map(rendered, panels), *map(rendered, panel_sections(links, answer)),
+        rendered(tags.p("Counted over the window, with every filter; weblog's own pages excluded.",
+                        class_="panels-note")), b"</div>"]
 
 
 def _footer(links: ViewLinks, question: Question, answer: dict[str, Any]) -> Tag:
@@ -144,7 +145,7 @@ def page_pieces(records: IRecords, fragments: Fragments, selection: Selection,
         rendered(_chips(links, question)),
         rendered(FilterForm(selection, base, links.hidden())),
         b'<div class="columns">', HITS_START, rendered(table_head()), b'<tbody id="hits">',
-        *rows, HITS_END, rendered(_panels(links, answer)), b"</div></main>",
+        *rows, HITS_END, *_panels(links, answer), b"</div></main>",
         rendered(footer), b"</body></html>",
     ]
 

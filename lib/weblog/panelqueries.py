@@ -80,8 +80,7 @@ def lists(rows: Rows, top: int, timed: bool = True) -> dict[str, Any]:
              else "0 AS timed, 0 AS spent")
     for name, key, count, sent, timed_hits, spent_us in rows(
             # the referrers read once for both lists: a third faster than a pass each
-            # noqa: S608  # (names and placeholders only)
-            "WITH h AS NOT MATERIALIZED (SELECT site, referrer, resource, bytes, duration"
+            "WITH h AS NOT MATERIALIZED (SELECT site, referrer, resource, bytes, duration"  # noqa: S608
             "  FROM {hits} WHERE {where}),"
             " r AS MATERIALIZED (SELECT referrer AS key, any_value(site) AS site, count(*) AS n"
             "  FROM h WHERE referrer IS NOT NULL GROUP BY referrer),"
