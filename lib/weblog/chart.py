@@ -17,6 +17,7 @@ from datetime import datetime
 from html import escape
 from typing import Any
 
+from twisted.python.failure import Failure
 from twisted.web.template import Tag, flatten, tags
 
 __all__ = ["HEIGHT", "TABLE_MOST", "WIDTH", "Buckets", "buckets_chart", "buckets_svg",
@@ -223,8 +224,9 @@ def _table(chart: Buckets, links: Sequence[str]) -> bytes:
         ("p95 ms", chart.p95)) if series is not None]
     more = (f" (the first {TABLE_MOST} of {len(chart.starts):,}: the CSV has them all)"
             if len(chart.starts) > TABLE_MOST else "")
-    parts = [f'<table class="numbers"><caption>Per {chart.unit}, UTC{more}</caption><thead><tr>'
-             f'<th scope="col">{chart.unit.capitalize()} (UTC)</th><th scope="col">Hits</th>',
+    unit = escape(chart.unit)
+    parts = [f'<table class="numbers"><caption>Per {unit}, UTC{more}</caption><thead><tr>'
+             f'<th scope="col">{unit.capitalize()} (UTC)</th><th scope="col">Hits</th>',
              *(f'<th scope="col">{escape(name)}</th>' for name, _ in named),
              "</tr></thead><tbody>"]
     for index, start in enumerate(chart.starts[:TABLE_MOST]):
@@ -262,7 +264,10 @@ def buckets_chart(chart: Buckets, link: Callable[[datetime], str], csv: str) -> 
 
 
 def _flat(tag: Tag) -> bytes:
-    """A tag of the chart's own (no renderer in it) as bytes."""
+    """A tag of the chart's own (no renderer in it) as bytes; what flattening raised, raised."""
     pieces: list[bytes] = []
-    flatten(None, tag, pieces.append)
+    failed: list[Failure] = []
+    flatten(None, tag, pieces.append).addErrback(failed.append)
+    if failed:
+        failed[0].raiseException()
     return b"".join(pieces)
