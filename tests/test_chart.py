@@ -147,10 +147,10 @@ class BucketsTests(unittest.TestCase):
     def test_figure(self) -> None:
         """The figure has a legend per series, both scales, the numbers as a table whose
         times link to their buckets, and the CSV link."""
-        page = b"".join(buckets_chart(self.chart(crawlers=[0, 3], visitors=[1, 2], bytes=[10, 20],
-                                                 p95_ms=[None, 12.34]),
-                                      lambda start: f"?from={start:%H}",
-                                      "/weblog.rpy/csv?panel=chart")).decode()
+        page = buckets_chart(self.chart(crawlers=[0, 3], visitors=[1, 2], bytes=[10, 20],
+                                        p95_ms=[None, 12.34]),
+                             lambda start: f"?from={start:%H}",
+                             "/weblog.rpy/csv?panel=chart").decode()
         self.assertEqual(re.findall(r'<span class="swatch ([a-z]+)"></span> ([^<]+)</li>', page),
                          [("humans", "hits by humans"), ("crawlers", "hits by crawlers"),
                           ("visitors", "visitors (line)"),
@@ -170,7 +170,7 @@ class BucketsTests(unittest.TestCase):
         start = datetime(2015, 1, 1, tzinfo=UTC)
         chart = Buckets.of({"unit": "day", "counts": [
             [(start + timedelta(days=day)).isoformat(), 1] for day in range(TABLE_MOST + 5)]})
-        page = b"".join(buckets_chart(chart, lambda start: "?", "?csv")).decode()
+        page = buckets_chart(chart, lambda start: "?", "?csv").decode()
         self.assertEqual(page.count('<th scope="row">'), TABLE_MOST)
         self.assertIn(f"(the first {TABLE_MOST} of {TABLE_MOST + 5}: the CSV has them all)", page)
 
@@ -178,8 +178,8 @@ class BucketsTests(unittest.TestCase):
         """The chart, written as text, escapes what it is given: it parses as XML, and each
         link reads back as it was."""
         hostile = '?a="><script>&amp;</script>'
-        page = b"".join(buckets_chart(self.chart(visitors=[1, 2]), lambda start: hostile,
-                                      hostile)).decode()
+        page = buckets_chart(self.chart(visitors=[1, 2]), lambda start: hostile,
+                             hostile).decode()
         figure = ElementTree.fromstring(page.replace(' preserveAspectRatio="none"', ""))
         links = [link.get("href") for link in figure.iter("a")]
         self.assertEqual(links, [hostile] * 5)  # two bars, two rows of the table, the CSV

@@ -17,8 +17,7 @@ from datetime import datetime
 from html import escape
 from typing import Any
 
-from twisted.python.failure import Failure
-from twisted.web.template import Tag, flatten, tags
+from twisted.web.template import Tag, tags
 
 __all__ = ["HEIGHT", "TABLE_MOST", "WIDTH", "Buckets", "buckets_chart", "buckets_svg",
            "per_minute_chart", "per_minute_svg"]
@@ -198,7 +197,7 @@ def buckets_svg(chart: Buckets, links: Sequence[str]) -> bytes:
     return "".join(parts).encode()
 
 
-def _legend(chart: Buckets) -> Tag:
+def _legend(chart: Buckets) -> str:
     """What each colour of the chart is."""
     keys = [("humans", "hits" if chart.crawlers is None else "hits by humans")]
     if chart.crawlers is not None:
@@ -207,8 +206,8 @@ def _legend(chart: Buckets) -> Tag:
         keys.append(("visitors", "visitors (line)"))
     if chart.p95 is not None:
         keys.append(("latency", "p95 response time (line, right scale)"))
-    return tags.ul(*(tags.li(tags.span(class_=f"swatch {kind}"), " ", text)
-                     for kind, text in keys), class_="legend")
+    return ('<ul class="legend">' + "".join(f'<li><span class="swatch {kind}"></span> {text}</li>'
+                                            for kind, text in keys) + "</ul>")
 
 
 def _cell(value: float | None) -> str:
@@ -238,36 +237,27 @@ def _table(chart: Buckets, links: Sequence[str]) -> bytes:
     return "".join(parts).encode()
 
 
-def buckets_chart(chart: Buckets, link: Callable[[datetime], str], csv: str) -> list[bytes]:
+def buckets_chart(chart: Buckets, link: Callable[[datetime], str], csv: str) -> bytes:
     """
-    The history view's chart, in pieces: its legend, its scales, its plot (L{buckets_svg}),
-    its time axis, and its numbers (a table to unfold, and C{csv}, the URL of the chart's CSV).
+    The history view's chart: its legend, its scales, its plot (L{buckets_svg}), its time
+    axis, and its numbers (a table to unfold, and C{csv}, the URL of the chart's CSV), written
+    as text as the plot is.
 
     @param link: the URL of the view of the bucket starting at a moment.
     """
     links = [link(start) for start in chart.starts]
     peak = max(chart.hits, default=0)
-    scales = [tags.span(f"{peak:,} hits per {chart.unit}" if chart.starts else "no hits",
-                        class_="scale-left")]
+    scales = (f'<span class="scale-left">{peak:,} hits per {escape(chart.unit)}</span>'
+              if chart.starts else '<span class="scale-left">no hits</span>')
     if chart.p95 is not None:
-        scales.append(tags.span(f"p95 {_peak(chart.p95):,.1f} ms", class_="scale-right"))
+        scales += f'<span class="scale-right">p95 {_peak(chart.p95):,.1f} ms</span>'
     first = chart.starts[0].strftime(chart.shown) if chart.starts else ""
     last = f"{chart.starts[-1].strftime(chart.shown)} UTC" if chart.starts else ""
-    return [
-        b'<div class="chart-figure">', _flat(_legend(chart)), _flat(tags.div(*scales,
-                                                                            class_="axis-y")),
-        b'<div class="chart-box">', buckets_svg(chart, links), b"</div>",
-        _flat(tags.div(tags.span(first), tags.span(last), class_="axis-x")),
-        b'<details><summary>The numbers</summary><div class="scroll">', _table(chart, links),
-        b"</div></details>", _flat(tags.p(tags.a("The chart as CSV", href=csv),
-                                          class_="panel-foot")), b"</div>"]
-
-
-def _flat(tag: Tag) -> bytes:
-    """A tag of the chart's own (no renderer in it) as bytes; what flattening raised, raised."""
-    pieces: list[bytes] = []
-    failed: list[Failure] = []
-    flatten(None, tag, pieces.append).addErrback(failed.append)
-    if failed:
-        failed[0].raiseException()
-    return b"".join(pieces)
+    return b"".join([
+        f'<div class="chart-figure">{_legend(chart)}<div class="axis-y">{scales}</div>'
+        '<div class="chart-box">'.encode(), buckets_svg(chart, links),
+        f'</div><div class="axis-x"><span>{first}</span><span>{last}</span></div>'
+        '<details><summary>The numbers</summary><div class="scroll">'.encode(),
+        _table(chart, links),
+        f'</div></details><p class="panel-foot"><a href="{escape(csv)}">The chart as CSV</a>'
+        "</p></div>".encode()])

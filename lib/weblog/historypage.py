@@ -96,7 +96,7 @@ def _panels(links: ViewLinks, answer: dict[str, Any]) -> list[Piece]:
     return [
         b'<div class="panels" id="panels"><section class="chart panel" id="panel-chart">',
         rendered(tags.h2(f"Hits per {chart.unit}")),
-        *buckets_chart(chart, bucket, links.csv("chart")), b"</section>",
+        buckets_chart(chart, bucket, links.csv("chart")), b"</section>",
         *map(rendered, panels), *map(rendered, panel_sections(links, answer)),
         rendered(tags.p("Counted over the window, with every filter; weblog's own pages excluded.",
                         class_="panels-note")), b"</div>"]

@@ -31,7 +31,6 @@ LISTS = {"sites": "site", "referrers": "referrer", "resources": "resource",
          "browsers": "browser", "systems": "system", "devices": "device",
          "countries": "country", "vhosts": "vhost", "sources": "source"}
 """Each top list and the column it counts the values of."""
-_MANY_LISTS = ("sites", "referrers", "resources")
 _FEW = ("browser", "system", "device", "country", "vhost", "source")
 _FEW_LISTS = ("browsers", "systems", "devices", "countries", "vhosts", "sources")
 _HUMAN = ("browsers", "systems", "devices")
