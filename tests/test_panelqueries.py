@@ -4,11 +4,12 @@
 from __future__ import annotations
 
 import math
+import random
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import duckdb
-from weblog import queries
+from weblog import panelqueries, queries
 from weblog.queries import answer
 from weblog.question import Question
 from weblog.store import COLUMNS
@@ -185,6 +186,41 @@ class PanelTests(StoreCase):
         self.assertEqual((result["visitors"], result["browsers"], result["response_times"],
                           result["crawlers"], result["buckets"]["p95_ms"]),
                          (0, [], None, {"hits": 0, "top": []}, []))
+
+
+class PanelKindsInSqlTests(PanelTests):
+    """L{PanelTests} again, with the lists of few values summed in SQL: as a view of more than
+    L{panelqueries.KINDS_MOST} kinds has them."""
+
+    def setUp(self) -> None:
+        super().setUp()
+        self.patch(panelqueries, "KINDS_MOST", 0)
+
+
+class KindsTests(StoreCase):
+    """The lists of few values are the same summed in Python or in SQL."""
+
+    def test_same(self) -> None:
+        """Over many kinds (crawlers and humans, NULLs, empty values, a source holding the
+        separator, ties), both ways give the same lists at every C{top}."""
+        rng = random.Random(11)
+        names = ["", "a", "b", "é"]
+        values: list[dict[str, Any]] = [
+            {column: rng.choice([None, *names]) for column in
+             ("browser", "system", "device", "country", "vhost")} for _ in range(300)]
+        hits = [row(f"/{n}", bot=rng.random() < 0.3, client=f"192.0.2.{n % 7}",
+                    source=rng.choice([None, "a.log", "c\x1fd.log"]), **each)
+                for n, each in enumerate(values)]
+        db = self.stored(*hits)
+        for top in (1, 2, 3, 10):
+            python = answer(db, spec(), top=top)
+            self.patch(panelqueries, "KINDS_MOST", 0)
+            sql = answer(db, spec(), top=top)
+            self.patch(panelqueries, "KINDS_MOST", 10_000)
+            for name in ("browsers", "systems", "devices", "countries", "vhosts", "sources",
+                         "crawlers"):
+                self.assertEqual(python[name], sql[name], (name, top))
+            self.assertTrue(python["browsers"] and python["crawlers"]["top"])
 
 
 class Counting:
