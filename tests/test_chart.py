@@ -174,6 +174,17 @@ class BucketsTests(unittest.TestCase):
         self.assertEqual(page.count('<th scope="row">'), TABLE_MOST)
         self.assertIn(f"(the first {TABLE_MOST} of {TABLE_MOST + 5}: the CSV has them all)", page)
 
+    def test_weeks(self) -> None:
+        """A week is told by its Monday: "week of" in its bar's words, and the table says
+        that each week starts on one."""
+        monday = datetime(2015, 5, 18, tzinfo=UTC)
+        chart = Buckets.of({"unit": "week", "counts": [[monday.isoformat(), 7]]})
+        self.assertEqual(chart.words(0), "week of 2015-05-18 UTC: 7 hits")
+        self.assertIn("<caption>Per week, from each Monday, UTC</caption>",
+                      buckets_chart(chart, lambda start: "?", "?csv").decode())
+        day = Buckets.of({"unit": "day", "counts": [[monday.isoformat(), 7]]})
+        self.assertEqual(day.words(0), "2015-05-18 UTC: 7 hits")
+
     def test_escaped(self) -> None:
         """The chart, written as text, escapes what it is given: it parses as XML, and each
         link reads back as it was."""

@@ -109,8 +109,9 @@ class Buckets:
         return "%Y-%m-%d" if self.unit in ("day", "week") else "%Y-%m-%d %H:%M"
 
     def words(self, index: int) -> str:
-        """One bucket in words, as its bar's tooltip and the table say it."""
-        words = f"{self.starts[index].strftime(self.shown)} UTC: {self.hits[index]:,} hits"
+        """One bucket in words, as its bar's tooltip says it (a week by its Monday)."""
+        words = (f"{'week of ' if self.unit == 'week' else ''}"
+                 f"{self.starts[index].strftime(self.shown)} UTC: {self.hits[index]:,} hits")
         if self.crawlers is not None:
             words += f" ({self.crawlers[index]:,} by crawlers)"
         if self.visitors is not None:
@@ -224,7 +225,9 @@ def _table(chart: Buckets, links: Sequence[str]) -> bytes:
     more = (f" (the first {TABLE_MOST} of {len(chart.starts):,}: the CSV has them all)"
             if len(chart.starts) > TABLE_MOST else "")
     unit = escape(chart.unit)
-    parts = [f'<table class="numbers"><caption>Per {unit}, UTC{more}</caption><thead><tr>'
+    monday = ", from each Monday" if chart.unit == "week" else ""
+    parts = [f'<table class="numbers"><caption>Per {unit}{monday}, UTC{more}</caption>'
+             "<thead><tr>"
              f'<th scope="col">{unit.capitalize()} (UTC)</th><th scope="col">Hits</th>',
              *(f'<th scope="col">{escape(name)}</th>' for name, _ in named),
              "</tr></thead><tbody>"]
