@@ -16,6 +16,8 @@ from weblog.store import COLUMNS
 
 from tests.stores import StoreCase
 
+COLUMNS_AT = {name: index for index, (name, _, _) in enumerate(COLUMNS)}
+
 NEWEST = datetime(2015, 5, 20, 12, 0, tzinfo=UTC)
 HOUR = timedelta(hours=1)
 
@@ -201,17 +203,19 @@ class KindsTests(StoreCase):
     """The lists of few values are the same summed in Python or in SQL."""
 
     def test_same(self) -> None:
-        """Over many kinds (crawlers and humans, NULLs, empty values, a source holding the
-        separator, ties), both ways give the same lists at every C{top}."""
+        """Over many kinds (crawlers and humans, NULLs, empty values and values like the
+        encoding's marks, sources holding the separator, ties), both ways give the same lists at
+        every C{top}."""
         rng = random.Random(11)
-        names = ["", "a", "b", "é"]
+        names = ["", "a", "b", "é", "-", "=", "=x"]
         values: list[dict[str, Any]] = [
             {column: rng.choice([None, *names]) for column in
              ("browser", "system", "device", "country", "vhost")} for _ in range(300)]
         hits = [row(f"/{n}", bot=rng.random() < 0.3, client=f"192.0.2.{n % 7}",
-                    source=rng.choice([None, "a.log", "c\x1fd.log"]), **each)
+                    source=rng.choice([None, "a.log", "c\x1fd.log", "-", "x\x1f\x1fy"]), **each)
                 for n, each in enumerate(values)]
-        db = self.stored(*hits)
+        tied = [row(browser=name, country=name) for name in ("t1", "t2", "t3") for _ in range(9)]
+        db = self.stored(*hits, *tied)
         for top in (1, 2, 3, 10):
             python = answer(db, spec(), top=top)
             self.patch(panelqueries, "KINDS_MOST", 0)
@@ -221,6 +225,25 @@ class KindsTests(StoreCase):
                          "crawlers"):
                 self.assertEqual(python[name], sql[name], (name, top))
             self.assertTrue(python["browsers"] and python["crawlers"]["top"])
+        whole = answer(db, spec(), top=1000)
+        self.assertIn(["-", sum(1 for each in hits if each[COLUMNS_AT["source"]] == "-")],
+                      whole["sources"])
+        self.assertIn(["t2", 9], whole["browsers"])
+
+    def test_bounds(self) -> None:
+        """Past L{panelqueries.KINDS_MOST} kinds or L{panelqueries.KINDS_BYTES} of them, they
+        are summed in SQL (one statement more), to the same lists."""
+        db = Counting(self.stored(*(row(vhost=f"v{n}.example" * 20) for n in range(20))))
+        python = answer(db, spec())  # type: ignore[arg-type]
+        in_sql = "GROUPING SETS ((bot, browser)"
+        self.assertFalse(any(in_sql in each for each in db.statements))
+        for bound, value in (("KINDS_MOST", 19), ("KINDS_BYTES", 1000)):
+            kept = getattr(panelqueries, bound)
+            self.patch(panelqueries, bound, value)
+            db.statements.clear()
+            self.assertEqual(answer(db, spec()), python)  # type: ignore[arg-type]
+            self.assertEqual(sum(in_sql in each for each in db.statements), 1, bound)
+            self.patch(panelqueries, bound, kept)
 
 
 class Counting:
@@ -249,10 +272,10 @@ class PassesTests(StoreCase):
     """How many statements an answer with every panel takes, and that each may be stopped."""
 
     def test_bounded(self) -> None:
-        """The window, the chart, two for the lists, the troubles, two for the response
-        times and the latest hits (twice at most): nine statements, whatever the panels, when
-        the view has more than L{VIEW_MOST} hits; with fewer, the panels past the chart read
-        the view's hits from a table of their own, read once (and dropped after)."""
+        """The window, the chart, two for the lists (a few kinds), the troubles, two for the
+        response times and the latest hits (twice at most): nine statements, whatever the
+        panels, when the view has more than L{VIEW_MOST} hits; with fewer, the panels past the
+        chart read the view's hits from a table of their own, read once (and dropped after)."""
         hits = [row(f"/{n}", age=n * HOUR, duration=1000 * n, status=404 if n % 3 else 200)
                 for n in range(30)]
         db = Counting(self.stored(*hits))

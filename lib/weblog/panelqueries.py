@@ -3,13 +3,14 @@
 The history's panels past the chart and the four top lists, in SQL: each a key of a view's
 answer (L{weblog.queries.answer}), over the window's hits that meet its conditions.
 
-Few passes over the hits, whatever the number of panels: every top list in two statements
-(those of many values ranked in SQL, those of few summed from the view's kinds), the 404/410
-and 5xx resources with their referrers in one, and the response times (once some hits have a
-duration) in one, from a histogram of durations in log-spaced bins 1% wide: a percentile is
-the bin where the count reaches it (nearest rank), within 0.5% of the exact duration, in
-memory bounded by the bins (DuckDB's C{quantile_cont} holds every duration of a group, and ran
-out of the historian's 96 MB on millions of hits; C{approx_quantile} took four times as long).
+Few passes over the hits, whatever the number of panels: every top list in two statements (three
+past L{KINDS_MOST} kinds or L{KINDS_BYTES}; those of many values ranked in SQL, those of few
+summed from the view's kinds), the 404/410 and 5xx resources with their referrers in one, and
+the response times (once some hits have a duration) in one, from a histogram of durations in
+log-spaced bins 1% wide: a percentile is the bin where the count reaches it (nearest rank),
+within 0.5% of the exact duration, in memory bounded by the bins (DuckDB's C{quantile_cont}
+holds every duration of a group, and ran out of the historian's 96 MB on millions of hits;
+C{approx_quantile} took four times as long).
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ from typing import Any
 
 from weblog.store import BINS_PER_E, KIND
 
-__all__ = ["BINS_PER_E", "KINDS_MOST", "LISTS", "UNPACKED", "lists", "response_times", "troubles"]
+__all__ = ["BINS_PER_E", "KINDS_BYTES", "KINDS_MOST", "LISTS", "UNPACKED", "lists",
+           "response_times", "troubles"]
 
 Rows = Callable[..., list[tuple[Any, ...]]]
 """Runs one statement over C{{hits}} (the store's table, or the view's hits read into one of
@@ -37,8 +39,10 @@ _HUMAN = ("browsers", "systems", "devices")
 """The lists of humans' hits alone (a crawler's browser is in C{crawlers})."""
 KINDS_MOST = 10_000
 """The most kinds (L{weblog.store.DERIVED}) whose counts are summed in Python into the lists of
-few values; a view of more (hostile user-agents or hosts can make them many) has them summed in
-SQL, which goes over its hits once more."""
+few values, if they hold at most L{KINDS_BYTES} in all; a view of more (hostile user-agents or
+hosts can make them many, and long) has them summed in SQL, which goes over its hits once more."""
+KINDS_BYTES = 1 << 20
+"""The most bytes (UTF-8) of kinds summed in Python: what they take in memory stays a few MB."""
 UNPACKED = ", ".join([
     "p[1] = '1' AS bot",
     *(f"CASE WHEN p[{at}] = '-' THEN NULL ELSE p[{at}][2:] END AS {name}"
@@ -64,19 +68,20 @@ def _grouping(columns: tuple[str, ...], grouped: tuple[str, ...]) -> int:
 
 def lists(rows: Rows, top: int, timed: bool = True) -> dict[str, Any]:
     """
-    Every top list in two statements: C{[[key, hits], ...]} each, most hits first (C{browsers},
-    C{systems} and C{devices} over humans' hits, C{crawlers} the crawlers' browsers), and the
-    resources by bytes (C{bandwidth}) and by time spent (C{timed}: resource, timed hits, µs).
+    Every top list in two statements (three past L{KINDS_MOST} kinds or L{KINDS_BYTES}):
+    C{[[key, hits], ...]} each, most hits first (C{browsers}, C{systems} and C{devices} over
+    humans' hits, C{crawlers} the crawlers' browsers), and the resources by bytes (C{bandwidth})
+    and by time spent (C{timed}: resource, timed hits, µs).
 
     The lists of many values are counted in one statement (C{UNION ALL}): the referrers once,
     the sites summed from them (a referrer has one site: L{weblog.columns.site}), and the
     resources (their time spent only when C{timed}: when some hit of the view has a duration);
-    as grouping sets they took a third longer.  The lists of few values (browsers to sources)
-    are counted by the store's C{kind} (all of them in one text, L{weblog.store.DERIVED}), then
-    summed by each, in Python (L{_summed}) when the kinds are few, as they are in any log that
-    does not spread its user-agents or hosts on purpose: summed in SQL (grouping sets ranked by
-    a window) took about 8 ms more on any view, for the few hundred kinds of the sample; grouping
-    by the seven columns took four times as long.
+    as grouping sets they took a third longer. The lists of few values (browsers to sources) are
+    counted by the store's C{kind} (all of them in one text, L{weblog.store.DERIVED}), then
+    summed by each, in Python (L{_summed}) when the kinds are few and short, as they are in any
+    log that does not spread its user-agents or hosts on purpose: summed in SQL (grouping sets
+    ranked by a window) took about 8 ms more on any view, for the few hundred kinds of the
+    sample; grouping by the seven columns took four times as long.
     """
     ranked: dict[str, list[tuple[Any, ...]]] = {name: [] for name in (*LISTS, "crawlers")}
     spent = ("count(duration) AS timed, sum(duration) AS spent" if timed
@@ -96,9 +101,15 @@ def lists(rows: Rows, top: int, timed: bool = True) -> dict[str, Any]:
             f" {_ranked('n')} OR {_ranked('sent')} OR (timed > 0 AND {_ranked('spent')}))",
             top, top, top, top, top):
         ranked[name].append((key, count, sent, timed_hits, spent_us))
-    kinds = rows("SELECT kind, count(*) FROM {hits} WHERE {where} GROUP BY kind LIMIT ?",
-                 KINDS_MOST + 1)
-    few = _summed(kinds) if len(kinds) <= KINDS_MOST else _summed_in_sql(rows, top)
+    kinds = rows(
+        # how many and how long, beside each: past the bounds, the first alone (to say so)
+        "SELECT kind, n, kinds, size FROM (SELECT kind, count(*) AS n, count(*) OVER () AS kinds,"
+        "  sum(strlen(kind)) OVER () AS size, row_number() OVER () AS i FROM {hits}"
+        "  WHERE {where} GROUP BY kind) WHERE i = 1 OR (kinds <= ? AND size <= ?)",
+        KINDS_MOST, KINDS_BYTES)
+    few = (_summed_in_sql(rows, top) if kinds and (kinds[0][2] > KINDS_MOST
+                                                   or kinds[0][3] > KINDS_BYTES)
+           else _summed([(kind, count) for kind, count, _, _ in kinds]))
     for name, key, count in few:
         ranked[name].append((key, count, 0, 0, 0))
     answer: dict[str, Any] = {
@@ -132,7 +143,7 @@ def _summed(kinds: list[tuple[str, int]]) -> list[tuple[str, str, int]]:
 
 def _summed_in_sql(rows: Rows, top: int) -> list[tuple[str, str, int]]:
     """L{_summed}'s lists, each ranked to its C{top}, summed in SQL: for a view of more kinds
-    than L{KINDS_MOST}."""
+    than L{KINDS_MOST}, or longer than L{KINDS_BYTES}."""
     few_columns = ("bot", *_FEW)
     few = {_grouping(("bot", LISTS[name]) if name in _HUMAN else (LISTS[name],), few_columns):
            name for name in _FEW_LISTS}
