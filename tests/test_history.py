@@ -131,7 +131,8 @@ class HistorianTests(unittest.TestCase):
                          ("ok", 5, "2015-05-17T10:05:03+00:00"))
 
     def test_top(self) -> None:
-        """A view's lists hold 10 entries, or as many as it asks (up to 1000: the CSV's)."""
+        """A view's lists hold 10 entries, or as many as it asks (up to 1000: the CSV's); a
+        failure of DuckDB's is said in its first line (not its advice for developers)."""
         base = os.path.abspath(self.mktemp())
         os.makedirs(base)
         log = os.path.join(base, "access.log")
@@ -148,6 +149,13 @@ class HistorianTests(unittest.TestCase):
             answer = json.loads(self.successResultOf(historian.ask(asked,
                                                                    threads=maybeDeferred)))
             self.assertEqual(len(answer["top"]["resources"]), listed, top)
+        out_of_memory = duckdb.OutOfMemoryException(
+            "Out of Memory Error: could not allocate block of size 256.0 KiB (91.4 MiB/91.5 MiB "
+            "used)\n\nPossible solutions:\n* Reducing the number of threads (SET threads=X)")
+        failure = self.failureResultOf(historian.ask(view, threads=lambda run: fail(
+            out_of_memory)), QueryFailed)
+        self.assertEqual(str(failure.value), "the history could not answer: Out of Memory Error: "
+                         "could not allocate block of size 256.0 KiB (91.4 MiB/91.5 MiB used)")
 
     def test_capSaid(self) -> None:
         """The status says the cap on the store's files from the start; null without one."""

@@ -38,6 +38,7 @@ from weblog.parsing import AUTO, LineParser
 from weblog.queries import answer
 from weblog.keeping import Held, Keeping
 from weblog.store import Store, StoreError, interrupt, set_aside, state_of
+from weblog.storeerror import reason_of
 from weblog.storing import Storing, share_python
 
 __all__ = ["Historian", "main"]
@@ -263,10 +264,11 @@ class Historian:
             if failure.check(duckdb.InterruptException):
                 raise QueryFailed(f"the query took more than {QUERY_SECONDS:.0f} s and was "
                                   "cancelled: a shorter range or more filters answer sooner")
-            if failure.check(duckdb.Error):
-                if failure.value is not None and state_of(failure.value) == "corrupt":
+            error = failure.value
+            if failure.check(duckdb.Error) and error is not None:
+                if state_of(error) == "corrupt":
                     self._found_corrupt = f"{self.store_path}: {failure.getErrorMessage()}"
-                raise QueryFailed(f"the history could not answer: {failure.getErrorMessage()}")
+                raise QueryFailed(f"the history could not answer: {reason_of(error)}")
             return failure
 
         asked: Deferred[str] = self._queries.run(threads, run)

@@ -7,7 +7,7 @@ import duckdb
 
 from weblog.errors import WeblogError
 
-__all__ = ["StoreError", "failing", "other_version", "state_of"]
+__all__ = ["StoreError", "failing", "other_version", "reason_of", "state_of"]
 
 
 class StoreError(WeblogError):
@@ -49,10 +49,10 @@ def other_version(path: str, version: str, current: int) -> StoreError:
 
 def failing(path: str, error: BaseException) -> StoreError:
     """The StoreError of a DuckDB or OS error on the store at C{path}."""
-    return StoreError(state_of(error), f"{path}: {_reason(error)}")
+    return StoreError(state_of(error), f"{path}: {reason_of(error)}")
 
 
-def _reason(error: BaseException) -> str:
-    """A DuckDB or OS error in one line, without DuckDB's links to its documentation."""
+def reason_of(error: BaseException) -> str:
+    """A DuckDB or OS error in one line, without DuckDB's advice and links for developers."""
     text = " ".join(str(error).split())
-    return text.split(" See also ")[0][:300]
+    return text.split(" Possible solutions:")[0].split(" See also ")[0][:300]
