@@ -4,17 +4,18 @@
 from __future__ import annotations
 
 import math
+import os
 import random
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import duckdb
-from weblog import panelqueries, queries
+from weblog import panelqueries, queries, settings
 from weblog.queries import answer
 from weblog.question import Question
-from weblog.store import COLUMNS
+from weblog.store import COLUMNS, Store
 
-from tests.stores import StoreCase
+from tests.stores import StoreCase, append_rows
 
 COLUMNS_AT = {name: index for index, (name, _, _) in enumerate(COLUMNS)}
 
@@ -200,12 +201,13 @@ class PanelKindsInSqlTests(PanelTests):
 
 
 class KindsTests(StoreCase):
-    """The lists of few values are the same summed in Python or in SQL."""
+    """The lists of few values are the same summed in Python, in SQL from the kinds, or counted
+    apart; and answered whatever the kinds."""
 
     def test_same(self) -> None:
         """Over many kinds (crawlers and humans, NULLs, empty values and values like the
-        encoding's marks, sources holding the separator, ties), both ways give the same lists at
-        every C{top}."""
+        encoding's marks, sources holding the separator, ties), the three ways give the same
+        lists at every C{top}."""
         rng = random.Random(11)
         names = ["", "a", "b", "é", "-", "=", "=x"]
         values: list[dict[str, Any]] = [
@@ -220,10 +222,14 @@ class KindsTests(StoreCase):
             python = answer(db, spec(), top=top)
             self.patch(panelqueries, "KINDS_MOST", 0)
             sql = answer(db, spec(), top=top)
+            self.patch(panelqueries, "KINDS_SQL_BYTES", -1)
+            apart = answer(db, spec(), top=top)
+            self.patch(panelqueries, "KINDS_SQL_BYTES", 16 << 20)
             self.patch(panelqueries, "KINDS_MOST", 10_000)
             for name in ("browsers", "systems", "devices", "countries", "vhosts", "sources",
                          "crawlers"):
                 self.assertEqual(python[name], sql[name], (name, top))
+                self.assertEqual(python[name], apart[name], (name, top))
             self.assertTrue(python["browsers"] and python["crawlers"]["top"])
         whole = answer(db, spec(), top=1000)
         self.assertIn(["-", sum(1 for each in hits if each[COLUMNS_AT["source"]] == "-")],
@@ -244,6 +250,27 @@ class KindsTests(StoreCase):
             self.assertEqual(answer(db, spec()), python)  # type: ignore[arg-type]
             self.assertEqual(sum(in_sql in each for each in db.statements), 1, bound)
             self.patch(panelqueries, bound, kept)
+
+
+    def test_hostile(self) -> None:
+        """10,000 hits whose hosts (8 KB each) and browsers are all different and long: every
+        list is answered in the historian's memory (summed in SQL from the kinds, they ran
+        DuckDB out of its 96 MB), each counted apart."""
+        directory = self.mktemp()
+        os.mkdir(directory)
+        path = os.path.join(directory, "history.duckdb")
+        building = Store(path, "512MB", 2)
+        smile = "\U0001F600"
+        append_rows(building, [row(f"/{n}", vhost=f"{n}{smile * 2000}", browser=smile * 500)
+                               for n in range(10_000)])
+        building.close()
+        store = Store(path, f"{settings.HISTORY_MEMORY}MB", 2)
+        self.addCleanup(store.close)
+        db = Counting(self.enterContext(store.reading()))
+        result = answer(db, spec())  # type: ignore[arg-type]
+        self.assertEqual([count for _, count in result["vhosts"]], [1] * 10)
+        self.assertEqual(result["browsers"], [[smile * 500, 10_000]])
+        self.assertEqual(sum("UNION ALL (SELECT 'crawlers'" in each for each in db.statements), 1)
 
 
 class Counting:

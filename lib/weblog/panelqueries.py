@@ -21,8 +21,8 @@ from typing import Any
 
 from weblog.store import BINS_PER_E, KIND
 
-__all__ = ["BINS_PER_E", "KINDS_BYTES", "KINDS_MOST", "LISTS", "UNPACKED", "lists",
-           "response_times", "troubles"]
+__all__ = ["BINS_PER_E", "KINDS_BYTES", "KINDS_MOST", "KINDS_SQL_BYTES", "LISTS", "UNPACKED",
+           "lists", "response_times", "troubles"]
 
 Rows = Callable[..., list[tuple[Any, ...]]]
 """Runs one statement over C{{hits}} (the store's table, or the view's hits read into one of
@@ -43,6 +43,15 @@ few values, if they hold at most L{KINDS_BYTES} in all; a view of more (hostile 
 hosts can make them many, and long) has them summed in SQL, which goes over its hits once more."""
 KINDS_BYTES = 1 << 20
 """The most bytes (UTF-8) of kinds summed in Python: what they take in memory stays a few MB."""
+KINDS_SQL_BYTES = 16 << 20
+"""The most bytes of kinds summed in SQL from them; past it (hosts or user-agents long and many
+on purpose: 10,000 hits with 8 KB hosts ran DuckDB out of the historian's 96 MB there), each list
+is counted apart, over the hits, as DuckDB can do out of memory (L{_counted_apart})."""
+_APART = (("browsers", "browser", "NOT bot"), ("crawlers", "browser", "bot"),
+          ("systems", "system", "NOT bot"), ("devices", "device", "NOT bot"),
+          ("countries", "country", "true"), ("vhosts", "vhost", "true"),
+          ("sources", "source", "true"))
+"""Each list of few values, the column it counts, and whose hits: L{_counted_apart}'s."""
 UNPACKED = ", ".join([
     "p[1] = '1' AS bot",
     *(f"CASE WHEN p[{at}] = '-' THEN NULL ELSE p[{at}][2:] END AS {name}"
@@ -66,7 +75,8 @@ def _grouping(columns: tuple[str, ...], grouped: tuple[str, ...]) -> int:
                if name not in columns)
 
 
-def lists(rows: Rows, top: int, timed: bool = True) -> dict[str, Any]:
+def lists(rows: Rows, top: int, timed: bool = True, stored: Rows | None = None
+          ) -> dict[str, Any]:
     """
     Every top list in two statements (three past L{KINDS_MOST} kinds or L{KINDS_BYTES}):
     C{[[key, hits], ...]} each, most hits first (C{browsers}, C{systems} and C{devices} over
@@ -81,7 +91,8 @@ def lists(rows: Rows, top: int, timed: bool = True) -> dict[str, Any]:
     summed by each, in Python (L{_summed}) when the kinds are few and short, as they are in any
     log that does not spread its user-agents or hosts on purpose: summed in SQL (grouping sets
     ranked by a window) took about 8 ms more on any view, for the few hundred kinds of the
-    sample; grouping by the seven columns took four times as long.
+    sample; grouping by the seven columns took four times as long. Past L{KINDS_SQL_BYTES} of
+    kinds, each of those lists is counted apart (L{_counted_apart}).
     """
     ranked: dict[str, list[tuple[Any, ...]]] = {name: [] for name in (*LISTS, "crawlers")}
     spent = ("count(duration) AS timed, sum(duration) AS spent" if timed
@@ -107,9 +118,12 @@ def lists(rows: Rows, top: int, timed: bool = True) -> dict[str, Any]:
         "  sum(strlen(kind)) OVER () AS size, row_number() OVER () AS i FROM {hits}"
         "  WHERE {where} GROUP BY kind) WHERE i = 1 OR (kinds <= ? AND size <= ?)",
         KINDS_MOST, KINDS_BYTES)
-    few = (_summed_in_sql(rows, top) if kinds and (kinds[0][2] > KINDS_MOST
-                                                   or kinds[0][3] > KINDS_BYTES)
-           else _summed([(kind, count) for kind, count, _, _ in kinds]))
+    many, size = kinds[0][2:] if kinds else (0, 0)
+    if many <= KINDS_MOST and size <= KINDS_BYTES:
+        few = _summed([(kind, count) for kind, count, _, _ in kinds])
+    else:
+        few = (_summed_in_sql(rows, top) if size <= KINDS_SQL_BYTES
+               else _counted_apart(stored or rows, top))
     for name, key, count in few:
         ranked[name].append((key, count, 0, 0, 0))
     answer: dict[str, Any] = {
@@ -142,8 +156,9 @@ def _summed(kinds: list[tuple[str, int]]) -> list[tuple[str, str, int]]:
 
 
 def _summed_in_sql(rows: Rows, top: int) -> list[tuple[str, str, int]]:
-    """L{_summed}'s lists, each ranked to its C{top}, summed in SQL: for a view of more kinds
-    than L{KINDS_MOST}, or longer than L{KINDS_BYTES}."""
+    """L{_summed}'s lists, each ranked to its C{top}, summed in SQL from the view's kinds: for a
+    view of more than L{KINDS_MOST} of them, or longer than L{KINDS_BYTES} (up to
+    L{KINDS_SQL_BYTES})."""
     few_columns = ("bot", *_FEW)
     few = {_grouping(("bot", LISTS[name]) if name in _HUMAN else (LISTS[name],), few_columns):
            name for name in _FEW_LISTS}
@@ -166,6 +181,20 @@ def _summed_in_sql(rows: Rows, top: int) -> list[tuple[str, str, int]]:
             continue  # systems and devices are humans'; a crawler's device is "crawler"
         found.append((name, key, int(count)))
     return found
+
+
+def _counted_apart(stored: Rows, top: int) -> list[tuple[str, str, int]]:
+    """L{_summed}'s lists, each ranked to its C{top}, each counted over the view's hits in the
+    store (C{stored}: by their own columns) by a grouping of its own, a pass each: slow, but in
+    DuckDB's bounded memory (it moves a grouping to disk), whatever the kinds
+    (L{KINDS_SQL_BYTES})."""
+    counted = " UNION ALL ".join(
+        f"(SELECT '{name}', {column}, count(*) AS n FROM h WHERE {which}"  # noqa: S608
+        f" AND {column} IS NOT NULL GROUP BY {column} ORDER BY n DESC, {column} LIMIT {top:d})"
+        for name, column, which in _APART)
+    return [(name, key, int(count)) for name, key, count in stored(
+        f"WITH h AS NOT MATERIALIZED (SELECT bot, {', '.join(_FEW)} FROM {{hits}}"  # noqa: S608
+        f"  WHERE {{where}}) {counted}")]
 
 
 def _ranked(order: str, *within: str) -> str:

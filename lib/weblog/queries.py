@@ -199,6 +199,9 @@ def answer(db: duckdb.DuckDBPyConnection, spec: dict[str, Any],
     def rows(sql: str, *more: Any) -> list[tuple[Any, ...]]:
         return execute(sql.format(**over), [*(values if over["hits"] == "hits" else ()), *more])
 
+    def stored(sql: str, *more: Any) -> list[tuple[Any, ...]]:  # over the store's table
+        return execute(sql.format(hits="hits", where=clause), [*values, *more])
+
     unit = bucket_unit(start, end)
     width = UNITS[unit]
     bucket = f"(epoch_us(time) + {_BEFORE_EPOCH}) // {width // _MICROSECOND}"  # no zone rules
@@ -226,7 +229,7 @@ def answer(db: duckdb.DuckDBPyConnection, spec: dict[str, Any],
                 f" FROM hits WHERE {clause}", values)
         over.update(hits=_VIEW, where="true")
     try:
-        found = lists(rows, top, timed=whole[3] > 0)
+        found = lists(rows, top, timed=whole[3] > 0, stored=stored)
         times, p95 = (response_times(rows, bucket, found.pop("timed")) if whole[3]
                       else (None, {}))
         panels = {"visitors": whole[0], **troubles(rows, top),
