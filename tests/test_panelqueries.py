@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import duckdb
-from weblog import panelqueries, queries, settings
+from weblog import columns, panelqueries, queries, settings
 from weblog.queries import answer
 from weblog.question import Question
 from weblog.store import COLUMNS, Store
@@ -271,6 +271,62 @@ class KindsTests(StoreCase):
         self.assertEqual([count for _, count in result["vhosts"]], [1] * 10)
         self.assertEqual(result["browsers"], [[smile * 500, 10_000]])
         self.assertEqual(sum("UNION ALL (SELECT 'crawlers'" in each for each in db.statements), 1)
+
+
+class ApartTests(StoreCase):
+    """The panels ranked apart (L{weblog.apart}), as a view DuckDB cannot answer the usual way
+    in its memory is: the same lists, and an answer whatever the values."""
+
+    def test_same(self) -> None:
+        """Over varied hits (ties, NULL bytes and referrers, failures, times), the lists ranked
+        apart are the usual ones, at every C{top}."""
+        rng = random.Random(7)
+        hits = [row(f"/r{rng.randrange(25)}", referrer=rng.choice(
+                    [None, *(f"http://s{n % 4}.example/{n}" for n in range(12))]),
+                    site=None, status=rng.choice([200, 200, 404, 410, 500, 503]),
+                    bytes=rng.choice([None, 0, 10, 2000]), duration=rng.choice([None, 900, 5000]),
+                    bot=rng.random() < 0.2, country=rng.choice(["FR", "DE", None]))
+                for _ in range(400)]
+        hits = [each[:COLUMNS_AT["site"]] + (columns.site(each[COLUMNS_AT["referrer"]]),)
+                + each[COLUMNS_AT["site"] + 1:] for each in hits]
+        db = self.stored(*hits)
+
+        def out_of_memory(*_: object) -> None:
+            raise duckdb.OutOfMemoryException("Out of Memory Error: a test's")
+
+        names = ("top", "not_found", "server_errors", "bandwidth", "response_times", "browsers",
+                 "systems", "devices", "countries", "crawlers", "vhosts", "sources")
+        for top in (1, 3, 10):
+            usual = answer(db, spec(), top=top)
+            with self.subTest(top=top):
+                self.patch(panelqueries, "_many", out_of_memory)
+                self.patch(panelqueries, "_troubles", out_of_memory)
+                self.patch(panelqueries, "KINDS_MOST", 0)
+                self.patch(panelqueries, "KINDS_SQL_BYTES", -1)
+                apart = answer(db, spec(), top=top)
+                for name in names:
+                    self.assertEqual(apart[name], usual[name], (name, top))
+            self.assertTrue(usual["not_found"] and usual["top"]["sites"] and
+                            usual["response_times"]["resources"])
+
+    def test_hostile(self) -> None:
+        """40,000 hits, each a different 2 KB resource from a different 2 KB referrer, half
+        of them 404s: every panel is answered in the historian's memory (the usual statements
+        ran DuckDB out of its 96 MB)."""
+        directory = self.mktemp()
+        os.mkdir(directory)
+        path = os.path.join(directory, "history.duckdb")
+        building = Store(path, "512MB", 2)
+        append_rows(building, [row(f"/{n}" + "a" * 2000, referrer=f"http://x{n}/" + "b" * 2000,
+                                   status=404 if n % 2 else 200) for n in range(40_000)])
+        building.close()
+        store = Store(path, f"{settings.HISTORY_MEMORY}MB", 2)
+        self.addCleanup(store.close)
+        result = answer(self.enterContext(store.reading()), spec())
+        self.assertEqual((result["total"], len(result["top"]["referrers"]),
+                          len(result["top"]["resources"]), len(result["not_found"])),
+                         (40_000, 10, 10, 10))
+        self.assertEqual(result["not_found"][0]["referrers"][0][1], 1)
 
 
 class Counting:

@@ -19,6 +19,9 @@ import math
 from collections.abc import Callable
 from typing import Any
 
+import duckdb
+
+from weblog.apart import few_apart, many_apart, troubles_apart
 from weblog.store import BINS_PER_E, KIND
 
 __all__ = ["BINS_PER_E", "KINDS_BYTES", "KINDS_MOST", "KINDS_SQL_BYTES", "LISTS", "UNPACKED",
@@ -46,12 +49,7 @@ KINDS_BYTES = 1 << 20
 KINDS_SQL_BYTES = 16 << 20
 """The most bytes of kinds summed in SQL from them; past it (hosts or user-agents long and many
 on purpose: 10,000 hits with 8 KB hosts ran DuckDB out of the historian's 96 MB there), each list
-is counted apart, over the hits, as DuckDB can do out of memory (L{_counted_apart})."""
-_APART = (("browsers", "browser", "NOT bot"), ("crawlers", "browser", "bot"),
-          ("systems", "system", "NOT bot"), ("devices", "device", "NOT bot"),
-          ("countries", "country", "true"), ("vhosts", "vhost", "true"),
-          ("sources", "source", "true"))
-"""Each list of few values, the column it counts, and whose hits: L{_counted_apart}'s."""
+is counted apart, over the hits, as DuckDB can do out of memory (L{weblog.apart.few_apart})."""
 UNPACKED = ", ".join([
     "p[1] = '1' AS bot",
     *(f"CASE WHEN p[{at}] = '-' THEN NULL ELSE p[{at}][2:] END AS {name}"
@@ -92,25 +90,17 @@ def lists(rows: Rows, top: int, timed: bool = True, stored: Rows | None = None
     log that does not spread its user-agents or hosts on purpose: summed in SQL (grouping sets
     ranked by a window) took about 8 ms more on any view, for the few hundred kinds of the
     sample; grouping by the seven columns took four times as long. Past L{KINDS_SQL_BYTES} of
-    kinds, each of those lists is counted apart (L{_counted_apart}).
+    kinds, each of those lists is ranked apart (L{weblog.apart.few_apart}); so are those of many
+    values when DuckDB runs out of memory for them (L{weblog.apart.many_apart}).
     """
     ranked: dict[str, list[tuple[Any, ...]]] = {name: [] for name in (*LISTS, "crawlers")}
     spent = ("count(duration) AS timed, sum(duration) AS spent" if timed
              else "0 AS timed, 0 AS spent")
-    for name, key, count, sent, timed_hits, spent_us in rows(
-            # the referrers read once for both lists: a third faster than a pass each
-            "WITH h AS NOT MATERIALIZED (SELECT site, referrer, resource, bytes, duration"  # noqa: S608
-            "  FROM {hits} WHERE {where}),"
-            " r AS MATERIALIZED (SELECT referrer AS key, any_value(site) AS site, count(*) AS n"
-            "  FROM h WHERE referrer IS NOT NULL GROUP BY referrer),"
-            " s AS (SELECT site AS key, sum(n) AS n FROM r WHERE site IS NOT NULL GROUP BY site),"
-            f" f AS (SELECT resource AS key, count(*) AS n, sum(bytes) AS sent, {spent}"
-            "  FROM h GROUP BY resource)"
-            f" (SELECT 'referrers', key, n, NULL, NULL, NULL FROM r QUALIFY {_ranked('n')})"
-            f" UNION ALL (SELECT 'sites', key, n, NULL, NULL, NULL FROM s QUALIFY {_ranked('n')})"
-            " UNION ALL (SELECT 'resources', key, n, sent, timed, spent FROM f QUALIFY"
-            f" {_ranked('n')} OR {_ranked('sent')} OR (timed > 0 AND {_ranked('spent')}))",
-            top, top, top, top, top):
+    try:
+        many = _many(rows, top, spent)
+    except duckdb.OutOfMemoryException:  # values long and many on purpose: DuckDB's 96 MB
+        many = many_apart(stored or rows, top, spent)
+    for name, key, count, sent, timed_hits, spent_us in many:
         ranked[name].append((key, count, sent, timed_hits, spent_us))
     kinds = rows(
         # how many and how long, beside each: past the bounds, the first alone (to say so)
@@ -123,7 +113,7 @@ def lists(rows: Rows, top: int, timed: bool = True, stored: Rows | None = None
         few = _summed([(kind, count) for kind, count, _, _ in kinds])
     else:
         few = (_summed_in_sql(rows, top) if size <= KINDS_SQL_BYTES
-               else _counted_apart(stored or rows, top))
+               else few_apart(stored or rows, top))
     for name, key, count in few:
         ranked[name].append((key, count, 0, 0, 0))
     answer: dict[str, Any] = {
@@ -135,6 +125,26 @@ def lists(rows: Rows, top: int, timed: bool = True, stored: Rows | None = None
     answer["timed"] = [(key, timed, int(spent)) for key, _, _, timed, spent in sorted(
         (each for each in resources_found if each[3]), key=lambda e: (-e[4], e[0]))][:top]
     return answer
+
+
+def _many(rows: Rows, top: int, spent: str) -> list[tuple[Any, ...]]:
+    """The lists of many values (C{name}, C{key}, hits, bytes, timed hits, µs spent): the
+    referrers, the sites summed from them, the resources ranked by hits, bytes and time spent
+    (L{lists})."""
+    return rows(
+        # the referrers read once for both lists: a third faster than a pass each
+        "WITH h AS NOT MATERIALIZED (SELECT site, referrer, resource, bytes, duration"  # noqa: S608
+        "  FROM {hits} WHERE {where}),"
+        " r AS MATERIALIZED (SELECT referrer AS key, any_value(site) AS site, count(*) AS n"
+        "  FROM h WHERE referrer IS NOT NULL GROUP BY referrer),"
+        " s AS (SELECT site AS key, sum(n) AS n FROM r WHERE site IS NOT NULL GROUP BY site),"
+        f" f AS (SELECT resource AS key, count(*) AS n, sum(bytes) AS sent, {spent}"
+        "  FROM h GROUP BY resource)"
+        f" (SELECT 'referrers', key, n, NULL, NULL, NULL FROM r QUALIFY {_ranked('n')})"
+        f" UNION ALL (SELECT 'sites', key, n, NULL, NULL, NULL FROM s QUALIFY {_ranked('n')})"
+        " UNION ALL (SELECT 'resources', key, n, sent, timed, spent FROM f QUALIFY"
+        f" {_ranked('n')} OR {_ranked('sent')} OR (timed > 0 AND {_ranked('spent')}))",
+        top, top, top, top, top)
 
 
 def _summed(kinds: list[tuple[str, int]]) -> list[tuple[str, str, int]]:
@@ -183,20 +193,6 @@ def _summed_in_sql(rows: Rows, top: int) -> list[tuple[str, str, int]]:
     return found
 
 
-def _counted_apart(stored: Rows, top: int) -> list[tuple[str, str, int]]:
-    """L{_summed}'s lists, each ranked to its C{top}, each counted over the view's hits in the
-    store (C{stored}: by their own columns) by a grouping of its own, a pass each: slow, but in
-    DuckDB's bounded memory (it moves a grouping to disk), whatever the kinds
-    (L{KINDS_SQL_BYTES})."""
-    counted = " UNION ALL ".join(
-        f"(SELECT '{name}', {column}, count(*) AS n FROM h WHERE {which}"  # noqa: S608
-        f" AND {column} IS NOT NULL GROUP BY {column} ORDER BY n DESC, {column} LIMIT {top:d})"
-        for name, column, which in _APART)
-    return [(name, key, int(count)) for name, key, count in stored(
-        f"WITH h AS NOT MATERIALIZED (SELECT bot, {', '.join(_FEW)} FROM {{hits}}"  # noqa: S608
-        f"  WHERE {{where}}) {counted}")]
-
-
 def _ranked(order: str, *within: str) -> str:
     """SQL that says whether a row is among the first by C{order} descending (at most C{?})
     of those alike in C{within} (all rows when none is named), its key's NULL last."""
@@ -205,22 +201,17 @@ def _ranked(order: str, *within: str) -> str:
             f"ORDER BY key IS NULL, {order} DESC NULLS LAST, key) <= ?")
 
 
-def troubles(rows: Rows, top: int, referrers: int = 5) -> dict[str, list[dict[str, Any]]]:
+def troubles(rows: Rows, top: int, referrers: int = 5, stored: Rows | None = None
+             ) -> dict[str, list[dict[str, Any]]]:
     """
     The resources most asked for in vain, with the referrers that link to them, in one pass:
-    C{not_found} (404 and 410) and C{server_errors} (500 to 599).
+    C{not_found} (404 and 410) and C{server_errors} (500 to 599); ranked apart
+    (L{weblog.apart.troubles_apart}) when DuckDB runs out of memory for that pass.
     """
-    found = rows(
-        # MATERIALIZED: read twice, counted once (else DuckDB may go over the hits twice)
-        "WITH e AS MATERIALIZED (SELECT status BETWEEN 500 AND 599 AS failed, resource,"
-        "  referrer, count(*) AS n FROM {hits} WHERE {where}"
-        "  AND (status IN (404, 410) OR status BETWEEN 500 AND 599) GROUP BY ALL),"
-        " r AS (SELECT failed, resource, sum(n) AS hits FROM e GROUP BY failed, resource"
-        "  QUALIFY row_number() OVER (PARTITION BY failed ORDER BY sum(n) DESC, resource) <= ?)"
-        " SELECT r.failed, r.resource, r.hits, e.referrer, e.n FROM r LEFT JOIN e"
-        "  ON e.failed = r.failed AND e.resource = r.resource AND e.referrer IS NOT NULL"
-        " QUALIFY row_number() OVER (PARTITION BY r.failed, r.resource"
-        "  ORDER BY e.n DESC NULLS LAST, e.referrer) <= ?", top, referrers)
+    try:
+        found = _troubles(rows, top, referrers)
+    except duckdb.OutOfMemoryException:  # resources and referrers long and many on purpose
+        found = troubles_apart(stored or rows, top, referrers)
     answer: dict[str, dict[str, dict[str, Any]]] = {"not_found": {}, "server_errors": {}}
     for failed, resource, hits, referrer, count in found:
         entries = answer["server_errors" if failed else "not_found"]
@@ -232,6 +223,21 @@ def troubles(rows: Rows, top: int, referrers: int = 5) -> dict[str, list[dict[st
                    for entry in sorted(entries.values(),
                                        key=lambda e: (-e["hits"], e["resource"]))]
             for name, entries in answer.items()}
+
+
+def _troubles(rows: Rows, top: int, referrers: int) -> list[tuple[Any, ...]]:
+    """L{troubles}' rows (failed, resource, hits, referrer, referrer's hits), in one pass."""
+    return rows(
+        # MATERIALIZED: read twice, counted once (else DuckDB may go over the hits twice)
+        "WITH e AS MATERIALIZED (SELECT status BETWEEN 500 AND 599 AS failed, resource,"
+        "  referrer, count(*) AS n FROM {hits} WHERE {where}"
+        "  AND (status IN (404, 410) OR status BETWEEN 500 AND 599) GROUP BY ALL),"
+        " r AS (SELECT failed, resource, sum(n) AS hits FROM e GROUP BY failed, resource"
+        "  QUALIFY row_number() OVER (PARTITION BY failed ORDER BY sum(n) DESC, resource) <= ?)"
+        " SELECT r.failed, r.resource, r.hits, e.referrer, e.n FROM r LEFT JOIN e"
+        "  ON e.failed = r.failed AND e.resource = r.resource AND e.referrer IS NOT NULL"
+        " QUALIFY row_number() OVER (PARTITION BY r.failed, r.resource"
+        "  ORDER BY e.n DESC NULLS LAST, e.referrer) <= ?", top, referrers)
 
 
 def _ms(bin_number: int) -> float:

@@ -232,7 +232,7 @@ def answer(db: duckdb.DuckDBPyConnection, spec: dict[str, Any],
         found = lists(rows, top, timed=whole[3] > 0, stored=stored)
         times, p95 = (response_times(rows, bucket, found.pop("timed")) if whole[3]
                       else (None, {}))
-        panels = {"visitors": whole[0], **troubles(rows, top),
+        panels = {"visitors": whole[0], **troubles(rows, top, stored=stored),
                   "crawlers": {"hits": whole[1], "top": found.pop("crawlers")},
                   "bandwidth": {"bytes": whole[2], "resources": found.pop("bandwidth")},
                   "response_times": times}

@@ -1,0 +1,81 @@
+# -*- test-case-name: tests.test_panelqueries -*-
+"""
+The panels' statements for a view that DuckDB cannot answer the usual way within its memory
+(L{weblog.panelqueries}): values long and many on purpose, as a scanner's or an attacker's
+requests make them.  Each list is ranked by a grouping of its own and C{ORDER BY ... LIMIT},
+which DuckDB can take to disk: a pass over the view's hits in the store each, slower, but
+answered.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from weblog.store import KIND
+
+__all__ = ["few_apart", "many_apart", "troubles_apart"]
+
+Rows = Callable[..., list[tuple[Any, ...]]]
+"""Runs one statement over the store's C{{hits}} whose C{{where}} is the view's conditions (see
+L{weblog.panelqueries.Rows})."""
+
+_FEW_LISTS = (("browsers", "browser", "NOT bot"), ("crawlers", "browser", "bot"),
+              ("systems", "system", "NOT bot"), ("devices", "device", "NOT bot"),
+              ("countries", "country", "true"), ("vhosts", "vhost", "true"),
+              ("sources", "source", "true"))
+"""Each list of few values, the column it counts, and whose hits: L{few_apart}'s."""
+
+
+def many_apart(stored: Rows, top: int, spent: str) -> list[tuple[Any, ...]]:
+    """The lists of many values (C{name}, C{key}, hits, bytes, timed hits, µs spent) of
+    L{weblog.panelqueries.lists}: the referrers, the sites, and the resources by hits, bytes and
+    time spent (C{spent}: its SQL), each ranked apart."""
+    found = stored(
+        "WITH h AS NOT MATERIALIZED (SELECT site, referrer, resource, bytes, duration"  # noqa: S608
+        "  FROM {hits} WHERE {where}),"
+        f" f AS NOT MATERIALIZED (SELECT resource AS key, count(*) AS n, sum(bytes) AS sent,"
+        f"  {spent} FROM h GROUP BY resource)"
+        " (SELECT 'referrers', referrer, count(*) AS n, NULL, NULL, NULL FROM h"
+        "  WHERE referrer IS NOT NULL GROUP BY referrer ORDER BY n DESC, referrer LIMIT ?)"
+        " UNION ALL (SELECT 'sites', site, count(*) AS n, NULL, NULL, NULL FROM h"
+        "  WHERE referrer IS NOT NULL AND site IS NOT NULL GROUP BY site ORDER BY n DESC, site"
+        "  LIMIT ?)"
+        " UNION ALL (SELECT 'resources', * FROM f ORDER BY n DESC, key LIMIT ?)"
+        " UNION ALL (SELECT 'resources', * FROM f ORDER BY sent DESC NULLS LAST, key LIMIT ?)"
+        " UNION ALL (SELECT 'resources', * FROM f WHERE timed > 0 ORDER BY spent DESC, key"
+        "  LIMIT ?)", top, top, top, top, top)
+    return list(dict.fromkeys(found))  # a resource ranked twice, once
+
+
+def few_apart(stored: Rows, top: int) -> list[tuple[str, str, int]]:
+    """The lists of few values (C{name}, C{key}, hits) of L{weblog.panelqueries.lists}, each
+    ranked apart by the hits' own columns (not their kinds: past
+    L{weblog.panelqueries.KINDS_SQL_BYTES} of those, summing them ran out of memory)."""
+    counted = " UNION ALL ".join(
+        f"(SELECT '{name}', {column}, count(*) AS n FROM h WHERE {which}"  # noqa: S608
+        f" AND {column} IS NOT NULL GROUP BY {column} ORDER BY n DESC, {column} LIMIT {top:d})"
+        for name, column, which in _FEW_LISTS)
+    return [(name, key, int(count)) for name, key, count in stored(
+        f"WITH h AS NOT MATERIALIZED (SELECT bot, {', '.join(KIND[1:])} FROM {{hits}}"  # noqa: S608
+        f"  WHERE {{where}}) {counted}")]
+
+
+def troubles_apart(stored: Rows, top: int, referrers: int) -> list[tuple[Any, ...]]:
+    """L{weblog.panelqueries.troubles}' rows (failed, resource, hits, referrer, referrer's
+    hits): the top resources of each kind of failure ranked apart, then the referrers of those
+    alone."""
+    return stored(
+        "WITH e AS NOT MATERIALIZED (SELECT status BETWEEN 500 AND 599 AS failed, resource,"
+        "  referrer FROM {hits} WHERE {where}"
+        "  AND (status IN (404, 410) OR status BETWEEN 500 AND 599)),"
+        " r AS MATERIALIZED ((SELECT false AS failed, resource, count(*) AS hits FROM e"
+        "  WHERE NOT failed GROUP BY resource ORDER BY hits DESC, resource LIMIT ?)"
+        "  UNION ALL (SELECT true, resource, count(*) AS hits FROM e WHERE failed"
+        "  GROUP BY resource ORDER BY hits DESC, resource LIMIT ?)),"
+        " l AS (SELECT failed, resource, referrer, count(*) AS n FROM e SEMI JOIN r"
+        "  USING (failed, resource) WHERE referrer IS NOT NULL GROUP BY ALL)"
+        " SELECT r.failed, r.resource, r.hits, l.referrer, l.n FROM r LEFT JOIN l"
+        "  ON l.failed = r.failed AND l.resource = r.resource"
+        " QUALIFY row_number() OVER (PARTITION BY r.failed, r.resource"
+        "  ORDER BY l.n DESC NULLS LAST, l.referrer) <= ?", top, top, referrers)
