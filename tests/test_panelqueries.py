@@ -328,6 +328,24 @@ class ApartTests(StoreCase):
                          (40_000, 10, 10, 10))
         self.assertEqual(result["not_found"][0]["referrers"][0][1], 1)
 
+    def test_manyReferrers(self) -> None:
+        """One missing resource linked from 60,000 different 2 KB referrers: its first five are
+        kept by a bounded aggregate (a window over them ran out of the historian's memory)."""
+        directory = self.mktemp()
+        os.mkdir(directory)
+        path = os.path.join(directory, "history.duckdb")
+        building = Store(path, "512MB", 2)
+        append_rows(building, [row("/gone", referrer=f"http://x/{n:05d}" + "b" * 2000, status=404)
+                               for n in range(60_000)])
+        building.close()
+        store = Store(path, f"{settings.HISTORY_MEMORY}MB", 2)
+        self.addCleanup(store.close)
+        result = answer(self.enterContext(store.reading()), spec())
+        self.assertEqual([(entry["resource"], entry["hits"]) for entry in result["not_found"]],
+                         [("/gone", 60_000)])
+        self.assertEqual([referrer[:14] for referrer, _ in result["not_found"][0]["referrers"]],
+                         [f"http://x/{n:05d}" for n in range(5)])
+
 
 class Counting:
     """A connection that counts the statements it runs."""

@@ -2,9 +2,9 @@
 """
 The panels' statements for a view that DuckDB cannot answer the usual way within its memory
 (L{weblog.panelqueries}): values long and many on purpose, as a scanner's or an attacker's
-requests make them.  Each list is ranked by a grouping of its own and C{ORDER BY ... LIMIT},
-which DuckDB can take to disk: a pass over the view's hits in the store each, slower, but
-answered.
+requests make them.  Each list is ranked by a grouping of its own and C{ORDER BY ... LIMIT}
+(or a bounded aggregate), which DuckDB can take to disk: a pass over the view's hits in the
+store each, slower, but within the memory.
 """
 
 from __future__ import annotations
@@ -63,8 +63,8 @@ def few_apart(stored: Rows, top: int) -> list[tuple[str, str, int]]:
 
 def troubles_apart(stored: Rows, top: int, referrers: int) -> list[tuple[Any, ...]]:
     """L{weblog.panelqueries.troubles}' rows (failed, resource, hits, referrer, referrer's
-    hits): the top resources of each kind of failure ranked apart, then the referrers of those
-    alone."""
+    hits): the top resources of each kind of failure ranked apart, then the first referrers of
+    each of those kept by a bounded aggregate (C{min_by} of C{referrers}), not a window."""
     return stored(
         "WITH e AS NOT MATERIALIZED (SELECT status BETWEEN 500 AND 599 AS failed, resource,"
         "  referrer FROM {hits} WHERE {where}"
@@ -73,9 +73,10 @@ def troubles_apart(stored: Rows, top: int, referrers: int) -> list[tuple[Any, ..
         "  WHERE NOT failed GROUP BY resource ORDER BY hits DESC, resource LIMIT ?)"
         "  UNION ALL (SELECT true, resource, count(*) AS hits FROM e WHERE failed"
         "  GROUP BY resource ORDER BY hits DESC, resource LIMIT ?)),"
-        " l AS (SELECT failed, resource, referrer, count(*) AS n FROM e SEMI JOIN r"
-        "  USING (failed, resource) WHERE referrer IS NOT NULL GROUP BY ALL)"
-        " SELECT r.failed, r.resource, r.hits, l.referrer, l.n FROM r LEFT JOIN l"
-        "  ON l.failed = r.failed AND l.resource = r.resource"
-        " QUALIFY row_number() OVER (PARTITION BY r.failed, r.resource"
-        "  ORDER BY l.n DESC NULLS LAST, l.referrer) <= ?", top, top, referrers)
+        " l AS (SELECT failed, resource, min_by((referrer, n), (-n, referrer), ?) AS best"
+        "  FROM (SELECT failed, resource, referrer, count(*) AS n FROM e SEMI JOIN r"
+        "  USING (failed, resource) WHERE referrer IS NOT NULL GROUP BY ALL) GROUP BY ALL)"
+        " SELECT r.failed, r.resource, r.hits, b.referrer, b.n FROM r LEFT JOIN"
+        "  (SELECT failed, resource, unnest(best, recursive := true) FROM l)"
+        "  AS b(failed, resource, referrer, n) ON b.failed = r.failed AND b.resource = r.resource",
+        top, top, referrers)

@@ -267,7 +267,7 @@ class Historian:
             error = failure.value
             if failure.check(duckdb.Error) and error is not None:
                 if state_of(error) == "corrupt":
-                    self._found_corrupt = f"{self.store_path}: {failure.getErrorMessage()}"
+                    self._found_corrupt = f"{self.store_path}: {reason_of(error)}"
                 raise QueryFailed(f"the history could not answer: {reason_of(error)}")
             return failure
 

@@ -73,8 +73,7 @@ def _grouping(columns: tuple[str, ...], grouped: tuple[str, ...]) -> int:
                if name not in columns)
 
 
-def lists(rows: Rows, top: int, timed: bool = True, stored: Rows | None = None
-          ) -> dict[str, Any]:
+def lists(rows: Rows, top: int, *, stored: Rows, timed: bool = True) -> dict[str, Any]:
     """
     Every top list in two statements (three past L{KINDS_MOST} kinds or L{KINDS_BYTES}):
     C{[[key, hits], ...]} each, most hits first (C{browsers}, C{systems} and C{devices} over
@@ -90,8 +89,9 @@ def lists(rows: Rows, top: int, timed: bool = True, stored: Rows | None = None
     log that does not spread its user-agents or hosts on purpose: summed in SQL (grouping sets
     ranked by a window) took about 8 ms more on any view, for the few hundred kinds of the
     sample; grouping by the seven columns took four times as long. Past L{KINDS_SQL_BYTES} of
-    kinds, each of those lists is ranked apart (L{weblog.apart.few_apart}); so are those of many
-    values when DuckDB runs out of memory for them (L{weblog.apart.many_apart}).
+    kinds (or when summing them in SQL runs out of memory), each of those lists is ranked apart
+    (L{weblog.apart.few_apart}); so are those of many values when DuckDB runs out of memory for
+    them (L{weblog.apart.many_apart}).
     """
     ranked: dict[str, list[tuple[Any, ...]]] = {name: [] for name in (*LISTS, "crawlers")}
     spent = ("count(duration) AS timed, sum(duration) AS spent" if timed
@@ -99,7 +99,7 @@ def lists(rows: Rows, top: int, timed: bool = True, stored: Rows | None = None
     try:
         many = _many(rows, top, spent)
     except duckdb.OutOfMemoryException:  # values long and many on purpose: DuckDB's 96 MB
-        many = many_apart(stored or rows, top, spent)
+        many = many_apart(stored, top, spent)
     for name, key, count, sent, timed_hits, spent_us in many:
         ranked[name].append((key, count, sent, timed_hits, spent_us))
     kinds = rows(
@@ -108,12 +108,16 @@ def lists(rows: Rows, top: int, timed: bool = True, stored: Rows | None = None
         "  sum(strlen(kind)) OVER () AS size, row_number() OVER () AS i FROM {hits}"
         "  WHERE {where} GROUP BY kind) WHERE i = 1 OR (kinds <= ? AND size <= ?)",
         KINDS_MOST, KINDS_BYTES)
-    many, size = kinds[0][2:] if kinds else (0, 0)
-    if many <= KINDS_MOST and size <= KINDS_BYTES:
+    kinds_count, kinds_size = kinds[0][2:] if kinds else (0, 0)
+    if kinds_count <= KINDS_MOST and kinds_size <= KINDS_BYTES:
         few = _summed([(kind, count) for kind, count, _, _ in kinds])
+    elif kinds_size <= KINDS_SQL_BYTES:
+        try:
+            few = _summed_in_sql(rows, top)
+        except duckdb.OutOfMemoryException:  # the memory is shared with the writer's
+            few = few_apart(stored, top)
     else:
-        few = (_summed_in_sql(rows, top) if size <= KINDS_SQL_BYTES
-               else few_apart(stored or rows, top))
+        few = few_apart(stored, top)
     for name, key, count in few:
         ranked[name].append((key, count, 0, 0, 0))
     answer: dict[str, Any] = {
@@ -201,7 +205,7 @@ def _ranked(order: str, *within: str) -> str:
             f"ORDER BY key IS NULL, {order} DESC NULLS LAST, key) <= ?")
 
 
-def troubles(rows: Rows, top: int, referrers: int = 5, stored: Rows | None = None
+def troubles(rows: Rows, top: int, *, stored: Rows, referrers: int = 5
              ) -> dict[str, list[dict[str, Any]]]:
     """
     The resources most asked for in vain, with the referrers that link to them, in one pass:
@@ -211,7 +215,7 @@ def troubles(rows: Rows, top: int, referrers: int = 5, stored: Rows | None = Non
     try:
         found = _troubles(rows, top, referrers)
     except duckdb.OutOfMemoryException:  # resources and referrers long and many on purpose
-        found = troubles_apart(stored or rows, top, referrers)
+        found = troubles_apart(stored, top, referrers)
     answer: dict[str, dict[str, dict[str, Any]]] = {"not_found": {}, "server_errors": {}}
     for failed, resource, hits, referrer, count in found:
         entries = answer["server_errors" if failed else "not_found"]
