@@ -10,10 +10,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import duckdb
-from weblog import columns, panelqueries, queries, settings
+from weblog import columns, panelqueries, queries, settings, timebox
 from weblog.queries import answer
 from weblog.question import Question
 from weblog.store import COLUMNS, Store
+from weblog.timebox import TooSlow
 
 from tests.stores import StoreCase, append_rows
 
@@ -273,6 +274,19 @@ class KindsTests(StoreCase):
         self.assertEqual(sum("UNION ALL (SELECT 'crawlers'" in each for each in db.statements), 1)
 
 
+def varied(count: int) -> list[tuple[Any, ...]]:
+    """C{count} varied hits: ties, NULL bytes and referrers, failures, times, crawlers."""
+    rng = random.Random(7)
+    hits = [row(f"/r{rng.randrange(25)}", referrer=rng.choice(
+                [None, *(f"http://s{n % 4}.example/{n}" for n in range(12))]),
+                site=None, status=rng.choice([200, 200, 404, 410, 500, 503]),
+                bytes=rng.choice([None, 0, 10, 2000]), duration=rng.choice([None, 900, 5000]),
+                bot=rng.random() < 0.2, country=rng.choice(["FR", "DE", None]))
+            for _ in range(count)]
+    return [each[:COLUMNS_AT["site"]] + (columns.site(each[COLUMNS_AT["referrer"]]),)
+            + each[COLUMNS_AT["site"] + 1:] for each in hits]
+
+
 class ApartTests(StoreCase):
     """The panels ranked apart (L{weblog.apart}), as a view DuckDB cannot answer the usual way
     in its memory is: the same lists, and an answer whatever the values."""
@@ -280,22 +294,11 @@ class ApartTests(StoreCase):
     def test_same(self) -> None:
         """Over varied hits (ties, NULL bytes and referrers, failures, times), the lists ranked
         apart are the usual ones, at every C{top}."""
-        rng = random.Random(7)
-        hits = [row(f"/r{rng.randrange(25)}", referrer=rng.choice(
-                    [None, *(f"http://s{n % 4}.example/{n}" for n in range(12))]),
-                    site=None, status=rng.choice([200, 200, 404, 410, 500, 503]),
-                    bytes=rng.choice([None, 0, 10, 2000]), duration=rng.choice([None, 900, 5000]),
-                    bot=rng.random() < 0.2, country=rng.choice(["FR", "DE", None]))
-                for _ in range(400)]
-        hits = [each[:COLUMNS_AT["site"]] + (columns.site(each[COLUMNS_AT["referrer"]]),)
-                + each[COLUMNS_AT["site"] + 1:] for each in hits]
-        db = self.stored(*hits)
+        db = self.stored(*varied(400))
 
         def out_of_memory(*_: object) -> None:
             raise duckdb.OutOfMemoryException("Out of Memory Error: a test's")
 
-        names = ("top", "not_found", "server_errors", "bandwidth", "response_times", "browsers",
-                 "systems", "devices", "countries", "crawlers", "vhosts", "sources")
         for top in (1, 3, 10):
             usual = answer(db, spec(), top=top)
             with self.subTest(top=top):
@@ -303,11 +306,52 @@ class ApartTests(StoreCase):
                 self.patch(panelqueries, "_troubles", out_of_memory)
                 self.patch(panelqueries, "KINDS_MOST", 0)
                 self.patch(panelqueries, "KINDS_SQL_BYTES", -1)
-                apart = answer(db, spec(), top=top)
-                for name in names:
-                    self.assertEqual(apart[name], usual[name], (name, top))
+                self.assertSame(answer(db, spec(), top=top), usual)
             self.assertTrue(usual["not_found"] and usual["top"]["sites"] and
                             usual["response_times"]["resources"])
+
+    def test_tooSlow(self) -> None:
+        """A usual statement past its deadline (L{weblog.timebox}) has its lists ranked apart,
+        the same: the lists of many values, the troubles, and those of few values when their
+        kinds are counted, or summed in SQL."""
+        db = self.stored(*varied(400))
+        usual = answer(db, spec(), top=3)
+
+        given_up: list[str] = []
+
+        def too_slow(_: object, seconds: float, sql: str, parameters: object) -> None:
+            given_up.append(sql)
+            raise TooSlow("a test's")
+
+        self.patch(queries, "within", too_slow)
+        self.assertSame(answer(db, spec(), top=3), usual)
+        self.assertEqual(len(given_up), 3)  # the lists of many values, the kinds, the troubles
+        given_up.clear()
+        self.patch(queries, "within", lambda db, seconds, sql, parameters: (
+            too_slow(db, seconds, sql, parameters) if "GROUPING(" in sql
+            else db.execute(sql, parameters).fetchall()))
+        self.patch(panelqueries, "KINDS_MOST", 0)  # the kinds summed in SQL, given up
+        self.assertSame(answer(db, spec(), top=3), usual)
+        self.assertEqual(len(given_up), 1)
+
+    def test_noTime(self) -> None:
+        """With no time for the usual statements (their deadline at once, interrupting each as
+        it starts, or as it ends), every answer is still the same, and no other statement is
+        interrupted: the deadline is the usual statement's alone."""
+        db = self.stored(*varied(400))
+        usual = answer(db, spec())
+        self.patch(timebox, "LEAST_SECONDS", 0)
+        self.patch(timebox, "TIMES", 0)
+        self.patch(panelqueries, "KINDS_MOST", 0)
+        for _ in range(20):
+            self.assertSame(answer(db, spec()), usual)
+
+    def assertSame(self, apart: dict[str, Any], usual: dict[str, Any]) -> None:
+        """Every list of C{apart} is C{usual}'s."""
+        for name in ("top", "not_found", "server_errors", "bandwidth", "response_times",
+                     "browsers", "systems", "devices", "countries", "crawlers", "vhosts",
+                     "sources"):
+            self.assertEqual(apart[name], usual[name], name)
 
     def test_hostile(self) -> None:
         """40,000 hits, each a different 2 KB resource from a different 2 KB referrer, half
@@ -358,6 +402,10 @@ class Counting:
         """Run one statement, counted."""
         self.statements.append(sql)
         return self.db.execute(sql, parameters)
+
+    def interrupt(self) -> None:
+        """Interrupt the statement under way."""
+        self.db.interrupt()
 
 
 class PanelOverHitsTests(PanelTests):

@@ -23,6 +23,7 @@ import duckdb
 
 from weblog.apart import few_apart, many_apart, troubles_apart
 from weblog.store import BINS_PER_E, KIND
+from weblog.timebox import TooSlow
 
 __all__ = ["BINS_PER_E", "KINDS_BYTES", "KINDS_MOST", "KINDS_SQL_BYTES", "LISTS", "UNPACKED",
            "lists", "response_times", "troubles"]
@@ -73,7 +74,7 @@ def _grouping(columns: tuple[str, ...], grouped: tuple[str, ...]) -> int:
                if name not in columns)
 
 
-def lists(rows: Rows, top: int, *, stored: Rows, timed: bool = True) -> dict[str, Any]:
+def lists(usual: Rows, top: int, *, stored: Rows, timed: bool = True) -> dict[str, Any]:
     """
     Every top list in two statements (three past L{KINDS_MOST} kinds or L{KINDS_BYTES}):
     C{[[key, hits], ...]} each, most hits first (C{browsers}, C{systems} and C{devices} over
@@ -89,36 +90,23 @@ def lists(rows: Rows, top: int, *, stored: Rows, timed: bool = True) -> dict[str
     log that does not spread its user-agents or hosts on purpose: summed in SQL (grouping sets
     ranked by a window) took about 8 ms more on any view, for the few hundred kinds of the
     sample; grouping by the seven columns took four times as long. Past L{KINDS_SQL_BYTES} of
-    kinds (or when summing them in SQL runs out of memory), each of those lists is ranked apart
-    (L{weblog.apart.few_apart}); so are those of many values when DuckDB runs out of memory for
-    them (L{weblog.apart.many_apart}).
+    kinds (or when counting or summing them runs out of memory or time), each of those lists is
+    ranked apart (L{weblog.apart.few_apart}); so are those of many values when DuckDB runs out
+    of memory for them, or of their deadline (L{weblog.apart.many_apart}).
+
+    @param usual: runs a statement that has a way apart, within its deadline
+        (L{weblog.timebox.within}); C{stored}, those apart.
     """
     ranked: dict[str, list[tuple[Any, ...]]] = {name: [] for name in (*LISTS, "crawlers")}
     spent = ("count(duration) AS timed, sum(duration) AS spent" if timed
              else "0 AS timed, 0 AS spent")
     try:
-        many = _many(rows, top, spent)
-    except duckdb.OutOfMemoryException:  # values long and many on purpose: DuckDB's 96 MB
+        many = _many(usual, top, spent)
+    except (duckdb.OutOfMemoryException, TooSlow):  # values long and many on purpose
         many = many_apart(stored, top, spent)
     for name, key, count, sent, timed_hits, spent_us in many:
         ranked[name].append((key, count, sent, timed_hits, spent_us))
-    kinds = rows(
-        # how many and how long, beside each: past the bounds, the first alone (to say so)
-        "SELECT kind, n, kinds, size FROM (SELECT kind, count(*) AS n, count(*) OVER () AS kinds,"
-        "  sum(strlen(kind)) OVER () AS size, row_number() OVER () AS i FROM {hits}"
-        "  WHERE {where} GROUP BY kind) WHERE i = 1 OR (kinds <= ? AND size <= ?)",
-        KINDS_MOST, KINDS_BYTES)
-    kinds_count, kinds_size = kinds[0][2:] if kinds else (0, 0)
-    if kinds_count <= KINDS_MOST and kinds_size <= KINDS_BYTES:
-        few = _summed([(kind, count) for kind, count, _, _ in kinds])
-    elif kinds_size <= KINDS_SQL_BYTES:
-        try:
-            few = _summed_in_sql(rows, top)
-        except duckdb.OutOfMemoryException:  # the memory is shared with the writer's
-            few = few_apart(stored, top)
-    else:
-        few = few_apart(stored, top)
-    for name, key, count in few:
+    for name, key, count in _few(usual, top, stored=stored):
         ranked[name].append((key, count, 0, 0, 0))
     answer: dict[str, Any] = {
         name: [[key, count] for key, count, *_ in sorted(each, key=lambda e: (-e[1], e[0]))
@@ -149,6 +137,31 @@ def _many(rows: Rows, top: int, spent: str) -> list[tuple[Any, ...]]:
         " UNION ALL (SELECT 'resources', key, n, sent, timed, spent FROM f QUALIFY"
         f" {_ranked('n')} OR {_ranked('sent')} OR (timed > 0 AND {_ranked('spent')}))",
         top, top, top, top, top)
+
+
+def _few(usual: Rows, top: int, *, stored: Rows) -> list[tuple[str, str, int]]:
+    """The lists of few values (C{name}, C{key}, hits; L{lists}): summed from the view's kinds,
+    in Python within L{KINDS_MOST} and L{KINDS_BYTES}, else in SQL within L{KINDS_SQL_BYTES},
+    else (or when counting or summing the kinds runs out of memory or of its deadline, the
+    kinds long and many on purpose) ranked apart."""
+    try:
+        kinds = usual(
+            # how many and how long, beside each: past the bounds, the first alone (to say so)
+            "SELECT kind, n, kinds, size FROM (SELECT kind, count(*) AS n,"
+            "  count(*) OVER () AS kinds, sum(strlen(kind)) OVER () AS size,"
+            "  row_number() OVER () AS i FROM {hits} WHERE {where} GROUP BY kind)"
+            " WHERE i = 1 OR (kinds <= ? AND size <= ?)", KINDS_MOST, KINDS_BYTES)
+    except (duckdb.OutOfMemoryException, TooSlow):
+        return few_apart(stored, top)
+    kinds_count, kinds_size = kinds[0][2:] if kinds else (0, 0)
+    if kinds_count <= KINDS_MOST and kinds_size <= KINDS_BYTES:
+        return _summed([(kind, count) for kind, count, _, _ in kinds])
+    if kinds_size <= KINDS_SQL_BYTES:
+        try:
+            return _summed_in_sql(usual, top)
+        except (duckdb.OutOfMemoryException, TooSlow):  # the memory is shared with the writer's
+            pass
+    return few_apart(stored, top)
 
 
 def _summed(kinds: list[tuple[str, int]]) -> list[tuple[str, str, int]]:
@@ -205,16 +218,17 @@ def _ranked(order: str, *within: str) -> str:
             f"ORDER BY key IS NULL, {order} DESC NULLS LAST, key) <= ?")
 
 
-def troubles(rows: Rows, top: int, *, stored: Rows, referrers: int = 5
+def troubles(usual: Rows, top: int, *, stored: Rows, referrers: int = 5
              ) -> dict[str, list[dict[str, Any]]]:
     """
     The resources most asked for in vain, with the referrers that link to them, in one pass:
     C{not_found} (404 and 410) and C{server_errors} (500 to 599); ranked apart
-    (L{weblog.apart.troubles_apart}) when DuckDB runs out of memory for that pass.
+    (L{weblog.apart.troubles_apart}) when DuckDB runs out of memory or of the deadline
+    (C{usual}'s, L{weblog.timebox.within}) for that pass.
     """
     try:
-        found = _troubles(rows, top, referrers)
-    except duckdb.OutOfMemoryException:  # resources and referrers long and many on purpose
+        found = _troubles(usual, top, referrers)
+    except (duckdb.OutOfMemoryException, TooSlow):  # resources and referrers long and many
         found = troubles_apart(stored, top, referrers)
     answer: dict[str, dict[str, dict[str, Any]]] = {"not_found": {}, "server_errors": {}}
     for failed, resource, hits, referrer, count in found:

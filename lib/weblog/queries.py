@@ -16,6 +16,7 @@ out unless C{own=show}.
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -27,6 +28,7 @@ from weblog.hit import Hit
 from weblog.panelqueries import lists, response_times, troubles
 from weblog.question import FILTERS, cursor_of, cursor_text
 from weblog.store import COLUMNS
+from weblog.timebox import deadline, within
 from weblog.timestamps import FIRST, earlier
 
 __all__ = ["DAYS_MOST", "LATEST_FIRST", "PANELS", "SPANS", "UNITS", "answer", "bucket_end",
@@ -174,14 +176,19 @@ def answer(db: duckdb.DuckDBPyConnection, spec: dict[str, Any],
     @param spec: C{question} (L{weblog.question.Question.to_json}), C{selection} (the
         page's parameters) and C{given} (the names of those the request gave).
     @param late: says when the answer is no longer wanted: it is asked before each
-        statement (a statement under way is interrupted on the connection).
+        statement (a statement under way is interrupted on the connection).  The statements
+        of the panels that have a way apart (L{weblog.apart}) are given up for it past
+        L{weblog.timebox.deadline} of the chart's time.
     @param top: the most entries of each list.
     @raise duckdb.InterruptException: once C{late()} says so.
     """
-    def execute(sql: str, parameters: list[Any]) -> list[tuple[Any, ...]]:
+    def execute(sql: str, parameters: list[Any], seconds: float | None = None
+                ) -> list[tuple[Any, ...]]:
         if late():
             raise duckdb.InterruptException("the answer came too late")
-        return db.execute(sql, parameters).fetchall()
+        if seconds is None:
+            return db.execute(sql, parameters).fetchall()
+        return within(db, seconds, sql, parameters)
 
     window = _window(execute, spec["question"])
     if window is None:
@@ -199,6 +206,10 @@ def answer(db: duckdb.DuckDBPyConnection, spec: dict[str, Any],
     def rows(sql: str, *more: Any) -> list[tuple[Any, ...]]:
         return execute(sql.format(**over), [*(values if over["hits"] == "hits" else ()), *more])
 
+    def usual(sql: str, *more: Any) -> list[tuple[Any, ...]]:  # with a way bounded in memory
+        return execute(sql.format(**over), [*(values if over["hits"] == "hits" else ()), *more],
+                       seconds)
+
     def stored(sql: str, *more: Any) -> list[tuple[Any, ...]]:  # over the store's table
         return execute(sql.format(hits="hits", where=clause), [*values, *more])
 
@@ -209,6 +220,7 @@ def answer(db: duckdb.DuckDBPyConnection, spec: dict[str, Any],
     per_status: Counter[int | None] = Counter()
     series: dict[int, tuple[int, int, int]] = {}
     whole = (0, 0, 0, 0)
+    began = time.monotonic()
     for number, status, count, crawlers, sent, seen, timed, group in rows(
             # the chart, its series and the statuses in one pass over the hits
             f"SELECT {bucket} AS b, status, count(*), count_if(bot), sum(bytes), "  # noqa: S608
@@ -221,6 +233,7 @@ def answer(db: duckdb.DuckDBPyConnection, spec: dict[str, Any],
             series[number] = (seen, crawlers, int(sent or 0))
         else:
             whole = (seen, crawlers, int(sent or 0), timed)
+    seconds = deadline(time.monotonic() - began)  # for the usual statements past the chart
     numbers = sorted(per_bucket)
     counts = [(FIRST + number * width, per_bucket[number]) for number in numbers]
     statuses = list(per_status.items())
@@ -229,10 +242,10 @@ def answer(db: duckdb.DuckDBPyConnection, spec: dict[str, Any],
                 f" FROM hits WHERE {clause}", values)
         over.update(hits=_VIEW, where="true")
     try:
-        found = lists(rows, top, timed=whole[3] > 0, stored=stored)
+        found = lists(usual, top, stored=stored, timed=whole[3] > 0)
         times, p95 = (response_times(rows, bucket, found.pop("timed")) if whole[3]
                       else (None, {}))
-        panels = {"visitors": whole[0], **troubles(rows, top, stored=stored),
+        panels = {"visitors": whole[0], **troubles(usual, top, stored=stored),
                   "crawlers": {"hits": whole[1], "top": found.pop("crawlers")},
                   "bandwidth": {"bytes": whole[2], "resources": found.pop("bandwidth")},
                   "response_times": times}
