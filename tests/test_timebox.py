@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
+from typing import Any
 
 import duckdb
 from twisted.trial import unittest
@@ -12,8 +14,6 @@ from weblog.timebox import TooSlow, deadline, within
 
 ENDLESS = "SELECT sum(i) FROM range(10000000000000) t(i)"
 """A statement that runs for hours unless interrupted."""
-LONG = "SELECT sum(i) FROM range(300000000) t(i)"
-"""A statement of a few hundred milliseconds, that ends by itself."""
 
 
 class WithinTests(unittest.TestCase):
@@ -44,13 +44,77 @@ class WithinTests(unittest.TestCase):
         with self.assertRaises(duckdb.InterruptException):
             within(self.db, 3600, ENDLESS, [])
 
-    def test_onlyItsOwn(self) -> None:
-        """The deadline of a statement that has ended interrupts nothing after it: not the
-        next statements, given up to their own deadline or to none."""
-        for _ in range(20):
-            within(self.db, 0.01, "SELECT 1", [])
-        self.assertEqual(len(within(self.db, 3600, LONG, [])), 1)
-        self.assertEqual(len(self.db.execute(LONG).fetchall()), 1)
+
+
+class FakeTimer:
+    """A timer that fires when the test says (L{fire}), not by itself."""
+
+    made: list[FakeTimer] = []
+
+    def __init__(self, seconds: float, function: Callable[[], None]) -> None:
+        self.seconds, self.function, self.cancelled, self.daemon = seconds, function, False, False
+        FakeTimer.made.append(self)
+
+    def start(self) -> None:
+        """Nothing: it fires when the test says."""
+
+    def cancel(self) -> None:
+        """Note that it was cancelled (a real timer's function may be running by then)."""
+        self.cancelled = True
+
+    def fire(self) -> None:
+        """Run its function, as a timer's thread would, cancelled or not."""
+        self.function()
+
+
+class Connection:
+    """A connection whose statement fires the deadline's timer as it runs, if told to, and
+    which notes its interruptions."""
+
+    def __init__(self, fire_during: bool) -> None:
+        self.fire_during = fire_during
+        self.interrupts = 0
+
+    def execute(self, sql: str, parameters: list[Any]) -> Connection:
+        """Run a statement: interrupted if the deadline came during it."""
+        if self.fire_during:
+            FakeTimer.made[-1].fire()
+        if self.interrupts:
+            raise duckdb.InterruptException("INTERRUPT Error: Interrupted!")
+        return self
+
+    def fetchall(self) -> list[tuple[Any, ...]]:
+        """The statement's rows."""
+        return [(1,)]
+
+    def interrupt(self) -> None:
+        """Note the interruption."""
+        self.interrupts += 1
+
+
+class RaceTests(unittest.TestCase):
+    """L{within}'s deadline against its statement's end, with a timer fired by the test."""
+
+    def setUp(self) -> None:
+        FakeTimer.made.clear()
+        self.patch(timebox, "Timer", FakeTimer)
+
+    def test_during(self) -> None:
+        """The deadline during the statement interrupts it: L{TooSlow}."""
+        connection = Connection(fire_during=True)
+        with self.assertRaises(TooSlow):
+            within(connection, 1.0, "SELECT 1", [])  # type: ignore[arg-type]
+        self.assertEqual((connection.interrupts, FakeTimer.made[-1].seconds), (1, 1.0))
+
+    def test_after(self) -> None:
+        """A timer that fires once its statement has ended (its function already running as
+        it was cancelled) interrupts nothing: the next statement is not its own."""
+        connection = Connection(fire_during=False)
+        self.assertEqual(within(connection, 1.0, "SELECT 1", []),  # type: ignore[arg-type]
+                         [(1,)])
+        self.assertTrue(FakeTimer.made[-1].cancelled)
+        FakeTimer.made[-1].fire()
+        self.assertEqual(connection.interrupts, 0)
 
 
 class DeadlineTests(unittest.TestCase):

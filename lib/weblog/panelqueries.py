@@ -119,11 +119,11 @@ def lists(usual: Rows, top: int, *, stored: Rows, timed: bool = True) -> dict[st
     return answer
 
 
-def _many(rows: Rows, top: int, spent: str) -> list[tuple[Any, ...]]:
+def _many(usual: Rows, top: int, spent: str) -> list[tuple[Any, ...]]:
     """The lists of many values (C{name}, C{key}, hits, bytes, timed hits, µs spent): the
     referrers, the sites summed from them, the resources ranked by hits, bytes and time spent
     (L{lists})."""
-    return rows(
+    return usual(
         # the referrers read once for both lists: a third faster than a pass each
         "WITH h AS NOT MATERIALIZED (SELECT site, referrer, resource, bytes, duration"  # noqa: S608
         "  FROM {hits} WHERE {where}),"
@@ -159,7 +159,7 @@ def _few(usual: Rows, top: int, *, stored: Rows) -> list[tuple[str, str, int]]:
     if kinds_size <= KINDS_SQL_BYTES:
         try:
             return _summed_in_sql(usual, top)
-        except (duckdb.OutOfMemoryException, TooSlow):  # the memory is shared with the writer's
+        except (duckdb.OutOfMemoryException, TooSlow):  # the kinds long, or many
             pass
     return few_apart(stored, top)
 
@@ -182,7 +182,7 @@ def _summed(kinds: list[tuple[str, int]]) -> list[tuple[str, str, int]]:
     return [(name, key, count) for (name, key), count in sums.items()]
 
 
-def _summed_in_sql(rows: Rows, top: int) -> list[tuple[str, str, int]]:
+def _summed_in_sql(usual: Rows, top: int) -> list[tuple[str, str, int]]:
     """L{_summed}'s lists, each ranked to its C{top}, summed in SQL from the view's kinds: for a
     view of more than L{KINDS_MOST} of them, or longer than L{KINDS_BYTES} (up to
     L{KINDS_SQL_BYTES})."""
@@ -193,7 +193,7 @@ def _summed_in_sql(rows: Rows, top: int) -> list[tuple[str, str, int]]:
                      for name in _FEW_LISTS)
     grouped = ", ".join(few_columns)
     found = []
-    for group, bot, key, count in rows(
+    for group, bot, key, count in usual(
             f"WITH k AS (SELECT kind, count(*) AS n FROM {{hits}} WHERE {{where}}"  # noqa: S608
             " GROUP BY kind),"
             f" c AS (SELECT {UNPACKED}, n FROM (SELECT string_split(kind, chr(31)) AS p, n"
@@ -243,9 +243,9 @@ def troubles(usual: Rows, top: int, *, stored: Rows, referrers: int = 5
             for name, entries in answer.items()}
 
 
-def _troubles(rows: Rows, top: int, referrers: int) -> list[tuple[Any, ...]]:
+def _troubles(usual: Rows, top: int, referrers: int) -> list[tuple[Any, ...]]:
     """L{troubles}' rows (failed, resource, hits, referrer, referrer's hits), in one pass."""
-    return rows(
+    return usual(
         # MATERIALIZED: read twice, counted once (else DuckDB may go over the hits twice)
         "WITH e AS MATERIALIZED (SELECT status BETWEEN 500 AND 599 AS failed, resource,"
         "  referrer, count(*) AS n FROM {hits} WHERE {where}"

@@ -20,6 +20,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 import duckdb
@@ -203,10 +204,7 @@ def answer(db: duckdb.DuckDBPyConnection, spec: dict[str, Any],
 
     over = {"hits": "hits", "where": clause}
 
-    def rows(sql: str, *more: Any) -> list[tuple[Any, ...]]:
-        return execute(sql.format(**over), [*(values if over["hits"] == "hits" else ()), *more])
-
-    def usual(sql: str, *more: Any) -> list[tuple[Any, ...]]:  # with a way bounded in memory
+    def rows(sql: str, *more: Any, seconds: float | None = None) -> list[tuple[Any, ...]]:
         return execute(sql.format(**over), [*(values if over["hits"] == "hits" else ()), *more],
                        seconds)
 
@@ -233,7 +231,8 @@ def answer(db: duckdb.DuckDBPyConnection, spec: dict[str, Any],
             series[number] = (seen, crawlers, int(sent or 0))
         else:
             whole = (seen, crawlers, int(sent or 0), timed)
-    seconds = deadline(time.monotonic() - began)  # for the usual statements past the chart
+    # the statements that have a way apart, bounded in memory, are given up for it past this
+    usual = partial(rows, seconds=deadline(time.monotonic() - began))
     numbers = sorted(per_bucket)
     counts = [(FIRST + number * width, per_bucket[number]) for number in numbers]
     statuses = list(per_status.items())
