@@ -117,8 +117,10 @@ class RaceTests(unittest.TestCase):
         self.assertEqual((connection.interrupts, FakeTimer.made[-1].seconds), (1, 1.0))
 
     def test_after(self) -> None:
-        """A timer that fires once its statement has ended (its function already running as
-        it was cancelled) interrupts nothing: the next statement is not its own."""
+        """A timer that fires once its statement has ended (as a timer cancelled too late
+        would) interrupts nothing: the next statement is not its own.  (The lock that makes
+        the check and the interruption one step, against the statement's end, is not driven
+        here: it would take a hook inside L{within}.)"""
         connection = Connection(fire_during=False)
         self.assertEqual(within(connection, 1.0, "SELECT 1", []),  # type: ignore[arg-type]
                          [(1,)])

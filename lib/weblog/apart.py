@@ -3,8 +3,9 @@
 The panels' statements for a view that DuckDB cannot answer the usual way within its memory,
 or within the usual statement's deadline (L{weblog.panelqueries}, L{weblog.timebox}): values
 long and many on purpose, as a scanner's or an attacker's requests make them.  Each list is
-ranked by a grouping of its own and C{ORDER BY ... LIMIT} (or a bounded aggregate), which
-DuckDB can take to disk: slower than the usual way on a usual log, but within the memory.
+ranked by a grouping of its own (the resources' three rankings share one) and C{ORDER BY ...
+LIMIT} (or a bounded aggregate), which DuckDB can take to disk: slower than the usual way on a
+usual log, but within the memory.
 """
 
 from __future__ import annotations
