@@ -15,11 +15,12 @@ from typing import Any
 
 from weblog.store import KIND
 
-__all__ = ["few_apart", "many_apart", "troubles_apart"]
+__all__ = ["Rows", "few_apart", "many_apart", "troubles_apart"]
 
 Rows = Callable[..., list[tuple[Any, ...]]]
-"""Runs one statement over the store's C{{hits}} whose C{{where}} is the view's conditions (see
-L{weblog.panelqueries.Rows})."""
+"""Runs one statement over C{{hits}} (here the store's table; for the usual statements, maybe the
+view's hits read into one of their own) whose C{{where}} is the view's conditions, with more
+parameters after theirs (see L{weblog.queries.answer})."""
 
 _FEW_LISTS = (("browsers", "browser", "NOT bot"), ("crawlers", "browser", "bot"),
               ("systems", "system", "NOT bot"), ("devices", "device", "NOT bot"),

@@ -16,22 +16,20 @@ C{approx_quantile} took four times as long).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from typing import Any
 
 import duckdb
 
-from weblog.apart import few_apart, many_apart, troubles_apart
+from weblog.apart import Rows, few_apart, many_apart, troubles_apart
 from weblog.store import BINS_PER_E, KIND
 from weblog.timebox import TooSlow
 
-__all__ = ["BINS_PER_E", "KINDS_BYTES", "KINDS_MOST", "KINDS_SQL_BYTES", "LISTS", "UNPACKED",
-           "lists", "response_times", "troubles"]
+__all__ = ["BINS_PER_E", "GIVEN_UP", "KINDS_BYTES", "KINDS_MOST", "KINDS_SQL_BYTES", "LISTS",
+           "UNPACKED", "lists", "response_times", "troubles"]
 
-Rows = Callable[..., list[tuple[Any, ...]]]
-"""Runs one statement over C{{hits}} (the store's table, or the view's hits read into one of
-their own) whose C{{where}} is the view's conditions, with more parameters after theirs (see
-L{weblog.queries.answer})."""
+GIVEN_UP = (duckdb.OutOfMemoryException, TooSlow)
+"""What sends a usual statement's lists apart (L{weblog.apart}): DuckDB out of its memory, or the
+statement past its deadline (L{weblog.timebox})."""
 
 LISTS = {"sites": "site", "referrers": "referrer", "resources": "resource",
          "browsers": "browser", "systems": "system", "devices": "device",
@@ -102,7 +100,7 @@ def lists(usual: Rows, top: int, *, stored: Rows, timed: bool = True) -> dict[st
              else "0 AS timed, 0 AS spent")
     try:
         many = _many(usual, top, spent)
-    except (duckdb.OutOfMemoryException, TooSlow):  # values long and many on purpose
+    except GIVEN_UP:  # values long and many on purpose
         many = many_apart(stored, top, spent)
     for name, key, count, sent, timed_hits, spent_us in many:
         ranked[name].append((key, count, sent, timed_hits, spent_us))
@@ -151,7 +149,7 @@ def _few(usual: Rows, top: int, *, stored: Rows) -> list[tuple[str, str, int]]:
             "  count(*) OVER () AS kinds, sum(strlen(kind)) OVER () AS size,"
             "  row_number() OVER () AS i FROM {hits} WHERE {where} GROUP BY kind)"
             " WHERE i = 1 OR (kinds <= ? AND size <= ?)", KINDS_MOST, KINDS_BYTES)
-    except (duckdb.OutOfMemoryException, TooSlow):
+    except GIVEN_UP:
         return few_apart(stored, top)
     kinds_count, kinds_size = kinds[0][2:] if kinds else (0, 0)
     if kinds_count <= KINDS_MOST and kinds_size <= KINDS_BYTES:
@@ -159,7 +157,7 @@ def _few(usual: Rows, top: int, *, stored: Rows) -> list[tuple[str, str, int]]:
     if kinds_size <= KINDS_SQL_BYTES:
         try:
             return _summed_in_sql(usual, top)
-        except (duckdb.OutOfMemoryException, TooSlow):  # the kinds long, or many
+        except GIVEN_UP:  # the kinds long, or many
             pass
     return few_apart(stored, top)
 
@@ -228,7 +226,7 @@ def troubles(usual: Rows, top: int, *, stored: Rows, referrers: int = 5
     """
     try:
         found = _troubles(usual, top, referrers)
-    except (duckdb.OutOfMemoryException, TooSlow):  # resources and referrers long and many
+    except GIVEN_UP:  # resources and referrers long and many
         found = troubles_apart(stored, top, referrers)
     answer: dict[str, dict[str, dict[str, Any]]] = {"not_found": {}, "server_errors": {}}
     for failed, resource, hits, referrer, count in found:
