@@ -6,17 +6,19 @@ from __future__ import annotations
 import math
 import os
 import random
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import duckdb
+from twisted.trial import unittest
 from weblog import columns, panelqueries, queries, settings, timebox
 from weblog.queries import answer
 from weblog.question import Question
 from weblog.store import COLUMNS, Store, table_of
 from weblog.timebox import TooSlow
 
-from tests.stores import StoreCase, append_rows
+from tests.stores import StoreCase
 
 COLUMNS_AT = {name: index for index, (name, _, _) in enumerate(COLUMNS)}
 
@@ -257,21 +259,34 @@ class KindsTests(StoreCase):
         """10,000 hits whose hosts (8 KB each) and browsers are all different and long: every
         list is answered in the historian's memory (summed in SQL from the kinds, they ran
         DuckDB out of its 96 MB), each counted apart."""
-        directory = self.mktemp()
-        os.mkdir(directory)
-        path = os.path.join(directory, "history.duckdb")
-        building = Store(path, "512MB", 2)
         smile = "\U0001F600"
-        append_rows(building, [row(f"/{n}", vhost=f"{n}{smile * 2000}", browser=smile * 500)
-                               for n in range(10_000)])
-        building.close()
-        store = Store(path, f"{settings.HISTORY_MEMORY}MB", 2)
-        self.addCleanup(store.close)
-        db = Counting(self.enterContext(store.reading()))
+        db = Counting(hostile_reading(self, [[
+            row(f"/{n}", vhost=f"{n}{smile * 2000}", browser=smile * 500)
+            for n in range(10_000)]]))
         result = answer(db, spec())  # type: ignore[arg-type]
         self.assertEqual([count for _, count in result["vhosts"]], [1] * 10)
         self.assertEqual(result["browsers"], [[smile * 500, 10_000]])
         self.assertEqual(sum("UNION ALL (SELECT 'crawlers'" in each for each in db.statements), 1)
+
+
+def hostile_reading(case: unittest.TestCase, batches: Iterable[list[tuple[Any, ...]]],
+                    memory: str = f"{settings.HISTORY_MEMORY}MB") -> duckdb.DuckDBPyConnection:
+    """A connection to a store of C{batches} of hits (each a batch of one log, one after the
+    other), built with memory to spare and then opened as the historian opens it, with
+    C{memory}: closed when C{case} cleans up."""
+    directory = case.mktemp()
+    os.mkdir(directory)
+    path = os.path.join(directory, "history.duckdb")
+    building = Store(path, "512MB", 2)
+    start = 0
+    for batch in batches:
+        building.append("f", "access.log", start, start + len(batch), len(batch),
+                        table_of([list(values) for values in zip(*batch, strict=True)]))
+        start += len(batch)
+    building.close()
+    store = Store(path, memory, 2)
+    case.addCleanup(store.close)
+    return case.enterContext(store.reading())
 
 
 def varied(count: int) -> list[tuple[Any, ...]]:
@@ -375,16 +390,9 @@ class ApartTests(StoreCase):
         """40,000 hits, each a different 2 KB resource from a different 2 KB referrer, half
         of them 404s: every panel is answered in the historian's memory (the usual statements
         ran DuckDB out of its 96 MB)."""
-        directory = self.mktemp()
-        os.mkdir(directory)
-        path = os.path.join(directory, "history.duckdb")
-        building = Store(path, "512MB", 2)
-        append_rows(building, [row(f"/{n}" + "a" * 2000, referrer=f"http://x{n}/" + "b" * 2000,
-                                   status=404 if n % 2 else 200) for n in range(40_000)])
-        building.close()
-        store = Store(path, f"{settings.HISTORY_MEMORY}MB", 2)
-        self.addCleanup(store.close)
-        result = answer(self.enterContext(store.reading()), spec())
+        result = answer(hostile_reading(self, [[
+            row(f"/{n}" + "a" * 2000, referrer=f"http://x{n}/" + "b" * 2000,
+                status=404 if n % 2 else 200) for n in range(40_000)]]), spec())
         self.assertEqual((result["total"], len(result["top"]["referrers"]),
                           len(result["top"]["resources"]), len(result["not_found"])),
                          (40_000, 10, 10, 10))
@@ -395,21 +403,11 @@ class ApartTests(StoreCase):
         little), with the least memory the history may be given (64 MiB): the referrers and
         sites are each ranked apart, one after the other (ranked at once, their groupings ran
         out of that memory, as 250,000 such hits did with the usual 96 MiB)."""
-        directory = self.mktemp()
-        os.mkdir(directory)
-        path = os.path.join(directory, "history.duckdb")
-        building = Store(path, "512MB", 2)
         rng = random.Random(11)
-        for start in range(0, 150_000, 25_000):
-            hosts = [rng.randbytes(1000).hex() for _ in range(25_000)]
-            building.append("f", "access.log", start, start + 25_000, 25_000, table_of(
-                [list(values) for values in zip(*(
-                    row("/", referrer=f"http://{host}/", site=host) for host in hosts),
-                    strict=True)]))
-        building.close()
-        store = Store(path, "64MB", 2)
-        self.addCleanup(store.close)
-        result = answer(self.enterContext(store.reading()), spec())
+        batches = ([row("/", referrer=f"http://{host}/", site=host)
+                    for host in (rng.randbytes(1000).hex() for _ in range(25_000))]
+                   for _ in range(6))
+        result = answer(hostile_reading(self, batches, "64MB"), spec())
         self.assertEqual(result["total"], 150_000)
         for name in ("referrers", "sites"):
             listed = result["top"][name]
@@ -420,16 +418,9 @@ class ApartTests(StoreCase):
     def test_manyReferrers(self) -> None:
         """One missing resource linked from 60,000 different 2 KB referrers: its first five are
         kept by a bounded aggregate (a window over them ran out of the historian's memory)."""
-        directory = self.mktemp()
-        os.mkdir(directory)
-        path = os.path.join(directory, "history.duckdb")
-        building = Store(path, "512MB", 2)
-        append_rows(building, [row("/gone", referrer=f"http://x/{n:05d}" + "b" * 2000, status=404)
-                               for n in range(60_000)])
-        building.close()
-        store = Store(path, f"{settings.HISTORY_MEMORY}MB", 2)
-        self.addCleanup(store.close)
-        result = answer(self.enterContext(store.reading()), spec())
+        result = answer(hostile_reading(self, [[
+            row("/gone", referrer=f"http://x/{n:05d}" + "b" * 2000, status=404)
+            for n in range(60_000)]]), spec())
         self.assertEqual([(entry["resource"], entry["hits"]) for entry in result["not_found"]],
                          [("/gone", 60_000)])
         self.assertEqual([referrer[:14] for referrer, _ in result["not_found"][0]["referrers"]],
