@@ -127,6 +127,16 @@ class PanelTests(StoreCase):
         system = answer(db, spec(Question(filters=(("system", "iOS"),))))
         self.assertEqual(system["total"], 0)
 
+    def test_nothingMatches(self) -> None:
+        """A view whose filters match no hit of the store answers every panel empty, in its
+        shape: no NULL where a number is due (over no row, DuckDB's count_if() is NULL)."""
+        db = self.stored(row(country="DE"), row(bot=True), row("/x", duration=5000))
+        for question in (Question(filters=(("country", "ZZ"),)),
+                         Question(range=None, start=NEWEST + HOUR, end=NEWEST + 2 * HOUR)):
+            result = answer(db, spec(question))
+            self.assertEqual(({name: result[name] for name in queries.PANELS}, result["total"]),
+                             (queries.EMPTY, 0), question)
+
     def test_bandwidth(self) -> None:
         """Bytes in all, and the resources that sent the most."""
         db = self.stored(row("/big", bytes=5000), row("/small", bytes=10),

@@ -118,9 +118,10 @@ class PanelSectionsTests(unittest.TestCase):
         self.assertIn("<caption>", page)
 
     def test_noResponseTimes(self) -> None:
-        """A log without times says where to give them."""
+        """A view without times says that none of its hits has one, and where to give them."""
         page = self.render({"response_times": None})
-        self.assertIn("This log has no response times: see <code>WEBLOG_FORMAT</code>", page)
+        self.assertIn("No hit of this view has a response time. A log has them when its format "
+                      "does: see <code>WEBLOG_FORMAT</code>", page)
 
     def test_missingKeysNoPanel(self) -> None:
         """An answer without the new keys (a history that does not count them) shows none;

@@ -141,7 +141,8 @@ def _response_times(links: ViewLinks, times: dict[str, Any] | None) -> Tag:
     """The percentiles of the response times, over the view and per resource (a table)."""
     if times is None:
         return _section(links, "response_times", tags.p(
-            "This log has no response times: see ", tags.code("WEBLOG_FORMAT"),
+            "No hit of this view has a response time. A log has them when its format does:"
+            " see ", tags.code("WEBLOG_FORMAT"),
             " (Apache ", tags.code("%D"), " or nginx ", tags.code("$request_time"), ").",
             class_="none"))
     head = tags.thead(tags.tr(*(tags.th(name, scope="col") for name in (

@@ -229,8 +229,8 @@ def answer(db: duckdb.DuckDBPyConnection, spec: dict[str, Any],
             per_status[status] += count
         elif group == 1:
             series[number] = (seen, crawlers, int(sent or 0))
-        else:
-            whole = (seen, crawlers, int(sent or 0), timed)
+        else:  # over no hit, count_if() and sum() are NULL
+            whole = (seen, crawlers or 0, int(sent or 0), timed)
     # the statements that have a way apart, bounded in memory, are given up for it past this
     usual = partial(rows, seconds=deadline(time.monotonic() - began))
     numbers = sorted(per_bucket)
