@@ -67,6 +67,16 @@ class ParseQuestionTests(unittest.TestCase):
             ("browser", "Mobile Safari"), ("system", "iOS"), ("device", "mobile"),
             ("country", "FR"))))
 
+    def test_country(self) -> None:
+        """A country is a code in any case (as the store holds it: in capitals), private or
+        unknown; anything else is a 400 rather than a view that matches nothing."""
+        for given, held in (("us", "US"), ("Fr", "FR"), ("ZZ", "ZZ"), ("Private", "private"),
+                            ("unknown", "unknown")):
+            self.assertEqual(asked(country=given), Question("all", filters=(("country", held),)))
+        for given in ("usa", "U", "é1", "u s", "privat"):
+            self.assertBad("country: must be an ISO 3166 alpha-2 code (such as US), private or "
+                           f"unknown, got {given!r}", country=given)
+
     def test_filtersInOrder(self) -> None:
         """Filters come in FILTERS' order whatever the query's."""
         question = asked(source="b.log", resource="/x", client="1.2.3.4")

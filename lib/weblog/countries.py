@@ -17,14 +17,11 @@ import ipaddress
 
 from iptocc import country_code
 
+from weblog.countrynames import PRIVATE, UNKNOWN
 from weblog.memo import Memo
 
 __all__ = ["PRIVATE", "UNKNOWN", "country_of"]
 
-PRIVATE = "private"
-"""The country of an address that is not global."""
-UNKNOWN = "unknown"
-"""The country of a client that is no address, or of an address no registry gave a country."""
 
 
 def _look_up(client: str) -> str:

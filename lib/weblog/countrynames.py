@@ -9,7 +9,12 @@ at run time.
 
 from __future__ import annotations
 
-__all__ = ["NAMES", "country_name"]
+__all__ = ["NAMES", "PRIVATE", "UNKNOWN", "country_name"]
+
+PRIVATE = "private"
+"""The country of an address that is not global (L{weblog.countries})."""
+UNKNOWN = "unknown"
+"""The country of a client that is no address, or of an address no registry gave a country."""
 
 _TABLE = (
     "AD=Andorra|AE=United Arab Emirates|AF=Afghanistan|AG=Antigua & Barbuda|AI=Anguilla|"
@@ -60,7 +65,7 @@ _TABLE = (
 NAMES: dict[str, str] = {code: name for code, _, name in
                           (item.partition("=") for item in _TABLE.split("|"))}
 """The name of each code, by its upper-case code."""
-SPECIAL = {"private": "private or reserved addresses", "unknown": "unknown"}
+SPECIAL = {PRIVATE: "private or reserved addresses", UNKNOWN: "unknown"}
 """The names of the two entries that are not countries (as the store's column writes them)."""
 
 

@@ -7,7 +7,8 @@ the store, so that a replayed old log works; C{from} and C{to} are ISO 8601 time
 (UTC when they name no zone).  The filters name one value of one field each:
 C{site} (a referring site), C{ref} (an exact referrer), C{resource}, C{client},
 C{vhost}, C{source}, and what the store found of a hit: C{browser}, C{system},
-C{device} and C{country} (L{weblog.store.COLUMNS}).  C{before} pages the list of a
+C{device} and C{country} (L{weblog.store.COLUMNS}; a code in any case, C{private} or
+C{unknown}).  C{before} pages the list of a
 view's hits back (L{cursor_of}).
 Each is validated like the page's other parameters (L{weblog.errors.BadQuery}, a 400
 with a one-line reason).
@@ -22,6 +23,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from weblog.cleaning import MAX_FIELD
+from weblog.countrynames import PRIVATE, UNKNOWN
 from weblog.errors import BadQuery
 
 __all__ = ["FILTERS", "HISTORY_PARAMETERS", "RANGES", "Question", "cursor_of", "cursor_text",
@@ -33,6 +35,7 @@ FILTERS = {"site": "site", "ref": "referrer", "resource": "resource", "client": 
            "device": "device", "country": "country"}
 """Each filter's parameter and the stored column it names one value of."""
 HISTORY_PARAMETERS = ("range", "from", "to", "before", *FILTERS)
+_CODE = re.compile(r"[A-Za-z]{2}", re.ASCII)
 _CURSOR = re.compile(r"(?P<time>[^~]{1,40})(?:~(?P<row>[0-9]{1,18}))?\Z", re.ASCII)
 
 
@@ -121,6 +124,20 @@ def cursor_text(time: datetime, row: int) -> str:
     return time.astimezone(UTC).isoformat().replace("+00:00", "Z") + f"~{row}"
 
 
+def _country(value: str) -> str:
+    """A C{country} filter's value as the store holds it: an ISO 3166 alpha-2 code in capitals
+    (C{us} is C{US}), C{private} or C{unknown}.
+
+    @raise BadQuery: for any other.
+    """
+    if _CODE.fullmatch(value):
+        return value.upper()
+    if value.lower() in (PRIVATE, UNKNOWN):
+        return value.lower()
+    raise BadQuery("country", "must be an ISO 3166 alpha-2 code (such as US), private or "
+                              f"unknown, got {value[:20]!r}")
+
+
 def parse_question(args: Mapping[bytes, Sequence[bytes]]) -> Question | None:
     """
     The history question of a request's parameters; None when it asks none.
@@ -146,7 +163,7 @@ def parse_question(args: Mapping[bytes, Sequence[bytes]]) -> Question | None:
             continue
         if not value or len(value) > MAX_FIELD:
             raise BadQuery(name, f"must be 1 to {MAX_FIELD} characters, got {len(value)}")
-        filters.append((name, value))
+        filters.append((name, _country(value) if name == "country" else value))
     before = single(args, "before")
     if before is not None:
         cursor_of(before)
