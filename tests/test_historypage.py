@@ -204,6 +204,13 @@ class HistoryPageTests(PageCase):
         self.assertIn('class="line latency"', page)
         self.assertNotIn(XSS, page)
 
+    def test_siteVisitors(self) -> None:
+        """Each referring site shows its visitors beside its hits."""
+        page = self.page_of("range=7d")
+        self.assertIn('<span class="count">3</span> <span class="key"><a href="/weblog.rpy?range=7d'
+                      '&amp;site=x.example">x.example</a> \u00b7 <span class="visitors" '
+                      'title="unique visitors (approximate)">2 visitors</span></span>', page)
+
     def test_newPanelsKeepWhatWasGiven(self) -> None:
         """The new panels' links keep the parameters given, as every other link does."""
         links = self.links(self.page_of("range=7d&status=all&bots=include", FULL_ANSWER))

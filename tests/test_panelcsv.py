@@ -97,10 +97,18 @@ class RowsTests(unittest.TestCase):
         self.assertEqual(rows_of("not_found", self.answer),
                          [["/gone", 2, HOSTILE, 1], ["/old", 1, None, None]])
 
-    def test_responseTimes(self) -> None:
-        """The first row is (all), with the window's figures."""
+    def test_totals(self) -> None:
+        """The panels with a total give it first, as (all): the response times' figures, the
+        visitors, the crawlers' hits and the bytes of the window."""
         self.assertEqual(rows_of("response_times", self.answer)[0][:2], ["(all)", 2])
-        self.assertEqual(rows_of("crawlers", self.answer), [["Googlebot", 1]])
+        self.assertEqual(rows_of("crawlers", self.answer), [["(all)", 1], ["Googlebot", 1]])
+        self.assertEqual(rows_of("bandwidth", self.answer)[:2], [["(all)", 514], ["/gone", 200]])
+        time = self.answer["buckets"]["counts"][0][0]
+        self.assertEqual(rows_of("visitors", self.answer), [["(all)", 7, 1], [time, 7, 1]])
+
+    def test_sitesWithVisitors(self) -> None:
+        """A referring site's row holds its visitors."""
+        self.assertEqual(rows_of("sites", self.answer), [["x.example", 1, 1]])
 
     def test_chart(self) -> None:
         """The chart's rows: each bucket's time, hits and series."""
@@ -141,6 +149,8 @@ class CsvPageTests(PageCase):
         self.assertEqual(history.asked[0]["top"], 1000)
         self.assertEqual(parsed(self.csv("panel=browsers&range=all")[2])[1:],
                          [["Chrome", "1"], ["Fire,fox", "1"]])
+        self.assertEqual(parsed(self.csv("panel=visitors&range=all")[2])[:2],
+                         [["time", "hits", "visitors"], ["(all)", "2", "1"]])
 
     def test_keptByPanel(self) -> None:
         """The server keeps each panel's CSV apart, and apart from the JSON."""
@@ -165,6 +175,7 @@ class CsvPageTests(PageCase):
         self.assertEqual(hits[0][:4], ["time", "client", "method", "resource"])
         self.assertEqual(hits[1][1:4], ["203.0.113.9", "GET", "/x"])
         self.assertEqual(parsed(self.csv("panel=chart")[2])[0], ["time", "hits"])
+        self.assertEqual(parsed(self.csv("panel=sites")[2]), [["site", "hits"]])  # no visitors
 
     def test_bad(self) -> None:
         """An unknown or missing panel, or a bad parameter, is a 400 with its reason."""
@@ -180,10 +191,11 @@ class CsvPageTests(PageCase):
     def test_liveViewHasNoSuchPanel(self) -> None:
         """A panel of the history alone, asked of the live view, is a 400 that says how."""
         self.records.history = StatedHistory(state="ok")
-        code, _, body = self.csv("panel=browsers")
-        self.assertEqual(code, 400)
-        self.assertIn(b"panel: 'browsers' needs a history view: add range=all, or from/to",
-                      body)
+        for panel in ("browsers", "visitors"):
+            code, _, body = self.csv(f"panel={panel}")
+            self.assertEqual(code, 400)
+            self.assertIn(b"panel: '%s' needs a history view: add range=all, or from/to"
+                          % panel.encode(), body)
 
     def test_historyOff(self) -> None:
         """With the history off, a history panel or a window is a 400 that says so."""

@@ -421,9 +421,10 @@ class ApartTests(StoreCase):
         self.assertEqual(result["total"], 150_000)
         for name in ("referrers", "sites"):
             listed = result["top"][name]
-            self.assertEqual(([count for _, count in listed], len({key for key, _ in listed})),
-                             ([1] * 10, 10), name)
+            self.assertEqual(([count for _, count, *_ in listed],
+                              len({key for key, *_ in listed})), ([1] * 10, 10), name)
             self.assertEqual(listed, sorted(listed), name)  # ties: the first keys
+        self.assertEqual([visitors for _, _, visitors in result["top"]["sites"]], [1] * 10)
 
     def test_manyReferrers(self) -> None:
         """One missing resource linked from 60,000 different 2 KB referrers: its first five are

@@ -59,7 +59,8 @@ class AnswerTests(StoreCase):
         self.assertEqual(result["window"], {"from": (NEWEST - timedelta(days=10)).isoformat(),
                                             "to": NEWEST.isoformat()})
         self.assertEqual(result["total"], 5)
-        self.assertEqual(result["top"]["sites"], [["x.example", 3], ["y.example", 1]])
+        # each site with its visitors: x.example's client came on two days
+        self.assertEqual(result["top"]["sites"], [["x.example", 3, 2], ["y.example", 1, 1]])
         self.assertEqual(result["top"]["resources"][0], ["/a", 2])
         self.assertEqual(result["top"]["statuses"], [["200", 4], ["404", 1]])
         self.assertEqual(result["buckets"]["unit"], "day")
@@ -85,6 +86,10 @@ class AnswerTests(StoreCase):
         result = answer(self.db, spec(Question(filters=(("site", "x.example"),))))
         self.assertEqual(result["total"], 3)
         self.assertEqual(result["top"]["statuses"], [["200", 2], ["404", 1]])
+        # the one site referred every hit of the view: its visitors are the view's
+        self.assertEqual((result["top"]["sites"], result["visitors"]), ([["x.example", 3, 2]], 2))
+        resource = answer(self.db, spec(Question(filters=(("resource", "/a"),))))
+        self.assertEqual(resource["top"]["sites"], [["x.example", 2, 1]])
         both = answer(self.db, spec(Question(filters=(("site", "x.example"),
                                                       ("resource", "/a")))))
         self.assertEqual((both["total"], both["top"]["referrers"]),

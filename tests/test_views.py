@@ -17,7 +17,7 @@ ANSWER: dict[str, Any] = {
     "total": 3,
     "hits": [{"resource": "/a"}],
     "before": None,
-    "top": {"sites": [["x.example", 3]], "referrers": [], "resources": [["/a", 3]],
+    "top": {"sites": [["x.example", 3, 2]], "referrers": [], "resources": [["/a", 3]],
             "statuses": [["200", 3]], "approximate": False},
     "buckets": {"unit": "day", "counts": [["2015-05-17T00:00:00+00:00", 3]], "visitors": [2],
                 "crawlers": [1], "bytes": [300], "p95_ms": [None]},

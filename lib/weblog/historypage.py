@@ -91,7 +91,7 @@ def _panels(links: ViewLinks, answer: dict[str, Any]) -> list[Piece]:
         return links.to(**{"from": start.isoformat(),
                            "to": bucket_end(start, chart.unit).isoformat()})
 
-    panels = [TopList(panel, [(str(key), count) for key, count in
+    panels = [TopList(panel, [(str(key), *numbers) for key, *numbers in
                             answer["top"].get(panel.name, [])], links) for panel in PANELS]
     return [
         b'<div class="panels" id="panels"><section class="chart panel" id="panel-chart">',

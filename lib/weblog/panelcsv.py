@@ -17,16 +17,17 @@ from typing import Any
 
 from weblog.errors import BadQuery
 
-__all__ = ["HEADERS", "LIVE_PANELS", "MOST", "STEP", "csv_rows", "csv_steps", "csv_text",
-           "hits_rows", "panel_of", "rows_of", "safe"]
+__all__ = ["ALL", "HEADERS", "LIVE_HEADERS", "LIVE_PANELS", "MOST", "STEP", "csv_rows",
+           "csv_steps", "csv_text", "hits_rows", "panel_of", "rows_of", "safe"]
 
 HIT_KEYS = ("time", "client", "method", "resource", "protocol", "status", "bytes", "referrer",
             "agent", "vhost", "source", "duration_ms")
 """A hit's JSON keys, in order (L{weblog.hit.Hit.to_json})."""
 HEADERS: dict[str, tuple[str, ...]] = {
-    "sites": ("site", "hits"), "referrers": ("referrer", "hits"),
+    "sites": ("site", "hits", "visitors"), "referrers": ("referrer", "hits"),
     "resources": ("resource", "hits"), "statuses": ("status", "hits"),
     "chart": ("time", "hits", "visitors", "crawlers", "bytes", "p95_ms"), "hits": HIT_KEYS,
+    "visitors": ("time", "hits", "visitors"),
     "not_found": ("resource", "hits", "referrer", "referrer_hits"),
     "server_errors": ("resource", "hits", "referrer", "referrer_hits"),
     "browsers": ("browser", "hits"), "systems": ("system", "hits"),
@@ -35,11 +36,13 @@ HEADERS: dict[str, tuple[str, ...]] = {
     "response_times": ("resource", "hits", "p50_ms", "p95_ms", "p99_ms"),
     "vhosts": ("vhost", "hits"), "sources": ("source", "hits"),
 }
-"""Each panel's CSV header."""
+"""Each panel's CSV header (a history view's)."""
 LIVE_PANELS = ("sites", "referrers", "resources", "statuses", "chart", "hits")
 """The panels a live view has (the others need a window of the history)."""
-LIVE_CHART = ("time", "hits")
-"""The live view's chart: its hits per minute."""
+LIVE_HEADERS = {**HEADERS, "sites": ("site", "hits"), "chart": ("time", "hits")}
+"""Each live panel's CSV header: its sites without visitors, its chart of hits per minute."""
+ALL = "(all)"
+"""The key of the first row of a panel that has a total (the window's)."""
 MOST = 1000
 """The most entries of a list the CSV holds."""
 STEP = 100
@@ -123,14 +126,21 @@ def rows_of(panel: str, document: dict[str, Any]) -> list[list[Any]]:
         return [[entry["resource"], entry["hits"], referrer, count]
                 for entry in document[panel]
                 for referrer, count in (entry["referrers"] or [(None, None)])]
+    if panel == "visitors":
+        buckets = document["buckets"]
+        return [[ALL, document["total"], document["visitors"]], *(
+            [time, hits, visitors] for (time, hits), visitors in zip(
+                buckets["counts"], buckets["visitors"], strict=True))]
     if panel == "crawlers":
-        return [list(entry) for entry in document["crawlers"]["top"]]
+        crawlers = document["crawlers"]
+        return [[ALL, crawlers["hits"]], *map(list, crawlers["top"])]
     if panel == "bandwidth":
-        return [list(entry) for entry in document["bandwidth"]["resources"]]
+        bandwidth = document["bandwidth"]
+        return [[ALL, bandwidth["bytes"]], *map(list, bandwidth["resources"])]
     if panel == "response_times":
         times = document["response_times"]
         if times is None:
             return []
         return [[entry["resource"], entry["hits"], entry["p50"], entry["p95"], entry["p99"]]
-                for entry in [{**times, "resource": "(all)"}, *times["resources"]]]
+                for entry in [{**times, "resource": ALL}, *times["resources"]]]
     return [list(entry) for entry in document[panel]]

@@ -66,11 +66,11 @@ PANELS = tuple(EMPTY)
 VIEW_MOST = 1 << 17
 """A view of at most so many hits (a drill-down's, a short window's) has them read once into a
 temporary table, which each panel's statement then reads: else each would go over every hit of
-the window again to find them.  The table holds ten columns (some 20 MB of typical hits), in
+the window again to find them.  The table holds eleven columns (some 20 MB of typical hits), in
 DuckDB's memory limit like any of its data (past it, in its temporary directory)."""
 _VIEW = "view_hits"
 _PANEL_COLUMNS = ("time, status, bot, bytes, duration, duration_bin, site, referrer, resource,"
-                  " kind")
+                  " kind, visitor")
 """The columns the panels past the chart read (L{weblog.panelqueries})."""
 _TIME = Hit._fields.index("time")
 _HIT = ", ".join(f'"{name}"' for name, _, _ in COLUMNS[:len(Hit._fields)])
@@ -159,6 +159,27 @@ def _conditions(spec: dict[str, Any], for_list: bool) -> tuple[list[str], list[A
     return where, values
 
 
+def _with_visitors(rows: Callable[..., list[tuple[Any, ...]]], sites: list[list[Any]],
+                   total: int, visitors: int) -> list[list[Any]]:
+    """
+    The top referring sites (C{[site, hits]}), each with its visitors: a pass over the
+    view's hits from those sites alone, so that their number (at most the list's) bounds the
+    memory it takes, whatever the sites (an approximate count keeps a few KiB for each).
+
+    @param total: the view's hits; when one site referred them all (a drill-down to it), its
+        visitors are the view's, C{visitors}, without a pass.
+    """
+    if not sites:
+        return sites
+    if len(sites) == 1 and sites[0][1] == total:
+        return [[*sites[0], visitors]]
+    marks = ", ".join("?" for _ in sites)
+    seen = dict(rows(f"SELECT site, approx_count_distinct({VISITOR}) FROM {{hits}}"  # noqa: S608
+                     f" WHERE {{where}} AND site IN ({marks}) GROUP BY site",
+                     *(site for site, _ in sites)))
+    return [[site, count, seen.get(site, 0)] for site, count in sites]
+
+
 def _drop(db: duckdb.DuckDBPyConnection) -> None:
     """Drop the view's table (even once the answer is late or interrupted)."""
     try:
@@ -170,7 +191,8 @@ def _drop(db: duckdb.DuckDBPyConnection) -> None:
 def answer(db: duckdb.DuckDBPyConnection, spec: dict[str, Any],
            late: Callable[[], bool] = lambda: False, top: int = 10) -> dict[str, Any]:
     """
-    A view's answer: C{window}, C{total}, C{top} (the four lists), C{buckets} (the chart and
+    A view's answer: C{window}, C{total}, C{top} (the four lists, each site with its visitors),
+    C{buckets} (the chart and
     its series), each of L{PANELS} (L{weblog.panelqueries}), C{hits} and C{before}, the
     cursor of the next hits of the list (None when they are all listed).
 
@@ -242,6 +264,8 @@ def answer(db: duckdb.DuckDBPyConnection, spec: dict[str, Any],
         over.update(hits=_VIEW, where="true")
     try:
         found = lists(usual, top, stored=stored, timed=whole[3] > 0)
+        found["sites"] = _with_visitors(rows, found["sites"], sum(per_status.values()),
+                                        whole[0])
         times, p95 = (response_times(rows, bucket, found.pop("timed")) if whole[3]
                       else (None, {}))
         panels = {"visitors": whole[0], **troubles(usual, top, stored=stored),

@@ -256,8 +256,9 @@ def history_state(history: dict[str, Any]) -> Tag:
 
 class TopList(Element):
     """
-    One panel's top list: its heading and its keys with their counts, as it displays them;
-    each key a link that adds its filter to the view (L{PANEL_FILTERS}), when it has one.
+    One panel's top list: its heading and its keys with their counts (and visitors, when an
+    entry has them: a history view's referring sites), as it displays them; each key a link
+    that adds its filter to the view (L{PANEL_FILTERS}), when it has one.
     """
 
     loader = XMLString(
@@ -265,9 +266,12 @@ class TopList(Element):
         '<ol t:render="keys"><li t:render="key"><span class="count"><t:slot name="count" />'
         '</span> <span class="key"><t:slot name="key" /></span></li></ol></section>')
 
-    def __init__(self, panel: Panel, items: list[tuple[str, int]],
+    def __init__(self, panel: Panel, items: Sequence[tuple[str, int] | tuple[str, int, int]],
                  links: ViewLinks | None = None) -> None:
-        """@param links: the views one click away (None: the keys are text)."""
+        """
+        @param items: (key, count) or (key, count, visitors) each.
+        @param links: the views one click away (None: the keys are text).
+        """
         super().__init__()
         self.panel = panel
         self.items = items
@@ -292,10 +296,13 @@ class TopList(Element):
         """An empty item for the script to clone, then one per key, most common first."""
         yield Tag("template")(tag.clone().fillSlots(count="", key=""))
         shown = DISPLAYS[self.panel.display]
-        for key, count in self.items:
+        for key, count, *visitors in self.items:
             text: Flattenable = shown(key)
             if self.links is not None and self.filter is not None and key != "-":
                 text = tags.a(text, href=self.links.to(**{self.filter: key}))
+            if visitors:
+                text = [text, " \u00b7 ", tags.span(f"{visitors[0]:,} visitors", class_="visitors",
+                                                   title="unique visitors (approximate)")]
             yield tag.clone().fillSlots(count=str(count), key=text)
 
 

@@ -27,7 +27,7 @@ from weblog.errors import BadQuery
 from weblog.events import EventHub, hub_for
 from weblog.hit import count_of
 from weblog.interfaces import ICounter, IEventHub, IRecords
-from weblog.panelcsv import (HEADERS, LIVE_CHART, LIVE_PANELS, MOST, csv_rows, csv_steps,
+from weblog.panelcsv import (HEADERS, LIVE_HEADERS, LIVE_PANELS, MOST, csv_rows, csv_steps,
                              csv_text, hits_rows, panel_of, rows_of)
 from weblog.question import parse_question
 from weblog.selection import Selection, parse_query
@@ -152,7 +152,7 @@ class CsvPage(_ViewPage):
         self.records.refresh()
         request.setHeader(b"content-type", _CSV)
         aggregates = self.records.aggregates
-        header = LIVE_CHART if panel == "chart" else HEADERS[panel]
+        header = LIVE_HEADERS[panel]
 
         def assemble(hits: list[bytes], *_: object) -> list[bytes | Deferred[bytes]]:
             if panel == "hits":
