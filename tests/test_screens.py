@@ -127,9 +127,15 @@ class ScreenTests(unittest.TestCase):
         return page
 
     def shoot(self, page: Any, name: str) -> None:
-        """Save the page's screenshot (its viewport, PNG) and copy it for the README."""
+        """Save the page's screenshot (PNG) and copy it for the README: the viewport, or, for a
+        history view, the whole page (its every panel) at 1400 px and its panels at 375."""
         target = self.shots.child(f"{name}.png")
-        page.screenshot(path=target.path)
+        if name.startswith("live"):
+            page.screenshot(path=target.path)
+        elif name.endswith(("-1400-light", "-1400-dark")):
+            page.screenshot(path=target.path, full_page=True)
+        else:
+            page.locator("#panels").screenshot(path=target.path)
         self.assertGreater(target.getsize(), 5000)
         wanted = os.environ.get("WEBLOG_SCREENS")
         if wanted and name in README_SHOTS:
@@ -256,8 +262,7 @@ class ScreenTests(unittest.TestCase):
                         self.assertGreaterEqual(contrast(colours[part], colours["bg"]), 4.5,
                                                 (which, scheme, part, colours))
                     self.assertGreaterEqual(contrast(colours["muted"], colours["bg"]), 4.5)
-                    if width == WIDTHS[0]:
-                        self.checkAccessibility(page)
+                    self.checkAccessibility(page)
                     self.shoot(page, f"{which}-{width}-{scheme}")
                     self.checkFocus(page)
         for which in paths:
