@@ -68,6 +68,16 @@ class AnswerTests(StoreCase):
         # the list: status 200 with a referrer, newest first
         self.assertEqual([each["resource"] for each in result["hits"]], ["/a", "/a", "/b"])
 
+    def test_visitorsNoMoreThanHits(self) -> None:
+        """An estimate of a site's visitors above its hits (HyperLogLog's error can put it
+        there) is given as its hits; a site the pass did not see has none."""
+        def rows(sql: str, *sites: str) -> list[tuple[str, int]]:
+            self.assertIn("approx_count_distinct", sql)
+            return [("x.example", 5), ("y.example", 2)]
+        self.assertEqual(queries._with_visitors(rows, [["x.example", 3], ["y.example", 4],
+                                                       ["z.example", 1]], 8, 0),
+                         [["x.example", 3, 3], ["y.example", 4, 2], ["z.example", 1, 0]])
+
     def test_range(self) -> None:
         """range=1h reaches an hour back from the newest hit; the chart is in minutes."""
         result = answer(self.db, spec(Question("1h")))

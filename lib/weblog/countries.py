@@ -23,7 +23,6 @@ from weblog.memo import Memo
 __all__ = ["PRIVATE", "UNKNOWN", "country_of"]
 
 
-
 def _look_up(client: str) -> str:
     """The country of C{client}, as L{country_of} says."""
     try:

@@ -177,7 +177,8 @@ def _with_visitors(rows: Callable[..., list[tuple[Any, ...]]], sites: list[list[
     seen = dict(rows(f"SELECT site, approx_count_distinct({VISITOR}) FROM {{hits}}"  # noqa: S608
                      f" WHERE {{where}} AND site IN ({marks}) GROUP BY site",
                      *(site for site, _ in sites)))
-    return [[site, count, seen.get(site, 0)] for site, count in sites]
+    # an estimate can pass the hits it counts the visitors of: never more visitors than hits
+    return [[site, count, min(seen.get(site, 0), count)] for site, count in sites]
 
 
 def _drop(db: duckdb.DuckDBPyConnection) -> None:
@@ -242,7 +243,8 @@ def answer(db: duckdb.DuckDBPyConnection, spec: dict[str, Any],
     whole = (0, 0, 0, 0)
     began = time.monotonic()
     for number, status, count, crawlers, sent, seen, timed, group in rows(
-            # the chart, its series and the statuses in one pass over the hits
+            # the chart, its series and the statuses in one pass over the hits (the visitors
+            # an estimate, which can pass the hits it counts them in: never more than those)
             f"SELECT {bucket} AS b, status, count(*), count_if(bot), sum(bytes), "  # noqa: S608
             f"approx_count_distinct({VISITOR}), count(duration), GROUPING(b, status) "
             "FROM hits WHERE {where} GROUP BY GROUPING SETS ((b, status), (b), ())"):
@@ -250,9 +252,9 @@ def answer(db: duckdb.DuckDBPyConnection, spec: dict[str, Any],
             per_bucket[number] += count
             per_status[status] += count
         elif group == 1:
-            series[number] = (seen, crawlers, int(sent or 0))
+            series[number] = (min(seen, count), crawlers, int(sent or 0))
         else:  # over no hit, count_if() and sum() are NULL
-            whole = (seen, crawlers or 0, int(sent or 0), timed)
+            whole = (min(seen, count), crawlers or 0, int(sent or 0), timed)
     # the statements that have a way apart, bounded in memory, are given up for it past this
     usual = partial(rows, seconds=deadline(time.monotonic() - began))
     numbers = sorted(per_bucket)

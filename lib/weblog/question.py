@@ -125,8 +125,8 @@ def cursor_text(time: datetime, row: int) -> str:
 
 
 def _country(value: str) -> str:
-    """A C{country} filter's value as the store holds it: an ISO 3166 alpha-2 code in capitals
-    (C{us} is C{US}), C{private} or C{unknown}.
+    """A C{country} filter's value as the store holds it: two letters in capitals, as ISO 3166
+    alpha-2 codes are (C{us} is C{US}), C{private} or C{unknown}.
 
     @raise BadQuery: for any other.
     """

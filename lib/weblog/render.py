@@ -301,7 +301,8 @@ class TopList(Element):
             if self.links is not None and self.filter is not None and key != "-":
                 text = tags.a(text, href=self.links.to(**{self.filter: key}))
             if visitors:
-                text = [text, " \u00b7 ", tags.span(f"{visitors[0]:,} visitors", class_="visitors",
+                words = f"{visitors[0]} visitor" + ("" if visitors[0] == 1 else "s")
+                text = [text, " \u00b7 ", tags.span(words, class_="visitors",
                                                    title="unique visitors (approximate)")]
             yield tag.clone().fillSlots(count=str(count), key=text)
 
