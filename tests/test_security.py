@@ -529,7 +529,8 @@ class BadQueryTests(_SecurityCase):
                                 for query, reason in BAD_QUERIES),
                               ("panel=%3Cscript%3E", b"panel: must be one of sites, referrers, "
                                                      b"resources, statuses, chart, hits, "
-                                                     b"not_found, server_errors, browsers, "
+                                                     b"visitors, not_found, server_errors, "
+                                                     b"browsers, "
                                                      b"systems, devices, crawlers, countries, "
                                                      b"bandwidth, response_times, vhosts, "
                                                      b"sources, got '<script>'\n"),
