@@ -193,9 +193,8 @@ def answer(db: duckdb.DuckDBPyConnection, spec: dict[str, Any],
            late: Callable[[], bool] = lambda: False, top: int = 10) -> dict[str, Any]:
     """
     A view's answer: C{window}, C{total}, C{top} (the four lists, each site with its visitors),
-    C{buckets} (the chart and
-    its series), each of L{PANELS} (L{weblog.panelqueries}), C{hits} and C{before}, the
-    cursor of the next hits of the list (None when they are all listed).
+    C{buckets} (the chart and its series), each of L{PANELS} (L{weblog.panelqueries}), C{hits}
+    and C{before}, the cursor of the next hits of the list (None when they are all listed).
 
     @param spec: C{question} (L{weblog.question.Question.to_json}), C{selection} (the
         page's parameters) and C{given} (the names of those the request gave).
