@@ -164,7 +164,7 @@ def _with_visitors(rows: Callable[..., list[tuple[Any, ...]]], sites: list[list[
     """
     The top referring sites (C{[site, hits]}), each with its visitors: a pass over the
     view's hits from those sites alone, so that their number (at most the list's) bounds the
-    memory it takes, whatever the sites (an approximate count keeps a few KiB for each).
+    memory it takes, whatever the sites (an approximate count keeps a KiB or more for each).
 
     @param total: the view's hits; when one site referred them all (a drill-down to it), its
         visitors are the view's, C{visitors}, without a pass.
