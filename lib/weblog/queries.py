@@ -25,6 +25,7 @@ from typing import Any
 
 import duckdb
 
+from weblog.apart import Rows
 from weblog.hit import Hit
 from weblog.panelqueries import lists, response_times, troubles
 from weblog.question import FILTERS, cursor_of, cursor_text
@@ -159,8 +160,8 @@ def _conditions(spec: dict[str, Any], for_list: bool) -> tuple[list[str], list[A
     return where, values
 
 
-def _with_visitors(rows: Callable[..., list[tuple[Any, ...]]], sites: list[list[Any]],
-                   total: int, visitors: int) -> list[list[Any]]:
+def _with_visitors(rows: Rows, sites: list[list[Any]], total: int, visitors: int
+                   ) -> list[list[Any]]:
     """
     The top referring sites (C{[site, hits]}), each with its visitors: a pass over the
     view's hits from those sites alone, so that their number (at most the list's) bounds the
@@ -174,9 +175,9 @@ def _with_visitors(rows: Callable[..., list[tuple[Any, ...]]], sites: list[list[
     if len(sites) == 1 and sites[0][1] == total:
         return [[*sites[0], visitors]]
     marks = ", ".join("?" for _ in sites)
-    seen = dict(rows(f"SELECT site, approx_count_distinct({VISITOR}) FROM {{hits}}"  # noqa: S608
-                     f" WHERE {{where}} AND site IN ({marks}) GROUP BY site",
-                     *(site for site, _ in sites)))
+    seen: dict[str, int] = dict(rows(
+        f"SELECT site, approx_count_distinct({VISITOR}) FROM {{hits}}"  # noqa: S608
+        f" WHERE {{where}} AND site IN ({marks}) GROUP BY site", *(site for site, _ in sites)))
     # an estimate can pass the hits it counts the visitors of: never more visitors than hits
     return [[site, count, min(seen.get(site, 0), count)] for site, count in sites]
 
@@ -259,14 +260,14 @@ def answer(db: duckdb.DuckDBPyConnection, spec: dict[str, Any],
     numbers = sorted(per_bucket)
     counts = [(FIRST + number * width, per_bucket[number]) for number in numbers]
     statuses = list(per_status.items())
-    if sum(per_status.values()) <= VIEW_MOST:  # few: read once, each panel then over them
+    total = sum(per_status.values())
+    if total <= VIEW_MOST:  # few: read once, each panel then over them
         execute(f"CREATE OR REPLACE TEMP TABLE {_VIEW} AS SELECT {_PANEL_COLUMNS}"  # noqa: S608
                 f" FROM hits WHERE {clause}", values)
         over.update(hits=_VIEW, where="true")
     try:
         found = lists(usual, top, stored=stored, timed=whole[3] > 0)
-        found["sites"] = _with_visitors(rows, found["sites"], sum(per_status.values()),
-                                        whole[0])
+        found["sites"] = _with_visitors(rows, found["sites"], total, whole[0])
         times, p95 = (response_times(rows, bucket, found.pop("timed")) if whole[3]
                       else (None, {}))
         panels = {"visitors": whole[0], **troubles(usual, top, stored=stored),
@@ -296,7 +297,7 @@ def answer(db: duckdb.DuckDBPyConnection, spec: dict[str, Any],
     return {
         "window": {"from": start.astimezone(UTC).isoformat(),
                    "to": end.astimezone(UTC).isoformat()},
-        "total": sum(count for _, count in statuses),
+        "total": total,
         "top": {
             **top_lists,
             "statuses": sorted(["-" if status is None else str(status), count]
