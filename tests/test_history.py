@@ -16,9 +16,12 @@ import duckdb
 from twisted.internet.defer import Deferred, fail, inlineCallbacks, maybeDeferred
 from twisted.internet.task import deferLater
 from twisted.trial import unittest
+from weblog import historian as historian_module
+from weblog import settings
 from weblog.historian import NICENESS, Historian
 from weblog.history import History, QueryFailed
 from weblog.question import Question
+from weblog.store import Store
 
 from tests.support import awaited, numbered, writing, written
 
@@ -156,6 +159,50 @@ class HistorianTests(unittest.TestCase):
             out_of_memory)), QueryFailed)
         self.assertEqual(str(failure.value), "the history could not answer: Out of Memory Error: "
                          "could not allocate block of size 256.0 KiB (91.4 MiB/91.5 MiB used)")
+
+    def test_memory(self) -> None:
+        """DuckDB is held to L{settings.BACKFILL_MEMORY} while the historian backfills, and may
+        use the whole setting once it has caught up with the logs (to keep what answers read)."""
+        limits: list[str | int] = []
+        stores: list[Store] = []
+
+        class Recorded(Store):
+            def __init__(self, path: str, memory_limit: str = "", *more: Any) -> None:
+                limits.append(memory_limit)
+                super().__init__(path, memory_limit, *more)
+                stores.append(self)
+
+            def limit_memory(self, mib: int) -> None:
+                limits.append(mib)
+                super().limit_memory(mib)
+
+        def limit() -> str:
+            with stores[0].reading() as reader:
+                found = reader.execute("SELECT current_setting('memory_limit')").fetchall()
+            return str(found[0][0])
+
+        self.patch(historian_module, "Store", Recorded)
+        base = os.path.abspath(self.mktemp())
+        os.makedirs(base)
+        log = os.path.join(base, "access.log")
+        with open(log, "wb") as file:
+            file.write(lines(0, 60_000))  # some 9 MB: batches of 1 MB under a 16 MB cap
+        historian = Historian(os.path.join(base, "history.duckdb"), [log], idle=0.05,
+                              memory_mb=200, max_bytes=16_000_000)
+        writing(self, historian)
+        during = None
+        deadline = time.monotonic() + 60
+        while during is None and time.monotonic() < deadline:
+            if historian.status()["state"] == "ok":
+                break
+            if historian.status()["stored"] > 0:
+                found = limit()  # said backfilling after it was read: read while backfilling
+                during = found if historian.status()["state"] == "backfilling" else None
+            time.sleep(0.01)
+        status = awaited(historian, lambda status: status["state"] == "ok")
+        self.assertEqual((during, status["stored"], limits, limit()),
+                         (f"{settings.BACKFILL_MEMORY}.0 MiB", 60_000,
+                          [f"{settings.BACKFILL_MEMORY}MiB", 200], "200.0 MiB"))
 
     def test_capSaid(self) -> None:
         """The status says the cap on the store's files from the start; null without one."""

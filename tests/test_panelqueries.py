@@ -280,10 +280,11 @@ class KindsTests(StoreCase):
 
 
 def hostile_reading(case: unittest.TestCase, batches: Iterable[list[tuple[Any, ...]]],
-                    memory: str = f"{settings.HISTORY_MEMORY}MB") -> duckdb.DuckDBPyConnection:
+                    memory: str = f"{settings.BACKFILL_MEMORY}MiB") -> duckdb.DuckDBPyConnection:
     """A connection to a store of C{batches} of hits (each a batch of one log, one after the
     other), built with memory to spare and then opened as the historian opens it, with
-    C{memory}: closed when C{case} cleans up."""
+    C{memory} (by default the least it answers with unless told: while it backfills): closed
+    when C{case} cleans up."""
     directory = case.mktemp()
     os.mkdir(directory)
     path = os.path.join(directory, "history.duckdb")
@@ -412,12 +413,13 @@ class ApartTests(StoreCase):
         """150,000 hits from as many different 2 KB hosts, in random letters (which compress
         little), with the least memory the history may be given (64 MiB): the referrers and
         sites are each ranked apart, one after the other (ranked at once, their groupings ran
-        out of that memory, as 250,000 such hits did with the usual 96 MiB)."""
+        out of that memory, as 250,000 such hits did with 96 MiB, the historian's while it
+        backfills)."""
         rng = random.Random(11)
         batches = ([row("/", referrer=f"http://{host}/", site=host)
                     for host in (rng.randbytes(1000).hex() for _ in range(25_000))]
                    for _ in range(6))
-        result = answer(hostile_reading(self, batches, "64MB"), spec())
+        result = answer(hostile_reading(self, batches, "64MiB"), spec())
         self.assertEqual(result["total"], 150_000)
         for name in ("referrers", "sites"):
             listed = result["top"][name]

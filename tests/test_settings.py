@@ -94,8 +94,8 @@ class SettingsTests(unittest.TestCase):
         self.assertSetting("WEBLOG_STATE", settings.state_dir, "var", "/srv/state", "/srv/state")
 
     def test_historyMemory(self) -> None:
-        """The history's database may use C{$WEBLOG_HISTORY_MEMORY} MiB, 64 or more, else 96."""
-        self.assertSetting("WEBLOG_HISTORY_MEMORY", settings.history_memory, 96, "64", 64)
+        """The history's database may use C{$WEBLOG_HISTORY_MEMORY} MiB, 64 or more, else 192."""
+        self.assertSetting("WEBLOG_HISTORY_MEMORY", settings.history_memory, 192, "64", 64)
         setEnvironment(self, WEBLOG_HISTORY_MEMORY="63")
         self.assertRaises(ConfigError, settings.history_memory)
 

@@ -74,6 +74,8 @@ class Historian:
                  retry: float = RETRY, idle: float = IDLE, problem: str = "",
                  retain_days: int = 400, max_bytes: int = 0, spool: str | None = None) -> None:
         """
+        @param memory_mb: the most MiB DuckDB may use once the store has caught up with the
+            logs (until then, at most L{settings.BACKFILL_MEMORY}).
         @param problem: why the settings cannot be used (the store is then not opened).
         @param retain_days: how many days of hits back from the newest are kept.
         @param max_bytes: the cap on the store's files (0: none).
@@ -84,6 +86,8 @@ class Historian:
         self.paths, self.spool = list(paths), spool
         self.parser = parser
         self.memory_mb = memory_mb
+        self._memory = memory_mb
+        """The MiB DuckDB may use now: at most L{settings.BACKFILL_MEMORY} while backfilling."""
         self.threads = threads
         self.retry = retry
         self.idle = idle
@@ -154,7 +158,8 @@ class Historian:
         try:
             if directory:
                 os.makedirs(directory, exist_ok=True)
-            return Store(self.store_path, f"{self.memory_mb}MB", self.threads,
+            self._memory = min(self.memory_mb, settings.BACKFILL_MEMORY)  # until caught up
+            return Store(self.store_path, f"{self._memory}MiB", self.threads,
                          self.keeping.wal_bytes)
         except OSError as error:
             self._say("unwritable", f"{self.store_path}: {error.strerror or error}")
@@ -219,6 +224,11 @@ class Historian:
                     self._rebuilding = ""  # rebuilt: the next status says ok
             self._say(state, reason, **held.to_json(), **progress.to_json(),
                       size_bytes=store.size_bytes())
+            memory = self.memory_mb if state == "ok" else min(self.memory_mb,
+                                                              settings.BACKFILL_MEMORY)
+            if memory != self._memory:  # caught up: room to keep what the answers read
+                store.limit_memory(memory)
+                self._memory = memory
             if not stored:
                 self._stopping.wait(self.idle)
 

@@ -266,6 +266,13 @@ class Store:
             raise failing(self.path, error) from None
         return 0 if found is None else int(found[0])
 
+    def limit_memory(self, mib: int) -> None:
+        """Hold DuckDB to C{mib} MiB from now on (past it, what it keeps of the file goes)."""
+        try:
+            self._db.execute(f"SET memory_limit = '{int(mib)}MiB'")
+        except (duckdb.Error, OSError) as error:
+            raise failing(self.path, error) from None
+
     def checkpoint(self) -> None:
         """Move the write-ahead log into the file, where the blocks of deleted hits are reused."""
         try:
