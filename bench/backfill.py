@@ -25,7 +25,8 @@ def weblog_child(log: Path, store_path: Path) -> dict[str, object]:
     share_python()  # as the historian's process does
     for name in (store_path, Path(f"{store_path}.wal")):
         name.unlink(missing_ok=True)
-    store = Store(str(store_path), f"{settings.history_memory()}MB", settings.history_threads())
+    memory = min(settings.history_memory(), settings.BACKFILL_MEMORY)  # as the historian's
+    store = Store(str(store_path), f"{memory}MiB", settings.history_threads())
     storing = Storing(store, [str(log)])
     start = time.perf_counter()
     while storing.step():
@@ -74,7 +75,8 @@ def run(ctx: Context) -> Section:
         rounds += 1
     size, stored = int(str(last["size"])), int(str(last["stored"]))
     section.notes.append(
-        f"weblog: `Storing(Store(path, '96MB', 2), [log])` (the historian's defaults) stepped "
+        f"weblog: `Storing(Store(path, '96MiB', 2), [log])` (the historian's while it backfills)"
+        f" stepped "
         f"until all is stored, in a "
         f"fresh process (with `share_python()`, as the historian's) and a new store per run (the "
         f"historian's writer, without its process and polling); {stored:,} hits stored, "

@@ -21,7 +21,7 @@ from historyserver import (
 )
 from queries import paths
 from report import Figure, Section, at_most
-from weblog.settings import HISTORY_MEMORY
+from weblog.settings import BACKFILL_MEMORY, HISTORY_MEMORY
 from scale import first_page
 
 BACKFILL_MOST = 1800.0
@@ -123,7 +123,8 @@ def run(ctx: Context) -> Section:
     section.notes += [
         f"Log: {story}.",
         f"Each round: a fresh twistd (history on, an empty WEBLOG_STATE, the default "
-        f"WEBLOG_HISTORY_MEMORY ({HISTORY_MEMORY} MiB) and WEBLOG_HISTORY_THREADS) follows "
+        f"WEBLOG_HISTORY_MEMORY ({HISTORY_MEMORY} MiB; {BACKFILL_MEMORY} while it backfills) and "
+        f"WEBLOG_HISTORY_THREADS) follows "
         f"the log; its first page starts the historian, "
         f"which backfills until the JSON's `history` says ok with every byte stored "
         f"(polled every 0.5 s). Meanwhile a thread samples VmRSS of twistd and of its child, "

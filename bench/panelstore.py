@@ -9,6 +9,7 @@ import sys
 import time
 from typing import Any
 
+from weblog import settings
 from weblog.queries import answer
 from weblog.store import COLUMNS, DERIVED, Store
 
@@ -63,8 +64,8 @@ def fill(path: str, hits: int) -> None:
 def timed(path: str, view: dict[str, Any], runs: int) -> tuple[list[float], list[float]]:
     """Milliseconds each of C{runs} answers of C{view} took, on the clock and of CPU (this
     process's threads, DuckDB's among them), after one to warm the store; as the historian
-    opens it (96 MB, 2 threads)."""
-    store = Store(path, "96MB", 2)
+    opens it once it has caught up (L{settings.HISTORY_MEMORY} MiB, 2 threads)."""
+    store = Store(path, f"{settings.HISTORY_MEMORY}MiB", 2)
     try:
         with store.reading() as db:
             answer(db, view)
