@@ -1,22 +1,30 @@
 # -*- test-case-name: tests.test_upgrade -*-
-"""Tests for a store of an older schema version: set aside, without alarm, and rebuilt."""
+"""Tests for a store of an older schema version: version 2 upgraded in place, every hit kept
+(L{weblog.upgrade}); an older one set aside, without alarm, and rebuilt."""
 
 from __future__ import annotations
 
 import os
+import random
 import time
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import duckdb
 from twisted.trial import unittest
+from weblog import upgrade
 from weblog.historian import SMALLEST_BATCH, Historian
-from weblog.store import VERSION, Store, StoreError
+from weblog.queries import answer
+from weblog.question import Question
+from weblog.store import DERIVED, VERSION, Store, StoreError
 
-from tests.support import numbered, writing
+from tests.stores import append_rows
+from tests.support import awaited, numbered, writing
+from tests.test_panelqueries import row, spec
 
 NEW_COLUMNS = ("duration", "browser", "system", "device", "country", "visitor", "kind",
-               "duration_bin")
-"""The columns that schema version 2 added to version 1's."""
+               "duration_bin", "hour")
+"""The columns that schema versions 2 and 3 added to version 1's."""
 
 
 def version_one(path: str, hits: int) -> None:
@@ -77,3 +85,130 @@ class OlderVersionTests(unittest.TestCase):
         self.assertLessEqual({status["state"] for status in said}, {"backfilling", "ok"})
         with duckdb.connect(os.path.join(base, asides[0]), read_only=True) as db:
             self.assertEqual(db.execute("SELECT count(*) FROM hits").fetchall(), [(7,)])
+
+
+def version_two(path: str, rows: list[tuple[Any, ...]]) -> None:
+    """Make at C{path} a store as version 2 left it, holding C{rows}: no C{hour}, and each
+    C{visitor} a hash of the client and the user-agent alone."""
+    store = Store(path)
+    append_rows(store, rows)
+    store.close()
+    with duckdb.connect(path) as db:
+        db.execute('ALTER TABLE hits DROP COLUMN "hour"')
+        db.execute("UPDATE hits SET visitor = (hash(client, agent) >> 32)::UINTEGER")
+        db.execute("UPDATE meta SET value = '2' WHERE key = 'version'")
+
+
+def spread(count: int, seed: int = 3) -> list[tuple[Any, ...]]:
+    """C{count} hits over six days (a chart by day), from 40 clients with 5 user-agents."""
+    rng = random.Random(seed)
+    return sorted((row(f"/p{rng.randrange(50)}", timedelta(seconds=rng.randrange(6 * 86400)),
+                       client=f"198.51.100.{rng.randrange(40)}",
+                       agent=f"Mozilla/5.0 ({rng.randrange(5)})",
+                       status=rng.choice([200, 200, 404, 500]))
+                   for _ in range(count)), key=lambda hit: hit[3])
+
+
+def answers(path: str) -> list[dict[str, Any]]:
+    """A store's answers to a few views: its whole range (by day), a day (by hour), part of
+    the range, and an hour (by minute)."""
+    store = Store(path)
+    try:
+        with store.reading() as db:
+            return [answer(db, spec(question)) for question in (
+                Question("all"), Question("24h"), Question("1h"),
+                Question("all", start=datetime(2015, 5, 18, tzinfo=UTC)))]
+    finally:
+        store.close()
+
+
+class UpgradeTests(unittest.TestCase):
+    """A store of version 2 is brought to version 3 in place, every hit kept."""
+
+    def setUp(self) -> None:
+        self.patch(upgrade, "ROWS", 1000)  # several transactions
+        base = os.path.abspath(self.mktemp())
+        os.makedirs(base)
+        self.fresh, self.older = (os.path.join(base, name) for name in ("fresh.duckdb",
+                                                                         "older.duckdb"))
+        self.rows = spread(5000)
+        store = Store(self.fresh)
+        append_rows(store, self.rows)
+        store.close()
+
+    def checked(self, before: list[tuple[Any, ...]]) -> None:
+        """The older store, opened, is of this version, holds the same hits as C{before}, each
+        with the hour and the visitor a new one works out, and answers as the fresh one."""
+        Store(self.older).close()
+        derived = {name: sql for name, _, sql in DERIVED}
+        with duckdb.connect(self.older, read_only=True) as db:
+            self.assertEqual(db.execute("SELECT value FROM meta").fetchall(), [(str(VERSION),)])
+            self.assertEqual(_summed(db), before)
+            self.assertEqual(db.execute(
+                f"SELECT count(*) FILTER (hour IS DISTINCT FROM {derived['hour']}),"  # noqa: S608
+                f" count(*) FILTER (visitor <> {derived['visitor']}) FROM hits").fetchall(),
+                [(0, 0)])
+            self.assertEqual(db.execute("SELECT is_nullable FROM duckdb_columns()"
+                                        " WHERE column_name = 'hour'").fetchall(), [(False,)])
+        self.assertEqual(answers(self.older), answers(self.fresh))
+        later = spread(300, seed=4)  # hits stored after it: by name, in its order of columns
+        for path in (self.older, self.fresh):
+            store = Store(path)
+            store.append("g", "other.log", 0, 10, len(later), _table(later))
+            store.close()
+        self.assertEqual(answers(self.older), answers(self.fresh))
+
+    def test_inPlace(self) -> None:
+        """Its hits are worked out again, a thousand at a time here: the same hits, each with
+        its hour and its visitor of the day, and the same answers as a store made anew."""
+        version_two(self.older, self.rows)
+        with duckdb.connect(self.older, read_only=True) as db:
+            before = _summed(db)
+        self.assertEqual(before[0][0], 5000)
+        self.checked(before)
+
+    def test_resumed(self) -> None:
+        """An upgrade stopped part way (a crash, a SIGKILL) goes on at the next start with the
+        hits it had not done."""
+        version_two(self.older, self.rows)
+        derived = {name: sql for name, _, sql in DERIVED}
+        with duckdb.connect(self.older) as db:
+            before = _summed(db)
+            db.execute('ALTER TABLE hits ADD COLUMN "hour" INTEGER')
+            db.execute(f"UPDATE hits SET hour = {derived['hour']}, visitor = "  # noqa: S608
+                       f"{derived['visitor']} WHERE rowid < 2000")
+        self.checked(before)
+
+    def test_historian(self) -> None:
+        """The historian upgrades it and reads nothing again: no state but C{ok}, nothing set
+        aside."""
+        base = os.path.dirname(self.older)
+        log = os.path.join(base, "access.log")
+        with open(log, "wb") as file:
+            file.write(numbered(0, 3000))
+        historian = Historian(self.older, [log], idle=0.05)
+        writing(self, historian)
+        awaited(historian, lambda status: status["state"] == "ok" and status["stored"] == 3000)
+        historian.stop()
+        awaited(historian, lambda status: historian._store is None, 10)
+        with duckdb.connect(self.older) as db:
+            db.execute('ALTER TABLE hits DROP COLUMN "hour"')
+            db.execute("UPDATE meta SET value = '2' WHERE key = 'version'")
+        again = Historian(self.older, [log], idle=0.05)
+        writing(self, again)
+        status = awaited(again, lambda status: status["state"] == "ok")
+        self.assertEqual((status["state"], status["reason"], status["stored"]), ("ok", "", 3000))
+        self.assertEqual([name for name in os.listdir(base) if name.startswith("older.duckdb.")
+                          and name != "older.duckdb.wal"], [])  # nothing set aside
+
+
+def _summed(db: duckdb.DuckDBPyConnection) -> list[tuple[Any, ...]]:
+    """How many hits a store holds, and a checksum of every logged field of theirs."""
+    return db.execute("SELECT count(*), sum(hash(client, ident, \"user\", time, method, resource,"
+                      " protocol, status, bytes, referrer, agent, file)) FROM hits").fetchall()
+
+
+def _table(rows: list[tuple[Any, ...]]) -> Any:
+    """C{rows} as a batch to append (L{weblog.store.table_of})."""
+    from weblog.store import table_of
+    return table_of([list(values) for values in zip(*rows, strict=True)])

@@ -31,7 +31,7 @@ from weblog.panelqueries import lists, response_times, troubles
 from weblog.question import FILTERS, cursor_of, cursor_text
 from weblog.store import COLUMNS
 from weblog.timebox import deadline, within
-from weblog.timestamps import FIRST, earlier
+from weblog.timestamps import FIRST, FIRST_TO_EPOCH_US, earlier
 
 __all__ = ["DAYS_MOST", "LATEST_FIRST", "PANELS", "SPANS", "UNITS", "answer", "bucket_end",
            "bucket_unit"]
@@ -47,13 +47,8 @@ DAYS_MOST = timedelta(days=120)
 be as many bars, a page whose chart alone held the reactor for some 60 ms to render)."""
 LATEST_FIRST = timedelta(hours=1)
 """How far back from the window's end the latest hits are looked for first."""
-_BEFORE_EPOCH = (datetime(1970, 1, 1, tzinfo=UTC) - FIRST) // timedelta(microseconds=1)
-"""Microseconds from the first moment a hit can have to the Unix epoch: a bucket's number
-counts from there, so that it is never negative (integer division is floor division)."""
 _MICROSECOND = timedelta(microseconds=1)
-VISITOR = f"hash(visitor, (epoch_us(time) + {_BEFORE_EPOCH}) // 86400000000)"
-"""A visitor, as GoAccess counts them: one client with one user-agent (the store's C{visitor},
-L{weblog.store.DERIVED}), on one day (UTC)."""
+_HOUR = timedelta(hours=1)
 SERIES = ("visitors", "crawlers", "bytes", "p95_ms")
 """The chart's series beside its counts, one number per bucket each."""
 EMPTY: dict[str, Any] = {
@@ -70,8 +65,8 @@ temporary table, which each panel's statement then reads: else each would go ove
 the window again to find them.  The table holds eleven columns (some 20 MB of typical hits), in
 DuckDB's memory limit like any of its data (past it, in its temporary directory)."""
 _VIEW = "view_hits"
-_PANEL_COLUMNS = ("time, status, bot, bytes, duration, duration_bin, site, referrer, resource,"
-                  " kind, visitor")
+_PANEL_COLUMNS = ("time, hour, status, bot, bytes, duration, duration_bin, site, referrer,"
+                  " resource, kind, visitor")
 """The columns the panels past the chart read (L{weblog.panelqueries})."""
 _TIME = Hit._fields.index("time")
 _HIT = ", ".join(f'"{name}"' for name, _, _ in COLUMNS[:len(Hit._fields)])
@@ -176,7 +171,7 @@ def _with_visitors(rows: Rows, sites: list[list[Any]], total: int, visitors: int
         return [[*sites[0], visitors]]
     marks = ", ".join("?" for _ in sites)
     seen: dict[str, int] = dict(rows(
-        f"SELECT site, approx_count_distinct({VISITOR}) FROM {{hits}}"  # noqa: S608
+        f"SELECT site, approx_count_distinct(visitor) FROM {{hits}}"  # noqa: S608
         f" WHERE {{where}} AND site IN ({marks}) GROUP BY site", *(site for site, _ in sites)))
     # an estimate can pass the hits it counts the visitors of: never more visitors than hits
     return [[site, count, min(seen.get(site, 0), count)] for site, count in sites]
@@ -236,7 +231,9 @@ def answer(db: duckdb.DuckDBPyConnection, spec: dict[str, Any],
 
     unit = bucket_unit(start, end)
     width = UNITS[unit]
-    bucket = f"(epoch_us(time) + {_BEFORE_EPOCH}) // {width // _MICROSECOND}"  # no zone rules
+    # a bucket's number, from FIRST: of the stored hour (BIGINT: p95_ms multiplies it)
+    bucket = (f"hour::BIGINT // {width // _HOUR}" if width >= _HOUR
+              else f"(epoch_us(time) + {FIRST_TO_EPOCH_US}) // {width // _MICROSECOND}")
     per_bucket: Counter[int] = Counter()
     per_status: Counter[int | None] = Counter()
     series: dict[int, tuple[int, int, int]] = {}
@@ -246,7 +243,7 @@ def answer(db: duckdb.DuckDBPyConnection, spec: dict[str, Any],
             # the chart, its series and the statuses in one pass over the hits (the visitors
             # an estimate, which can pass the hits it counts them in: never more than those)
             f"SELECT {bucket} AS b, status, count(*), count_if(bot), sum(bytes), "  # noqa: S608
-            f"approx_count_distinct({VISITOR}), count(duration), GROUPING(b, status) "
+            "approx_count_distinct(visitor), count(duration), GROUPING(b, status) "
             "FROM hits WHERE {where} GROUP BY GROUPING SETS ((b, status), (b), ())"):
         if group == 0:
             per_bucket[number] += count

@@ -10,7 +10,8 @@ so a log rotated to a new name, or compressed, is the file already stored.
 
 Opening or writing fails with a L{StoreError} that says which state the store
 is in (C{locked}, C{unwritable}, C{corrupt} or C{full}) in one line, or that
-it is C{older}: of an older schema version, to be set aside and rebuilt.
+it is C{older}: of an older schema version, to be set aside and rebuilt (one of
+version 2 is upgraded in place instead: L{weblog.upgrade}).
 """
 
 from __future__ import annotations
@@ -27,88 +28,17 @@ import duckdb
 import pyarrow as pa
 
 from weblog.appending import Appending
+from weblog.schema import BINS_PER_E, COLUMNS, DERIVED, INSERT, KIND, SCHEMA, UPGRADED, VERSION
 from weblog.storeerror import StoreError, failing, other_version, state_of
+from weblog.upgrade import upgrade
 
-__all__ = ["BINS_PER_E", "COLUMNS", "DERIVED", "KIND", "WAL_BYTES", "Store",
+__all__ = ["BINS_PER_E", "COLUMNS", "DERIVED", "KIND", "VERSION", "WAL_BYTES", "Store",
            "StoreError", "interrupt", "set_aside", "state_of", "table_of"]
 
-VERSION = 2
-"""The schema's version, kept in the store; a store of another version is set aside (one of an
-older version as C{older}, one of a newer or unknown version as C{corrupt})."""
-
-COLUMNS: tuple[tuple[str, str, Any], ...] = (
-    ("client", "VARCHAR NOT NULL", pa.string()),
-    ("ident", "VARCHAR NOT NULL", pa.string()),
-    ("user", "VARCHAR NOT NULL", pa.string()),
-    ("time", "TIMESTAMPTZ NOT NULL", pa.timestamp("us", tz="UTC")),
-    ("method", "VARCHAR", pa.string()),
-    ("resource", "VARCHAR NOT NULL", pa.string()),
-    ("protocol", "VARCHAR", pa.string()),
-    ("status", "SMALLINT", pa.int16()),
-    ("bytes", "BIGINT", pa.int64()),
-    ("referrer", "VARCHAR", pa.string()),
-    ("agent", "VARCHAR", pa.string()),
-    ("vhost", "VARCHAR", pa.string()),
-    ("source", "VARCHAR", pa.string()),
-    ("duration", "BIGINT", pa.int64()),
-    ("site", "VARCHAR", pa.string()),
-    ("bot", "BOOLEAN NOT NULL", pa.bool_()),
-    ("own", "BOOLEAN NOT NULL", pa.bool_()),
-    ("browser", "VARCHAR", pa.string()),
-    ("system", "VARCHAR", pa.string()),
-    ("device", "VARCHAR", pa.string()),
-    ("country", "VARCHAR", pa.string()),
-)
-"""The columns of a stored hit: L{weblog.hit.Hit}'s fields in order, each as the pages show it
-(cleaned and bounded; C{duration} in microseconds), then what the pages find of it: C{site},
-the referring site (the referrer's host, lower-cased), C{bot} (a crawler, or no user-agent),
-C{own} (one of weblog's own requests), the user-agent's C{browser}, operating C{system} and
-C{device} (L{weblog.agents}), and the client's C{country} (L{weblog.countries}); each with its
-SQL type and its Arrow type.  C{source} is the log's path when several are followed, else NULL
-(as a hit's)."""
-
-BINS_PER_E = 100
-"""Bins of the durations' histogram per factor of e: each about 1% wider than the last."""
-KIND = ("bot", "browser", "system", "device", "country", "vhost", "source")
-"""What the panels of few values count a hit by, in the order C{kind} holds them."""
-DERIVED: tuple[tuple[str, str, str], ...] = (
-    ("visitor", "UINTEGER NOT NULL", "(hash(client, agent) >> 32)::UINTEGER"),
-    ("kind", "VARCHAR NOT NULL", "concat_ws(chr(31), bot::INTEGER, "
-     + ", ".join(f"coalesce('=' || {name}, '-')" for name in KIND[1:]) + ")"),
-    ("duration_bin", "SMALLINT",
-     # greatest() passes over a NULL: a hit without a duration has no bin
-     f"CASE WHEN duration IS NOT NULL"
-     f" THEN CAST(round(ln(greatest(duration, 1)) * {BINS_PER_E}) AS SMALLINT) END"),
-)
-"""The columns the store works out of each hit as it stores it, for the history's queries to
-group by one column rather than hash several: each with its SQL type and its SQL.  C{visitor}
-is a hash of the client and its user-agent (a visitor, with the day); C{kind} is L{KIND}'s
-values in one text, C{1} or C{0} for C{bot}, then each other C{=VALUE} or C{-} for NULL, joined
-by C{\\x1f} (no cleaned value holds one, so it is read back unambiguously, C{source} last);
-C{duration_bin}, the bin of the durations' histogram a C{duration} falls in (L{BINS_PER_E}),
-NULL without one."""
-
-_SCHEMA = [
-    "CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR NOT NULL)",
-    "CREATE TABLE IF NOT EXISTS files ("
-    " identity VARCHAR PRIMARY KEY,"  # the digest of the file's first line
-    " path VARCHAR NOT NULL,"  # where it was last read
-    " position BIGINT NOT NULL,"  # bytes of its (uncompressed) content read, whole lines
-    " lines BIGINT NOT NULL,"  # lines read from it, hits and malformed
-    " hits BIGINT NOT NULL)",
-    "CREATE TABLE IF NOT EXISTS hits ("
-    + ", ".join(f'"{name}" {sql}' for name, sql, _ in (*COLUMNS, *DERIVED))
-    + ", file VARCHAR NOT NULL)",  # the identity of the file it was read from
-]
 WAL_BYTES = 16 << 20
 """How big the write-ahead log grows before its hits go into the file (DuckDB's default)."""
 CLOSE_WAIT = 5.0
 """The longest L{Store.close} waits for the readers' cancelled queries to end."""
-_INSERT = ("INSERT INTO hits SELECT "  # noqa: S608  # the names are COLUMNS', not input
-           + ", ".join([*(f'"{name}"' for name, _, _ in COLUMNS),
-                        *(sql for _, _, sql in DERIVED)]) + ", ? FROM batch")
-
-
 def _one(result: duckdb.DuckDBPyConnection) -> tuple[Any, ...] | None:
     """The one row of a query's result, or None; read whole (DuckDB wants every result
     finished before the connection's next statement)."""
@@ -144,11 +74,13 @@ class Store:
             raise failing(path, error) from None
         try:
             self._db.execute("SET TimeZone = 'UTC'")
-            for statement in _SCHEMA:
+            for statement in SCHEMA:
                 self._db.execute(statement)
             found = _one(self._db.execute("SELECT value FROM meta WHERE key = 'version'"))
             if found is None:
                 self._db.execute("INSERT INTO meta VALUES ('version', ?)", [str(VERSION)])
+            elif found[0] == str(UPGRADED):
+                upgrade(self._db, path)
             elif found[0] != str(VERSION):
                 raise other_version(path, found[0], VERSION)
         except StoreError:
@@ -196,7 +128,7 @@ class Store:
             db.execute("BEGIN TRANSACTION")
         except (duckdb.Error, OSError) as error:
             raise failing(self.path, error) from None
-        appending = Appending(db, _INSERT, identity, path,
+        appending = Appending(db, INSERT, identity, path,
                               lambda error: failing(self.path, error))
         try:
             found = _one(db.execute("SELECT position FROM files WHERE identity = ?", [identity]))

@@ -14,7 +14,8 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta, timezone
 
-__all__ = ["FIRST", "STAMPS", "earlier", "minute_of", "parse_time", "stamp_minute"]
+__all__ = ["FIRST", "FIRST_TO_EPOCH_US", "STAMPS", "earlier", "minute_of", "parse_time",
+           "stamp_minute"]
 
 _TIME = re.compile(
     r"(\d{1,2})/([A-Za-z]{3})/(\d{4}):(\d\d):(\d\d):(\d\d) ([+-])(\d\d):?(\d\d)\Z", re.ASCII
@@ -128,6 +129,9 @@ def _parse(text: str) -> datetime:
 
 FIRST = datetime(1, 1, 1, tzinfo=UTC)
 """The first moment a hit can have (a stamp's time in UTC is a date from the year 1 on)."""
+FIRST_TO_EPOCH_US = (datetime(1970, 1, 1, tzinfo=UTC) - FIRST) // timedelta(microseconds=1)
+"""Microseconds from L{FIRST} to the Unix epoch: a moment's hour or day counted from L{FIRST}
+is never negative (so integer division is floor division)."""
 
 
 def earlier(moment: datetime, span: timedelta) -> datetime:
