@@ -54,8 +54,8 @@ def fill(path: str, hits: int) -> None:
                  ELSE chr(65 + (hash(i, 25) % 26)::INTEGER) || chr(65 + (hash(i, 26) % 3)::INT) END,
             'file'
             FROM range({hits}) AS t(i))
-            INSERT INTO hits SELECT {", ".join(names)}, {", ".join(sql for _, _, sql in DERIVED)},
-            file FROM raw""")
+            INSERT INTO hits BY NAME SELECT {", ".join(names)},
+            {", ".join(f'{sql} AS "{name}"' for name, _, sql in DERIVED)}, file FROM raw""")
         store.checkpoint()
     finally:
         store.close()

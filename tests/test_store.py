@@ -17,6 +17,7 @@ from weblog.hit import Hit
 from weblog.panelqueries import UNPACKED
 from weblog import store as store_module
 from weblog.store import COLUMNS, KIND, Store, StoreError, set_aside, table_of
+from weblog.timestamps import FIRST
 
 WHEN = datetime(2015, 5, 17, 10, 5, 3, tzinfo=UTC)
 
@@ -54,8 +55,9 @@ class StoreTests(unittest.TestCase):
                           "country"))
 
     def test_derived(self) -> None:
-        """Each hit's C{visitor} is its client's and user-agent's, and its C{kind} holds
-        L{KIND}'s values, NULLs and a source with a separator in it read back as they were."""
+        """Each hit's C{visitor} is its client's and user-agent's (L{test_hourAndVisitor}), and
+        its C{kind} holds L{KIND}'s values, NULLs and a source with a separator in it read back
+        as they were."""
         first = hit()._replace(source="logs/a\x1fb.log")
         other = hit()._replace(client="198.51.100.1")
         values = [*columns(first, other)]
@@ -70,6 +72,22 @@ class StoreTests(unittest.TestCase):
         self.assertNotEqual(rows[0][0], rows[1][0])
         self.assertEqual(KIND, ("bot", "browser", "system", "device", "country", "vhost",
                                 "source"))
+
+    def test_hourAndVisitor(self) -> None:
+        """A hit's C{hour} counts the hours from the first moment a hit can have; its
+        C{visitor} is one client with one user-agent on one UTC day (GoAccess's)."""
+        moments = [datetime(2015, 5, 17, 23, 59, 59, tzinfo=UTC),
+                   datetime(2015, 5, 17, 0, 0, tzinfo=UTC),
+                   datetime(2015, 5, 18, 0, 0, tzinfo=UTC), datetime(1969, 12, 31, 23, tzinfo=UTC)]
+        hits = [hit()._replace(time=moment) for moment in moments]
+        hits.append(hit()._replace(time=moments[0], agent="curl/8.0"))
+        self.store.append("f1", "access.log", 0, 100, len(hits), table_of([*columns(*hits)]))
+        rows = self.store.query("SELECT hour, visitor FROM hits ORDER BY rowid")
+        self.assertEqual([hour for hour, _ in rows],
+                         [(hit.time - FIRST) // timedelta(hours=1) for hit in hits])
+        visitors = [visitor for _, visitor in rows]
+        self.assertEqual(visitors[0], visitors[1])  # the same day
+        self.assertEqual(len(set(visitors)), 4)  # another day, before 1970, another agent
 
     def test_appendOnce(self) -> None:
         """A batch is stored with its file's position; the same batch again is refused."""

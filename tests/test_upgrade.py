@@ -136,9 +136,10 @@ class UpgradeTests(unittest.TestCase):
         append_rows(store, self.rows)
         store.close()
 
-    def checked(self, before: list[tuple[Any, ...]]) -> None:
+    def checked(self, before: list[tuple[Any, ...]], deleted: bool = False) -> None:
         """The older store, opened, is of this version, holds the same hits as C{before}, each
-        with the hour and the visitor a new one works out, and answers as the fresh one."""
+        with the hour and the visitor a new one works out, and answers as the fresh one (unless
+        some were C{deleted} from it)."""
         Store(self.older).close()
         derived = {name: sql for name, _, sql in DERIVED}
         with duckdb.connect(self.older, read_only=True) as db:
@@ -150,6 +151,8 @@ class UpgradeTests(unittest.TestCase):
                 [(0, 0)])
             self.assertEqual(db.execute("SELECT is_nullable FROM duckdb_columns()"
                                         " WHERE column_name = 'hour'").fetchall(), [(False,)])
+        if deleted:
+            return
         self.assertEqual(answers(self.older), answers(self.fresh))
         later = spread(300, seed=4)  # hits stored after it: by name, in its order of columns
         for path in (self.older, self.fresh):
@@ -178,6 +181,15 @@ class UpgradeTests(unittest.TestCase):
             db.execute(f"UPDATE hits SET hour = {derived['hour']}, visitor = "  # noqa: S608
                        f"{derived['visitor']} WHERE rowid < 2000")
         self.checked(before)
+
+    def test_pruned(self) -> None:
+        """A store whose oldest hits were deleted (the retention), its rows numbered with a
+        gap, is upgraded whole."""
+        version_two(self.older, self.rows)
+        with duckdb.connect(self.older) as db:
+            db.execute("DELETE FROM hits WHERE rowid < 1500 OR rowid BETWEEN 2100 AND 3300")
+            before = _summed(db)
+        self.checked(before, deleted=True)
 
     def test_historian(self) -> None:
         """The historian upgrades it and reads nothing again: no state but C{ok}, nothing set

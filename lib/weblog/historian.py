@@ -75,7 +75,7 @@ class Historian:
                  retain_days: int = 400, max_bytes: int = 0, spool: str | None = None) -> None:
         """
         @param memory_mb: the most MiB DuckDB may use once the store has caught up with the
-            logs (until then, at most L{settings.BACKFILL_MEMORY}).
+            logs (until then, at most L{settings.BACKFILL_MEMORY}: L{_fit_memory}).
         @param problem: why the settings cannot be used (the store is then not opened).
         @param retain_days: how many days of hits back from the newest are kept.
         @param max_bytes: the cap on the store's files (0: none).
@@ -87,7 +87,7 @@ class Historian:
         self.parser = parser
         self.memory_mb = memory_mb
         self._memory = memory_mb
-        """The MiB DuckDB may use now: at most L{settings.BACKFILL_MEMORY} while backfilling."""
+        """The MiB DuckDB may use now (L{_fit_memory})."""
         self.threads = threads
         self.retry = retry
         self.idle = idle
@@ -224,13 +224,27 @@ class Historian:
                     self._rebuilding = ""  # rebuilt: the next status says ok
             self._say(state, reason, **held.to_json(), **progress.to_json(),
                       size_bytes=store.size_bytes())
-            memory = self.memory_mb if state == "ok" else min(self.memory_mb,
-                                                              settings.BACKFILL_MEMORY)
-            if memory != self._memory:  # caught up: room to keep what the answers read
-                store.limit_memory(memory)
-                self._memory = memory
+            self._fit_memory(store, progress.bytes_total - progress.bytes_done)
             if not stored:
                 self._stopping.wait(self.idle)
+
+    def _fit_memory(self, store: Store, backlog: int) -> None:
+        """Hold DuckDB to L{settings.BACKFILL_MEMORY} while more than a batch of the logs is
+        left to store (a checkpoint takes whatever the limit allows), else to the setting: room
+        to keep what the answers read.  When DuckDB cannot free enough for a lower limit (a
+        query holds more), the limit stays, until the next batch."""
+        memory = self.memory_mb
+        if backlog > self._batch_bytes:
+            memory = min(memory, settings.BACKFILL_MEMORY)
+        if memory == self._memory:
+            return
+        try:
+            store.limit_memory(memory)
+        except StoreError as error:
+            _log.info("history: DuckDB's memory stays at {now} MiB: {error}", now=self._memory,
+                      error=str(error))
+            return
+        self._memory = memory
 
     def _kept(self, store: Store, storing: Storing, held: Held, stored: bool) -> Held:
         """The store brought back within its bounds (see L{Keeping.keep}); what it then holds."""

@@ -62,7 +62,7 @@ PANELS = tuple(EMPTY)
 VIEW_MOST = 1 << 17
 """A view of at most so many hits (a drill-down's, a short window's) has them read once into a
 temporary table, which each panel's statement then reads: else each would go over every hit of
-the window again to find them.  The table holds eleven columns (some 20 MB of typical hits), in
+the window again to find them.  The table holds twelve columns (some 20 MB of typical hits), in
 DuckDB's memory limit like any of its data (past it, in its temporary directory)."""
 _VIEW = "view_hits"
 _PANEL_COLUMNS = ("time, hour, status, bot, bytes, duration, duration_bin, site, referrer,"

@@ -12,6 +12,7 @@ their hour, and the next start goes on with those that have none.  The version i
 
 from __future__ import annotations
 
+import contextlib
 import time
 
 import duckdb
@@ -37,23 +38,26 @@ def upgrade(db: duckdb.DuckDBPyConnection, path: str) -> None:
     sql = {name: (kind, each) for name, kind, each in DERIVED}
     hour_type, hour = sql["hour"]
     db.execute(f'ALTER TABLE hits ADD COLUMN IF NOT EXISTS "hour" {hour_type.split()[0]}')
-    first, last, left = db.execute(
-        'SELECT min(rowid), max(rowid), count(*) FROM hits WHERE "hour" IS NULL').fetchall()[0]
+    left = db.execute('SELECT count(*) FROM hits WHERE "hour" IS NULL').fetchall()[0][0]
     began = time.monotonic()
     if left:
-        _log.info("history: upgrading {path} to schema version {version}: {left} hits",
-                  path=path, version=version, left=left)
-        for start in range(first, last + 1, ROWS):
-            db.execute(f'UPDATE hits SET "hour" = {hour}, visitor = {sql["visitor"][1]}'  # noqa: S608
-                       ' WHERE rowid BETWEEN ? AND ? AND "hour" IS NULL',
-                       [start, start + ROWS - 1])
+        _log.warn("history: upgrading {path} to schema version {version}: {left} hits (about"
+                  " a second a million)", path=path, version=version, left=left)
+    while True:  # from the first row not done each time: a checkpoint may number them anew
+        first = db.execute('SELECT min(rowid) FROM hits WHERE "hour" IS NULL').fetchall()[0][0]
+        if first is None:
+            break
+        db.execute(f'UPDATE hits SET "hour" = {hour}, visitor = {sql["visitor"][1]}'  # noqa: S608
+                   ' WHERE rowid BETWEEN ? AND ? AND "hour" IS NULL', [first, first + ROWS - 1])
     db.execute("BEGIN TRANSACTION")
     try:
         db.execute('ALTER TABLE hits ALTER COLUMN "hour" SET NOT NULL')
         db.execute("UPDATE meta SET value = ? WHERE key = 'version'", [str(version)])
         db.execute("COMMIT")
-    except BaseException:
-        db.execute("ROLLBACK")
+    except Exception:
+        with contextlib.suppress(duckdb.Error):  # none left open when COMMIT itself failed
+            db.execute("ROLLBACK")
         raise
-    _log.info("history: {path} upgraded to schema version {version} in {seconds:.1f} s",
-              path=path, version=version, seconds=time.monotonic() - began)
+    if left:
+        _log.warn("history: {path} upgraded to schema version {version} in {seconds:.1f} s",
+                  path=path, version=version, seconds=time.monotonic() - began)
