@@ -156,3 +156,31 @@ class RetentionTests(unittest.TestCase):
         keeping = Keeping(retain_days=400)
         self.assertFalse(keeping.keep(store, Held(*store.summary()), True))
         self.assertEqual(store.query("SELECT count(*) FROM hits"), [(1,)])
+
+
+class MemoryTests(unittest.TestCase):
+    """L{Keeping.fit_memory}: DuckDB held to the backfill's memory while much is left to store,
+    and given the setting once all of it is."""
+
+    def test_fit(self) -> None:
+        """Lowered when more than a batch is left, raised once nothing is; in between (a line
+        or a batch left), as it was."""
+        path = os.path.join(self.mktemp(), "history.duckdb")
+        os.mkdir(os.path.dirname(path))
+        keeping = Keeping(memory=200)
+        store = Store(path, f"{keeping.opened_memory()}MiB")
+        self.addCleanup(store.close)
+        batch = keeping.batch_bytes
+        limits = []
+        for backlog in (5 * batch, batch, 0, 10, batch, 2 * batch, 1, 0):
+            keeping.fit_memory(store, backlog)
+            limits.append((keeping.memory_now, store.query(
+                "SELECT current_setting('memory_limit')")[0][0]))
+        self.assertEqual(limits, [
+            (96, "96.0 MiB"), (96, "96.0 MiB"), (200, "200.0 MiB"), (200, "200.0 MiB"),
+            (200, "200.0 MiB"), (96, "96.0 MiB"), (96, "96.0 MiB"), (200, "200.0 MiB")])
+
+    def test_settingLower(self) -> None:
+        """A setting below the backfill's memory is never passed."""
+        keeping = Keeping(memory=64)
+        self.assertEqual(keeping.opened_memory(), 64)

@@ -75,19 +75,17 @@ class Historian:
                  retain_days: int = 400, max_bytes: int = 0, spool: str | None = None) -> None:
         """
         @param memory_mb: the most MiB DuckDB may use once the store has caught up with the
-            logs (until then, at most L{settings.BACKFILL_MEMORY}: L{_fit_memory}).
+            logs (until then, at most L{settings.BACKFILL_MEMORY}: L{Keeping.fit_memory}).
         @param problem: why the settings cannot be used (the store is then not opened).
         @param retain_days: how many days of hits back from the newest are kept.
         @param max_bytes: the cap on the store's files (0: none).
         @param spool: the syslog spool's directory, whose files are stored too (else None).
         """
-        self.keeping = Keeping(retain_days, max_bytes)
+        self.keeping = Keeping(retain_days, max_bytes, memory=memory_mb)
         self.store_path = store_path
         self.paths, self.spool = list(paths), spool
         self.parser = parser
         self.memory_mb = memory_mb
-        self._memory = memory_mb
-        """The MiB DuckDB may use now (L{_fit_memory})."""
         self.threads = threads
         self.retry = retry
         self.idle = idle
@@ -158,8 +156,7 @@ class Historian:
         try:
             if directory:
                 os.makedirs(directory, exist_ok=True)
-            self._memory = min(self.memory_mb, settings.BACKFILL_MEMORY)  # until caught up
-            return Store(self.store_path, f"{self._memory}MiB", self.threads,
+            return Store(self.store_path, f"{self.keeping.opened_memory()}MiB", self.threads,
                          self.keeping.wal_bytes)
         except OSError as error:
             self._say("unwritable", f"{self.store_path}: {error.strerror or error}")
@@ -224,27 +221,9 @@ class Historian:
                     self._rebuilding = ""  # rebuilt: the next status says ok
             self._say(state, reason, **held.to_json(), **progress.to_json(),
                       size_bytes=store.size_bytes())
-            self._fit_memory(store, progress.bytes_total - progress.bytes_done)
+            self.keeping.fit_memory(store, progress.bytes_total - progress.bytes_done)
             if not stored:
                 self._stopping.wait(self.idle)
-
-    def _fit_memory(self, store: Store, backlog: int) -> None:
-        """Hold DuckDB to L{settings.BACKFILL_MEMORY} while more than a batch of the logs is
-        left to store (a checkpoint takes whatever the limit allows), else to the setting: room
-        to keep what the answers read.  When DuckDB cannot free enough for a lower limit (a
-        query holds more), the limit stays, until the next batch."""
-        memory = self.memory_mb
-        if backlog > self._batch_bytes:
-            memory = min(memory, settings.BACKFILL_MEMORY)
-        if memory == self._memory:
-            return
-        try:
-            store.limit_memory(memory)
-        except StoreError as error:
-            _log.info("history: DuckDB's memory stays at {now} MiB: {error}", now=self._memory,
-                      error=str(error))
-            return
-        self._memory = memory
 
     def _kept(self, store: Store, storing: Storing, held: Held, stored: bool) -> Held:
         """The store brought back within its bounds (see L{Keeping.keep}); what it then holds."""

@@ -1,6 +1,7 @@
 # -*- test-case-name: tests.test_keeping -*-
 """
-What the store keeps: the hits within the retention, its files within the size cap.
+What the store keeps: the hits within the retention, its files within the size cap, DuckDB
+within its memory.
 
 The writer (L{weblog.historian}) asks L{Keeping.keep} after each batch.  The
 oldest hits go first, whichever bound they pass; their files' positions stay,
@@ -20,8 +21,11 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from twisted.logger import Logger
+
 from weblog.appending import Stored
-from weblog.store import WAL_BYTES, Store
+from weblog.settings import BACKFILL_MEMORY, HISTORY_MEMORY
+from weblog.store import WAL_BYTES, Store, StoreError
 from weblog.storing import BATCH_BYTES
 from weblog.timestamps import earlier
 
@@ -49,6 +53,7 @@ STEP = 0.1
 """Once over, hits are deleted until the blocks in use are this share of the cap lower."""
 TRIES = 4
 """The most rounds of deleting and checkpointing after one batch."""
+_log = Logger()
 
 
 class Held:
@@ -76,14 +81,17 @@ class Held:
 
 class Keeping:
     """
-    Keeps a store within its bounds: days back from the newest hit, and bytes on disk.
+    Keeps a store within its bounds: days back from the newest hit, bytes on disk, and
+    DuckDB's memory.
 
     @ivar wal_bytes: how big the store's write-ahead log may grow (see L{Store}).
     @ivar batch_bytes: the most bytes of a log the writer stores in one batch.
+    @ivar memory_now: the MiB DuckDB may use now (L{fit_memory}).
     """
 
     def __init__(self, retain_days: int = 400, max_bytes: int = 0,
                  prune_every: float = PRUNE_SECONDS, batch_wal: int | None = None,
+                 memory: int = HISTORY_MEMORY,
                  clock: Callable[[], float] = time.monotonic,
                  today: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         """
@@ -92,6 +100,7 @@ class Keeping:
         @param prune_every: seconds between two deletions of the hits past the retention.
         @param batch_wal: the most bytes one batch adds to the write-ahead log (default: as
             L{BATCH_WAL} says, of L{batch_bytes}).
+        @param memory: the most MiB DuckDB may use once the logs are all stored.
         @param clock: the time, in seconds, for L{prune_every}.
         @param today: the time of day, which a hit's time can pass by a day at most to count as
             the newest (a line dated in the future cannot take every other hit past the
@@ -107,6 +116,38 @@ class Keeping:
         self._clock = clock
         self._today = today
         self._pruned: float | None = None
+        self.memory = memory
+        self.memory_now = min(memory, BACKFILL_MEMORY)
+
+    def opened_memory(self) -> int:
+        """The MiB DuckDB may use in a store just opened: at most L{BACKFILL_MEMORY}, until
+        its logs are all stored (L{fit_memory})."""
+        self.memory_now = min(self.memory, BACKFILL_MEMORY)
+        return self.memory_now
+
+    def fit_memory(self, store: Store, backlog: int) -> None:
+        """
+        Hold DuckDB to L{BACKFILL_MEMORY} from when more than a batch of the logs is left to
+        store (C{backlog} bytes) until all of it is: a checkpoint takes whatever the limit
+        allows (with 192 MiB for the last batch of a backfill, the historian passed 400 MB).
+        Then to L{memory}: room to keep what the answers read.  When DuckDB cannot free enough
+        for a lower limit (a query holds more), the limit stays, until the next batch.
+        """
+        if backlog > self.batch_bytes:
+            memory = min(self.memory, BACKFILL_MEMORY)
+        elif backlog <= 0:
+            memory = self.memory
+        else:
+            return  # a batch or less left: as it was (not lowered for a line that came since)
+        if memory == self.memory_now:
+            return
+        try:
+            store.limit_memory(memory)
+        except StoreError as error:
+            _log.info("history: DuckDB's memory stays at {now} MiB: {error}",
+                      now=self.memory_now, error=str(error))
+            return
+        self.memory_now = memory
 
     def keep(self, store: Store, held: Held, stored: bool) -> bool:
         """
