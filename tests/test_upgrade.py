@@ -6,6 +6,10 @@ from __future__ import annotations
 
 import os
 import random
+import shutil
+import signal
+import subprocess
+import sys
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -136,10 +140,10 @@ class UpgradeTests(unittest.TestCase):
         append_rows(store, self.rows)
         store.close()
 
-    def checked(self, before: list[tuple[Any, ...]], deleted: bool = False) -> None:
+    def checked(self, before: list[tuple[Any, ...]], like_fresh: bool = True) -> None:
         """The older store, opened, is of this version, holds the same hits as C{before}, each
-        with the hour and the visitor a new one works out, and answers as the fresh one (unless
-        some were C{deleted} from it)."""
+        with the hour and the visitor a new one works out, and (C{like_fresh}: when it holds
+        the fresh one's hits) answers as the fresh one."""
         Store(self.older).close()
         derived = {name: sql for name, _, sql in DERIVED}
         with duckdb.connect(self.older, read_only=True) as db:
@@ -151,7 +155,7 @@ class UpgradeTests(unittest.TestCase):
                 [(0, 0)])
             self.assertEqual(db.execute("SELECT is_nullable FROM duckdb_columns()"
                                         " WHERE column_name = 'hour'").fetchall(), [(False,)])
-        if deleted:
+        if not like_fresh:
             return
         self.assertEqual(answers(self.older), answers(self.fresh))
         later = spread(300, seed=4)  # hits stored after it: by name, in its order of columns
@@ -182,6 +186,39 @@ class UpgradeTests(unittest.TestCase):
                        f"{derived['visitor']} WHERE rowid < 2000")
         self.checked(before)
 
+    def test_killed(self) -> None:
+        """An upgrade SIGKILLed part way, in a process of its own, loses nothing: the next
+        open goes on from where it was, and every hit is there once, as it was."""
+        rows = spread(100_000, seed=5)
+        version_two(self.older, rows)
+        with duckdb.connect(self.older, read_only=True) as db:
+            before = _summed(db)
+        pristine = self.older + ".v2"
+        shutil.copyfile(self.older, pristine)
+        child = ("import sys; from weblog import upgrade; upgrade.ROWS = 2000;"
+                 " from weblog.store import Store; print('opening', flush=True);"
+                 " Store(sys.argv[1], '96MiB', 1).close()")
+        done, wait = None, 0.05
+        for _ in range(16):  # until a kill lands part way (a bounded number of tries)
+            shutil.copyfile(pristine, self.older)
+            with subprocess.Popen([sys.executable, "-c", child, self.older],
+                                  stdout=subprocess.PIPE) as process:
+                assert process.stdout is not None
+                process.stdout.readline()
+                time.sleep(wait)
+                process.send_signal(signal.SIGKILL)
+                process.wait(30)
+            with duckdb.connect(self.older, read_only=True) as db:
+                names = [name for name, in db.execute(
+                    "SELECT column_name FROM duckdb_columns() WHERE table_name = 'hits'"
+                    " AND column_name = 'hour'").fetchall()]
+                done = db.execute("SELECT count(hour) FROM hits").fetchall()[0][0] if names else 0
+            if 0 < done < 100_000:
+                break
+            wait = wait * 1.6 if done == 0 else wait / 2  # too soon, or too late
+        self.assertTrue(0 < (done or 0) < 100_000, f"no kill landed part way: {done}")
+        self.checked(before, like_fresh=False)
+
     def test_pruned(self) -> None:
         """A store whose oldest hits were deleted (the retention), its rows numbered with a
         gap, is upgraded whole."""
@@ -189,7 +226,7 @@ class UpgradeTests(unittest.TestCase):
         with duckdb.connect(self.older) as db:
             db.execute("DELETE FROM hits WHERE rowid < 1500 OR rowid BETWEEN 2100 AND 3300")
             before = _summed(db)
-        self.checked(before, deleted=True)
+        self.checked(before, like_fresh=False)
 
     def test_historian(self) -> None:
         """The historian upgrades it and reads nothing again: no state but C{ok}, nothing set
