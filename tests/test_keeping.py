@@ -163,8 +163,9 @@ class MemoryTests(unittest.TestCase):
     and given the setting once all of it is."""
 
     def test_fit(self) -> None:
-        """Lowered when more than a batch is left, raised once nothing is; in between (a line
-        or a batch left), as it was."""
+        """Lowered when more than a batch is left, raised once a step found nothing more to
+        store; in between (a line or a batch left, or stored since the last measure), as it
+        was."""
         path = os.path.join(self.mktemp(), "history.duckdb")
         os.mkdir(os.path.dirname(path))
         keeping = Keeping(memory=200)
@@ -172,13 +173,16 @@ class MemoryTests(unittest.TestCase):
         self.addCleanup(store.close)
         batch = keeping.batch_bytes
         limits = []
-        for backlog in (5 * batch, batch, 0, 10, batch, 2 * batch, 1, 0):
-            keeping.fit_memory(store, backlog)
+        for backlog, caught_up in ((5 * batch, False), (batch, False), (0, False), (0, True),
+                                   (10, True), (batch, False), (2 * batch, True), (1, False),
+                                   (0, True)):
+            keeping.fit_memory(store, backlog, caught_up)
             limits.append((keeping.memory_now, store.query(
                 "SELECT current_setting('memory_limit')")[0][0]))
         self.assertEqual(limits, [
-            (96, "96.0 MiB"), (96, "96.0 MiB"), (200, "200.0 MiB"), (200, "200.0 MiB"),
-            (200, "200.0 MiB"), (96, "96.0 MiB"), (96, "96.0 MiB"), (200, "200.0 MiB")])
+            (96, "96.0 MiB"), (96, "96.0 MiB"), (96, "96.0 MiB"), (200, "200.0 MiB"),
+            (200, "200.0 MiB"), (200, "200.0 MiB"), (96, "96.0 MiB"), (96, "96.0 MiB"),
+            (200, "200.0 MiB")])
 
     def test_settingLower(self) -> None:
         """A setting below the backfill's memory is never passed."""

@@ -85,7 +85,6 @@ class Historian:
         self.store_path = store_path
         self.paths, self.spool = list(paths), spool
         self.parser = parser
-        self.memory_mb = memory_mb
         self.threads = threads
         self.retry = retry
         self.idle = idle
@@ -219,9 +218,10 @@ class Historian:
                 state, reason = self._rebuilt_state or state, self._rebuilding
                 if progress.bytes_done >= progress.bytes_total:
                     self._rebuilding = ""  # rebuilt: the next status says ok
+            self.keeping.fit_memory(store, progress.bytes_total - progress.bytes_done,
+                                    caught_up=not stored)
             self._say(state, reason, **held.to_json(), **progress.to_json(),
                       size_bytes=store.size_bytes())
-            self.keeping.fit_memory(store, progress.bytes_total - progress.bytes_done)
             if not stored:
                 self._stopping.wait(self.idle)
 

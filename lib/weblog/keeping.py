@@ -125,17 +125,19 @@ class Keeping:
         self.memory_now = min(self.memory, BACKFILL_MEMORY)
         return self.memory_now
 
-    def fit_memory(self, store: Store, backlog: int) -> None:
+    def fit_memory(self, store: Store, backlog: int, caught_up: bool) -> None:
         """
         Hold DuckDB to L{BACKFILL_MEMORY} from when more than a batch of the logs is left to
-        store (C{backlog} bytes) until all of it is: a checkpoint takes whatever the limit
-        allows (with 192 MiB for the last batch of a backfill, the historian passed 400 MB).
-        Then to L{memory}: room to keep what the answers read.  When DuckDB cannot free enough
-        for a lower limit (a query holds more), the limit stays, until the next batch.
+        store (C{backlog} bytes, as last measured) until all of it is (C{caught_up}: a step
+        found nothing more to store, and nothing more was measured): a checkpoint takes
+        whatever the limit allows (with 192 MiB for the last batch of a backfill, the historian
+        passed 400 MB).  Then to L{memory}: room to keep what the answers read.  When DuckDB
+        cannot free enough for a lower limit (a query holds more), the limit stays, until the
+        next batch.
         """
         if backlog > self.batch_bytes:
             memory = min(self.memory, BACKFILL_MEMORY)
-        elif backlog <= 0:
+        elif caught_up and backlog <= 0:
             memory = self.memory
         else:
             return  # a batch or less left: as it was (not lowered for a line that came since)
