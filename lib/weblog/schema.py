@@ -20,6 +20,7 @@ VERSION = 3
 (L{weblog.upgrade}), one of another version set aside (one of an older version as C{older}, one
 of a newer or unknown version as C{corrupt})."""
 UPGRADED = 2
+"""The one older version a store is brought from in place (L{weblog.upgrade})."""
 
 COLUMNS: tuple[tuple[str, str, Any], ...] = (
     ("client", "VARCHAR NOT NULL", pa.string()),
