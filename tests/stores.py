@@ -20,9 +20,10 @@ def new_store(case: unittest.TestCase) -> Store:
     return store
 
 
-def append_rows(store: Store, rows: Sequence[Sequence[Any]]) -> None:
-    """Store C{rows} (each a hit's columns, L{weblog.store.COLUMNS}) as one batch of a log."""
-    store.append("f", "access.log", 0, 100, len(rows),
+def append_rows(store: Store, rows: Sequence[Sequence[Any]], identity: str = "f") -> None:
+    """Store C{rows} (each a hit's columns, L{weblog.store.COLUMNS}) as one batch of a log:
+    the first of the file known as C{identity}."""
+    store.append(identity, "access.log", 0, 100, len(rows),
                  table_of([list(values) for values in zip(*rows, strict=True)]))
 
 

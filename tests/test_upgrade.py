@@ -161,7 +161,7 @@ class UpgradeTests(unittest.TestCase):
         later = spread(300, seed=4)  # hits stored after it: by name, in its order of columns
         for path in (self.older, self.fresh):
             store = Store(path)
-            store.append("g", "other.log", 0, 10, len(later), _table(later))
+            append_rows(store, later, identity="g")
             store.close()
         self.assertEqual(answers(self.older), answers(self.fresh))
 
@@ -260,8 +260,3 @@ def _summed(db: duckdb.DuckDBPyConnection) -> list[tuple[Any, ...]]:
     return db.execute("SELECT count(*), sum(hash(client, ident, \"user\", time, method, resource,"
                       " protocol, status, bytes, referrer, agent, file)) FROM hits").fetchall()
 
-
-def _table(rows: list[tuple[Any, ...]]) -> Any:
-    """C{rows} as a batch to append (L{weblog.store.table_of})."""
-    from weblog.store import table_of
-    return table_of([list(values) for values in zip(*rows, strict=True)])

@@ -34,7 +34,6 @@ def upgrade(db: duckdb.DuckDBPyConnection, path: str) -> None:
 
     @raise duckdb.Error: as DuckDB fails (what was done is kept, and the next start goes on).
     """
-    version = VERSION
     sql = {name: (kind, each) for name, kind, each in DERIVED}
     hour_type, hour = sql["hour"]
     db.execute(f'ALTER TABLE hits ADD COLUMN IF NOT EXISTS "hour" {hour_type.split()[0]}')
@@ -42,7 +41,7 @@ def upgrade(db: duckdb.DuckDBPyConnection, path: str) -> None:
     began = time.monotonic()
     if left:
         _log.warn("history: upgrading {path} to schema version {version}: {left} hits (about"
-                  " a second a million)", path=path, version=version, left=left)
+                  " a second a million)", path=path, version=VERSION, left=left)
     while True:  # from the first row not done each time: a checkpoint may number them anew
         first = db.execute('SELECT min(rowid) FROM hits WHERE "hour" IS NULL').fetchall()[0][0]
         if first is None:
@@ -52,7 +51,7 @@ def upgrade(db: duckdb.DuckDBPyConnection, path: str) -> None:
     db.execute("BEGIN TRANSACTION")
     try:
         db.execute('ALTER TABLE hits ALTER COLUMN "hour" SET NOT NULL')
-        db.execute("UPDATE meta SET value = ? WHERE key = 'version'", [str(version)])
+        db.execute("UPDATE meta SET value = ? WHERE key = 'version'", [str(VERSION)])
         db.execute("COMMIT")
     except Exception:
         with contextlib.suppress(duckdb.Error):  # none left open when COMMIT itself failed
@@ -60,4 +59,4 @@ def upgrade(db: duckdb.DuckDBPyConnection, path: str) -> None:
         raise
     if left:
         _log.warn("history: {path} upgraded to schema version {version} in {seconds:.1f} s",
-                  path=path, version=version, seconds=time.monotonic() - began)
+                  path=path, version=VERSION, seconds=time.monotonic() - began)
